@@ -1,0 +1,222 @@
+//! Configuration: built-in defaults < `config/default.toml` < `config/local.toml` < the file
+//! named by `LIAISON_CONFIG_FILE` < environment. The common settings have short variables
+//! (`LIAISON_LISTEN`, `LIAISON_DATABASE_URL`, `LIAISON_LOG_FORMAT`); every key can be set with
+//! `LIAISON__` and `__` between nested keys (`LIAISON__DATABASE__MAX_CONNECTIONS=20`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// `sqlite://path` (created on first run) or `postgres://…`.
+    pub database_url: Secret,
+    /// `text` for people, `json` for log collectors.
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Run the background workers in this instance (off for API-only instances).
+    pub workers: bool,
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    /// Seconds to wait for a free connection before a request fails.
+    pub acquire_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: Secret("sqlite://data/liaison.db".into()),
+            log_format: LogFormat::Text,
+            body_limit_bytes: 64 * 1024,
+            workers: true,
+            database: DatabaseConfig {
+                max_connections: 10,
+                acquire_timeout_seconds: 5,
+            },
+        }
+    }
+}
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads from the standard places in the working directory.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::load_from(
+            Path::new("config"),
+            std::env::var("LIAISON_CONFIG_FILE").ok().as_deref(),
+        )
+    }
+
+    pub fn load_from(dir: &Path, extra_file: Option<&str>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(dir.join("default.toml")))
+            .merge(Toml::file(dir.join("local.toml")));
+        if let Some(file) = extra_file {
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(
+                Env::prefixed("LIAISON_")
+                    .only(&["listen", "database_url", "log_format"])
+                    .lowercase(true),
+            )
+            .merge(Env::prefixed("LIAISON__").split("__").lowercase(true))
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        let url = self.database_url.expose();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "database_url",
+                reason: "must start with sqlite:, postgres:// or postgresql://".into(),
+            });
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                key: "database.max_connections",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError::Invalid {
+                key: "body_limit_bytes",
+                reason: "must be at least 1024".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| ConfigError::Invalid {
+            key: "listen",
+            reason: format!("`{}` is not an address such as 127.0.0.1:8080", self.listen),
+        })
+    }
+}
+
+/// A value that must never reach a log line or an error body: Debug and Display mask it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// A database URL with any password replaced, fit for a log line.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_masked_in_debug_output() {
+        let config = Config {
+            database_url: Secret::new("postgres://u:hunter2@db/liaison"),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn database_password_is_redacted_for_logs() {
+        assert_eq!(
+            redact_url("postgres://u:hunter2@db:5432/x"),
+            "postgres://u:***@db:5432/x"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/liaison.db"),
+            "sqlite://data/liaison.db"
+        );
+    }
+
+    #[test]
+    fn bad_listen_address_names_the_key() {
+        let config = Config {
+            listen: "nowhere".into(),
+            ..Config::default()
+        };
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("`listen`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_database_scheme_names_the_key() {
+        let config = Config {
+            database_url: Secret::new("mysql://x"),
+            ..Config::default()
+        };
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("database_url")
+        );
+    }
+}

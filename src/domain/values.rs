@@ -1,0 +1,348 @@
+//! Value types that are valid by construction: each is parsed once at the edge.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+macro_rules! string_value {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Rebuilds a value that was parsed before it was stored.
+            pub fn from_trusted(value: String) -> Self {
+                Self(value)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
+/// Longest e-mail address SMTP can carry (RFC 5321: 254 characters in a path).
+const EMAIL_MAX: usize = 254;
+
+/// A syntactically valid e-mail address, trimmed. Compared without regard to case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+string_value!(Email);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err("is required".into());
+        }
+        if value.chars().count() > EMAIL_MAX {
+            return Err(format!("must be at most {EMAIL_MAX} characters"));
+        }
+        // The crate follows RFC 5322; we also insist on a dotted domain, since a bare host
+        // name cannot receive mail from the Internet.
+        let parsed = email_address::EmailAddress::parse_with_options(
+            value,
+            email_address::Options::default().without_display_text(),
+        )
+        .map_err(|_| "is not a valid e-mail address".to_string())?;
+        if !parsed.domain().contains('.') || parsed.domain().starts_with('[') {
+            return Err("is not a valid e-mail address".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+
+    /// The form used for uniqueness: one client per tenancy and e-mail, whatever the case.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A phone number in E.164: a `+`, a country code that does not start with 0, and at most
+/// 15 digits in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct E164Phone(String);
+string_value!(E164Phone);
+
+impl E164Phone {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim();
+        let Some(digits) = value.strip_prefix('+') else {
+            return Err("must be in E.164 form with a leading +, e.g. +447768887464".into());
+        };
+        let valid = (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        if valid {
+            Ok(Self(value.to_string()))
+        } else {
+            Err("must be in E.164 form: + then 8 to 15 digits, e.g. +447768887464".into())
+        }
+    }
+}
+
+/// A Salesforce record, user or org id: 15 case-sensitive characters, or the 18-character form
+/// whose last three characters encode the case of the first fifteen. Kept in the 18 form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SalesforceId(String);
+string_value!(SalesforceId);
+
+impl SalesforceId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim();
+        if !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err("must contain only letters and digits".into());
+        }
+        match value.len() {
+            15 => Ok(Self(format!("{value}{}", case_suffix(value)))),
+            18 => {
+                let (base, suffix) = value.split_at(15);
+                if case_suffix(base).eq_ignore_ascii_case(suffix) {
+                    Ok(Self(format!("{base}{}", case_suffix(base))))
+                } else {
+                    Err("is not a valid 18-character Salesforce id (checksum mismatch)".into())
+                }
+            }
+            _ => Err("must be a 15- or 18-character Salesforce id".into()),
+        }
+    }
+
+    /// The 15-character, case-sensitive form.
+    pub fn short(&self) -> &str {
+        &self.0[..15]
+    }
+}
+
+/// Salesforce's case-safe suffix: for each block of five characters, a bit per upper-case
+/// letter, mapped onto `A-Z0-5`.
+fn case_suffix(id15: &str) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    id15.as_bytes()
+        .chunks(5)
+        .map(|chunk| {
+            let bits = chunk
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.is_ascii_uppercase())
+                .fold(0usize, |acc, (i, _)| acc | (1 << i));
+            ALPHABET[bits] as char
+        })
+        .collect()
+}
+
+/// Parses a required line of text: trimmed, not blank, no control characters, bounded length.
+fn parse_line(raw: &str, max: usize) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err("must not be blank".into());
+    }
+    if value.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(value.to_string())
+}
+
+/// A person's first or last name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+string_value!(PersonName);
+
+impl PersonName {
+    pub const MAX: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        parse_line(raw, Self::MAX).map(Self)
+    }
+}
+
+/// The name of a tenancy, a contact group, a client team or a team account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+string_value!(DisplayName);
+
+impl DisplayName {
+    pub const MAX: usize = 120;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        parse_line(raw, Self::MAX).map(Self)
+    }
+}
+
+/// The line shown under a user's name: "Client" for clients unless staff say otherwise; a
+/// team account often carries its opening hours here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+string_value!(Title);
+
+impl Title {
+    pub const MAX: usize = 120;
+    pub const CLIENT_DEFAULT: &'static str = "Client";
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        parse_line(raw, Self::MAX).map(Self)
+    }
+
+    /// A missing or blank title falls back to the default rather than failing.
+    pub fn parse_or_default(raw: Option<&str>) -> Result<Self, String> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(Self(Self::CLIENT_DEFAULT.into())),
+            Some(value) => Self::parse(value),
+        }
+    }
+}
+
+/// The optional personal message a member of staff adds to an invitation. Kept verbatim;
+/// every page and e-mail escapes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteMessage(String);
+string_value!(InviteMessage);
+
+impl InviteMessage {
+    pub const MAX: usize = 2000;
+
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Ok(None);
+        }
+        if value.chars().count() > Self::MAX {
+            return Err(format!("must be at most {} characters", Self::MAX));
+        }
+        if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            return Err("must not contain control characters".into());
+        }
+        Ok(Some(Self(value.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_compared_without_case() {
+        let email = Email::parse("  Jane.Doe@Example.com ").unwrap();
+        assert_eq!(email.as_str(), "Jane.Doe@Example.com");
+        assert_eq!(email.key(), "jane.doe@example.com");
+    }
+
+    #[test]
+    fn email_without_dotted_domain_or_at_sign_is_refused() {
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@localhost",
+            "a b@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn email_longer_than_smtp_allows_is_refused() {
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::parse(&long).unwrap_err().contains("at most"));
+    }
+
+    #[test]
+    fn mobile_must_be_e164_with_a_leading_plus() {
+        assert_eq!(
+            E164Phone::parse("+447768887464").unwrap().as_str(),
+            "+447768887464"
+        );
+        for bad in [
+            "447768887464",
+            "07768 887464",
+            "+44 7768 887464",
+            "+0123456789",
+            "+1234",
+            "+1234567890123456",
+        ] {
+            assert!(E164Phone::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn salesforce_id_of_15_characters_gains_its_case_suffix() {
+        let id = SalesforceId::parse("001A000001abcDE").unwrap();
+        assert_eq!(id.as_str().len(), 18);
+        assert_eq!(id.short(), "001A000001abcDE");
+        assert_eq!(SalesforceId::parse(id.as_str()).unwrap(), id);
+    }
+
+    #[test]
+    fn salesforce_id_with_wrong_checksum_is_refused() {
+        let id = SalesforceId::parse("00D000000000001").unwrap();
+        let mut wrong = id.as_str().to_string();
+        wrong.replace_range(15.., "ZZZ");
+        assert!(
+            SalesforceId::parse(&wrong)
+                .unwrap_err()
+                .contains("checksum")
+        );
+        assert!(SalesforceId::parse("00D00000000000").is_err());
+        assert!(SalesforceId::parse("00D00000000000!").is_err());
+    }
+
+    #[test]
+    fn salesforce_case_suffix_matches_known_ids() {
+        // Known pair from Salesforce's documentation of case-safe ids.
+        assert_eq!(
+            SalesforceId::parse("00300000003T2PG").unwrap().as_str(),
+            "00300000003T2PGAA0"
+        );
+    }
+
+    #[test]
+    fn names_are_trimmed_never_blank_and_bounded() {
+        assert_eq!(PersonName::parse("  Ada ").unwrap().as_str(), "Ada");
+        assert!(PersonName::parse("   ").unwrap_err().contains("blank"));
+        assert!(
+            PersonName::parse(&"x".repeat(101))
+                .unwrap_err()
+                .contains("at most")
+        );
+        assert!(DisplayName::parse("Smith\u{0}Relationship").is_err());
+    }
+
+    #[test]
+    fn client_title_defaults_to_client() {
+        assert_eq!(Title::parse_or_default(None).unwrap().as_str(), "Client");
+        assert_eq!(
+            Title::parse_or_default(Some(" ")).unwrap().as_str(),
+            "Client"
+        );
+        assert_eq!(
+            Title::parse_or_default(Some("Director")).unwrap().as_str(),
+            "Director"
+        );
+    }
+
+    #[test]
+    fn blank_invite_message_is_no_message() {
+        assert_eq!(InviteMessage::parse("  ").unwrap(), None);
+        assert!(InviteMessage::parse(&"x".repeat(2001)).is_err());
+        assert!(
+            InviteMessage::parse("Hello,\nsee you soon")
+                .unwrap()
+                .is_some()
+        );
+    }
+}

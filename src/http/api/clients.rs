@@ -1,0 +1,260 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{PageQuery, invalid, optional};
+use crate::domain::FieldErrors;
+use crate::domain::client_status::ClientStatus;
+use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
+use crate::domain::values::{Email, PersonName, Title};
+use crate::http::AppState;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiResult, Problem};
+use crate::http::extract::{Json, Path, Query};
+use crate::store::{Client, ClientEvent, ClientUpdate, Page};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(invite_client, list_clients))
+        .routes(routes!(get_client, update_client))
+        .routes(routes!(revoke_client))
+        .routes(routes!(client_events))
+}
+
+/// A client invited by hand. It is created as a draft (Pending (Draft)); sending the
+/// invitation e-mail is a separate step.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteClient {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// E.164 with a leading `+`; required, optional or refused per the tenancy's mobile policy.
+    pub mobile: Option<String>,
+    /// Shown under the client's name; default "Client".
+    pub title: Option<String>,
+    /// A personal message for the invitation e-mail.
+    pub message: Option<String>,
+    /// Existing contact groups (tenancies on the contact-group model).
+    #[serde(default)]
+    pub contact_groups: Vec<Uuid>,
+    /// A new contact group for this client's relationship.
+    pub new_contact_group: Option<NewContactGroup>,
+    /// Client teams (tenancies on the client-team model): one or several.
+    #[serde(default)]
+    pub client_teams: Vec<Uuid>,
+    /// Confirms that the client shares the relationship of a contact group that already
+    /// holds clients.
+    #[serde(default)]
+    pub confidentiality_override: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContactGroup {
+    /// Never blank; the form pre-fills it by the tenancy's convention.
+    pub name: String,
+    /// Staff users and team accounts who will cover the client.
+    #[serde(default)]
+    pub members: Vec<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateClient {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Refused for an active client, whose e-mail is their sign-in.
+    pub email: Option<String>,
+    pub mobile: Option<String>,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClientQuery {
+    /// Only clients with this status.
+    pub status: Option<ClientStatus>,
+    pub limit: Option<u32>,
+    pub after: Option<Uuid>,
+    /// Text to search for in names and e-mails.
+    pub q: Option<String>,
+}
+
+/// Invite a client by hand, as a draft. One client per tenancy and e-mail: a second invitation
+/// of the same address is a 409.
+#[utoipa::path(post, path = "/tenancies/{tenancy_id}/clients", tag = "clients",
+    params(("tenancy_id" = Uuid, Path)), request_body = InviteClient,
+    responses((status = 201, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn invite_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenancy_id): Path<Uuid>,
+    Json(body): Json<InviteClient>,
+) -> ApiResult<(StatusCode, axum::Json<Client>)> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    let (model, mobile_policy) = state.store.invite_settings(access.tenancy).await?;
+    let input = InviteInput {
+        first_name: body.first_name,
+        last_name: body.last_name,
+        email: body.email,
+        mobile: body.mobile,
+        title: body.title,
+        message: body.message,
+        contact_groups: body.contact_groups,
+        new_contact_group: body.new_contact_group.map(|g| NewGroupInput {
+            name: g.name,
+            members: g.members,
+        }),
+        client_teams: body.client_teams,
+        confidentiality_override: body.confidentiality_override,
+    };
+    let invite = Invite::parse(input, model, mobile_policy).map_err(invalid)?;
+    let inviter = crate::store::Inviter {
+        staff: access.staff,
+        administers_users: access.administers_users(),
+    };
+    let client = state
+        .store
+        .invite_client(access.tenancy, invite, inviter, &access.actor_label())
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(client)))
+}
+
+/// List clients. Plain staff see the clients they share a group or team with.
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/clients", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ClientQuery),
+    responses((status = 200, body = Page<Client>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_clients(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenancy_id): Path<Uuid>,
+    Query(query): Query<ClientQuery>,
+) -> ApiResult<axum::Json<Page<Client>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    let q = query.q.as_deref();
+    let page = PageQuery {
+        limit: query.limit,
+        after: query.after,
+        q: query.q.clone(),
+    }
+    .page()?;
+    let found = state
+        .store
+        .list_clients(access.tenancy, query.status, q, access.plain_staff(), &page)
+        .await?;
+    Ok(axum::Json(found))
+}
+
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/clients/{client_id}", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)),
+    responses((status = 200, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn get_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Client>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    Ok(axum::Json(
+        state
+            .store
+            .client(access.tenancy, id, access.plain_staff())
+            .await?,
+    ))
+}
+
+/// Correct a client's details (administrators).
+#[utoipa::path(patch, path = "/tenancies/{tenancy_id}/clients/{client_id}", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)), request_body = UpdateClient,
+    responses((status = 200, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn update_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<UpdateClient>,
+) -> ApiResult<axum::Json<Client>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let mut errors = FieldErrors::new();
+    let update = ClientUpdate {
+        first_name: optional(
+            &mut errors,
+            "first_name",
+            body.first_name.as_deref(),
+            PersonName::parse,
+        ),
+        last_name: optional(
+            &mut errors,
+            "last_name",
+            body.last_name.as_deref(),
+            PersonName::parse,
+        ),
+        email: optional(&mut errors, "email", body.email.as_deref(), Email::parse),
+        mobile: body.mobile,
+        title: optional(&mut errors, "title", body.title.as_deref(), Title::parse),
+    };
+    errors.finish().map_err(invalid)?;
+    Ok(axum::Json(
+        state
+            .store
+            .update_client(access.tenancy, id, update)
+            .await?,
+    ))
+}
+
+/// Revoke a client's invitation (administrators): a draft, invited or expired client becomes
+/// revoked. Revoking a revoked, active or declined client is a 409.
+#[utoipa::path(post, path = "/tenancies/{tenancy_id}/clients/{client_id}/revoke", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)),
+    responses((status = 200, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn revoke_client(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Client>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let client = state
+        .store
+        .transition_client(
+            access.tenancy,
+            id,
+            ClientStatus::revoke,
+            &access.actor_label(),
+        )
+        .await?;
+    Ok(axum::Json(client))
+}
+
+/// The client's status history: each change, who made it and when.
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/clients/{client_id}/events", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<ClientEvent>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn client_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<Page<ClientEvent>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    state
+        .store
+        .client(access.tenancy, id, access.plain_staff())
+        .await?;
+    Ok(axum::Json(
+        state
+            .store
+            .client_events(access.tenancy, id, &query.page()?)
+            .await?,
+    ))
+}

@@ -1,0 +1,284 @@
+//! Contact groups and client teams share one set of routes: `{group_kind}` is
+//! `contact-groups` or `client-teams`, and a tenancy answers only for the kind its model uses.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{PageQuery, invalid, parsed};
+use crate::domain::FieldErrors;
+use crate::domain::tenancy::GroupKind;
+use crate::domain::values::DisplayName;
+use crate::http::AppState;
+use crate::http::auth::{Access, Caller};
+use crate::http::error::{ApiResult, Problem};
+use crate::http::extract::{Json, Path, Query};
+use crate::store::{Group, GroupMember, GroupUpdate, NewGroupRequest, Page};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_group, list_groups))
+        .routes(routes!(get_group, rename_group, delete_group))
+        .routes(routes!(list_members))
+        .routes(routes!(add_member, remove_member))
+}
+
+/// Which kind of group a route is about.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum GroupKindPath {
+    ContactGroups,
+    ClientTeams,
+}
+
+impl From<GroupKindPath> for GroupKind {
+    fn from(path: GroupKindPath) -> Self {
+        match path {
+            GroupKindPath::ContactGroups => GroupKind::ContactGroup,
+            GroupKindPath::ClientTeams => GroupKind::ClientTeam,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    pub name: String,
+    /// Staff users and team accounts to add; clients join through an invitation.
+    #[serde(default)]
+    pub members: Vec<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameGroup {
+    pub name: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    /// Confirms that a client joining a contact group that holds other clients shares their
+    /// relationship (everyone in a contact group sees everyone else).
+    #[serde(default)]
+    pub confidentiality_override: bool,
+}
+
+/// Plain staff work only with contact groups they belong to; client teams are open to all.
+fn member_filter(access: &Access, kind: GroupKind) -> Option<Uuid> {
+    match kind {
+        GroupKind::ContactGroup => access.plain_staff(),
+        GroupKind::ClientTeam => None,
+    }
+}
+
+/// Plain staff may create contact groups (they join them); client teams are for administrators.
+fn require_manager(access: &Access, kind: GroupKind) -> Result<(), crate::http::error::ApiError> {
+    match kind {
+        GroupKind::ContactGroup => Ok(()),
+        GroupKind::ClientTeam => access.require_users_admin(),
+    }
+}
+
+/// Create a contact group or client team.
+#[utoipa::path(post, path = "/tenancies/{tenancy_id}/{group_kind}", tag = "groups",
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path)), request_body = CreateGroup,
+    responses((status = 201, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn create_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, kind)): Path<(Uuid, GroupKindPath)>,
+    Json(body): Json<CreateGroup>,
+) -> ApiResult<(StatusCode, axum::Json<Group>)> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    let kind = GroupKind::from(kind);
+    require_manager(&access, kind)?;
+    let mut errors = FieldErrors::new();
+    let name = errors.take("name", DisplayName::parse(&body.name));
+    if body.members.len() > crate::domain::invite::MAX_NEW_GROUP_MEMBERS {
+        errors.push(
+            "members",
+            format!(
+                "must list at most {}",
+                crate::domain::invite::MAX_NEW_GROUP_MEMBERS
+            ),
+        );
+    }
+    errors.finish().map_err(invalid)?;
+    let new = NewGroupRequest {
+        name: parsed(name)?,
+        members: body.members,
+    };
+    let group = state
+        .store
+        .create_group(access.tenancy, kind, new, member_filter(&access, kind))
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(group)))
+}
+
+/// List or search (`q`) groups. Plain staff see only the contact groups they belong to.
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}", tag = "groups",
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), PageQuery),
+    responses((status = 200, body = Page<Group>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, kind)): Path<(Uuid, GroupKindPath)>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<Page<Group>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    let kind = GroupKind::from(kind);
+    let page = state
+        .store
+        .list_groups(
+            access.tenancy,
+            kind,
+            query.q.as_deref(),
+            member_filter(&access, kind),
+            &query.page()?,
+        )
+        .await?;
+    Ok(axum::Json(page))
+}
+
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path)),
+    responses((status = 200, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn get_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, kind, id)): Path<(Uuid, GroupKindPath, Uuid)>,
+) -> ApiResult<axum::Json<Group>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    let kind = GroupKind::from(kind);
+    Ok(axum::Json(
+        state
+            .store
+            .group(access.tenancy, kind, id, member_filter(&access, kind))
+            .await?,
+    ))
+}
+
+#[utoipa::path(patch, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path)),
+    request_body = RenameGroup,
+    responses((status = 200, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn rename_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, kind, id)): Path<(Uuid, GroupKindPath, Uuid)>,
+    Json(body): Json<RenameGroup>,
+) -> ApiResult<axum::Json<Group>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let name = DisplayName::parse(&body.name)
+        .map_err(|reason| crate::http::error::ApiError::invalid("name", reason))?;
+    Ok(axum::Json(
+        state
+            .store
+            .rename_group(access.tenancy, kind.into(), id, GroupUpdate { name })
+            .await?,
+    ))
+}
+
+/// Delete a group (administrators); refused while one of its clients has no other cover.
+#[utoipa::path(delete, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path)),
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn delete_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, kind, id)): Path<(Uuid, GroupKindPath, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    state
+        .store
+        .delete_group(access.tenancy, kind.into(), id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members", tag = "groups",
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<GroupMember>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, kind, id)): Path<(Uuid, GroupKindPath, Uuid)>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<Page<GroupMember>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    let kind = GroupKind::from(kind);
+    let page = state
+        .store
+        .list_group_members(
+            access.tenancy,
+            kind,
+            id,
+            member_filter(&access, kind),
+            &query.page()?,
+        )
+        .await?;
+    Ok(axum::Json(page))
+}
+
+/// Add a user to a group. A client joining a contact group that already holds clients needs
+/// `confidentiality_override`. Plain staff may add only to contact groups they belong to.
+#[utoipa::path(put, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members/{user_id}", tag = "groups",
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    request_body(content = Option<AddMember>),
+    responses((status = 200, body = GroupMember), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, kind, id, user_id)): Path<(Uuid, GroupKindPath, Uuid, Uuid)>,
+    body: Option<Json<AddMember>>,
+) -> ApiResult<axum::Json<GroupMember>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    let kind = GroupKind::from(kind);
+    require_manager(&access, kind)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let member = state
+        .store
+        .add_group_member(
+            access.tenancy,
+            kind,
+            id,
+            user_id,
+            body.confidentiality_override,
+            member_filter(&access, kind),
+        )
+        .await?;
+    Ok(axum::Json(member))
+}
+
+/// Remove a user from a group (administrators); refused when a client would be left uncovered.
+#[utoipa::path(delete, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members/{user_id}", tag = "groups",
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, kind, id, user_id)): Path<(Uuid, GroupKindPath, Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    state
+        .store
+        .remove_group_member(access.tenancy, kind.into(), id, user_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,80 @@
+//! `/api/v1`: the JSON API for admins, ops and automation. Every route is registered together
+//! with its OpenAPI description, so the document cannot drift from the router.
+
+mod clients;
+mod groups;
+mod staff;
+mod team_accounts;
+mod tenancies;
+mod tokens;
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::FieldError;
+use crate::store::PageRequest;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(tenancies::router())
+        .merge(staff::router())
+        .merge(team_accounts::router())
+        .merge(groups::router())
+        .merge(clients::router())
+        .merge(tokens::router())
+}
+
+/// Paging of every list: `limit` items after the cursor `after`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<Uuid>,
+    /// Text to search for in names (and e-mails, for users).
+    pub q: Option<String>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(PageRequest::DEFAULT_LIMIT);
+        if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "limit",
+                format!("must be between 1 and {}", PageRequest::MAX_LIMIT),
+            ));
+        }
+        if self.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
+            return Err(ApiError::bad_request("q", "must be at most 100 characters"));
+        }
+        Ok(PageRequest {
+            limit,
+            after: self.after,
+        })
+    }
+}
+
+/// Turns collected field errors into one 422.
+pub fn invalid(errors: Vec<FieldError>) -> ApiError {
+    ApiError::Invalid(errors)
+}
+
+/// Parses an optional field of a PATCH body.
+pub fn optional<T>(
+    errors: &mut crate::domain::FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Option<T> {
+    raw.and_then(|raw| errors.take(field, parse(raw)))
+}
+
+/// A field that parsed (the caller has checked there were no errors).
+pub fn parsed<T>(value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a parsed field is missing")))
+}

@@ -1,0 +1,215 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{PageQuery, invalid, optional, parsed};
+use crate::domain::FieldErrors;
+use crate::domain::user::{StaffRole, UserKind};
+use crate::domain::values::{E164Phone, Email, PersonName, Title};
+use crate::http::AppState;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::extract::{Json, Path, Query};
+use crate::store::{Contact, NewStaff, Page, Staff, StaffUpdate};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_staff, list_staff))
+        .routes(routes!(get_staff, update_staff))
+        .routes(routes!(list_contacts))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateStaff {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// E.164 with a leading `+`.
+    pub mobile: Option<String>,
+    pub title: Option<String>,
+    /// Default `staff`.
+    pub role: Option<StaffRole>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStaff {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub mobile: Option<String>,
+    pub title: Option<String>,
+    pub role: Option<StaffRole>,
+    /// `false` deactivates the user; refused while a client depends on them alone.
+    pub active: Option<bool>,
+}
+
+/// Add a staff user (administrators).
+#[utoipa::path(post, path = "/tenancies/{tenancy_id}/staff", tag = "staff", params(("tenancy_id" = Uuid, Path)),
+    request_body = CreateStaff,
+    responses((status = 201, body = Staff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn create_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenancy_id): Path<Uuid>,
+    Json(body): Json<CreateStaff>,
+) -> ApiResult<(StatusCode, axum::Json<Staff>)> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let mut errors = FieldErrors::new();
+    let first_name = errors.take("first_name", PersonName::parse(&body.first_name));
+    let last_name = errors.take("last_name", PersonName::parse(&body.last_name));
+    let email = errors.take("email", Email::parse(&body.email));
+    let mobile = optional(
+        &mut errors,
+        "mobile",
+        body.mobile.as_deref(),
+        E164Phone::parse,
+    );
+    let title = optional(&mut errors, "title", body.title.as_deref(), Title::parse);
+    errors.finish().map_err(invalid)?;
+    let role = body.role.unwrap_or(StaffRole::Staff);
+    if role == StaffRole::SystemAdministrator
+        && !access.role.is_none_or(StaffRole::administers_tenancy)
+    {
+        return Err(ApiError::Forbidden(
+            "only system administrators may appoint system administrators".into(),
+        ));
+    }
+    let new = NewStaff {
+        first_name: parsed(first_name)?,
+        last_name: parsed(last_name)?,
+        email: parsed(email)?,
+        mobile,
+        title,
+        role,
+    };
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(state.store.create_staff(access.tenancy, new).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/staff", tag = "staff", params(("tenancy_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<Staff>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenancy_id): Path<Uuid>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<Page<Staff>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    let page = state
+        .store
+        .list_staff(access.tenancy, query.q.as_deref(), &query.page()?)
+        .await?;
+    Ok(axum::Json(page))
+}
+
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/staff/{staff_id}", tag = "staff",
+    params(("tenancy_id" = Uuid, Path), ("staff_id" = Uuid, Path)),
+    responses((status = 200, body = Staff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn get_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, staff_id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Staff>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    Ok(axum::Json(
+        state.store.staff(access.tenancy, staff_id).await?,
+    ))
+}
+
+/// Change a staff user (administrators). Deactivating is refused while a client would be
+/// left without an active staff user.
+#[utoipa::path(patch, path = "/tenancies/{tenancy_id}/staff/{staff_id}", tag = "staff",
+    params(("tenancy_id" = Uuid, Path), ("staff_id" = Uuid, Path)), request_body = UpdateStaff,
+    responses((status = 200, body = Staff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn update_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, staff_id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<UpdateStaff>,
+) -> ApiResult<axum::Json<Staff>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    if body.role == Some(StaffRole::SystemAdministrator)
+        && !access.role.is_none_or(StaffRole::administers_tenancy)
+    {
+        return Err(ApiError::Forbidden(
+            "only system administrators may appoint system administrators".into(),
+        ));
+    }
+    let mut errors = FieldErrors::new();
+    let update = StaffUpdate {
+        first_name: optional(
+            &mut errors,
+            "first_name",
+            body.first_name.as_deref(),
+            PersonName::parse,
+        ),
+        last_name: optional(
+            &mut errors,
+            "last_name",
+            body.last_name.as_deref(),
+            PersonName::parse,
+        ),
+        mobile: optional(
+            &mut errors,
+            "mobile",
+            body.mobile.as_deref(),
+            E164Phone::parse,
+        ),
+        title: optional(&mut errors, "title", body.title.as_deref(), Title::parse),
+        role: body.role,
+        active: body.active,
+    };
+    errors.finish().map_err(invalid)?;
+    Ok(axum::Json(
+        state
+            .store
+            .update_staff(access.tenancy, staff_id, update)
+            .await?,
+    ))
+}
+
+/// A user's address book: who they see, per the tenancy's model. Administrators may look at
+/// anyone's; staff at their own and at those of team accounts they are delegates of.
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/users/{user_id}/contacts", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("user_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<Contact>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_contacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, user_id)): Path<(Uuid, Uuid)>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<Page<Contact>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    if let Some(me) = access.plain_staff()
+        && me != user_id
+    {
+        let allowed = state.store.user_kind(access.tenancy, user_id).await?
+            == UserKind::TeamAccount
+            && state.store.is_delegate(access.tenancy, user_id, me).await?;
+        if !allowed {
+            return Err(ApiError::Forbidden(
+                "staff may see only their own address book and those of team accounts they are delegates of".into(),
+            ));
+        }
+    }
+    Ok(axum::Json(
+        state
+            .store
+            .contacts(access.tenancy, user_id, &query.page()?)
+            .await?,
+    ))
+}

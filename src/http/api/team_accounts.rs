@@ -1,0 +1,224 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{PageQuery, invalid, optional, parsed};
+use crate::domain::FieldErrors;
+use crate::domain::values::{DisplayName, E164Phone, Email, Title};
+use crate::http::AppState;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiResult, Problem};
+use crate::http::extract::{Json, Path, Query};
+use crate::store::{NewTeamAccount, Page, Staff, TeamAccount, TeamAccountUpdate};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_team_account, list_team_accounts))
+        .routes(routes!(get_team_account, update_team_account))
+        .routes(routes!(list_delegates))
+        .routes(routes!(add_delegate, remove_delegate))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTeamAccount {
+    /// The team's name, e.g. "Support".
+    pub name: String,
+    /// The account's own unique company e-mail.
+    pub email: String,
+    /// The secure mobile number (E.164) that receives sign-in codes; unique.
+    pub mobile: String,
+    /// The number shown to clients, distinct from `mobile`.
+    pub contact_number: Option<String>,
+    /// Shown under the name, e.g. opening hours.
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTeamAccount {
+    pub name: Option<String>,
+    pub mobile: Option<String>,
+    pub contact_number: Option<String>,
+    pub title: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Create a team account (administrators).
+#[utoipa::path(post, path = "/tenancies/{tenancy_id}/team-accounts", tag = "team accounts",
+    params(("tenancy_id" = Uuid, Path)), request_body = CreateTeamAccount,
+    responses((status = 201, body = TeamAccount), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn create_team_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenancy_id): Path<Uuid>,
+    Json(body): Json<CreateTeamAccount>,
+) -> ApiResult<(StatusCode, axum::Json<TeamAccount>)> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let mut errors = FieldErrors::new();
+    let name = errors.take("name", DisplayName::parse(&body.name));
+    let email = errors.take("email", Email::parse(&body.email));
+    let mobile = errors.take("mobile", E164Phone::parse(&body.mobile));
+    let contact_number = optional(
+        &mut errors,
+        "contact_number",
+        body.contact_number.as_deref(),
+        E164Phone::parse,
+    );
+    let title = optional(&mut errors, "title", body.title.as_deref(), Title::parse);
+    errors.finish().map_err(invalid)?;
+    let new = NewTeamAccount {
+        name: parsed(name)?,
+        email: parsed(email)?,
+        mobile: parsed(mobile)?,
+        contact_number,
+        title,
+    };
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(state.store.create_team_account(access.tenancy, new).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/team-accounts", tag = "team accounts",
+    params(("tenancy_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<TeamAccount>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_team_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenancy_id): Path<Uuid>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<Page<TeamAccount>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    let page = state
+        .store
+        .list_team_accounts(access.tenancy, query.q.as_deref(), &query.page()?)
+        .await?;
+    Ok(axum::Json(page))
+}
+
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}", tag = "team accounts",
+    params(("tenancy_id" = Uuid, Path), ("team_account_id" = Uuid, Path)),
+    responses((status = 200, body = TeamAccount), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn get_team_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<TeamAccount>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    Ok(axum::Json(
+        state.store.team_account(access.tenancy, id).await?,
+    ))
+}
+
+#[utoipa::path(patch, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}", tag = "team accounts",
+    params(("tenancy_id" = Uuid, Path), ("team_account_id" = Uuid, Path)), request_body = UpdateTeamAccount,
+    responses((status = 200, body = TeamAccount), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn update_team_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<UpdateTeamAccount>,
+) -> ApiResult<axum::Json<TeamAccount>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let mut errors = FieldErrors::new();
+    let update = TeamAccountUpdate {
+        name: optional(
+            &mut errors,
+            "name",
+            body.name.as_deref(),
+            DisplayName::parse,
+        ),
+        mobile: optional(
+            &mut errors,
+            "mobile",
+            body.mobile.as_deref(),
+            E164Phone::parse,
+        ),
+        contact_number: optional(
+            &mut errors,
+            "contact_number",
+            body.contact_number.as_deref(),
+            E164Phone::parse,
+        ),
+        title: optional(&mut errors, "title", body.title.as_deref(), Title::parse),
+        active: body.active,
+    };
+    errors.finish().map_err(invalid)?;
+    Ok(axum::Json(
+        state
+            .store
+            .update_team_account(access.tenancy, id, update)
+            .await?,
+    ))
+}
+
+/// The staff users who may act as the team account.
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}/delegates", tag = "team accounts",
+    params(("tenancy_id" = Uuid, Path), ("team_account_id" = Uuid, Path), PageQuery),
+    responses((status = 200, body = Page<Staff>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_delegates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<Page<Staff>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    Ok(axum::Json(
+        state
+            .store
+            .list_delegates(access.tenancy, id, &query.page()?)
+            .await?,
+    ))
+}
+
+/// Let a staff user act as the team account (administrators). Adding twice is harmless.
+#[utoipa::path(put, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}/delegates/{staff_id}",
+    tag = "team accounts",
+    params(("tenancy_id" = Uuid, Path), ("team_account_id" = Uuid, Path), ("staff_id" = Uuid, Path)),
+    responses((status = 200, body = Staff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn add_delegate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id, staff_id)): Path<(Uuid, Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Staff>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    Ok(axum::Json(
+        state
+            .store
+            .add_delegate(access.tenancy, id, staff_id)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}/delegates/{staff_id}",
+    tag = "team accounts",
+    params(("tenancy_id" = Uuid, Path), ("team_account_id" = Uuid, Path), ("staff_id" = Uuid, Path)),
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn remove_delegate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id, staff_id)): Path<(Uuid, Uuid, Uuid)>,
+) -> ApiResult<StatusCode> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    state
+        .store
+        .remove_delegate(access.tenancy, id, staff_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,143 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{PageQuery, invalid, optional, parsed};
+use crate::domain::FieldErrors;
+use crate::domain::tenancy::{
+    DEFAULT_GROUP_NAME_CONVENTION, GroupModel, MobilePolicy, parse_group_name_convention,
+};
+use crate::domain::values::DisplayName;
+use crate::http::AppState;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiResult, Problem};
+use crate::http::extract::{Json, Path, Query};
+use crate::store::{NewTenancy, Page, Tenancy, TenancyUpdate};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_tenancy, list_tenancies))
+        .routes(routes!(get_tenancy, update_tenancy))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenancy {
+    pub name: String,
+    /// Default `client_teams`, the newer model.
+    pub group_model: Option<GroupModel>,
+    /// Default `optional`.
+    pub mobile_policy: Option<MobilePolicy>,
+    /// Default `{last_name} Relationship`.
+    pub group_name_convention: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenancy {
+    pub name: Option<String>,
+    pub mobile_policy: Option<MobilePolicy>,
+    pub group_name_convention: Option<String>,
+}
+
+/// Create a tenancy (operator only).
+#[utoipa::path(post, path = "/tenancies", tag = "tenancies", request_body = CreateTenancy,
+    responses((status = 201, body = Tenancy), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn create_tenancy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateTenancy>,
+) -> ApiResult<(StatusCode, axum::Json<Tenancy>)> {
+    caller.require_operator()?;
+    let mut errors = FieldErrors::new();
+    let name = errors.take("name", DisplayName::parse(&body.name));
+    let convention = errors.take(
+        "group_name_convention",
+        parse_group_name_convention(
+            body.group_name_convention
+                .as_deref()
+                .unwrap_or(DEFAULT_GROUP_NAME_CONVENTION),
+        ),
+    );
+    errors.finish().map_err(invalid)?;
+    let (name, group_name_convention) = (parsed(name)?, parsed(convention)?);
+    let tenancy = state
+        .store
+        .create_tenancy(NewTenancy {
+            name,
+            group_model: body.group_model.unwrap_or(GroupModel::ClientTeams),
+            mobile_policy: body.mobile_policy.unwrap_or(MobilePolicy::Optional),
+            group_name_convention,
+        })
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(tenancy)))
+}
+
+/// List tenancies: all of them for an operator, one's own for anyone else.
+#[utoipa::path(get, path = "/tenancies", tag = "tenancies", params(PageQuery),
+    responses((status = 200, body = Page<Tenancy>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_tenancies(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<Page<Tenancy>>> {
+    let page = state
+        .store
+        .list_tenancies(caller.own_tenancy(), &query.page()?)
+        .await?;
+    Ok(axum::Json(page))
+}
+
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}", tag = "tenancies", params(("tenancy_id" = Uuid, Path)),
+    responses((status = 200, body = Tenancy), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn get_tenancy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenancy_id): Path<Uuid>,
+) -> ApiResult<axum::Json<Tenancy>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    Ok(axum::Json(state.store.tenancy(access.tenancy).await?))
+}
+
+/// Change a tenancy's name or settings (system administrators). The group model changes only
+/// through the one-way migration to client teams.
+#[utoipa::path(patch, path = "/tenancies/{tenancy_id}", tag = "tenancies", params(("tenancy_id" = Uuid, Path)),
+    request_body = UpdateTenancy,
+    responses((status = 200, body = Tenancy), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn update_tenancy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenancy_id): Path<Uuid>,
+    Json(body): Json<UpdateTenancy>,
+) -> ApiResult<axum::Json<Tenancy>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_tenancy_admin()?;
+    let mut errors = FieldErrors::new();
+    let update = TenancyUpdate {
+        name: optional(
+            &mut errors,
+            "name",
+            body.name.as_deref(),
+            DisplayName::parse,
+        ),
+        mobile_policy: body.mobile_policy,
+        group_name_convention: optional(
+            &mut errors,
+            "group_name_convention",
+            body.group_name_convention.as_deref(),
+            parse_group_name_convention,
+        ),
+    };
+    errors.finish().map_err(invalid)?;
+    Ok(axum::Json(
+        state.store.update_tenancy(access.tenancy, update).await?,
+    ))
+}

@@ -1,0 +1,151 @@
+//! The `liaison` command: serve (the default), migrate, manage tokens, print the OpenAPI.
+
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use uuid::Uuid;
+
+use liaison::clock::SystemClock;
+use liaison::config::{Config, redact_url};
+use liaison::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "liaison",
+    version,
+    about = "Onboards a firm's clients from Salesforce into a secure messenger"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Run the database migrations and exit.
+    Migrate,
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print the OpenAPI document of /api/v1.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once. `--operator` for the whole installation, or
+    /// `--tenancy` and `--staff` for a staff user of one tenancy.
+    Create {
+        #[arg(long, conflicts_with_all = ["tenancy", "staff"])]
+        operator: bool,
+        #[arg(long, requires = "staff")]
+        tenancy: Option<Uuid>,
+        #[arg(long, requires = "tenancy")]
+        staff: Option<Uuid>,
+        /// What the token is for.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Revoke a token by id (`--tenancy` for a tenancy's token).
+    Revoke {
+        id: Uuid,
+        #[arg(long)]
+        tenancy: Option<Uuid>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        print!("{}", liaison::http::openapi_json());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("liaison: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    liaison::telemetry::init_logging(config.log_format);
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "liaison stopped");
+            eprintln!("liaison: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url.expose();
+    Store::open(url, &config.database, Arc::new(SystemClock))
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(url)))
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let store = open_store(&config).await?;
+            let addr = config.listen_addr()?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            tracing::info!(
+                listen = %listener.local_addr()?,
+                database = %redact_url(config.database_url.expose()),
+                backend = store.backend().name(),
+                "liaison is serving"
+            );
+            let state = liaison::app_state(store.clone());
+            liaison::serve(
+                listener,
+                state,
+                config.body_limit_bytes,
+                liaison::shutdown_signal(),
+            )
+            .await?;
+            store.close().await;
+            Ok(())
+        }
+        Command::Migrate => {
+            open_store(&config).await?;
+            println!("migrations are up to date");
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            operator,
+            tenancy,
+            staff,
+            name,
+        }) => {
+            let store = open_store(&config).await?;
+            let created = match (operator, tenancy, staff) {
+                (true, _, _) => store.create_operator_token(&name).await?,
+                (false, Some(tenancy), Some(staff)) => {
+                    store.create_staff_token(tenancy, staff, &name).await?
+                }
+                _ => anyhow::bail!("say --operator, or --tenancy and --staff"),
+            };
+            eprintln!("token {} created; it is shown only now:", created.info.id);
+            println!("{}", created.token);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { id, tenancy }) => {
+            let store = open_store(&config).await?;
+            store.revoke_token(tenancy, id).await?;
+            println!("token {id} revoked");
+            Ok(())
+        }
+        Command::Openapi => Ok(()),
+    }
+}

@@ -1,0 +1,512 @@
+//! Clients: the hand-made invitation (as a draft), their details, status moves, history and
+//! address book.
+
+use serde::Serialize;
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::groups::{
+    self, add_firm_members, ensure_clients_covered, group_facts, insert_group, insert_member,
+    rule_error,
+};
+use super::users::{USER_COLUMNS, check_unique_contact, prefixed};
+use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
+use crate::domain::client_status::{ClientStatus, IllegalTransition};
+use crate::domain::coverage;
+use crate::domain::invite::{Invite, parse_mobile};
+use crate::domain::tenancy::{GroupModel, MobilePolicy};
+use crate::domain::user::UserKind;
+use crate::domain::values::{Email, PersonName, Title};
+use crate::domain::visibility::visible_kinds;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Client {
+    pub id: Uuid,
+    pub tenancy_id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: Option<String>,
+    pub title: String,
+    pub status: ClientStatus,
+    /// The status as staff see it, e.g. "Pending (Draft)".
+    pub status_label: String,
+    /// The personal message staff added to the invitation.
+    pub message: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// One entry of a user's address book: only what the messenger shows.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Contact {
+    pub id: Uuid,
+    pub kind: UserKind,
+    pub name: String,
+    pub title: Option<String>,
+    /// A team account's displayed contact number (never its secure mobile).
+    pub contact_number: Option<String>,
+    /// A client's status, so staff can tell who has joined.
+    pub status: Option<ClientStatus>,
+}
+
+/// One status change of a client.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClientEvent {
+    pub id: Uuid,
+    pub from_status: Option<ClientStatus>,
+    pub to_status: ClientStatus,
+    /// Who made the change: `staff:<id>`, `operator:<token id>`, `client` or `system`.
+    pub actor: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientUpdate {
+    pub first_name: Option<PersonName>,
+    pub last_name: Option<PersonName>,
+    pub email: Option<Email>,
+    /// Raw, since whether it is allowed depends on the tenancy's mobile policy.
+    pub mobile: Option<String>,
+    pub title: Option<Title>,
+}
+
+fn client(row: &AnyRow) -> sqlx::Result<Client> {
+    let status = rows::parsed(row, "status", ClientStatus::parse)?;
+    Ok(Client {
+        id: rows::id(row, "id")?,
+        tenancy_id: rows::id(row, "tenancy_id")?,
+        first_name: rows::text(row, "first_name")?,
+        last_name: rows::text(row, "last_name")?,
+        email: rows::text(row, "email")?,
+        mobile: rows::opt_text(row, "mobile")?,
+        title: rows::opt_text(row, "title")?.unwrap_or_else(|| Title::CLIENT_DEFAULT.into()),
+        status,
+        status_label: status.label().into(),
+        message: rows::opt_text(row, "invite_message")?,
+        created_at: rows::time(row, "created_at")?,
+    })
+}
+
+fn contact(row: &AnyRow) -> sqlx::Result<Contact> {
+    let first = rows::text(row, "first_name")?;
+    let last = rows::text(row, "last_name")?;
+    Ok(Contact {
+        id: rows::id(row, "id")?,
+        kind: rows::parsed(row, "kind", UserKind::parse)?,
+        name: if last.is_empty() {
+            first
+        } else {
+            format!("{first} {last}")
+        },
+        title: rows::opt_text(row, "title")?,
+        contact_number: rows::opt_text(row, "contact_number")?,
+        status: rows::opt_text(row, "status")?
+            .as_deref()
+            .and_then(ClientStatus::parse),
+    })
+}
+
+const CLIENT_COLUMNS: &str = "id, tenancy_id, first_name, last_name, email, mobile, title, status, invite_message, created_at";
+
+pub(super) async fn record_event(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    client: Uuid,
+    from: Option<ClientStatus>,
+    to: ClientStatus,
+    actor: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO client_events (id, tenancy_id, client_id, from_status, to_status, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .bind(from.map(|s| s.as_str().to_string()))
+    .bind(to.as_str())
+    .bind(actor.to_string())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn illegal(e: IllegalTransition) -> Error {
+    Error::conflict("illegal-transition", Some("status"), e.to_string())
+}
+
+/// Who may place a client in which groups.
+#[derive(Debug, Clone, Copy)]
+pub struct Inviter {
+    /// The acting staff user (absent for an operator).
+    pub staff: Option<Uuid>,
+    /// Administrators may use any group; plain staff only groups they belong to.
+    pub administers_users: bool,
+}
+
+impl Store {
+    async fn client_in(&self, conn: &mut AnyConnection, tenancy: Uuid, id: Uuid) -> Result<Client> {
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS} FROM users WHERE tenancy_id = $1 AND id = $2 AND kind = 'client'"
+        );
+        let row = sqlx::query(&sql)
+            .bind(tenancy.to_string())
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?
+            .ok_or(Error::NotFound("client"))?;
+        Ok(client(&row)?)
+    }
+
+    /// The tenancy's model and mobile policy, which shape how an invitation is parsed.
+    pub async fn invite_settings(&self, tenancy: Uuid) -> Result<(GroupModel, MobilePolicy)> {
+        let t = self.tenancy(tenancy).await?;
+        Ok((t.group_model, t.mobile_policy))
+    }
+
+    /// Creates a client as a draft in the chosen groups (and a new contact group if asked),
+    /// enforcing one client per e-mail, coverage and confidentiality, all in one transaction.
+    pub async fn invite_client(
+        &self,
+        tenancy: Uuid,
+        invite: Invite,
+        inviter: Inviter,
+        actor: &str,
+    ) -> Result<Client> {
+        let mut tx = self.pool.begin().await?;
+        lock_tenancy(&mut tx, tenancy).await?;
+        let model = groups::tenancy_model(&mut tx, tenancy).await?;
+        let kind = model.group_kind();
+        let field = match model {
+            GroupModel::ContactGroups => "contact_groups",
+            GroupModel::ClientTeams => "client_teams",
+        };
+        check_unique_contact(&mut tx, tenancy, Some(&invite.email), None, None).await?;
+
+        let mut facts = group_facts(&mut tx, tenancy, kind, &invite.groups, None, field).await?;
+        if model == GroupModel::ContactGroups
+            && !inviter.administers_users
+            && let Some(staff) = inviter.staff
+        {
+            for (i, group) in invite.groups.iter().enumerate() {
+                let member =
+                    sqlx::query("SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2")
+                        .bind(group.to_string())
+                        .bind(staff.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if member.is_none() {
+                    return Err(Error::Conflict {
+                        code: "not-a-member",
+                        field: Some(format!("{field}[{i}]")),
+                        reason: "you may only add clients to contact groups you belong to; ask an administrator".into(),
+                    });
+                }
+            }
+        }
+
+        let now = self.now();
+        let mut group_ids = invite.groups.clone();
+        if let Some(new_group) = &invite.new_group {
+            let id = insert_group(&mut tx, tenancy, kind, &new_group.name, now).await?;
+            add_firm_members(
+                &mut tx,
+                tenancy,
+                id,
+                &new_group.members,
+                "new_contact_group.members",
+                now,
+            )
+            .await?;
+            if let (Some(staff), false) = (inviter.staff, inviter.administers_users) {
+                insert_member(&mut tx, tenancy, id, staff, now).await?;
+            }
+            facts.extend(
+                group_facts(&mut tx, tenancy, kind, &[id], None, "new_contact_group").await?,
+            );
+            group_ids.push(id);
+        }
+        coverage::check_client_groups(model, &facts, invite.confidentiality_override).map_err(
+            |v| {
+                rule_error(
+                    v,
+                    if invite.new_group.is_some() {
+                        "new_contact_group.members"
+                    } else {
+                        field
+                    },
+                )
+            },
+        )?;
+
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, mobile, title, status, invite_message, created_at, updated_at) \
+             VALUES ($1, $2, 'client', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        )
+        .bind(id.to_string())
+        .bind(tenancy.to_string())
+        .bind(invite.first_name.as_str().to_string())
+        .bind(invite.last_name.as_str().to_string())
+        .bind(invite.email.as_str().to_string())
+        .bind(invite.email.key())
+        .bind(invite.mobile.map(|m| m.as_str().to_string()))
+        .bind(invite.title.as_str().to_string())
+        .bind(ClientStatus::Draft.as_str())
+        .bind(invite.message.map(|m| m.as_str().to_string()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for group in &group_ids {
+            insert_member(&mut tx, tenancy, *group, id, now).await?;
+        }
+        record_event(&mut tx, tenancy, id, None, ClientStatus::Draft, actor, now).await?;
+        let created = self.client_in(&mut tx, tenancy, id).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// `visible_to` limits the answer to clients who share a group with that staff user.
+    pub async fn client(
+        &self,
+        tenancy: Uuid,
+        id: Uuid,
+        visible_to: Option<Uuid>,
+    ) -> Result<Client> {
+        let mut conn = self.pool.acquire().await?;
+        let found = self.client_in(&mut conn, tenancy, id).await?;
+        if let Some(viewer) = visible_to
+            && !self.share_a_group(&mut conn, viewer, id).await?
+        {
+            return Err(Error::NotFound("client"));
+        }
+        Ok(found)
+    }
+
+    async fn share_a_group(&self, conn: &mut AnyConnection, a: Uuid, b: Uuid) -> Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM group_members x JOIN group_members y ON y.group_id = x.group_id \
+             WHERE x.user_id = $1 AND y.user_id = $2 LIMIT 1",
+        )
+        .bind(a.to_string())
+        .bind(b.to_string())
+        .fetch_optional(conn)
+        .await?
+        .is_some())
+    }
+
+    pub async fn list_clients(
+        &self,
+        tenancy: Uuid,
+        status: Option<ClientStatus>,
+        query: Option<&str>,
+        visible_to: Option<Uuid>,
+        page: &PageRequest,
+    ) -> Result<Page<Client>> {
+        let sql = format!(
+            "SELECT {CLIENT_COLUMNS} FROM users u WHERE tenancy_id = $1 AND kind = 'client' AND id > $2 \
+             AND ($3 = '' OR status = $3) \
+             AND (LOWER(first_name || ' ' || last_name) LIKE $4 ESCAPE '\\' OR email_key LIKE $4 ESCAPE '\\') \
+             AND ($5 = '' OR EXISTS (SELECT 1 FROM group_members x JOIN group_members y ON y.group_id = x.group_id \
+                  WHERE x.user_id = u.id AND y.user_id = $5)) \
+             ORDER BY id LIMIT $6"
+        );
+        let found = sqlx::query(&sql)
+            .bind(tenancy.to_string())
+            .bind(page.after())
+            .bind(status.map(|s| s.as_str()).unwrap_or(""))
+            .bind(contains_pattern(query))
+            .bind(visible_to.map(|v| v.to_string()).unwrap_or_default())
+            .bind(page.fetch())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(client)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page::from_rows(found, page, |c| c.id))
+    }
+
+    /// Corrects a client's details. The e-mail of an active client is their sign-in and is
+    /// changed in the messenger, not here.
+    pub async fn update_client(
+        &self,
+        tenancy: Uuid,
+        id: Uuid,
+        update: ClientUpdate,
+    ) -> Result<Client> {
+        let mut tx = self.pool.begin().await?;
+        lock_tenancy(&mut tx, tenancy).await?;
+        let before = self.client_in(&mut tx, tenancy, id).await?;
+        let policy = self.tenancy(tenancy).await.map(|t| t.mobile_policy)?;
+        let mobile = match update.mobile.as_deref() {
+            Some(raw) => parse_mobile(Some(raw), policy)
+                .map_err(|reason| Error::invalid("mobile", reason))?,
+            None => None,
+        };
+        if let Some(email) = &update.email {
+            if before.status == ClientStatus::Active && email.key() != before.email.to_lowercase() {
+                return Err(Error::conflict(
+                    "active-client-email",
+                    Some("email"),
+                    "an active client's e-mail is their sign-in; they change it in the messenger",
+                ));
+            }
+            check_unique_contact(&mut tx, tenancy, Some(email), None, Some(id)).await?;
+        }
+        sqlx::query(
+            "UPDATE users SET first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name), \
+             email = COALESCE($5, email), email_key = COALESCE($6, email_key), mobile = COALESCE($7, mobile), \
+             title = COALESCE($8, title), updated_at = $9 WHERE tenancy_id = $1 AND id = $2",
+        )
+        .bind(tenancy.to_string())
+        .bind(id.to_string())
+        .bind(update.first_name.map(|v| v.as_str().to_string()))
+        .bind(update.last_name.map(|v| v.as_str().to_string()))
+        .bind(update.email.as_ref().map(|v| v.as_str().to_string()))
+        .bind(update.email.as_ref().map(Email::key))
+        .bind(mobile.map(|v| v.as_str().to_string()))
+        .bind(update.title.map(|v| v.as_str().to_string()))
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?;
+        let after = self.client_in(&mut tx, tenancy, id).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Moves a client's status through the state machine, recording who did it. A client who
+    /// becomes covered again (a revoked one re-invited) must have an active staff user.
+    pub async fn transition_client(
+        &self,
+        tenancy: Uuid,
+        id: Uuid,
+        transition: fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>,
+        actor: &str,
+    ) -> Result<Client> {
+        let mut tx = self.pool.begin().await?;
+        lock_tenancy(&mut tx, tenancy).await?;
+        let before = self.client_in(&mut tx, tenancy, id).await?;
+        let next = transition(before.status).map_err(illegal)?;
+        let now = self.now();
+        sqlx::query(
+            "UPDATE users SET status = $3, updated_at = $4 WHERE tenancy_id = $1 AND id = $2",
+        )
+        .bind(tenancy.to_string())
+        .bind(id.to_string())
+        .bind(next.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        record_event(&mut tx, tenancy, id, Some(before.status), next, actor, now).await?;
+        if next.needs_coverage() && !before.status.needs_coverage() {
+            ensure_clients_covered(&mut tx, tenancy, &[id]).await?;
+        }
+        let after = self.client_in(&mut tx, tenancy, id).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    pub async fn client_events(
+        &self,
+        tenancy: Uuid,
+        id: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<ClientEvent>> {
+        self.client(tenancy, id, None).await?;
+        let found = sqlx::query(
+            "SELECT id, from_status, to_status, actor, at FROM client_events \
+             WHERE tenancy_id = $1 AND client_id = $2 AND id > $3 ORDER BY id LIMIT $4",
+        )
+        .bind(tenancy.to_string())
+        .bind(id.to_string())
+        .bind(page.after())
+        .bind(page.fetch())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ClientEvent {
+                id: rows::id(row, "id")?,
+                from_status: rows::opt_text(row, "from_status")?
+                    .as_deref()
+                    .and_then(ClientStatus::parse),
+                to_status: rows::parsed(row, "to_status", ClientStatus::parse)?,
+                actor: rows::text(row, "actor")?,
+                at: rows::time(row, "at")?,
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page::from_rows(found, page, |e| e.id))
+    }
+
+    /// The user's kind, if they are a user of this tenancy.
+    pub async fn user_kind(&self, tenancy: Uuid, id: Uuid) -> Result<UserKind> {
+        let row = sqlx::query("SELECT kind FROM users WHERE tenancy_id = $1 AND id = $2")
+            .bind(tenancy.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound("user"))?;
+        Ok(rows::parsed(&row, "kind", UserKind::parse)?)
+    }
+
+    pub async fn is_delegate(&self, tenancy: Uuid, team: Uuid, staff: Uuid) -> Result<bool> {
+        Ok(sqlx::query("SELECT 1 FROM team_delegates WHERE tenancy_id = $1 AND team_account_id = $2 AND staff_id = $3")
+            .bind(tenancy.to_string())
+            .bind(team.to_string())
+            .bind(staff.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
+    }
+
+    /// A user's address book: the fellow members of their groups or teams whom the tenancy's
+    /// model lets them see. Deactivated staff and declined or revoked clients are left out.
+    pub async fn contacts(
+        &self,
+        tenancy: Uuid,
+        user: Uuid,
+        page: &PageRequest,
+    ) -> Result<Page<Contact>> {
+        let model = self.tenancy(tenancy).await?.group_model;
+        let viewer = self.user_kind(tenancy, user).await?;
+        let kinds = visible_kinds(model, viewer)
+            .iter()
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hidden_statuses = ClientStatus::ALL
+            .into_iter()
+            .filter(|s| !s.needs_coverage())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT DISTINCT {} FROM group_members me \
+             JOIN group_members other ON other.group_id = me.group_id \
+             JOIN users u ON u.id = other.user_id \
+             WHERE me.tenancy_id = $1 AND me.user_id = $2 AND u.tenancy_id = $1 AND u.id <> $2 \
+               AND u.kind IN ({kinds}) AND u.deactivated_at IS NULL \
+               AND (u.status IS NULL OR u.status NOT IN ({hidden_statuses})) AND u.id > $3 \
+             ORDER BY u.id LIMIT $4",
+            prefixed("u", USER_COLUMNS)
+        );
+        let found = sqlx::query(&sql)
+            .bind(tenancy.to_string())
+            .bind(user.to_string())
+            .bind(page.after())
+            .bind(page.fetch())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(contact)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page::from_rows(found, page, |c| c.id))
+    }
+}

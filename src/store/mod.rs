@@ -1,0 +1,192 @@
+//! Persistence for both backends behind one `Store`.
+//!
+//! The SQL is written once: SQLite and PostgreSQL both accept `$n` parameters, partial indexes
+//! and the statements used here, and sqlx's `Any` driver runs them on either. What differs by
+//! backend (connection set-up, migrations folder) lives in `backend.rs`. Every function on
+//! tenancy data takes the tenancy and puts it in its `WHERE` clause.
+
+mod backend;
+mod clients;
+mod groups;
+mod rows;
+mod tenancies;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+
+use sqlx::AnyConnection;
+use sqlx::AnyPool;
+use uuid::Uuid;
+
+pub use backend::Backend;
+pub use clients::{Client, ClientEvent, ClientUpdate, Contact, Inviter};
+pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
+pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
+pub use tokens::{Actor, CreatedToken, TokenInfo};
+pub use users::{NewStaff, NewTeamAccount, Staff, StaffUpdate, TeamAccount, TeamAccountUpdate};
+
+use crate::clock::{Clock, to_millis};
+use crate::config::DatabaseConfig;
+use crate::domain::FieldError;
+
+/// What a store operation can refuse or fail with. The HTTP layer maps each to one status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The object does not exist in this tenancy (or the caller may not know it does).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Fields that parsed but refer to something wrong (an unknown member, say).
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    /// The request is valid but breaks a rule in the current state.
+    #[error("{reason}")]
+    Conflict {
+        code: &'static str,
+        field: Option<String>,
+        reason: String,
+    },
+    /// The caller's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl Error {
+    pub fn conflict(code: &'static str, field: Option<&str>, reason: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            field: field.map(str::to_string),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, reason)])
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Keyset pagination: items after a cursor (an id), in id order, which is creation order.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<Uuid>,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 200;
+
+    fn after(&self) -> String {
+        self.after.map(|id| id.to_string()).unwrap_or_default()
+    }
+
+    /// One more row than asked, to learn whether another page follows.
+    fn fetch(&self) -> i64 {
+        i64::from(self.limit.clamp(1, Self::MAX_LIMIT)) + 1
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    fn from_rows(mut items: Vec<T>, request: &PageRequest, id: impl Fn(&T) -> Uuid) -> Self {
+        let limit = request.limit.clamp(1, PageRequest::MAX_LIMIT) as usize;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|last| id(last).to_string())
+        } else {
+            None
+        };
+        Self { items, next_cursor }
+    }
+}
+
+/// A `LIKE` pattern that finds `query` anywhere in a lower-cased key.
+fn contains_pattern(query: Option<&str>) -> String {
+    let q = query.unwrap_or("").trim().to_lowercase();
+    let escaped: String = q
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    format!("%{escaped}%")
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    clock: Arc<dyn Clock>,
+}
+
+impl Store {
+    /// Connects to `url` (creating a SQLite file and its folder if needed) and runs the
+    /// migrations of that backend.
+    pub async fn open(url: &str, config: &DatabaseConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+        let (pool, backend) = backend::connect(url, config).await?;
+        let store = Self {
+            pool,
+            backend,
+            clock,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        self.backend
+            .migrator()
+            .run(&self.pool)
+            .await
+            .map_err(sqlx::Error::from)?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn now(&self) -> i64 {
+        to_millis(self.clock.now())
+    }
+}
+
+/// Takes the tenancy's write lock for the rest of the transaction, so rules that span rows
+/// (coverage, uniqueness) are checked against a state no other writer changes meanwhile. On
+/// PostgreSQL this is a row lock; on SQLite the first write takes the database's write lock,
+/// which also spares the transaction a later lock upgrade that could fail with `SQLITE_BUSY`.
+async fn lock_tenancy(conn: &mut AnyConnection, tenancy: Uuid) -> Result<()> {
+    let locked = sqlx::query("UPDATE tenancies SET updated_at = updated_at WHERE id = $1")
+        .bind(tenancy.to_string())
+        .execute(&mut *conn)
+        .await?;
+    if locked.rows_affected() == 0 {
+        return Err(Error::NotFound("tenancy"));
+    }
+    Ok(())
+}
