@@ -93,22 +93,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// serde reports a missing or unknown field at its parent's path; name the field itself.
+/// serde reports a missing field at its parent's path; an unknown one at its own path.
 fn field_of(path: &str, message: &str) -> (String, String) {
-    for (prefix, reason) in [
-        ("missing field `", "is required"),
-        ("unknown field `", "is not a known field"),
-    ] {
-        if let Some(rest) = message.strip_prefix(prefix)
-            && let Some(name) = rest.split('`').next()
-        {
-            let field = if path == "." {
-                name.to_string()
-            } else {
-                format!("{path}.{name}")
-            };
-            return (field, reason.to_string());
-        }
+    if message.starts_with("unknown field `") {
+        return (path.to_string(), "is not a known field".to_string());
+    }
+    if let Some(rest) = message.strip_prefix("missing field `")
+        && let Some(name) = rest.split('`').next()
+    {
+        let field = if path == "." {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        };
+        return (field, "is required".to_string());
     }
     let field = if path == "." {
         "body".to_string()

@@ -1,0 +1,395 @@
+//! `TestApp`: the whole application on a random port with a database of its own, on SQLite
+//! or PostgreSQL, plus a client that speaks to it over HTTP.
+
+use std::sync::Arc;
+
+use liaison::clock::ManualClock;
+use liaison::config::DatabaseConfig;
+use liaison::store::{Backend, Store};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// Runs a test body once per backend: `mod name { fn sqlite; fn postgres }`. The PostgreSQL
+/// variant runs when `LIAISON_TEST_POSTGRES_URL` is set and says it was skipped otherwise.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::TestBackend::Sqlite).await;
+                    super::$name(app).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    if !$crate::helpers::postgres_configured() {
+                        eprintln!("skipped: LIAISON_TEST_POSTGRES_URL is not set");
+                        return;
+                    }
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::TestBackend::Postgres).await;
+                    super::$name(app).await;
+                }
+            }
+        )+
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_configured() -> bool {
+    std::env::var("LIAISON_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty())
+}
+
+/// A database that exists for one test and is removed after it.
+enum TestDb {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Dropping needs async I/O; do it on a runtime of its own so any test runtime works.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(async {
+                        sqlx::any::install_default_drivers();
+                        if let Ok(mut conn) =
+                            <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await
+                        {
+                            let _ = sqlx::Executor::execute(
+                                &mut conn,
+                                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                            )
+                            .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub clock: ManualClock,
+    /// An operator token, as `liaison token create --operator` would print.
+    pub operator: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A response as the test reads it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the status and returns the body.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {:#}",
+            self.body
+        );
+        self.body
+    }
+
+    /// Asserts an RFC 9457 problem with this status, and returns its body.
+    #[track_caller]
+    pub fn problem(self, status: u16) -> Value {
+        assert_eq!(
+            self.content_type, "application/problem+json",
+            "body: {:#}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status, "body: {:#}", self.body);
+        self.expect(status)
+    }
+
+    /// The fields a problem names.
+    pub fn fields(body: &Value) -> Vec<String> {
+        body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["field"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: TestBackend) -> TestApp {
+        let (url, db) = match backend {
+            TestBackend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/liaison.db", dir.path().display());
+                (url, TestDb::Sqlite(dir))
+            }
+            TestBackend::Postgres => {
+                let admin_url =
+                    std::env::var("LIAISON_TEST_POSTGRES_URL").expect("LIAISON_TEST_POSTGRES_URL");
+                let name = format!("liaison_test_{}", Uuid::new_v4().simple());
+                sqlx::any::install_default_drivers();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .expect("connect to LIAISON_TEST_POSTGRES_URL");
+                sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("create test database");
+                let url = database_url_with_name(&admin_url, &name);
+                (url, TestDb::Postgres { admin_url, name })
+            }
+        };
+        let clock = ManualClock::new(time::macros::datetime!(2026-03-02 09:00 UTC));
+        let config = DatabaseConfig {
+            max_connections: 5,
+            acquire_timeout_seconds: 10,
+        };
+        let store = Store::open(&url, &config, Arc::new(clock.clone()))
+            .await
+            .expect("open store");
+        assert_eq!(
+            store.backend(),
+            if backend == TestBackend::Sqlite {
+                Backend::Sqlite
+            } else {
+                Backend::Postgres
+            }
+        );
+        let operator = store
+            .create_operator_token("tests")
+            .await
+            .expect("operator token")
+            .token;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let state = liaison::app_state(store.clone());
+        tokio::spawn(liaison::serve(listener, state, 64 * 1024, async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            address,
+            http: reqwest::Client::new(),
+            store,
+            clock,
+            operator,
+            shutdown: Some(tx),
+            _db: db,
+        }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        read(response).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::POST, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Option<Value>) -> Reply {
+        self.request(Method::PUT, path, Some(token), body).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Sends raw bytes with a content type, for malformed-input tests.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        read(response).await
+    }
+
+    /// A tenancy with a system administrator and a token for them.
+    pub async fn tenancy(&self, name: &str, model: &str) -> Tenancy {
+        let tenancy = self
+            .post(
+                "/api/v1/tenancies",
+                &self.operator,
+                json!({ "name": name, "group_model": model }),
+            )
+            .await
+            .expect(201);
+        let id = tenancy["id"].as_str().expect("id").to_string();
+        let slug = name.to_lowercase().replace(' ', "-");
+        let admin = self
+            .post(
+                &format!("/api/v1/tenancies/{id}/staff"),
+                &self.operator,
+                json!({ "first_name": "Ada", "last_name": "Admin", "email": format!("admin@{slug}.example"),
+                        "role": "system_administrator" }),
+            )
+            .await
+            .expect(201);
+        let admin_id = admin["id"].as_str().expect("id").to_string();
+        let admin_token = self.token_for(&id, &admin_id).await;
+        Tenancy {
+            id,
+            admin_id,
+            admin_token,
+        }
+    }
+
+    /// A token acting as a staff user, issued by the operator.
+    pub async fn token_for(&self, tenancy: &str, staff: &str) -> String {
+        let created = self
+            .post(
+                &format!("/api/v1/tenancies/{tenancy}/tokens"),
+                &self.operator,
+                json!({ "staff_id": staff, "name": "test" }),
+            )
+            .await
+            .expect(201);
+        created["token"].as_str().expect("token").to_string()
+    }
+
+    /// A staff user with a role, and a token acting as them.
+    pub async fn staff(
+        &self,
+        t: &Tenancy,
+        first: &str,
+        last: &str,
+        role: &str,
+    ) -> (String, String) {
+        let staff = self
+            .post(
+                &format!("/api/v1/tenancies/{}/staff", t.id),
+                &t.admin_token,
+                json!({ "first_name": first, "last_name": last,
+                        "email": format!("{}.{}@firm.example", first.to_lowercase(), last.to_lowercase()),
+                        "role": role }),
+            )
+            .await
+            .expect(201);
+        let id = staff["id"].as_str().expect("id").to_string();
+        let token = self.token_for(&t.id, &id).await;
+        (id, token)
+    }
+
+    /// A contact group or client team with these members, created by the admin.
+    pub async fn group(&self, t: &Tenancy, kind: &str, name: &str, members: &[&str]) -> String {
+        let group = self
+            .post(
+                &format!("/api/v1/tenancies/{}/{kind}", t.id),
+                &t.admin_token,
+                json!({ "name": name, "members": members }),
+            )
+            .await
+            .expect(201);
+        group["id"].as_str().expect("id").to_string()
+    }
+}
+
+/// A tenancy made for a test, with its first system administrator.
+pub struct Tenancy {
+    pub id: String,
+    pub admin_id: String,
+    pub admin_token: String,
+}
+
+fn database_url_with_name(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[after_scheme..].find('/') {
+        Some(slash) => &base[..after_scheme + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = response.bytes().await.expect("body");
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Reply {
+        status,
+        content_type,
+        body,
+    }
+}

@@ -1,0 +1,7 @@
+//! The integration tests: one binary, every test through HTTP on a random port or through the
+//! store, each on SQLite and (when `LIAISON_TEST_POSTGRES_URL` is set) PostgreSQL.
+
+mod helpers;
+
+mod directory;
+mod ops;
