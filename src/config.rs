@@ -219,4 +219,43 @@ mod tests {
                 .contains("database_url")
         );
     }
+
+    #[test]
+    fn environment_overrides_config_file_which_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file("config/default.toml", "listen = \"127.0.0.1:9000\"\nbody_limit_bytes = 2048")?;
+            let from_file = Config::load_from(Path::new("config"), None).expect("loads");
+            assert_eq!(from_file.listen, "127.0.0.1:9000");
+            assert_eq!(from_file.body_limit_bytes, 2048);
+
+            jail.set_env("LIAISON_LISTEN", "127.0.0.1:9100");
+            jail.set_env("LIAISON__DATABASE__MAX_CONNECTIONS", "3");
+            let from_env = Config::load_from(Path::new("config"), None).expect("loads");
+            assert_eq!(from_env.listen, "127.0.0.1:9100");
+            assert_eq!(from_env.database.max_connections, 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_environment_value_names_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("LIAISON__DATABASE__MAX_CONNECTIONS", "many");
+            let err = Config::load_from(Path::new("config"), None).unwrap_err().to_string();
+            assert!(err.to_lowercase().contains("database.max_connections"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_in_a_config_file_is_refused_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            jail.create_file("config/default.toml", "listne = \"127.0.0.1:9000\"")?;
+            let err = Config::load_from(Path::new("config"), None).unwrap_err().to_string();
+            assert!(err.contains("listne"), "{err}");
+            Ok(())
+        });
+    }
 }
