@@ -248,7 +248,7 @@ pub(super) async fn ensure_clients_covered(
         None,
         format!(
             "this would leave clients with no active staff user in any of their groups or teams ({}{more}); \
-             add another active staff user to their group or team first",
+             first give them another group or team with an active staff user",
             uncovered.join(", ")
         ),
     ))
@@ -464,6 +464,7 @@ impl Store {
         member: Option<Uuid>,
         page: &PageRequest,
     ) -> Result<Page<Group>> {
+        require_kind(&mut *self.pool.acquire().await?, tenancy, kind).await?;
         let sql = format!(
             "{GROUP_SELECT} WHERE g.tenancy_id = $1 AND g.kind = $2 AND g.name_key LIKE $3 ESCAPE '\\' AND g.id > $4 \
              AND ($5 = '' OR EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.user_id = $5)) \

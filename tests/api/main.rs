@@ -3,5 +3,8 @@
 
 mod helpers;
 
+mod bad_input;
 mod directory;
+mod isolation;
 mod ops;
+mod rules;

@@ -148,6 +148,19 @@ async fn update_staff(
             "only system administrators may appoint system administrators".into(),
         ));
     }
+    // A system administrator's rights are changed only by a system administrator (or an
+    // operator), so a users administrator cannot demote or lock out the one above them.
+    if !access.role.is_none_or(StaffRole::administers_tenancy)
+        && state.store.staff(access.tenancy, staff_id).await?.role == StaffRole::SystemAdministrator
+        && (body
+            .role
+            .is_some_and(|r| r != StaffRole::SystemAdministrator)
+            || body.active == Some(false))
+    {
+        return Err(ApiError::Forbidden(
+            "only system administrators may demote or deactivate a system administrator".into(),
+        ));
+    }
     let mut errors = FieldErrors::new();
     let update = StaffUpdate {
         first_name: optional(

@@ -7,6 +7,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::PageQuery;
+use crate::domain::user::StaffRole;
 use crate::domain::values::DisplayName;
 use crate::http::AppState;
 use crate::http::auth::Caller;
@@ -58,6 +59,16 @@ async fn create_token(
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let name = token_name(&body.name)?;
+    // A token carries its staff user's rights: only those who may appoint system
+    // administrators may issue one that acts as a system administrator.
+    if !access.role.is_none_or(StaffRole::administers_tenancy)
+        && let Ok(staff) = state.store.staff(access.tenancy, body.staff_id).await
+        && staff.role == StaffRole::SystemAdministrator
+    {
+        return Err(ApiError::Forbidden(
+            "only system administrators may issue tokens that act as a system administrator".into(),
+        ));
+    }
     let created = state
         .store
         .create_staff_token(access.tenancy, body.staff_id, &name)
