@@ -38,6 +38,13 @@ impl ManualClock {
     }
 }
 
+impl ManualClock {
+    /// Seconds since the Unix epoch, for comparing with JWT claims.
+    pub fn now_unix(&self) -> i64 {
+        self.now().unix_timestamp()
+    }
+}
+
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
         *self.0.lock().unwrap_or_else(|p| p.into_inner())

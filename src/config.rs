@@ -25,6 +25,7 @@ pub struct Config {
     /// Run the background workers in this instance (off for API-only instances).
     pub workers: bool,
     pub database: DatabaseConfig,
+    pub crm: CrmConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,45 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Seconds to wait for a free connection before a request fails.
     pub acquire_timeout_seconds: u64,
+}
+
+/// Salesforce connections.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrmConfig {
+    /// Base64 of 32 random bytes (`openssl rand -base64 32`): seals OAuth tokens, consumer
+    /// secrets and private keys at rest. Required once an org link exists.
+    pub encryption_key: Option<Secret>,
+    /// The address Salesforce and admins' browsers reach this service at; OAuth callbacks
+    /// come back to `{public_url}/salesforce/oauth/callback`.
+    pub public_url: String,
+    /// The REST API version new links use.
+    pub api_version: String,
+    pub request_timeout_seconds: u64,
+    /// Retries of a transient failure within one call, and their delays.
+    pub retries: usize,
+    pub retry_min_delay_ms: u64,
+    pub retry_max_delay_ms: u64,
+    /// How long an admin has to approve a connection in Salesforce.
+    pub oauth_flow_minutes: u64,
+    /// Accept `http://` login hosts (local test doubles only; Salesforce is always https).
+    pub allow_http_login_hosts: bool,
+}
+
+impl Default for CrmConfig {
+    fn default() -> Self {
+        Self {
+            encryption_key: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            api_version: "62.0".into(),
+            request_timeout_seconds: 30,
+            retries: 2,
+            retry_min_delay_ms: 200,
+            retry_max_delay_ms: 5000,
+            oauth_flow_minutes: 10,
+            allow_http_login_hosts: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +94,7 @@ impl Default for Config {
                 max_connections: 10,
                 acquire_timeout_seconds: 5,
             },
+            crm: CrmConfig::default(),
         }
     }
 }
@@ -112,6 +153,22 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "database.max_connections",
                 reason: "must be at least 1".into(),
+            });
+        }
+        if let Some(key) = &self.crm.encryption_key
+            && crate::crm::crypto::Sealer::from_base64_key(key.expose()).is_err()
+        {
+            return Err(ConfigError::Invalid {
+                key: "crm.encryption_key",
+                reason: "must be 32 random bytes in base64 (openssl rand -base64 32)".into(),
+            });
+        }
+        if !(self.crm.public_url.starts_with("https://")
+            || self.crm.public_url.starts_with("http://"))
+        {
+            return Err(ConfigError::Invalid {
+                key: "crm.public_url",
+                reason: "must be an http:// or https:// URL".into(),
             });
         }
         if self.body_limit_bytes < 1024 {
@@ -220,11 +277,16 @@ mod tests {
         );
     }
 
+    // figment's Jail returns its own (large) error type; that is its API, not ours.
     #[test]
+    #[allow(clippy::result_large_err)]
     fn environment_overrides_config_file_which_overrides_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_dir("config")?;
-            jail.create_file("config/default.toml", "listen = \"127.0.0.1:9000\"\nbody_limit_bytes = 2048")?;
+            jail.create_file(
+                "config/default.toml",
+                "listen = \"127.0.0.1:9000\"\nbody_limit_bytes = 2048",
+            )?;
             let from_file = Config::load_from(Path::new("config"), None).expect("loads");
             assert_eq!(from_file.listen, "127.0.0.1:9000");
             assert_eq!(from_file.body_limit_bytes, 2048);
@@ -239,21 +301,30 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn bad_environment_value_names_the_key() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("LIAISON__DATABASE__MAX_CONNECTIONS", "many");
-            let err = Config::load_from(Path::new("config"), None).unwrap_err().to_string();
-            assert!(err.to_lowercase().contains("database.max_connections"), "{err}");
+            let err = Config::load_from(Path::new("config"), None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.to_lowercase().contains("database.max_connections"),
+                "{err}"
+            );
             Ok(())
         });
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn unknown_key_in_a_config_file_is_refused_by_name() {
         figment::Jail::expect_with(|jail| {
             jail.create_dir("config")?;
             jail.create_file("config/default.toml", "listne = \"127.0.0.1:9000\"")?;
-            let err = Config::load_from(Path::new("config"), None).unwrap_err().to_string();
+            let err = Config::load_from(Path::new("config"), None)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("listne"), "{err}");
             Ok(())
         });

@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod crm;
 pub mod domain;
 pub mod http;
 pub mod store;
@@ -20,11 +21,25 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Builds the application state on an open store.
-pub fn app_state(store: store::Store) -> AppState {
-    AppState {
+pub fn app_state(
+    store: store::Store,
+    crm: config::CrmConfig,
+) -> Result<AppState, config::ConfigError> {
+    let sealer = crm
+        .encryption_key
+        .as_ref()
+        .map(|key| crm::crypto::Sealer::from_base64_key(key.expose()))
+        .transpose()
+        .map_err(|e| config::ConfigError::Invalid {
+            key: "crm.encryption_key",
+            reason: e.to_string(),
+        })?;
+    let crm = Arc::new(crm::Crm::new(store.clone(), sealer, crm));
+    Ok(AppState {
         store,
+        crm,
         metrics: Arc::new(telemetry::Metrics::default()),
-    }
+    })
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight.

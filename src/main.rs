@@ -106,7 +106,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 backend = store.backend().name(),
                 "liaison is serving"
             );
-            let state = liaison::app_state(store.clone());
+            if config.crm.encryption_key.is_none() && store.count_org_links().await? > 0 {
+                anyhow::bail!(
+                    "configuration key `crm.encryption_key` is missing, but Salesforce org links exist whose \
+                     secrets need it (set LIAISON__CRM__ENCRYPTION_KEY)"
+                );
+            }
+            let state = liaison::app_state(store.clone(), config.crm.clone())?;
             liaison::serve(
                 listener,
                 state,

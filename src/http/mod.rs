@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod ops;
+pub mod salesforce;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::crm::Crm;
 use crate::store::Store;
 use crate::telemetry::{self, Metrics};
 use error::ApiError;
@@ -24,6 +26,7 @@ use error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    pub crm: Arc<Crm>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -37,6 +40,7 @@ pub struct AppState {
     tags(
         (name = "tenancies"), (name = "staff"), (name = "team accounts"), (name = "groups",
          description = "Contact groups and client teams"), (name = "clients"), (name = "tokens"),
+        (name = "salesforce", description = "Org links: connecting Salesforce orgs to tenancies"),
     )
 )]
 struct ApiDoc;
@@ -85,6 +89,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             }),
         )
         .merge(ops::router())
+        .merge(salesforce::router())
         .fallback(|| async { ApiError::NotFound("route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .layer(DefaultBodyLimit::max(body_limit))

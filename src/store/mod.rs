@@ -8,6 +8,7 @@
 mod backend;
 mod clients;
 mod groups;
+mod org_links;
 mod rows;
 mod tenancies;
 mod tokens;
@@ -22,6 +23,9 @@ use uuid::Uuid;
 pub use backend::Backend;
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, Inviter};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
+pub use org_links::{
+    ApiUsage, AuthKind, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate, StaffMatch,
+};
 pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
 pub use tokens::{Actor, CreatedToken, TokenInfo};
 pub use users::{NewStaff, NewTeamAccount, Staff, StaffUpdate, TeamAccount, TeamAccountUpdate};

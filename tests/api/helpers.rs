@@ -90,6 +90,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// An operator token, as `liaison token create --operator` would print.
     pub operator: String,
+    /// Stands in for Salesforce (login host and instance alike).
+    pub salesforce: wiremock::MockServer,
     shutdown: Option<oneshot::Sender<()>>,
     _db: TestDb,
 }
@@ -197,8 +199,9 @@ impl TestApp {
             .await
             .expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
+        let salesforce = wiremock::MockServer::start().await;
         let (tx, rx) = oneshot::channel::<()>();
-        let state = liaison::app_state(store.clone());
+        let state = liaison::app_state(store.clone(), crm_config(&address)).expect("app state");
         tokio::spawn(liaison::serve(listener, state, 64 * 1024, async {
             let _ = rx.await;
         }));
@@ -208,6 +211,7 @@ impl TestApp {
             store,
             clock,
             operator,
+            salesforce,
             shutdown: Some(tx),
             _db: db,
         }
@@ -359,6 +363,22 @@ pub struct Tenancy {
     pub id: String,
     pub admin_id: String,
     pub admin_token: String,
+}
+
+/// The key tests seal Salesforce secrets with.
+pub const TEST_ENCRYPTION_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// CRM settings for tests: a fixed key, callbacks to this app, and retries without waiting.
+pub fn crm_config(public_url: &str) -> liaison::config::CrmConfig {
+    liaison::config::CrmConfig {
+        encryption_key: Some(liaison::config::Secret::new(TEST_ENCRYPTION_KEY)),
+        public_url: public_url.to_string(),
+        retries: 2,
+        retry_min_delay_ms: 1,
+        retry_max_delay_ms: 20,
+        allow_http_login_hosts: true,
+        ..Default::default()
+    }
 }
 
 fn database_url_with_name(url: &str, name: &str) -> String {

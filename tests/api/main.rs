@@ -8,3 +8,4 @@ mod directory;
 mod isolation;
 mod ops;
 mod rules;
+mod salesforce;

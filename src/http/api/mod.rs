@@ -3,6 +3,7 @@
 
 mod clients;
 mod groups;
+mod org_links;
 mod staff;
 mod team_accounts;
 mod tenancies;
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(groups::router())
         .merge(clients::router())
         .merge(tokens::router())
+        .merge(org_links::router())
 }
 
 /// Paging of every list: `limit` items after the cursor `after`.

@@ -1,0 +1,345 @@
+//! The Salesforce REST client: token requests, record reads and sObject Collections updates,
+//! with timeouts, retries of transient failures (exponential with jitter, honouring
+//! `Retry-After`) and the org's API usage read from `Sforce-Limit-Info`.
+
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::error::{ApiErrorEntry, CrmError, classify_response, parse_retry_after};
+use super::oauth::TokenResponse;
+
+/// Most records Salesforce takes in one sObject Collections call.
+pub const COLLECTION_LIMIT: usize = 200;
+
+/// How the client retries a transient failure within one call.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts after the first.
+    pub retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            retries: 2,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The org's API usage in the rolling 24 hours, from `Sforce-Limit-Info: api-usage=U/M`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitInfo {
+    pub used: i64,
+    pub max: i64,
+}
+
+pub fn parse_limit_info(header: &str) -> Option<LimitInfo> {
+    header.split(';').find_map(|part| {
+        let usage = part.trim().strip_prefix("api-usage=")?;
+        let (used, max) = usage.split_once('/')?;
+        Some(LimitInfo {
+            used: used.trim().parse().ok()?,
+            max: max.trim().parse().ok()?,
+        })
+    })
+}
+
+fn limit_of(headers: &HeaderMap) -> Option<LimitInfo> {
+    headers
+        .get("sforce-limit-info")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_limit_info)
+}
+
+/// An authenticated connection to one org's REST API.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub instance_url: String,
+    pub access_token: String,
+    /// e.g. `62.0`.
+    pub api_version: String,
+}
+
+impl Session {
+    fn data_url(&self, path: &str) -> String {
+        format!(
+            "{}/services/data/v{}/{path}",
+            self.instance_url.trim_end_matches('/'),
+            self.api_version
+        )
+    }
+}
+
+/// A successful answer and the usage it reported.
+#[derive(Debug, Clone)]
+pub struct Reply<T> {
+    pub value: T,
+    pub limit: Option<LimitInfo>,
+}
+
+/// One record's result in a Collections call, in request order.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordResult {
+    pub id: Option<String>,
+    pub success: bool,
+    #[serde(default)]
+    pub errors: Vec<ApiErrorEntry>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Salesforce {
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl Salesforce {
+    pub fn new(timeout: Duration, retry: RetryPolicy) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("liaison/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self { http, retry }
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.retry.min_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.retries)
+            .with_jitter()
+    }
+
+    /// Sends a request built by `build`, retrying transient failures. A `Retry-After` longer
+    /// than the policy's longest delay is not waited for here: the error goes back to the
+    /// caller, whose job is rescheduled for then.
+    async fn send(
+        &self,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<(Vec<u8>, HeaderMap), CrmError> {
+        let max_delay = self.retry.max_delay;
+        let attempt = || async {
+            let response = build().send().await.map_err(transport_error)?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.map_err(transport_error)?.to_vec();
+            if (200..300).contains(&status) {
+                Ok((body, headers))
+            } else {
+                let retry_after =
+                    parse_retry_after(headers.get("retry-after").and_then(|v| v.to_str().ok()));
+                Err(classify_response(status, retry_after, &body))
+            }
+        };
+        attempt
+            .retry(self.backoff())
+            .when(|e: &CrmError| {
+                e.is_transient() && e.retry_after().is_none_or(|after| after <= max_delay)
+            })
+            .adjust(|e: &CrmError, planned| e.retry_after().or(planned))
+            .await
+    }
+
+    async fn token(
+        &self,
+        login_host: &str,
+        form: Vec<(&'static str, String)>,
+    ) -> Result<TokenResponse, CrmError> {
+        let url = format!("{}/services/oauth2/token", login_host.trim_end_matches('/'));
+        let (body, _) = self.send(|| self.http.post(&url).form(&form)).await?;
+        serde_json::from_slice(&body).map_err(|_| CrmError::Transient {
+            code: "BAD_TOKEN_RESPONSE".into(),
+            message: "the token endpoint's answer could not be read".into(),
+            retry_after: None,
+        })
+    }
+
+    /// Web-server flow: trades the authorization code (and the PKCE verifier) for tokens.
+    pub async fn exchange_code(
+        &self,
+        login_host: &str,
+        client_id: &str,
+        client_secret: &str,
+        redirect_uri: &str,
+        code: &str,
+        verifier: &str,
+    ) -> Result<TokenResponse, CrmError> {
+        self.token(
+            login_host,
+            vec![
+                ("grant_type", "authorization_code".into()),
+                ("code", code.into()),
+                ("code_verifier", verifier.into()),
+                ("client_id", client_id.into()),
+                ("client_secret", client_secret.into()),
+                ("redirect_uri", redirect_uri.into()),
+            ],
+        )
+        .await
+    }
+
+    pub async fn refresh(
+        &self,
+        login_host: &str,
+        client_id: &str,
+        client_secret: Option<&str>,
+        refresh_token: &str,
+    ) -> Result<TokenResponse, CrmError> {
+        let mut form = vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("refresh_token", refresh_token.to_string()),
+            ("client_id", client_id.to_string()),
+        ];
+        if let Some(secret) = client_secret {
+            form.push(("client_secret", secret.to_string()));
+        }
+        self.token(login_host, form).await
+    }
+
+    /// JWT bearer flow: a signed assertion for an access token (no refresh token).
+    pub async fn jwt_bearer(
+        &self,
+        login_host: &str,
+        assertion: &str,
+    ) -> Result<TokenResponse, CrmError> {
+        self.token(
+            login_host,
+            vec![
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer".into(),
+                ),
+                ("assertion", assertion.into()),
+            ],
+        )
+        .await
+    }
+
+    /// Revokes a token at Salesforce (a refresh token takes its access tokens with it).
+    pub async fn revoke(&self, host: &str, token: &str) -> Result<(), CrmError> {
+        let url = format!("{}/services/oauth2/revoke", host.trim_end_matches('/'));
+        let form = [("token", token.to_string())];
+        self.send(|| self.http.post(&url).form(&form))
+            .await
+            .map(|_| ())
+    }
+
+    /// Reads a record's fields.
+    pub async fn get_record(
+        &self,
+        session: &Session,
+        sobject: &str,
+        id: &str,
+        fields: &[String],
+    ) -> Result<Reply<Map<String, Value>>, CrmError> {
+        let url = session.data_url(&format!("sobjects/{sobject}/{id}"));
+        let fields = fields.join(",");
+        let (body, headers) = self
+            .send(|| {
+                self.http
+                    .get(&url)
+                    .bearer_auth(&session.access_token)
+                    .query(&[("fields", &fields)])
+            })
+            .await?;
+        let value = serde_json::from_slice(&body).map_err(|_| CrmError::Transient {
+            code: "BAD_RECORD".into(),
+            message: "the record could not be read".into(),
+            retry_after: None,
+        })?;
+        Ok(Reply {
+            value,
+            limit: limit_of(&headers),
+        })
+    }
+
+    /// Updates up to 200 records in one sObject Collections call with `allOrNone: false`;
+    /// the results come back one per record, in request order.
+    pub async fn update_records(
+        &self,
+        session: &Session,
+        records: &[Value],
+    ) -> Result<Reply<Vec<RecordResult>>, CrmError> {
+        if records.len() > COLLECTION_LIMIT {
+            return Err(CrmError::Config(format!(
+                "at most {COLLECTION_LIMIT} records per call"
+            )));
+        }
+        let url = session.data_url("composite/sobjects");
+        let body = json!({ "allOrNone": false, "records": records });
+        let (answer, headers) = self
+            .send(|| {
+                self.http
+                    .patch(&url)
+                    .bearer_auth(&session.access_token)
+                    .json(&body)
+            })
+            .await?;
+        let value: Vec<RecordResult> =
+            serde_json::from_slice(&answer).map_err(|_| CrmError::Transient {
+                code: "BAD_COLLECTION_RESULT".into(),
+                message: "the collection results could not be read".into(),
+                retry_after: None,
+            })?;
+        if value.len() != records.len() {
+            return Err(CrmError::Transient {
+                code: "BAD_COLLECTION_RESULT".into(),
+                message: format!("{} results for {} records", value.len(), records.len()),
+                retry_after: None,
+            });
+        }
+        Ok(Reply {
+            value,
+            limit: limit_of(&headers),
+        })
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> CrmError {
+    let code = if error.is_timeout() {
+        "TIMEOUT"
+    } else if error.is_connect() {
+        "CONNECTION_FAILED"
+    } else {
+        "TRANSPORT"
+    };
+    // reqwest's message can hold the URL, never a token; keep only the kind.
+    CrmError::Transient {
+        code: code.into(),
+        message: "no answer from Salesforce".into(),
+        retry_after: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_info_reads_api_usage_with_or_without_bursts() {
+        assert_eq!(
+            parse_limit_info("api-usage=10018/100000"),
+            Some(LimitInfo {
+                used: 10018,
+                max: 100000
+            })
+        );
+        assert_eq!(
+            parse_limit_info("api-usage=25/15000; api-bursts=2/100"),
+            Some(LimitInfo {
+                used: 25,
+                max: 15000
+            })
+        );
+        assert_eq!(parse_limit_info("per-app-api-usage=1/2"), None);
+    }
+}

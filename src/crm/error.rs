@@ -1,0 +1,236 @@
+//! Salesforce's errors, classified by code (never by message text) into what we do next.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    /// The org must be reconnected by a person (`invalid_grant`, a revoked or expired refresh
+    /// token, an unapproved user).
+    #[error(
+        "Salesforce refused our credentials ({code}: {description}); a CRM admin must reconnect the org"
+    )]
+    Unauthorized { code: String, description: String },
+    /// The access token is no longer valid: refresh once and retry once.
+    #[error("the Salesforce session expired")]
+    SessionExpired,
+    /// The org's daily API limit is spent.
+    #[error("the org's API request limit is exceeded")]
+    LimitExceeded,
+    /// Worth retrying later: 5xx, 429, `UNABLE_TO_LOCK_ROW`, timeouts, connection failures.
+    #[error("Salesforce is unavailable for now ({code}: {message})")]
+    Transient {
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Retrying will not help: a validation rule, a deleted record, a bad field.
+    #[error("Salesforce refused the request ({code}: {message})")]
+    Permanent {
+        code: String,
+        message: String,
+        fields: Vec<String>,
+    },
+    /// The record does not exist (or is not visible to the integration user).
+    #[error("the Salesforce record was not found")]
+    NotFound,
+    /// Our own settings are wrong (a bad key, a missing secret).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl CrmError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient { .. })
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The short code kept with a failed item.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::Unauthorized { code, .. } => code,
+            Self::SessionExpired => "INVALID_SESSION_ID",
+            Self::LimitExceeded => "REQUEST_LIMIT_EXCEEDED",
+            Self::Transient { code, .. } | Self::Permanent { code, .. } => code,
+            Self::NotFound => "NOT_FOUND",
+            Self::Config(_) => "CONFIGURATION",
+        }
+    }
+}
+
+/// One entry of a top-level REST error array (`errorCode`) or of a per-record result
+/// (`statusCode`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiErrorEntry {
+    #[serde(alias = "statusCode")]
+    #[serde(rename = "errorCode")]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub fields: Vec<String>,
+}
+
+/// Per-record codes that are worth retrying; every other per-record code is permanent.
+const TRANSIENT_CODES: &[&str] = &[
+    "UNABLE_TO_LOCK_ROW",
+    "SERVER_UNAVAILABLE",
+    "REQUEST_RUNNING_TOO_LONG",
+];
+
+/// Classifies one error entry by its code.
+pub fn classify(entry: &ApiErrorEntry) -> CrmError {
+    match entry.code.as_str() {
+        "INVALID_SESSION_ID" => CrmError::SessionExpired,
+        "REQUEST_LIMIT_EXCEEDED" => CrmError::LimitExceeded,
+        "NOT_FOUND" => CrmError::NotFound,
+        code if TRANSIENT_CODES.contains(&code) => CrmError::Transient {
+            code: code.into(),
+            message: entry.message.clone(),
+            retry_after: None,
+        },
+        code => CrmError::Permanent {
+            code: code.into(),
+            message: entry.message.clone(),
+            fields: entry.fields.clone(),
+        },
+    }
+}
+
+/// Classifies a whole failed response: its status, its `Retry-After`, and its body (an array
+/// of `errorCode` entries, or an OAuth error object).
+pub fn classify_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> CrmError {
+    if let Ok(entries) = serde_json::from_slice::<Vec<ApiErrorEntry>>(body)
+        && let Some(first) = entries.first()
+    {
+        let error = classify(first);
+        return match error {
+            // A 5xx is transient whatever its code says.
+            CrmError::Permanent { code, message, .. } if status >= 500 => CrmError::Transient {
+                code,
+                message,
+                retry_after,
+            },
+            CrmError::Transient { code, message, .. } => CrmError::Transient {
+                code,
+                message,
+                retry_after,
+            },
+            other => other,
+        };
+    }
+    if let Ok(oauth) = serde_json::from_slice::<super::oauth::OAuthErrorBody>(body) {
+        return if oauth.error == "invalid_grant" {
+            CrmError::Unauthorized {
+                code: oauth.error,
+                description: oauth.error_description,
+            }
+        } else if status >= 500 {
+            CrmError::Transient {
+                code: oauth.error,
+                message: oauth.error_description,
+                retry_after,
+            }
+        } else {
+            CrmError::Permanent {
+                code: oauth.error,
+                message: oauth.error_description,
+                fields: vec![],
+            }
+        };
+    }
+    match status {
+        401 => CrmError::SessionExpired,
+        404 => CrmError::NotFound,
+        408 | 429 | 500..=599 => CrmError::Transient {
+            code: format!("HTTP_{status}"),
+            message: "no error body".into(),
+            retry_after,
+        },
+        _ => CrmError::Permanent {
+            code: format!("HTTP_{status}"),
+            message: "unexpected answer from Salesforce".into(),
+            fields: vec![],
+        },
+    }
+}
+
+/// `Retry-After` in seconds (Salesforce does not send the HTTP-date form).
+pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
+    value?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_session_is_told_apart_by_its_code() {
+        let body =
+            br#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
+        assert!(matches!(
+            classify_response(401, None, body),
+            CrmError::SessionExpired
+        ));
+    }
+
+    #[test]
+    fn request_limit_exceeded_is_its_own_error() {
+        let body = br#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#;
+        assert!(matches!(
+            classify_response(403, None, body),
+            CrmError::LimitExceeded
+        ));
+    }
+
+    #[test]
+    fn validation_errors_are_permanent_with_their_fields() {
+        let body = br#"[{"message":"Bad","errorCode":"FIELD_CUSTOM_VALIDATION_EXCEPTION","fields":["Email"]}]"#;
+        match classify_response(400, None, body) {
+            CrmError::Permanent { code, fields, .. } => {
+                assert_eq!(code, "FIELD_CUSTOM_VALIDATION_EXCEPTION");
+                assert_eq!(fields, ["Email"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn per_record_status_code_is_read_like_error_code() {
+        let entry: ApiErrorEntry =
+            serde_json::from_str(r#"{"statusCode":"UNABLE_TO_LOCK_ROW","message":"unable to obtain exclusive access","fields":[]}"#)
+                .unwrap();
+        assert!(classify(&entry).is_transient());
+        let deleted: ApiErrorEntry = serde_json::from_str(
+            r#"{"statusCode":"ENTITY_IS_DELETED","message":"entity is deleted","fields":[]}"#,
+        )
+        .unwrap();
+        assert!(matches!(classify(&deleted), CrmError::Permanent { .. }));
+    }
+
+    #[test]
+    fn unavailable_server_is_transient_and_keeps_retry_after() {
+        let body = br#"[{"message":"Server unavailable","errorCode":"SERVER_UNAVAILABLE"}]"#;
+        let error = classify_response(503, parse_retry_after(Some("120")), body);
+        assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
+        assert!(classify_response(503, None, b"").is_transient());
+        assert!(classify_response(429, None, b"").is_transient());
+    }
+
+    #[test]
+    fn invalid_grant_means_a_person_must_reconnect() {
+        let body =
+            br#"{"error":"invalid_grant","error_description":"expired access/refresh token"}"#;
+        assert!(matches!(
+            classify_response(400, None, body),
+            CrmError::Unauthorized { .. }
+        ));
+    }
+}

@@ -1,0 +1,195 @@
+//! An org link's field mapping: which record fields pre-fill which invite fields (for Contacts
+//! and Person Accounts), which of them are read-only in the form, and which fields receive the
+//! status write-back.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::FieldErrors;
+
+/// Record fields for each invite field, for one kind of record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFields {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: Option<String>,
+    pub title: Option<String>,
+}
+
+/// Invite fields the form shows but does not let staff change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteField {
+    FirstName,
+    LastName,
+    Email,
+    Mobile,
+    Title,
+}
+
+/// Custom fields (on Contact; Salesforce shows them on a Person Account with `__pc`) that
+/// receive the write-back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteBackFields {
+    /// A picklist with the values draft, invited, expired, active, declined, revoked.
+    pub status: String,
+    pub client_id: Option<String>,
+    pub invited_at: Option<String>,
+    pub tenancy: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMapping {
+    pub contact: RecordFields,
+    pub person_account: RecordFields,
+    #[serde(default)]
+    pub read_only: Vec<InviteField>,
+    pub write_back: WriteBackFields,
+}
+
+impl Default for FieldMapping {
+    fn default() -> Self {
+        Self {
+            contact: RecordFields {
+                first_name: "FirstName".into(),
+                last_name: "LastName".into(),
+                email: "Email".into(),
+                mobile: Some("MobilePhone".into()),
+                title: Some("Title".into()),
+            },
+            person_account: RecordFields {
+                first_name: "FirstName".into(),
+                last_name: "LastName".into(),
+                email: "PersonEmail".into(),
+                mobile: Some("PersonMobilePhone".into()),
+                title: Some("PersonTitle".into()),
+            },
+            read_only: vec![],
+            write_back: WriteBackFields {
+                status: "Liaison_Status__c".into(),
+                client_id: Some("Liaison_Client_Id__c".into()),
+                invited_at: Some("Liaison_Invited_At__c".into()),
+                tenancy: Some("Liaison_Tenancy__c".into()),
+            },
+        }
+    }
+}
+
+/// A Salesforce field API name: a letter, then letters, digits and single underscores, at
+/// most 80 characters (custom fields end in `__c`).
+fn is_field_name(name: &str) -> bool {
+    let body = name
+        .strip_suffix("__c")
+        .or_else(|| name.strip_suffix("__pc"))
+        .unwrap_or(name);
+    !body.is_empty()
+        && name.len() <= 80
+        && body.starts_with(|c: char| c.is_ascii_alphabetic())
+        && body.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !body.contains("__")
+        && !body.ends_with('_')
+}
+
+impl FieldMapping {
+    /// Checks every field name, naming each bad one by its path.
+    pub fn validate(&self, errors: &mut FieldErrors, prefix: &str) {
+        let mut check = |path: &str, name: &str| {
+            if !is_field_name(name) {
+                errors.push(
+                    format!("{prefix}.{path}"),
+                    "is not a Salesforce field API name",
+                );
+            }
+        };
+        for (kind, fields) in [
+            ("contact", &self.contact),
+            ("person_account", &self.person_account),
+        ] {
+            check(&format!("{kind}.first_name"), &fields.first_name);
+            check(&format!("{kind}.last_name"), &fields.last_name);
+            check(&format!("{kind}.email"), &fields.email);
+            if let Some(mobile) = &fields.mobile {
+                check(&format!("{kind}.mobile"), mobile);
+            }
+            if let Some(title) = &fields.title {
+                check(&format!("{kind}.title"), title);
+            }
+        }
+        let wb = &self.write_back;
+        let custom = [
+            ("status", Some(&wb.status)),
+            ("client_id", wb.client_id.as_ref()),
+            ("invited_at", wb.invited_at.as_ref()),
+            ("tenancy", wb.tenancy.as_ref()),
+        ];
+        for (path, name) in custom {
+            if let Some(name) = name
+                && (!is_field_name(name) || !name.ends_with("__c"))
+            {
+                errors.push(
+                    format!("{prefix}.write_back.{path}"),
+                    "must be a custom Contact field API name ending in __c",
+                );
+            }
+        }
+    }
+
+    /// The write-back field name on a record of `sobject`: a Person Account carries the
+    /// Contact's custom field `X__c` as `X__pc`.
+    pub fn write_back_field(sobject: &str, contact_field: &str) -> String {
+        match (sobject, contact_field.strip_suffix("__c")) {
+            ("Account", Some(base)) => format!("{base}__pc"),
+            _ => contact_field.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_mapping_is_valid() {
+        let mut errors = FieldErrors::new();
+        FieldMapping::default().validate(&mut errors, "field_mapping");
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn bad_field_names_are_named_by_path() {
+        let mut mapping = FieldMapping::default();
+        mapping.contact.email = "Email; DROP".into();
+        mapping.write_back.status = "Status".into();
+        let mut errors = FieldErrors::new();
+        mapping.validate(&mut errors, "field_mapping");
+        let fields: Vec<_> = errors
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "field_mapping.contact.email",
+                "field_mapping.write_back.status"
+            ]
+        );
+    }
+
+    #[test]
+    fn person_account_carries_contact_custom_fields_as_pc() {
+        assert_eq!(
+            FieldMapping::write_back_field("Account", "Liaison_Status__c"),
+            "Liaison_Status__pc"
+        );
+        assert_eq!(
+            FieldMapping::write_back_field("Contact", "Liaison_Status__c"),
+            "Liaison_Status__c"
+        );
+    }
+}

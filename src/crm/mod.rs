@@ -1,0 +1,446 @@
+//! Salesforce: org-link connections (OAuth), the REST client, and the sealing of secrets.
+//!
+//! `Crm` is what the rest of the service calls: it turns a link into a live session, renews the
+//! access token once when Salesforce says it expired (one renewal at a time per link, and a
+//! renewal that raced another instance uses that instance's tokens), and marks a link
+//! unauthorized when Salesforce refuses its credentials.
+
+pub mod client;
+pub mod crypto;
+pub mod error;
+pub mod mapping;
+pub mod oauth;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::CrmConfig;
+use crate::store::{AuthKind, LinkSecrets, LinkState, OrgLink, Store};
+use client::{RetryPolicy, Salesforce, Session};
+use crypto::Sealer;
+use error::CrmError;
+
+/// What went wrong in a CRM operation: Salesforce's answer, or our own store.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error(transparent)]
+    Crm(#[from] CrmError),
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    #[error(
+        "no encryption key is configured (crm.encryption_key), so Salesforce secrets cannot be stored"
+    )]
+    NoKey,
+}
+
+pub type LinkResult<T> = Result<T, LinkError>;
+
+pub struct Crm {
+    store: Store,
+    sealer: Option<Sealer>,
+    salesforce: Salesforce,
+    config: CrmConfig,
+    renewals: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// SHA-256 in hex: how single-use secrets (tickets, states, bindings) are looked up.
+pub fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn context(link: Uuid, column: &str) -> String {
+    format!("org_link:{link}:{column}")
+}
+
+impl Crm {
+    pub fn new(store: Store, sealer: Option<Sealer>, config: CrmConfig) -> Self {
+        let salesforce = Salesforce::new(
+            Duration::from_secs(config.request_timeout_seconds),
+            RetryPolicy {
+                retries: config.retries,
+                min_delay: Duration::from_millis(config.retry_min_delay_ms),
+                max_delay: Duration::from_millis(config.retry_max_delay_ms),
+            },
+        );
+        Self {
+            store,
+            sealer,
+            salesforce,
+            config,
+            renewals: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn config(&self) -> &CrmConfig {
+        &self.config
+    }
+
+    pub fn salesforce(&self) -> &Salesforce {
+        &self.salesforce
+    }
+
+    pub fn sealer(&self) -> LinkResult<&Sealer> {
+        self.sealer.as_ref().ok_or(LinkError::NoKey)
+    }
+
+    pub fn seal(&self, link: Uuid, column: &str, secret: &str) -> LinkResult<String> {
+        Ok(self.sealer()?.seal(secret, &context(link, column)))
+    }
+
+    fn open(&self, link: Uuid, column: &str, sealed: &str) -> LinkResult<String> {
+        self.sealer()?
+            .open(sealed, &context(link, column))
+            .map_err(|e| LinkError::Crm(CrmError::Config(e.to_string())))
+    }
+
+    fn renewal_lock(&self, link: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.renewals.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(link).or_default().clone()
+    }
+
+    /// A session on the link's current access token, obtaining one if there is none.
+    pub async fn session(&self, link: &OrgLink) -> LinkResult<(Session, i64)> {
+        let secrets = self.store.link_secrets(link.id).await?;
+        match (&secrets.access_token, &link.instance_url) {
+            (Some(sealed), Some(instance_url)) => Ok((
+                Session {
+                    instance_url: instance_url.clone(),
+                    access_token: self.open(link.id, "access_token", sealed)?,
+                    api_version: link.api_version.clone(),
+                },
+                secrets.token_version,
+            )),
+            _ => self.renew(link, secrets.token_version).await,
+        }
+    }
+
+    /// Obtains a new access token, once per link at a time. If the tokens changed since
+    /// `stale_version` (another task or instance renewed them), those are used instead.
+    pub async fn renew(&self, link: &OrgLink, stale_version: i64) -> LinkResult<(Session, i64)> {
+        let lock = self.renewal_lock(link.id);
+        let _guard = lock.lock().await;
+        let secrets = self.store.link_secrets(link.id).await?;
+        if secrets.token_version != stale_version && secrets.access_token.is_some() {
+            let link = self.store.org_link(link.id, None).await?;
+            return self.session_from(&link, &secrets);
+        }
+        let answer = match link.auth_kind {
+            AuthKind::JwtBearer => self.jwt_token(link, &secrets).await,
+            AuthKind::WebServer => self.refresh_token(link, &secrets).await,
+        };
+        match answer {
+            Ok(token) => {
+                let access = self.seal(link.id, "access_token", &token.access_token)?;
+                let refresh = token
+                    .refresh_token
+                    .as_deref()
+                    .map(|r| self.seal(link.id, "refresh_token", r))
+                    .transpose()?;
+                if !self
+                    .store
+                    .store_tokens(
+                        link.id,
+                        secrets.token_version,
+                        &token.instance_url,
+                        &access,
+                        refresh.as_deref(),
+                    )
+                    .await?
+                {
+                    // Another instance stored tokens in between: use theirs.
+                    let secrets = self.store.link_secrets(link.id).await?;
+                    let link = self.store.org_link(link.id, None).await?;
+                    return self.session_from(&link, &secrets);
+                }
+                let session = Session {
+                    instance_url: token.instance_url,
+                    access_token: token.access_token,
+                    api_version: link.api_version.clone(),
+                };
+                Ok((session, secrets.token_version + 1))
+            }
+            Err(CrmError::Unauthorized { code, description }) => {
+                // With rotating refresh tokens, a refresh that lost a race to another instance is
+                // refused; that instance's tokens are good.
+                let now = self.store.link_secrets(link.id).await?;
+                if now.token_version != secrets.token_version && now.access_token.is_some() {
+                    let link = self.store.org_link(link.id, None).await?;
+                    return self.session_from(&link, &now);
+                }
+                let reason = format!(
+                    "Salesforce refused the credentials ({code}: {description}); reconnect the org"
+                );
+                self.store
+                    .clear_tokens(link.id, LinkState::Unauthorized, Some(&reason))
+                    .await?;
+                tracing::warn!(org_link = %link.id, code = %code, "org link is unauthorized");
+                Err(CrmError::Unauthorized { code, description }.into())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    fn session_from(&self, link: &OrgLink, secrets: &LinkSecrets) -> LinkResult<(Session, i64)> {
+        let sealed = secrets
+            .access_token
+            .as_deref()
+            .ok_or(CrmError::SessionExpired)?;
+        Ok((
+            Session {
+                instance_url: link.instance_url.clone().unwrap_or_default(),
+                access_token: self.open(link.id, "access_token", sealed)?,
+                api_version: link.api_version.clone(),
+            },
+            secrets.token_version,
+        ))
+    }
+
+    async fn jwt_token(
+        &self,
+        link: &OrgLink,
+        secrets: &LinkSecrets,
+    ) -> Result<oauth::TokenResponse, CrmError> {
+        let key = secrets
+            .private_key
+            .as_deref()
+            .ok_or_else(|| CrmError::Config("the link has no private key".into()))?;
+        let key = self
+            .open(link.id, "private_key", key)
+            .map_err(|_| CrmError::Config("the link's private key cannot be read".into()))?;
+        let username = link
+            .integration_username
+            .as_deref()
+            .ok_or_else(|| CrmError::Config("the link has no integration username".into()))?;
+        let assertion = oauth::jwt_assertion(
+            &link.consumer_key,
+            username,
+            &link.login_host,
+            &key,
+            self.store.clock().now(),
+        )?;
+        self.salesforce
+            .jwt_bearer(&link.login_host, &assertion)
+            .await
+    }
+
+    async fn refresh_token(
+        &self,
+        link: &OrgLink,
+        secrets: &LinkSecrets,
+    ) -> Result<oauth::TokenResponse, CrmError> {
+        let Some(sealed) = secrets.refresh_token.as_deref() else {
+            return Err(CrmError::Unauthorized {
+                code: "not_connected".into(),
+                description: "the org has not been connected yet".into(),
+            });
+        };
+        let refresh = self
+            .open(link.id, "refresh_token", sealed)
+            .map_err(|_| CrmError::Config("the link's refresh token cannot be read".into()))?;
+        let secret = secrets
+            .consumer_secret
+            .as_deref()
+            .map(|s| self.open(link.id, "consumer_secret", s))
+            .transpose()
+            .map_err(|_| CrmError::Config("the link's consumer secret cannot be read".into()))?;
+        self.salesforce
+            .refresh(
+                &link.login_host,
+                &link.consumer_key,
+                secret.as_deref(),
+                &refresh,
+            )
+            .await
+    }
+
+    /// Runs `call` on a live session; when Salesforce says the session expired, renews the
+    /// token once and retries once.
+    pub async fn with_session<T, F, Fut>(&self, link: &OrgLink, call: F) -> LinkResult<T>
+    where
+        F: Fn(Session) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CrmError>>,
+    {
+        if matches!(link.state, LinkState::Unauthorized) {
+            return Err(CrmError::Unauthorized {
+                code: "unauthorized".into(),
+                description: link.state_reason.clone().unwrap_or_default(),
+            }
+            .into());
+        }
+        let (session, version) = self.session(link).await?;
+        match call(session).await {
+            Err(CrmError::SessionExpired) => {
+                let (session, _) = self.renew(link, version).await?;
+                Ok(call(session).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// JWT bearer links connect at once: a first token proves the key and user are right.
+    pub async fn connect_jwt(&self, link: &OrgLink) -> LinkResult<OrgLink> {
+        let secrets = self.store.link_secrets(link.id).await?;
+        let token = self.jwt_token(link, &secrets).await?;
+        self.check_org(link, &token)?;
+        let access = self.seal(link.id, "access_token", &token.access_token)?;
+        self.store
+            .store_tokens(
+                link.id,
+                secrets.token_version,
+                &token.instance_url,
+                &access,
+                None,
+            )
+            .await?;
+        Ok(self.store.org_link(link.id, None).await?)
+    }
+
+    /// Refuses tokens of another org than the one linked.
+    fn check_org(&self, link: &OrgLink, token: &oauth::TokenResponse) -> Result<(), CrmError> {
+        match token.org_id() {
+            Some(org) if org.get(..15) == link.org_id.get(..15) => Ok(()),
+            Some(_) => Err(CrmError::Permanent {
+                code: "WRONG_ORG".into(),
+                message: "the approved Salesforce org is not the linked org".into(),
+                fields: vec![],
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The first step of the web-server flow: a single-use link for the admin's browser.
+    pub async fn start_web_flow(&self, link: &OrgLink, started_by: &str) -> LinkResult<String> {
+        self.sealer()?;
+        let ticket = oauth::random_token();
+        let expires = crate::clock::to_millis(self.store.clock().now())
+            + i64::try_from(self.config.oauth_flow_minutes).unwrap_or(10) * 60_000;
+        self.store
+            .create_oauth_flow(link.id, started_by, &digest(&ticket), expires)
+            .await?;
+        Ok(format!(
+            "{}/salesforce/oauth/start?ticket={ticket}",
+            self.config.public_url.trim_end_matches('/')
+        ))
+    }
+
+    /// The browser opened its ticket: bind the flow to it and send it to Salesforce. Returns
+    /// the authorize URL and the binding to set as a cookie.
+    pub async fn begin_web_flow(&self, ticket: &str) -> LinkResult<(String, String)> {
+        let state = oauth::random_token();
+        let binding = oauth::random_token();
+        let pkce = oauth::Pkce::generate();
+        let verifier = self.sealer()?.seal(&pkce.verifier, "oauth_flow:verifier");
+        let link_id = self
+            .store
+            .begin_oauth_flow(
+                &digest(ticket),
+                &digest(&state),
+                &digest(&binding),
+                &verifier,
+            )
+            .await?;
+        let link = self.store.org_link(link_id, None).await?;
+        let url = oauth::authorize_url(
+            &link.login_host,
+            &link.consumer_key,
+            &self.callback_url(),
+            &state,
+            &pkce.challenge,
+        );
+        Ok((url, binding))
+    }
+
+    pub fn callback_url(&self) -> String {
+        format!(
+            "{}/salesforce/oauth/callback",
+            self.config.public_url.trim_end_matches('/')
+        )
+    }
+
+    /// Salesforce sent the browser back with a code: check the state and the browser, trade
+    /// the code, check the org, store the tokens.
+    pub async fn finish_web_flow(
+        &self,
+        state: &str,
+        binding: &str,
+        code: &str,
+    ) -> LinkResult<OrgLink> {
+        let (link_id, started_by, verifier) = self
+            .store
+            .finish_oauth_flow(&digest(state), &digest(binding))
+            .await?;
+        let verifier = self
+            .sealer()?
+            .open(&verifier, "oauth_flow:verifier")
+            .map_err(|e| LinkError::Crm(CrmError::Config(e.to_string())))?;
+        let link = self.store.org_link(link_id, None).await?;
+        let secrets = self.store.link_secrets(link_id).await?;
+        let secret = secrets
+            .consumer_secret
+            .as_deref()
+            .map(|s| self.open(link_id, "consumer_secret", s))
+            .transpose()?
+            .unwrap_or_default();
+        let token = self
+            .salesforce
+            .exchange_code(
+                &link.login_host,
+                &link.consumer_key,
+                &secret,
+                &self.callback_url(),
+                code,
+                &verifier,
+            )
+            .await?;
+        self.check_org(&link, &token)?;
+        let access = self.seal(link_id, "access_token", &token.access_token)?;
+        let refresh = token
+            .refresh_token
+            .as_deref()
+            .map(|r| self.seal(link_id, "refresh_token", r))
+            .transpose()?;
+        self.store
+            .store_tokens(
+                link_id,
+                secrets.token_version,
+                &token.instance_url,
+                &access,
+                refresh.as_deref(),
+            )
+            .await?;
+        tracing::info!(org_link = %link_id, started_by = %started_by, "org link connected");
+        Ok(self.store.org_link(link_id, None).await?)
+    }
+
+    /// Revokes the link's token at Salesforce and forgets it. A revocation Salesforce refuses
+    /// (the token was already dead) still disconnects.
+    pub async fn disconnect(&self, link: &OrgLink) -> LinkResult<OrgLink> {
+        let secrets = self.store.link_secrets(link.id).await?;
+        let token = match (&secrets.refresh_token, &secrets.access_token) {
+            (Some(sealed), _) => Some(self.open(link.id, "refresh_token", sealed)?),
+            (None, Some(sealed)) => Some(self.open(link.id, "access_token", sealed)?),
+            (None, None) => None,
+        };
+        if let Some(token) = token {
+            let host = link.instance_url.as_deref().unwrap_or(&link.login_host);
+            if let Err(error) = self.salesforce.revoke(host, &token).await {
+                tracing::warn!(org_link = %link.id, code = error.code(), "revocation refused; disconnecting anyway");
+            }
+        }
+        self.store
+            .clear_tokens(
+                link.id,
+                LinkState::NotConnected,
+                Some("disconnected by an admin"),
+            )
+            .await?;
+        Ok(self.store.org_link(link.id, None).await?)
+    }
+}

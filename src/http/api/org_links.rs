@@ -1,0 +1,463 @@
+//! Org links: which Salesforce org serves which tenancies, how to authenticate to it, and the
+//! field mapping. Operators manage any link; a system administrator manages the links that
+//! serve their tenancy alone.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::{PageQuery, invalid};
+use crate::crm::LinkError;
+use crate::crm::mapping::FieldMapping;
+use crate::domain::FieldErrors;
+use crate::domain::values::{DisplayName, SalesforceId};
+use crate::http::AppState;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::extract::{Json, Path, Query};
+use crate::store::{AuthKind, NewOrgLink, OrgLink, OrgLinkUpdate, Page, StaffMatch};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_org_link, list_org_links))
+        .routes(routes!(get_org_link, update_org_link, delete_org_link))
+        .routes(routes!(connect_org_link))
+        .routes(routes!(disconnect_org_link))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrgLink {
+    pub name: String,
+    /// The org id, 15 or 18 characters (Setup → Company Information).
+    pub org_id: String,
+    /// `production`, `sandbox`, or the org's My Domain URL (`https://NAME.my.salesforce.com`).
+    pub login_host: String,
+    pub auth_kind: AuthKind,
+    /// The connected app's consumer key.
+    pub consumer_key: String,
+    /// The connected app's consumer secret (web-server flow).
+    pub consumer_secret: Option<String>,
+    /// The PEM RSA private key whose certificate the connected app holds (JWT bearer flow).
+    pub private_key: Option<String>,
+    /// The Salesforce username the JWT bearer flow acts as.
+    pub integration_username: Option<String>,
+    /// e.g. `62.0`; default from configuration.
+    pub api_version: Option<String>,
+    pub field_mapping: Option<FieldMapping>,
+    /// How Salesforce users map to staff; default `email`.
+    pub staff_match: Option<StaffMatch>,
+    /// This link's share of the org's daily API limit, 1 to 100 (default 20).
+    pub api_budget_percent: Option<i64>,
+    /// The tenancies the org serves.
+    pub tenancies: Vec<Uuid>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrgLink {
+    pub name: Option<String>,
+    pub login_host: Option<String>,
+    pub consumer_key: Option<String>,
+    pub consumer_secret: Option<String>,
+    pub private_key: Option<String>,
+    pub integration_username: Option<String>,
+    pub api_version: Option<String>,
+    pub field_mapping: Option<FieldMapping>,
+    pub staff_match: Option<StaffMatch>,
+    pub api_budget_percent: Option<i64>,
+    pub tenancies: Option<Vec<Uuid>>,
+    /// `true` pauses every call to the org; `false` resumes.
+    pub paused: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Connect {
+    /// For the web-server flow: open this in the admin's browser to approve the connection
+    /// in Salesforce (single use, valid for a few minutes).
+    pub connect_url: Option<String>,
+    pub org_link: OrgLink,
+}
+
+fn login_host(raw: &str, allow_http: bool) -> Result<String, String> {
+    match raw.trim() {
+        "production" => Ok("https://login.salesforce.com".into()),
+        "sandbox" => Ok("https://test.salesforce.com".into()),
+        url if allow_http && url.starts_with("http://") => {
+            Ok(url.trim_end_matches('/').to_string())
+        }
+        url => {
+            let host = url.strip_prefix("https://").unwrap_or("");
+            let host = host.trim_end_matches('/');
+            let valid = !host.is_empty()
+                && host.len() <= 200
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
+            if valid {
+                Ok(format!("https://{host}"))
+            } else {
+                Err("must be production, sandbox, or an https:// My Domain URL".into())
+            }
+        }
+    }
+}
+
+fn api_version(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    let valid = value.split_once('.').is_some_and(|(major, minor)| {
+        minor == "0" && major.len() == 2 && major.bytes().all(|b| b.is_ascii_digit())
+    });
+    if valid {
+        Ok(value.into())
+    } else {
+        Err("must look like 62.0".into())
+    }
+}
+
+fn short_text(raw: &str, max: usize) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        Err("must not be blank".into())
+    } else if value.len() > max {
+        Err(format!("must be at most {max} characters"))
+    } else {
+        Ok(value.into())
+    }
+}
+
+fn private_key(raw: &str) -> Result<String, String> {
+    jsonwebtoken::EncodingKey::from_rsa_pem(raw.as_bytes())
+        .map(|_| raw.trim().to_string())
+        .map_err(|_| "must be an RSA private key in PEM form".into())
+}
+
+fn budget(value: i64) -> Result<i64, String> {
+    if (1..=100).contains(&value) {
+        Ok(value)
+    } else {
+        Err("must be between 1 and 100".into())
+    }
+}
+
+/// Who may manage links, and which: `None` for operators (all), or the one tenancy a system
+/// administrator may manage links of.
+fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError> {
+    match caller.own_tenancy() {
+        None => Ok(None),
+        Some(tenancy) => {
+            caller.in_tenancy(tenancy)?.require_tenancy_admin()?;
+            Ok(Some(tenancy))
+        }
+    }
+}
+
+/// A system administrator may only link their own tenancy.
+fn check_tenancies(scope: Option<Uuid>, tenancies: &[Uuid], errors: &mut FieldErrors) {
+    if tenancies.is_empty() {
+        errors.push("tenancies", "name at least one tenancy");
+    }
+    if let Some(own) = scope
+        && tenancies.iter().any(|t| *t != own)
+    {
+        errors.push(
+            "tenancies",
+            "an administrator may only link their own tenancy",
+        );
+    }
+}
+
+fn link_error(error: LinkError) -> ApiError {
+    match error {
+        LinkError::Store(e) => e.into(),
+        LinkError::NoKey => ApiError::Conflict {
+            code: "no-encryption-key",
+            detail: error.to_string(),
+            field: None,
+        },
+        LinkError::Crm(e) => ApiError::Conflict {
+            code: "salesforce-refused",
+            detail: e.to_string(),
+            field: None,
+        },
+    }
+}
+
+fn seal(
+    state: &AppState,
+    link: Uuid,
+    column: &str,
+    secret: Option<String>,
+) -> ApiResult<Option<String>> {
+    secret
+        .map(|s| state.crm.seal(link, column, &s).map_err(link_error))
+        .transpose()
+}
+
+/// Link a Salesforce org to tenancies (operators, or a system administrator for their own
+/// tenancy). Secrets are sealed at rest and never returned.
+#[utoipa::path(post, path = "/org-links", tag = "salesforce", request_body = CreateOrgLink,
+    responses((status = 201, body = OrgLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn create_org_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateOrgLink>,
+) -> ApiResult<(StatusCode, axum::Json<OrgLink>)> {
+    let scope = managed_tenancy(&caller)?;
+    let mut errors = FieldErrors::new();
+    let name = errors.take("name", DisplayName::parse(&body.name));
+    let org_id = errors.take(
+        "org_id",
+        SalesforceId::parse(&body.org_id).and_then(|id| {
+            if id.as_str().starts_with("00D") {
+                Ok(id)
+            } else {
+                Err("is not an org id (they start with 00D)".into())
+            }
+        }),
+    );
+    let allow_http = state.crm.config().allow_http_login_hosts;
+    let host = errors.take("login_host", login_host(&body.login_host, allow_http));
+    let consumer_key = errors.take("consumer_key", short_text(&body.consumer_key, 255));
+    let version = errors.take(
+        "api_version",
+        api_version(
+            body.api_version
+                .as_deref()
+                .unwrap_or(&state.crm.config().api_version),
+        ),
+    );
+    let percent = errors.take(
+        "api_budget_percent",
+        budget(body.api_budget_percent.unwrap_or(20)),
+    );
+    let key = body
+        .private_key
+        .as_deref()
+        .and_then(|k| errors.take("private_key", private_key(k)));
+    match body.auth_kind {
+        AuthKind::WebServer
+            if body
+                .consumer_secret
+                .as_deref()
+                .is_none_or(|s| s.trim().is_empty()) =>
+        {
+            errors.push("consumer_secret", "is required for the web-server flow")
+        }
+        AuthKind::JwtBearer if body.private_key.is_none() => {
+            errors.push("private_key", "is required for the JWT bearer flow")
+        }
+        AuthKind::JwtBearer
+            if body
+                .integration_username
+                .as_deref()
+                .is_none_or(|u| u.trim().is_empty()) =>
+        {
+            errors.push(
+                "integration_username",
+                "is required for the JWT bearer flow",
+            )
+        }
+        _ => {}
+    }
+    let mapping = body.field_mapping.unwrap_or_default();
+    mapping.validate(&mut errors, "field_mapping");
+    check_tenancies(scope, &body.tenancies, &mut errors);
+    errors.finish().map_err(invalid)?;
+    let (
+        Some(name),
+        Some(org_id),
+        Some(login_host),
+        Some(consumer_key),
+        Some(api_version),
+        Some(api_budget_percent),
+    ) = (name, org_id, host, consumer_key, version, percent)
+    else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "a parsed field is missing"
+        )));
+    };
+    let id = Uuid::now_v7();
+    let consumer_secret = seal(&state, id, "consumer_secret", body.consumer_secret)?;
+    let private_key = seal(&state, id, "private_key", key)?;
+    let new = NewOrgLink {
+        name: name.as_str().to_string(),
+        org_id: org_id.as_str().to_string(),
+        login_host,
+        auth_kind: body.auth_kind,
+        consumer_key,
+        integration_username: body.integration_username.map(|u| u.trim().to_string()),
+        api_version,
+        field_mapping: mapping,
+        staff_match: body.staff_match.unwrap_or(StaffMatch::Email),
+        api_budget_percent,
+        tenancies: body.tenancies,
+    };
+    let link = state
+        .store
+        .create_org_link(id, new, consumer_secret, private_key)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(link)))
+}
+
+/// Org links: all for an operator, those serving one's tenancy for an administrator.
+#[utoipa::path(get, path = "/org-links", tag = "salesforce", params(PageQuery),
+    responses((status = 200, body = Page<OrgLink>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_org_links(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<axum::Json<Page<OrgLink>>> {
+    let scope = managed_tenancy(&caller)?;
+    Ok(axum::Json(
+        state.store.list_org_links(scope, &query.page()?).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
+    responses((status = 200, body = OrgLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn get_org_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<OrgLink>> {
+    let scope = managed_tenancy(&caller)?;
+    Ok(axum::Json(state.store.org_link(id, scope).await?))
+}
+
+/// Change a link. New secrets replace the old; the field mapping is replaced whole.
+#[utoipa::path(patch, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
+    request_body = UpdateOrgLink,
+    responses((status = 200, body = OrgLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn update_org_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateOrgLink>,
+) -> ApiResult<axum::Json<OrgLink>> {
+    let scope = managed_tenancy(&caller)?;
+    let before = state.store.org_link(id, scope).await?;
+    let allow_http = state.crm.config().allow_http_login_hosts;
+    let mut errors = FieldErrors::new();
+    let mut text =
+        |field: &str, raw: Option<&str>, parse: &dyn Fn(&str) -> Result<String, String>| {
+            raw.and_then(|raw| errors.take(field, parse(raw)))
+        };
+    let update = OrgLinkUpdate {
+        name: text("name", body.name.as_deref(), &|r| {
+            DisplayName::parse(r).map(|n| n.as_str().to_string())
+        }),
+        login_host: text("login_host", body.login_host.as_deref(), &|r| {
+            login_host(r, allow_http)
+        }),
+        consumer_key: text("consumer_key", body.consumer_key.as_deref(), &|r| {
+            short_text(r, 255)
+        }),
+        integration_username: text(
+            "integration_username",
+            body.integration_username.as_deref(),
+            &|r| short_text(r, 255),
+        ),
+        api_version: text("api_version", body.api_version.as_deref(), &api_version),
+        field_mapping: body.field_mapping.clone(),
+        staff_match: body.staff_match,
+        api_budget_percent: body
+            .api_budget_percent
+            .and_then(|p| errors.take("api_budget_percent", budget(p))),
+        tenancies: body.tenancies.clone(),
+        paused: body.paused,
+    };
+    let key = body
+        .private_key
+        .as_deref()
+        .and_then(|k| errors.take("private_key", private_key(k)));
+    if let Some(mapping) = &body.field_mapping {
+        mapping.validate(&mut errors, "field_mapping");
+    }
+    if let Some(tenancies) = &body.tenancies {
+        check_tenancies(scope, tenancies, &mut errors);
+    }
+    errors.finish().map_err(invalid)?;
+    let consumer_secret = seal(&state, before.id, "consumer_secret", body.consumer_secret)?;
+    let private_key = seal(&state, before.id, "private_key", key)?;
+    Ok(axum::Json(
+        state
+            .store
+            .update_org_link(id, scope, update, consumer_secret, private_key)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn delete_org_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    let scope = managed_tenancy(&caller)?;
+    let link = state.store.org_link(id, scope).await?;
+    state.crm.disconnect(&link).await.map_err(link_error)?;
+    state.store.delete_org_link(id, scope).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Connect (or reconnect) the org. JWT bearer links connect at once; web-server links answer
+/// with a `connect_url` for the admin's browser.
+#[utoipa::path(post, path = "/org-links/{org_link_id}/connect", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
+    responses((status = 200, body = Connect), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn connect_org_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<Connect>> {
+    let scope = managed_tenancy(&caller)?;
+    let link = state.store.org_link(id, scope).await?;
+    let started_by = match caller.0 {
+        crate::store::Actor::Operator { token_id } => format!("operator:{token_id}"),
+        crate::store::Actor::Staff { staff_id, .. } => format!("staff:{staff_id}"),
+    };
+    let answer = match link.auth_kind {
+        AuthKind::JwtBearer => Connect {
+            connect_url: None,
+            org_link: state.crm.connect_jwt(&link).await.map_err(link_error)?,
+        },
+        AuthKind::WebServer => Connect {
+            connect_url: Some(
+                state
+                    .crm
+                    .start_web_flow(&link, &started_by)
+                    .await
+                    .map_err(link_error)?,
+            ),
+            org_link: link,
+        },
+    };
+    Ok(axum::Json(answer))
+}
+
+/// Disconnect: revoke the token at Salesforce and forget it.
+#[utoipa::path(post, path = "/org-links/{org_link_id}/disconnect", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
+    responses((status = 200, body = OrgLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn disconnect_org_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<OrgLink>> {
+    let scope = managed_tenancy(&caller)?;
+    let link = state.store.org_link(id, scope).await?;
+    Ok(axum::Json(
+        state.crm.disconnect(&link).await.map_err(link_error)?,
+    ))
+}

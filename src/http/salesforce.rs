@@ -1,0 +1,179 @@
+//! What Salesforce and an admin's browser call: the OAuth web-server flow's start and callback.
+//! Pages here are plain HTML; an error page says what went wrong and what to do, never a
+//! secret.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use super::AppState;
+use crate::crm::LinkError;
+
+const BINDING_COOKIE: &str = "liaison_oauth";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/salesforce/oauth/start", get(start))
+        .route("/salesforce/oauth/callback", get(callback))
+}
+
+#[derive(Debug, Deserialize)]
+struct StartQuery {
+    ticket: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head>\
+         <body><main><h1>{t}</h1><p>{m}</p></main></body></html>",
+        t = escape(title),
+        m = escape(message)
+    );
+    let mut response = (status, Html(body)).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// Opens the single-use ticket from `connect`: binds the flow to this browser with a cookie and
+/// sends it to Salesforce to approve.
+async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -> Response {
+    let Some(ticket) = query.ticket.filter(|t| !t.is_empty() && t.len() < 100) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Link incomplete",
+            "This connection link has no ticket. Start again from Liaison.",
+        );
+    };
+    match state.crm.begin_web_flow(&ticket).await {
+        Ok((authorize_url, binding)) => {
+            let secure = if state.crm.config().public_url.starts_with("https://") {
+                "; Secure"
+            } else {
+                ""
+            };
+            let minutes = state.crm.config().oauth_flow_minutes * 60;
+            let cookie = format!(
+                "{BINDING_COOKIE}={binding}; Path=/salesforce/oauth; HttpOnly; SameSite=Lax; Max-Age={minutes}{secure}"
+            );
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            let headers = response.headers_mut();
+            if let (Ok(location), Ok(cookie)) = (authorize_url.parse(), cookie.parse()) {
+                headers.insert(header::LOCATION, location);
+                headers.insert(header::SET_COOKIE, cookie);
+                headers.insert(
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("no-store"),
+                );
+            }
+            response
+        }
+        Err(_) => page(
+            StatusCode::NOT_FOUND,
+            "Link expired or used",
+            "This connection link was already used or has expired. Ask Liaison for a new one.",
+        ),
+    }
+}
+
+fn binding_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            pair.trim()
+                .strip_prefix(&format!("{BINDING_COOKIE}="))
+                .map(str::to_string)
+        })
+}
+
+/// Salesforce sends the browser back here with a code (or an error).
+async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    if let Some(error) = query.error {
+        let detail = query.error_description.unwrap_or_default();
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Connection not approved",
+            &format!(
+                "Salesforce did not approve the connection ({error}: {detail}). Nothing was changed."
+            ),
+        );
+    }
+    let (Some(code), Some(flow_state)) = (query.code, query.state) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Connection incomplete",
+            "Salesforce's answer is missing its code or state. Nothing was changed.",
+        );
+    };
+    let Some(binding) = binding_cookie(&headers) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Connection not recognised",
+            "This browser did not start this connection (or its cookie expired). Start again from Liaison; nothing was changed.",
+        );
+    };
+    match state
+        .crm
+        .finish_web_flow(&flow_state, &binding, &code)
+        .await
+    {
+        Ok(link) => page(
+            StatusCode::OK,
+            "Salesforce connected",
+            &format!(
+                "The org link \u{201c}{}\u{201d} is connected. You can close this page.",
+                link.name
+            ),
+        ),
+        Err(LinkError::Store(_)) => page(
+            StatusCode::BAD_REQUEST,
+            "Connection not recognised",
+            "This connection attempt is unknown, was already used, or has expired. Start again from Liaison; nothing was changed.",
+        ),
+        Err(LinkError::Crm(error)) => {
+            tracing::warn!(code = error.code(), "OAuth callback refused by Salesforce");
+            page(
+                StatusCode::BAD_GATEWAY,
+                "Connection failed",
+                &format!(
+                    "Salesforce refused the connection ({}). Nothing was changed; start again from Liaison.",
+                    error.code()
+                ),
+            )
+        }
+        Err(LinkError::NoKey) => page(
+            StatusCode::CONFLICT,
+            "Liaison is not configured",
+            "Liaison has no encryption key for Salesforce secrets; ask its operator to set crm.encryption_key.",
+        ),
+    }
+}

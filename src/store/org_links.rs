@@ -1,0 +1,585 @@
+//! Salesforce org links and their OAuth flows. Secrets arrive here already sealed; the store
+//! never sees them in the clear.
+
+use serde::Serialize;
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Error, Page, PageRequest, Result, Store, rows};
+use crate::crm::mapping::FieldMapping;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// An admin approves the connection in Salesforce (OAuth web-server flow with PKCE); we
+    /// keep the refresh token.
+    WebServer,
+    /// Server-to-server: we sign a JWT with the link's private key for the integration user.
+    JwtBearer,
+}
+
+impl AuthKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WebServer => "web_server",
+            Self::JwtBearer => "jwt_bearer",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::WebServer, Self::JwtBearer]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffMatch {
+    UserId,
+    Username,
+    Email,
+}
+
+impl StaffMatch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserId => "user_id",
+            Self::Username => "username",
+            Self::Email => "email",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::UserId, Self::Username, Self::Email]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Created; no token yet.
+    NotConnected,
+    Connected,
+    /// Salesforce refused our credentials; a CRM admin must reconnect.
+    Unauthorized,
+    /// Stopped by an admin.
+    Paused,
+    /// Near its share of the org's daily API limit: calls wait until there is room.
+    BudgetCapped,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotConnected => "not_connected",
+            Self::Connected => "connected",
+            Self::Unauthorized => "unauthorized",
+            Self::Paused => "paused",
+            Self::BudgetCapped => "budget_capped",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::NotConnected,
+            Self::Connected,
+            Self::Unauthorized,
+            Self::Paused,
+            Self::BudgetCapped,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiUsage {
+    pub used: i64,
+    pub max: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub checked_at: OffsetDateTime,
+}
+
+/// An org link as admins see it: never a secret, only whether one is set.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrgLink {
+    pub id: Uuid,
+    pub name: String,
+    /// The 18-character org id.
+    pub org_id: String,
+    pub login_host: String,
+    pub auth_kind: AuthKind,
+    pub consumer_key: String,
+    pub has_consumer_secret: bool,
+    pub has_private_key: bool,
+    /// The Salesforce username the JWT bearer flow acts as.
+    pub integration_username: Option<String>,
+    pub api_version: String,
+    pub field_mapping: FieldMapping,
+    pub staff_match: StaffMatch,
+    /// This link's share of the org's daily API limit, in percent.
+    pub api_budget_percent: i64,
+    pub state: LinkState,
+    pub state_reason: Option<String>,
+    pub instance_url: Option<String>,
+    pub api_usage: Option<ApiUsage>,
+    pub tenancies: Vec<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// The sealed secrets of a link, for the CRM layer only.
+#[derive(Debug, Clone)]
+pub struct LinkSecrets {
+    pub consumer_secret: Option<String>,
+    pub private_key: Option<String>,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub token_version: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrgLink {
+    pub name: String,
+    pub org_id: String,
+    pub login_host: String,
+    pub auth_kind: AuthKind,
+    pub consumer_key: String,
+    pub integration_username: Option<String>,
+    pub api_version: String,
+    pub field_mapping: FieldMapping,
+    pub staff_match: StaffMatch,
+    pub api_budget_percent: i64,
+    pub tenancies: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrgLinkUpdate {
+    pub name: Option<String>,
+    pub login_host: Option<String>,
+    pub consumer_key: Option<String>,
+    pub integration_username: Option<String>,
+    pub api_version: Option<String>,
+    pub field_mapping: Option<FieldMapping>,
+    pub staff_match: Option<StaffMatch>,
+    pub api_budget_percent: Option<i64>,
+    pub tenancies: Option<Vec<Uuid>>,
+    /// `Some(true)` pauses a link; `Some(false)` resumes a paused one.
+    pub paused: Option<bool>,
+}
+
+const LINK_COLUMNS: &str = "id, name, org_id, login_host, auth_kind, consumer_key, consumer_secret_sealed, \
+    private_key_sealed, integration_username, api_version, field_mapping, staff_match, api_budget_percent, state, \
+    state_reason, instance_url, api_used, api_max, api_checked_at, created_at";
+
+fn link(row: &AnyRow, tenancies: Vec<Uuid>) -> sqlx::Result<OrgLink> {
+    let mapping: String = rows::text(row, "field_mapping")?;
+    let api_usage = match (
+        row_opt_int(row, "api_used")?,
+        row_opt_int(row, "api_max")?,
+        rows::opt_time(row, "api_checked_at")?,
+    ) {
+        (Some(used), Some(max), Some(checked_at)) => Some(ApiUsage {
+            used,
+            max,
+            checked_at,
+        }),
+        _ => None,
+    };
+    Ok(OrgLink {
+        id: rows::id(row, "id")?,
+        name: rows::text(row, "name")?,
+        org_id: rows::text(row, "org_id")?,
+        login_host: rows::text(row, "login_host")?,
+        auth_kind: rows::parsed(row, "auth_kind", AuthKind::parse)?,
+        consumer_key: rows::text(row, "consumer_key")?,
+        has_consumer_secret: rows::opt_text(row, "consumer_secret_sealed")?.is_some(),
+        has_private_key: rows::opt_text(row, "private_key_sealed")?.is_some(),
+        integration_username: rows::opt_text(row, "integration_username")?,
+        api_version: rows::text(row, "api_version")?,
+        field_mapping: serde_json::from_str(&mapping)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        staff_match: rows::parsed(row, "staff_match", StaffMatch::parse)?,
+        api_budget_percent: rows::int(row, "api_budget_percent")?,
+        state: rows::parsed(row, "state", LinkState::parse)?,
+        state_reason: rows::opt_text(row, "state_reason")?,
+        instance_url: rows::opt_text(row, "instance_url")?,
+        api_usage,
+        tenancies,
+        created_at: rows::time(row, "created_at")?,
+    })
+}
+
+fn row_opt_int(row: &AnyRow, column: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::Row::try_get(row, column)
+}
+
+fn mapping_json(mapping: &FieldMapping) -> Result<String> {
+    serde_json::to_string(mapping).map_err(|e| Error::Database(sqlx::Error::Encode(Box::new(e))))
+}
+
+async fn link_tenancies(conn: &mut AnyConnection, link: Uuid) -> Result<Vec<Uuid>> {
+    sqlx::query(
+        "SELECT tenancy_id FROM org_link_tenancies WHERE org_link_id = $1 ORDER BY tenancy_id",
+    )
+    .bind(link.to_string())
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| rows::id(row, "tenancy_id").map_err(Error::from))
+    .collect()
+}
+
+async fn set_tenancies(conn: &mut AnyConnection, link: Uuid, tenancies: &[Uuid]) -> Result<()> {
+    sqlx::query("DELETE FROM org_link_tenancies WHERE org_link_id = $1")
+        .bind(link.to_string())
+        .execute(&mut *conn)
+        .await?;
+    for (i, tenancy) in tenancies.iter().enumerate() {
+        let exists = sqlx::query("SELECT 1 FROM tenancies WHERE id = $1")
+            .bind(tenancy.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+        if exists.is_none() {
+            return Err(Error::invalid(
+                format!("tenancies[{i}]"),
+                "is not a tenancy",
+            ));
+        }
+        sqlx::query("INSERT INTO org_link_tenancies (org_link_id, tenancy_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(link.to_string())
+            .bind(tenancy.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    async fn link_in(
+        &self,
+        conn: &mut AnyConnection,
+        id: Uuid,
+        serving: Option<Uuid>,
+    ) -> Result<OrgLink> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM org_links l WHERE id = $1 AND ($2 = '' OR EXISTS \
+             (SELECT 1 FROM org_link_tenancies t WHERE t.org_link_id = l.id AND t.tenancy_id = $2))"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .bind(serving.map(|t| t.to_string()).unwrap_or_default())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(Error::NotFound("org link"))?;
+        let tenancies = link_tenancies(conn, id).await?;
+        Ok(link(&row, tenancies)?)
+    }
+
+    /// An org link; `serving` limits the answer to links that serve that tenancy.
+    pub async fn org_link(&self, id: Uuid, serving: Option<Uuid>) -> Result<OrgLink> {
+        let mut conn = self.pool.acquire().await?;
+        self.link_in(&mut conn, id, serving).await
+    }
+
+    /// Creates a link under `id` (chosen by the caller, who seals its secrets under it).
+    pub async fn create_org_link(
+        &self,
+        id: Uuid,
+        new: NewOrgLink,
+        consumer_secret: Option<String>,
+        private_key: Option<String>,
+    ) -> Result<OrgLink> {
+        let mut tx = self.pool.begin().await?;
+        let taken = sqlx::query("SELECT 1 FROM org_links WHERE org_id = $1")
+            .bind(new.org_id.clone())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if taken.is_some() {
+            return Err(Error::conflict(
+                "duplicate-org",
+                Some("org_id"),
+                "this Salesforce org is already linked",
+            ));
+        }
+        let now = self.now();
+        sqlx::query(
+            "INSERT INTO org_links (id, name, org_id, login_host, auth_kind, consumer_key, consumer_secret_sealed, \
+             private_key_sealed, integration_username, api_version, field_mapping, staff_match, api_budget_percent, \
+             state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'not_connected', $14, $14)",
+        )
+        .bind(id.to_string())
+        .bind(new.name)
+        .bind(new.org_id)
+        .bind(new.login_host)
+        .bind(new.auth_kind.as_str())
+        .bind(new.consumer_key)
+        .bind(consumer_secret)
+        .bind(private_key)
+        .bind(new.integration_username)
+        .bind(new.api_version)
+        .bind(mapping_json(&new.field_mapping)?)
+        .bind(new.staff_match.as_str())
+        .bind(new.api_budget_percent)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        set_tenancies(&mut tx, id, &new.tenancies).await?;
+        let created = self.link_in(&mut tx, id, None).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn list_org_links(
+        &self,
+        serving: Option<Uuid>,
+        page: &PageRequest,
+    ) -> Result<Page<OrgLink>> {
+        let sql = format!(
+            "SELECT {LINK_COLUMNS} FROM org_links l WHERE id > $1 AND ($2 = '' OR EXISTS \
+             (SELECT 1 FROM org_link_tenancies t WHERE t.org_link_id = l.id AND t.tenancy_id = $2)) \
+             ORDER BY id LIMIT $3"
+        );
+        let mut conn = self.pool.acquire().await?;
+        let found = sqlx::query(&sql)
+            .bind(page.after())
+            .bind(serving.map(|t| t.to_string()).unwrap_or_default())
+            .bind(page.fetch())
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut links = Vec::with_capacity(found.len());
+        for row in &found {
+            let id = rows::id(row, "id")?;
+            let tenancies = link_tenancies(&mut conn, id).await?;
+            links.push(link(row, tenancies)?);
+        }
+        Ok(Page::from_rows(links, page, |l| l.id))
+    }
+
+    pub async fn update_org_link(
+        &self,
+        id: Uuid,
+        serving: Option<Uuid>,
+        update: OrgLinkUpdate,
+        consumer_secret: Option<String>,
+        private_key: Option<String>,
+    ) -> Result<OrgLink> {
+        let mut tx = self.pool.begin().await?;
+        let before = self.link_in(&mut tx, id, serving).await?;
+        let state = match update.paused {
+            Some(true) => Some(LinkState::Paused),
+            Some(false) if before.state == LinkState::Paused => {
+                Some(if before.instance_url.is_some() {
+                    LinkState::Connected
+                } else {
+                    LinkState::NotConnected
+                })
+            }
+            _ => None,
+        };
+        let mapping = update
+            .field_mapping
+            .as_ref()
+            .map(mapping_json)
+            .transpose()?;
+        sqlx::query(
+            "UPDATE org_links SET name = COALESCE($2, name), login_host = COALESCE($3, login_host), \
+             consumer_key = COALESCE($4, consumer_key), integration_username = COALESCE($5, integration_username), \
+             api_version = COALESCE($6, api_version), field_mapping = COALESCE($7, field_mapping), \
+             staff_match = COALESCE($8, staff_match), api_budget_percent = COALESCE($9, api_budget_percent), \
+             consumer_secret_sealed = COALESCE($10, consumer_secret_sealed), \
+             private_key_sealed = COALESCE($11, private_key_sealed), \
+             state = COALESCE($12, state), state_reason = CASE WHEN $12 IS NULL THEN state_reason ELSE NULL END, \
+             updated_at = $13 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(update.name)
+        .bind(update.login_host)
+        .bind(update.consumer_key)
+        .bind(update.integration_username)
+        .bind(update.api_version)
+        .bind(mapping)
+        .bind(update.staff_match.map(|m| m.as_str().to_string()))
+        .bind(update.api_budget_percent)
+        .bind(consumer_secret)
+        .bind(private_key)
+        .bind(state.map(|s| s.as_str().to_string()))
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?;
+        if let Some(tenancies) = &update.tenancies {
+            set_tenancies(&mut tx, id, tenancies).await?;
+        }
+        let after = self.link_in(&mut tx, id, None).await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    pub async fn delete_org_link(&self, id: Uuid, serving: Option<Uuid>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        self.link_in(&mut tx, id, serving).await?;
+        for sql in [
+            "DELETE FROM oauth_flows WHERE org_link_id = $1",
+            "DELETE FROM org_link_tenancies WHERE org_link_id = $1",
+            "DELETE FROM org_links WHERE id = $1",
+        ] {
+            sqlx::query(sql)
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn count_org_links(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM org_links")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(rows::int(&row, "n")?)
+    }
+
+    pub async fn link_secrets(&self, id: Uuid) -> Result<LinkSecrets> {
+        let row = sqlx::query(
+            "SELECT consumer_secret_sealed, private_key_sealed, access_token_sealed, refresh_token_sealed, token_version \
+             FROM org_links WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("org link"))?;
+        Ok(LinkSecrets {
+            consumer_secret: rows::opt_text(&row, "consumer_secret_sealed")?,
+            private_key: rows::opt_text(&row, "private_key_sealed")?,
+            access_token: rows::opt_text(&row, "access_token_sealed")?,
+            refresh_token: rows::opt_text(&row, "refresh_token_sealed")?,
+            token_version: rows::int(&row, "token_version")?,
+        })
+    }
+
+    /// Stores new tokens (sealed) if nobody changed them since `expected_version`; keeps the
+    /// old refresh token when `refresh_token` is `None` (Salesforce sends one only when it
+    /// rotates). Returns whether the tokens were stored.
+    pub async fn store_tokens(
+        &self,
+        id: Uuid,
+        expected_version: i64,
+        instance_url: &str,
+        access_token: &str,
+        refresh_token: Option<&str>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE org_links SET instance_url = $3, access_token_sealed = $4, \
+             refresh_token_sealed = COALESCE($5, refresh_token_sealed), token_version = token_version + 1, \
+             state = CASE WHEN state IN ('not_connected', 'unauthorized') THEN 'connected' ELSE state END, \
+             state_reason = CASE WHEN state IN ('not_connected', 'unauthorized') THEN NULL ELSE state_reason END, \
+             updated_at = $6 WHERE id = $1 AND token_version = $2",
+        )
+        .bind(id.to_string())
+        .bind(expected_version)
+        .bind(instance_url.to_string())
+        .bind(access_token.to_string())
+        .bind(refresh_token.map(str::to_string))
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets the tokens and records why the link is no longer usable.
+    pub async fn clear_tokens(
+        &self,
+        id: Uuid,
+        state: LinkState,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE org_links SET access_token_sealed = NULL, refresh_token_sealed = NULL, \
+             token_version = token_version + 1, state = $2, state_reason = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(state.as_str())
+        .bind(reason.map(str::to_string))
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Starts a web-server flow: a single-use ticket for the admin's browser, valid until
+    /// `expires_at` (milliseconds).
+    pub async fn create_oauth_flow(
+        &self,
+        link: Uuid,
+        started_by: &str,
+        ticket_hash: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oauth_flows (id, org_link_id, started_by, ticket_hash, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(link.to_string())
+        .bind(started_by.to_string())
+        .bind(ticket_hash.to_string())
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Spends a ticket once, binding the flow to a browser and its state. Returns the link.
+    pub async fn begin_oauth_flow(
+        &self,
+        ticket_hash: &str,
+        state_hash: &str,
+        binding_hash: &str,
+        verifier_sealed: &str,
+    ) -> Result<Uuid> {
+        let row = sqlx::query(
+            "UPDATE oauth_flows SET ticket_used_at = $2, state_hash = $3, binding_hash = $4, verifier_sealed = $5 \
+             WHERE ticket_hash = $1 AND ticket_used_at IS NULL AND expires_at > $2 RETURNING org_link_id",
+        )
+        .bind(ticket_hash.to_string())
+        .bind(self.now())
+        .bind(state_hash.to_string())
+        .bind(binding_hash.to_string())
+        .bind(verifier_sealed.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("connection ticket"))?;
+        Ok(rows::id(&row, "org_link_id")?)
+    }
+
+    /// Spends a state once, if it belongs to the browser that began the flow. Returns the link,
+    /// who started it, and the sealed PKCE verifier.
+    pub async fn finish_oauth_flow(
+        &self,
+        state_hash: &str,
+        binding_hash: &str,
+    ) -> Result<(Uuid, String, String)> {
+        let row = sqlx::query(
+            "UPDATE oauth_flows SET finished_at = $3 \
+             WHERE state_hash = $1 AND binding_hash = $2 AND finished_at IS NULL AND expires_at > $3 \
+             RETURNING org_link_id, started_by, verifier_sealed",
+        )
+        .bind(state_hash.to_string())
+        .bind(binding_hash.to_string())
+        .bind(self.now())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(Error::NotFound("connection attempt"))?;
+        Ok((
+            rows::id(&row, "org_link_id")?,
+            rows::text(&row, "started_by")?,
+            rows::opt_text(&row, "verifier_sealed")?.unwrap_or_default(),
+        ))
+    }
+}
