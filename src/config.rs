@@ -26,6 +26,7 @@ pub struct Config {
     pub workers: bool,
     pub database: DatabaseConfig,
     pub crm: CrmConfig,
+    pub writeback: crate::jobs::writeback::WritebackConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,6 +96,7 @@ impl Default for Config {
                 acquire_timeout_seconds: 5,
             },
             crm: CrmConfig::default(),
+            writeback: Default::default(),
         }
     }
 }
@@ -169,6 +171,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "crm.public_url",
                 reason: "must be an http:// or https:// URL".into(),
+            });
+        }
+        if !(1..=200).contains(&self.writeback.batch_size) {
+            return Err(ConfigError::Invalid {
+                key: "writeback.batch_size",
+                reason: "must be between 1 and 200 (Salesforce's limit per call)".into(),
             });
         }
         if self.body_limit_bytes < 1024 {

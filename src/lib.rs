@@ -10,6 +10,7 @@ pub mod config;
 pub mod crm;
 pub mod domain;
 pub mod http;
+pub mod jobs;
 pub mod store;
 pub mod telemetry;
 

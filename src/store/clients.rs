@@ -132,9 +132,10 @@ pub(super) async fn record_event(
     .bind(to.as_str())
     .bind(actor.to_string())
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    // Every status change goes back to the client's CRM record, in this same transaction.
+    super::writeback::enqueue(conn, tenancy, client, to, now).await
 }
 
 fn illegal(e: IllegalTransition) -> Error {
@@ -179,7 +180,7 @@ impl Store {
         inviter: Inviter,
         actor: &str,
     ) -> Result<Client> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         let model = groups::tenancy_model(&mut tx, tenancy).await?;
         let kind = model.group_kind();
@@ -340,7 +341,7 @@ impl Store {
         id: Uuid,
         update: ClientUpdate,
     ) -> Result<Client> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         let before = self.client_in(&mut tx, tenancy, id).await?;
         let policy = self.tenancy(tenancy).await.map(|t| t.mobile_policy)?;
@@ -389,7 +390,7 @@ impl Store {
         transition: fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>,
         actor: &str,
     ) -> Result<Client> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         let before = self.client_in(&mut tx, tenancy, id).await?;
         let next = transition(before.status).map_err(illegal)?;

@@ -424,7 +424,7 @@ impl Store {
         new: NewGroupRequest,
         creator: Option<Uuid>,
     ) -> Result<Group> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         require_kind(&mut tx, tenancy, kind).await?;
         let now = self.now();
@@ -492,7 +492,7 @@ impl Store {
         id: Uuid,
         update: GroupUpdate,
     ) -> Result<Group> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         let before = self.group_in(&mut tx, tenancy, kind, id).await?;
         if kind == GroupKind::ClientTeam
@@ -526,7 +526,7 @@ impl Store {
 
     /// Deletes a group, unless that would leave one of its clients uncovered.
     pub async fn delete_group(&self, tenancy: Uuid, kind: GroupKind, id: Uuid) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         self.group_in(&mut tx, tenancy, kind, id).await?;
         let clients = clients_of_groups(&mut tx, tenancy, "$2", id).await?;
@@ -557,7 +557,7 @@ impl Store {
         confidentiality_override: bool,
         acting_member: Option<Uuid>,
     ) -> Result<GroupMember> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         let model = require_kind(&mut tx, tenancy, kind).await?;
         self.group_in(&mut tx, tenancy, kind, group_id).await?;
@@ -595,7 +595,7 @@ impl Store {
         group_id: Uuid,
         user: Uuid,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         self.group_in(&mut tx, tenancy, kind, group_id).await?;
         let clients = clients_of_groups(&mut tx, tenancy, "$2", group_id).await?;

@@ -13,6 +13,7 @@ mod rows;
 mod tenancies;
 mod tokens;
 mod users;
+mod writeback;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub use org_links::{
 pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
 pub use tokens::{Actor, CreatedToken, TokenInfo};
 pub use users::{NewStaff, NewTeamAccount, Staff, StaffUpdate, TeamAccount, TeamAccountUpdate};
+pub use writeback::{ClaimedWriteback, LEASE_MS, Writeback, WritebackOutcome, WritebackState};
 
 use crate::clock::{Clock, to_millis};
 use crate::config::DatabaseConfig;
@@ -178,12 +180,22 @@ impl Store {
     fn now(&self) -> i64 {
         to_millis(self.clock.now())
     }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a transaction that read first and wrote later could otherwise fail with
+    /// `SQLITE_BUSY` when another writer came in between, which no busy timeout can wait out.
+    async fn write_tx(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
 }
 
 /// Takes the tenancy's write lock for the rest of the transaction, so rules that span rows
 /// (coverage, uniqueness) are checked against a state no other writer changes meanwhile. On
-/// PostgreSQL this is a row lock; on SQLite the first write takes the database's write lock,
-/// which also spares the transaction a later lock upgrade that could fail with `SQLITE_BUSY`.
+/// PostgreSQL this is a row lock; on SQLite the transaction already holds the database's
+/// write lock (see `write_tx`), and this only checks that the tenancy exists.
 async fn lock_tenancy(conn: &mut AnyConnection, tenancy: Uuid) -> Result<()> {
     let locked = sqlx::query("UPDATE tenancies SET updated_at = updated_at WHERE id = $1")
         .bind(tenancy.to_string())

@@ -296,7 +296,7 @@ impl Store {
         consumer_secret: Option<String>,
         private_key: Option<String>,
     ) -> Result<OrgLink> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let taken = sqlx::query("SELECT 1 FROM org_links WHERE org_id = $1")
             .bind(new.org_id.clone())
             .fetch_optional(&mut *tx)
@@ -371,7 +371,7 @@ impl Store {
         consumer_secret: Option<String>,
         private_key: Option<String>,
     ) -> Result<OrgLink> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let before = self.link_in(&mut tx, id, serving).await?;
         let state = match update.paused {
             Some(true) => Some(LinkState::Paused),
@@ -423,7 +423,7 @@ impl Store {
     }
 
     pub async fn delete_org_link(&self, id: Uuid, serving: Option<Uuid>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         self.link_in(&mut tx, id, serving).await?;
         for sql in [
             "DELETE FROM oauth_flows WHERE org_link_id = $1",

@@ -210,7 +210,7 @@ impl Store {
     }
 
     pub async fn create_staff(&self, tenancy: Uuid, new: NewStaff) -> Result<Staff> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         check_unique_contact(
             &mut tx,
@@ -272,7 +272,7 @@ impl Store {
         id: Uuid,
         update: StaffUpdate,
     ) -> Result<Staff> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         let before = staff(&self.user_row(&mut tx, tenancy, id, UserKind::Staff).await?)?;
         check_unique_contact(&mut tx, tenancy, None, update.mobile.as_ref(), Some(id)).await?;
@@ -319,7 +319,7 @@ impl Store {
                 "must differ from the secure mobile number, which clients never see",
             ));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         check_unique_contact(&mut tx, tenancy, Some(&new.email), Some(&new.mobile), None).await?;
         let id = Uuid::now_v7();
@@ -378,7 +378,7 @@ impl Store {
         id: Uuid,
         update: TeamAccountUpdate,
     ) -> Result<TeamAccount> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         let before = team_account(
             &self
@@ -436,7 +436,7 @@ impl Store {
 
     /// Lets a staff user act as the team account. Only active staff of the same tenancy.
     pub async fn add_delegate(&self, tenancy: Uuid, team: Uuid, staff_id: Uuid) -> Result<Staff> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
         self.user_row(&mut tx, tenancy, team, UserKind::TeamAccount)
             .await?;

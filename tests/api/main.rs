@@ -9,3 +9,4 @@ mod isolation;
 mod ops;
 mod rules;
 mod salesforce;
+mod writeback;

@@ -23,7 +23,7 @@ use crate::on_both_backends;
 const ORG_ID: &str = "00D5g000004ZKTDEA4";
 
 /// A fixture as wiremock's answer, with `{{instance_url}}` pointing at the mock server.
-fn fixture(app: &TestApp, name: &str) -> ResponseTemplate {
+pub fn fixture(app: &TestApp, name: &str) -> ResponseTemplate {
     let path = format!("{}/wiremock-fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).expect("fixture");
     let text = text.replace("{{instance_url}}", &app.salesforce.uri());
@@ -49,7 +49,7 @@ fn form_value(request: &Request, key: &str) -> Option<String> {
         .map(|(_, v)| v)
 }
 
-async fn web_server_link(app: &TestApp, t: &Tenancy) -> Value {
+pub async fn web_server_link(app: &TestApp, t: &Tenancy) -> Value {
     app.post(
         "/api/v1/org-links",
         &app.operator,
@@ -79,7 +79,7 @@ async fn jwt_link(app: &TestApp, t: &Tenancy) -> Value {
 }
 
 /// Connects a web-server link through the real flow and returns its id.
-async fn connect(app: &TestApp, link: &Value) -> Uuid {
+pub async fn connect(app: &TestApp, link: &Value) -> Uuid {
     Mock::given(method("POST"))
         .and(path("/services/oauth2/token"))
         .and(body_string_contains("grant_type=authorization_code"))
@@ -152,7 +152,7 @@ fn query_value(url: &str, key: &str) -> String {
 }
 
 /// A `Crm` on the test's store, as the workers and the invite flow use it.
-fn crm(app: &TestApp) -> Crm {
+pub fn crm(app: &TestApp) -> Crm {
     Crm::new(
         app.store.clone(),
         Some(Sealer::from_base64_key(TEST_ENCRYPTION_KEY).expect("key")),

@@ -23,6 +23,66 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_client, update_client))
         .routes(routes!(revoke_client))
         .routes(routes!(client_events))
+        .routes(routes!(link_crm_record))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrmRecord {
+    /// An org link that serves this tenancy.
+    pub org_link_id: Uuid,
+    /// `Contact`, or `Account` for a Person Account.
+    pub sobject: String,
+    /// The record id, 15 or 18 characters.
+    pub record_id: String,
+}
+
+/// Link a client to their Salesforce record (administrators): from now on every status change
+/// is written back to it, starting with the current status.
+#[utoipa::path(put, path = "/tenancies/{tenancy_id}/clients/{client_id}/crm-record", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)), request_body = CrmRecord,
+    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn link_crm_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<CrmRecord>,
+) -> ApiResult<StatusCode> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let mut errors = FieldErrors::new();
+    let prefix = match body.sobject.as_str() {
+        "Contact" => Some("003"),
+        "Account" => Some("001"),
+        _ => {
+            errors.push("sobject", "must be Contact or Account");
+            None
+        }
+    };
+    let record = errors.take(
+        "record_id",
+        crate::domain::values::SalesforceId::parse(&body.record_id).and_then(|id| match prefix {
+            Some(p) if !id.as_str().starts_with(p) => Err(format!(
+                "is not a {} id (they start with {p})",
+                body.sobject
+            )),
+            _ => Ok(id),
+        }),
+    );
+    errors.finish().map_err(invalid)?;
+    let record = super::parsed(record)?;
+    state
+        .store
+        .link_crm_record(
+            access.tenancy,
+            id,
+            body.org_link_id,
+            &body.sobject,
+            record.as_str(),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A client invited by hand. It is created as a draft (Pending (Draft)); sending the

@@ -19,7 +19,9 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{AuthKind, NewOrgLink, OrgLink, OrgLinkUpdate, Page, StaffMatch};
+use crate::store::{
+    AuthKind, NewOrgLink, OrgLink, OrgLinkUpdate, Page, StaffMatch, Writeback, WritebackState,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -27,6 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_org_link, update_org_link, delete_org_link))
         .routes(routes!(connect_org_link))
         .routes(routes!(disconnect_org_link))
+        .routes(routes!(list_writebacks))
+        .routes(routes!(retry_writeback))
+        .routes(routes!(dismiss_writeback))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -459,5 +464,73 @@ async fn disconnect_org_link(
     let link = state.store.org_link(id, scope).await?;
     Ok(axum::Json(
         state.crm.disconnect(&link).await.map_err(link_error)?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WritebackQuery {
+    /// Only write-backs in this state (`failed` to see what needs attention).
+    pub state: Option<WritebackState>,
+    pub limit: Option<u32>,
+    pub after: Option<Uuid>,
+}
+
+/// Status write-backs of the link that are waiting, failed or dismissed (written ones leave
+/// the list), with Salesforce's reason for each failure.
+#[utoipa::path(get, path = "/org-links/{org_link_id}/writebacks", tag = "salesforce",
+    params(("org_link_id" = Uuid, Path), WritebackQuery),
+    responses((status = 200, body = Page<Writeback>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_writebacks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    Query(query): Query<WritebackQuery>,
+) -> ApiResult<axum::Json<Page<Writeback>>> {
+    let scope = managed_tenancy(&caller)?;
+    state.store.org_link(id, scope).await?;
+    let page = PageQuery {
+        limit: query.limit,
+        after: query.after,
+        q: None,
+    }
+    .page()?;
+    Ok(axum::Json(
+        state.store.list_writebacks(id, query.state, &page).await?,
+    ))
+}
+
+/// Retry a failed (or dismissed) write-back now, with fresh attempts.
+#[utoipa::path(post, path = "/org-links/{org_link_id}/writebacks/{writeback_id}/retry", tag = "salesforce",
+    params(("org_link_id" = Uuid, Path), ("writeback_id" = Uuid, Path)),
+    responses((status = 200, body = Writeback), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn retry_writeback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, writeback)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Writeback>> {
+    let scope = managed_tenancy(&caller)?;
+    state.store.org_link(id, scope).await?;
+    Ok(axum::Json(
+        state.store.retry_writeback(id, writeback).await?,
+    ))
+}
+
+/// Give up on a failed write-back; it stays listed as dismissed.
+#[utoipa::path(post, path = "/org-links/{org_link_id}/writebacks/{writeback_id}/dismiss", tag = "salesforce",
+    params(("org_link_id" = Uuid, Path), ("writeback_id" = Uuid, Path)),
+    responses((status = 200, body = Writeback), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn dismiss_writeback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, writeback)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Writeback>> {
+    let scope = managed_tenancy(&caller)?;
+    state.store.org_link(id, scope).await?;
+    Ok(axum::Json(
+        state.store.dismiss_writeback(id, writeback).await?,
     ))
 }

@@ -1,0 +1,343 @@
+//! The write-back worker: sends each org's due status changes to Salesforce, up to 200 records
+//! per sObject Collections call with `allOrNone: false`, and settles each record on its own.
+
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use time::format_description::well_known::Rfc3339;
+
+use crate::clock::{from_millis, to_millis};
+use crate::crm::client::{COLLECTION_LIMIT, RecordResult, Reply};
+use crate::crm::error::{CrmError, classify};
+use crate::crm::mapping::FieldMapping;
+use crate::crm::{Crm, LinkError};
+use crate::domain::client_status::ClientStatus;
+use crate::store::{self, ClaimedWriteback, LinkState, OrgLink, Store, WritebackOutcome};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WritebackConfig {
+    /// Records per Collections call (at most 200).
+    pub batch_size: usize,
+    /// Calls per org link in one pass, so one busy org does not hold up the others.
+    pub batches_per_link: usize,
+    /// Tries of a transiently failing record before it is kept as failed.
+    pub max_attempts: i64,
+    pub min_backoff_seconds: u64,
+    pub max_backoff_seconds: u64,
+    /// How often an idle worker looks for due work.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for WritebackConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: COLLECTION_LIMIT,
+            batches_per_link: 10,
+            max_attempts: 10,
+            min_backoff_seconds: 30,
+            max_backoff_seconds: 3600,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone)]
+pub struct PassReport {
+    pub calls: usize,
+    pub full_batches: usize,
+    pub written: usize,
+    pub retried: usize,
+    pub failed: usize,
+    /// For each written record, milliseconds from its status change to Salesforce's answer.
+    pub latencies_ms: Vec<i64>,
+}
+
+/// The delay before retry number `attempt` (0-based): exponential with jitter.
+pub fn backoff(config: &WritebackConfig, attempt: i64) -> Duration {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(config.min_backoff_seconds))
+        .with_max_delay(Duration::from_secs(config.max_backoff_seconds))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
+        .nth(usize::try_from(attempt).unwrap_or(0))
+        .unwrap_or(Duration::from_secs(config.max_backoff_seconds))
+}
+
+/// One pass over every org link with due write-backs.
+pub async fn pass(
+    crm: &Crm,
+    store: &Store,
+    config: &WritebackConfig,
+) -> Result<PassReport, store::Error> {
+    let mut report = PassReport::default();
+    let now = to_millis(store.clock().now());
+    for link_id in store.links_with_due_writebacks(now).await? {
+        let link = match store.org_link(link_id, None).await {
+            Ok(link) => link,
+            Err(store::Error::NotFound(_)) => continue,
+            Err(e) => return Err(e),
+        };
+        // Paused, unauthorized and unconnected links keep their work until they can be called.
+        if !matches!(link.state, LinkState::Connected | LinkState::BudgetCapped) {
+            continue;
+        }
+        if let Some(reason) = over_budget(store, &link, now).await? {
+            store
+                .set_budget_capped(link.id, true, Some(&reason))
+                .await?;
+            continue;
+        }
+        if link.state == LinkState::BudgetCapped {
+            store.set_budget_capped(link.id, false, None).await?;
+        }
+        for _ in 0..config.batches_per_link.max(1) {
+            let limit = i64::try_from(config.batch_size.clamp(1, COLLECTION_LIMIT)).unwrap_or(200);
+            let claimed = store.claim_writebacks(link.id, now, limit).await?;
+            if claimed.is_empty() {
+                break;
+            }
+            let full = claimed.len() as i64 == limit;
+            let stop = send_batch(crm, store, config, &link, claimed, &mut report).await?;
+            if full {
+                report.full_batches += 1;
+            }
+            if stop || !full {
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Why the link must wait, if it is at its share of the org's daily limit, or the org's limit
+/// is nearly spent. A cap on the org-wide figure is probed again after an hour, since only a
+/// call tells us whether the window has rolled.
+async fn over_budget(
+    store: &Store,
+    link: &OrgLink,
+    now: i64,
+) -> Result<Option<String>, store::Error> {
+    let Some(usage) = &link.api_usage else {
+        return Ok(None);
+    };
+    if usage.max <= 0 {
+        return Ok(None);
+    }
+    let ours = store.api_calls_last_day(link.id).await?;
+    let share = usage.max * link.api_budget_percent / 100;
+    if ours >= share {
+        return Ok(Some(format!(
+            "this link made {ours} calls in 24 hours, its share ({}%) of the org's daily limit of {}; \
+             write-backs wait until the window rolls",
+            link.api_budget_percent, usage.max
+        )));
+    }
+    let stale = now - to_millis(usage.checked_at) > 3_600_000;
+    if usage.used * 100 >= usage.max * 98 && !stale {
+        return Ok(Some(format!(
+            "the org has used {} of its {} daily API requests; write-backs wait for room",
+            usage.used, usage.max
+        )));
+    }
+    Ok(None)
+}
+
+fn record_json(link: &OrgLink, row: &ClaimedWriteback) -> Value {
+    let wb = &link.field_mapping.write_back;
+    let field = |name: &str| FieldMapping::write_back_field(&row.sobject, name);
+    let mut record = Map::new();
+    record.insert("attributes".into(), json!({ "type": row.sobject }));
+    record.insert("id".into(), json!(row.record_id));
+    record.insert(field(&wb.status), json!(row.status.as_str()));
+    if let Some(name) = &wb.client_id {
+        record.insert(field(name), json!(row.client_id.to_string()));
+    }
+    if let Some(name) = &wb.tenancy {
+        record.insert(field(name), json!(row.tenancy_id.to_string()));
+    }
+    if let Some(name) = &wb.invited_at
+        && row.status == ClientStatus::Invited
+        && let Ok(at) = from_millis(row.changed_at).format(&Rfc3339)
+    {
+        record.insert(field(name), json!(at));
+    }
+    Value::Object(record)
+}
+
+/// Sends one batch and settles each row. Returns true when the link should not be called
+/// again in this pass.
+async fn send_batch(
+    crm: &Crm,
+    store: &Store,
+    config: &WritebackConfig,
+    link: &OrgLink,
+    claimed: Vec<ClaimedWriteback>,
+    report: &mut PassReport,
+) -> Result<bool, store::Error> {
+    let records: Vec<Value> = claimed.iter().map(|row| record_json(link, row)).collect();
+    let answer = crm
+        .with_session(link, |session| {
+            let records = &records;
+            async move { crm.salesforce().update_records(&session, records).await }
+        })
+        .await;
+    report.calls += 1;
+    store.count_api_call(link.id, 1).await?;
+    let now = to_millis(store.clock().now());
+    let retry = |row: &ClaimedWriteback, error: &CrmError| {
+        let delay = backoff(config, row.attempts).max(error.retry_after().unwrap_or_default());
+        WritebackOutcome::Retry {
+            run_at: now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
+            code: error.code().to_string(),
+            message: error.to_string(),
+            give_up: row.attempts + 1 >= config.max_attempts,
+        }
+    };
+    let (settled, stop): (Vec<_>, bool) = match answer {
+        Ok(Reply { value, limit }) => {
+            if let Some(limit) = limit {
+                store
+                    .record_api_usage(link.id, limit.used, limit.max)
+                    .await?;
+            }
+            let settled = claimed
+                .into_iter()
+                .zip(value)
+                .map(|(row, result)| {
+                    let outcome = record_outcome(&row, &result, &retry);
+                    (row, outcome)
+                })
+                .collect();
+            (settled, false)
+        }
+        Err(LinkError::Crm(CrmError::LimitExceeded)) => {
+            store
+                .set_budget_capped(
+                    link.id,
+                    true,
+                    Some(
+                        "the org's daily API request limit is exceeded; write-backs wait for room",
+                    ),
+                )
+                .await?;
+            (
+                claimed
+                    .into_iter()
+                    .map(|row| (row, WritebackOutcome::Release { run_at: None }))
+                    .collect(),
+                true,
+            )
+        }
+        Err(LinkError::Crm(error @ (CrmError::Transient { .. } | CrmError::SessionExpired))) => {
+            tracing::warn!(org_link = %link.id, code = error.code(), "write-back call failed; retrying later");
+            (
+                claimed
+                    .into_iter()
+                    .map(|row| {
+                        let o = retry(&row, &error);
+                        (row, o)
+                    })
+                    .collect(),
+                true,
+            )
+        }
+        Err(LinkError::Crm(error @ (CrmError::Permanent { .. } | CrmError::NotFound))) => {
+            let (code, message) = (error.code().to_string(), error.to_string());
+            let settled = claimed
+                .into_iter()
+                .map(|row| {
+                    (
+                        row,
+                        WritebackOutcome::Refused {
+                            code: code.clone(),
+                            message: message.clone(),
+                        },
+                    )
+                })
+                .collect();
+            (settled, true)
+        }
+        Err(error) => {
+            // Unauthorized (the link is now marked so), a configuration problem, or no key:
+            // nothing is lost, the rows wait for the link to be fixed.
+            tracing::warn!(org_link = %link.id, error = %error, "write-back waits for the org link");
+            (
+                claimed
+                    .into_iter()
+                    .map(|row| (row, WritebackOutcome::Release { run_at: None }))
+                    .collect(),
+                true,
+            )
+        }
+    };
+    for (row, outcome) in &settled {
+        match outcome {
+            WritebackOutcome::Written => {
+                report.written += 1;
+                report.latencies_ms.push(now - row.changed_at);
+            }
+            WritebackOutcome::Retry { give_up: false, .. } => report.retried += 1,
+            WritebackOutcome::Retry { give_up: true, .. } | WritebackOutcome::Refused { .. } => {
+                report.failed += 1
+            }
+            WritebackOutcome::Release { .. } => {}
+        }
+    }
+    store.settle_writebacks(&settled).await?;
+    Ok(stop)
+}
+
+fn record_outcome(
+    row: &ClaimedWriteback,
+    result: &RecordResult,
+    retry: &impl Fn(&ClaimedWriteback, &CrmError) -> WritebackOutcome,
+) -> WritebackOutcome {
+    if result.success {
+        return WritebackOutcome::Written;
+    }
+    let Some(first) = result.errors.first() else {
+        return retry(
+            row,
+            &CrmError::Transient {
+                code: "UNKNOWN".into(),
+                message: "no error given".into(),
+                retry_after: None,
+            },
+        );
+    };
+    let error = classify(first);
+    match error {
+        CrmError::Transient { .. } => retry(row, &error),
+        _ => WritebackOutcome::Refused {
+            code: first.code.clone(),
+            message: first.message.clone(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_attempts_and_stays_under_the_cap() {
+        let config = WritebackConfig {
+            min_backoff_seconds: 10,
+            max_backoff_seconds: 100,
+            ..Default::default()
+        };
+        let first = backoff(&config, 0);
+        assert!(
+            first >= Duration::from_secs(10) && first <= Duration::from_secs(20),
+            "{first:?}"
+        );
+        assert!(backoff(&config, 3) >= Duration::from_secs(80));
+        assert!(backoff(&config, 30) <= Duration::from_secs(200));
+    }
+}

@@ -1,0 +1,511 @@
+//! The CRM write-back outbox: a client's status change enqueues, in its own transaction, the
+//! write of that status to the client's Salesforce record; workers claim due rows with a lease
+//! (and `FOR UPDATE SKIP LOCKED` on PostgreSQL), so several instances never send one row at
+//! once.
+
+use serde::Serialize;
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Backend, Error, Page, PageRequest, Result, Store, rows};
+use crate::domain::client_status::ClientStatus;
+
+/// Milliseconds a claim stays with one worker; past it another may take the row over.
+pub const LEASE_MS: i64 = 60_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WritebackState {
+    /// Waiting to be written (now or after a backoff).
+    Pending,
+    /// Salesforce refused it for good, or every retry failed; an admin may retry or dismiss it.
+    Failed,
+    /// An admin chose not to write it.
+    Dismissed,
+}
+
+impl WritebackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Pending, Self::Failed, Self::Dismissed]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+/// A write-back as ops see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Writeback {
+    pub id: Uuid,
+    pub org_link_id: Uuid,
+    pub tenancy_id: Uuid,
+    pub client_id: Uuid,
+    /// `Contact` or `Account` (a Person Account).
+    pub sobject: String,
+    pub record_id: String,
+    /// The newest status, the one to write.
+    pub status: ClientStatus,
+    pub state: WritebackState,
+    pub attempts: i64,
+    /// Salesforce's code for the last failure, e.g. `ENTITY_IS_DELETED`.
+    pub last_error_code: Option<String>,
+    /// Salesforce's message for the last failure.
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub changed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_attempt_at: OffsetDateTime,
+}
+
+/// A claimed row, for the worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedWriteback {
+    pub id: Uuid,
+    pub tenancy_id: Uuid,
+    pub client_id: Uuid,
+    pub sobject: String,
+    pub record_id: String,
+    pub status: ClientStatus,
+    pub version: i64,
+    pub attempts: i64,
+    pub changed_at: i64,
+}
+
+const COLUMNS: &str = "id, org_link_id, tenancy_id, client_id, sobject, record_id, status, state, attempts, \
+    last_error_code, last_error, changed_at, run_at";
+
+fn writeback(row: &AnyRow) -> sqlx::Result<Writeback> {
+    Ok(Writeback {
+        id: rows::id(row, "id")?,
+        org_link_id: rows::id(row, "org_link_id")?,
+        tenancy_id: rows::id(row, "tenancy_id")?,
+        client_id: rows::id(row, "client_id")?,
+        sobject: rows::text(row, "sobject")?,
+        record_id: rows::text(row, "record_id")?,
+        status: rows::parsed(row, "status", ClientStatus::parse)?,
+        state: rows::parsed(row, "state", WritebackState::parse)?,
+        attempts: rows::int(row, "attempts")?,
+        last_error_code: rows::opt_text(row, "last_error_code")?,
+        last_error: rows::opt_text(row, "last_error")?,
+        changed_at: rows::time(row, "changed_at")?,
+        next_attempt_at: rows::time(row, "run_at")?,
+    })
+}
+
+/// Enqueues the write-back of a client's new status, inside the caller's transaction. A client
+/// with no CRM record has nothing to write.
+pub(super) async fn enqueue(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    client: Uuid,
+    status: ClientStatus,
+    now: i64,
+) -> Result<()> {
+    let record = sqlx::query(
+        "SELECT org_link_id, sobject, record_id FROM crm_records WHERE tenancy_id = $1 AND client_id = $2",
+    )
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(record) = record else { return Ok(()) };
+    // A newer status replaces one not yet written, and starts over a failed one.
+    sqlx::query(
+        "INSERT INTO crm_writebacks (id, org_link_id, tenancy_id, client_id, sobject, record_id, status, version, \
+           changed_at, state, run_at, attempts, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, 'pending', $8, 0, $8) \
+         ON CONFLICT (org_link_id, record_id) DO UPDATE SET status = excluded.status, \
+           tenancy_id = excluded.tenancy_id, client_id = excluded.client_id, sobject = excluded.sobject, \
+           version = crm_writebacks.version + 1, changed_at = excluded.changed_at, state = 'pending', \
+           run_at = excluded.run_at, attempts = 0, last_error_code = NULL, last_error = NULL, \
+           updated_at = excluded.updated_at",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(rows::text(&record, "org_link_id")?)
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .bind(rows::text(&record, "sobject")?)
+    .bind(rows::text(&record, "record_id")?)
+    .bind(status.as_str())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How one claimed row ended.
+#[derive(Debug, Clone)]
+pub enum WritebackOutcome {
+    Written,
+    /// Try again at `run_at` (milliseconds); `failed` when retries are exhausted.
+    Retry {
+        run_at: i64,
+        code: String,
+        message: String,
+        give_up: bool,
+    },
+    Refused {
+        code: String,
+        message: String,
+    },
+    /// Put back untouched (the link cannot be called now).
+    Release {
+        run_at: Option<i64>,
+    },
+}
+
+impl Store {
+    /// Links a client to their Salesforce record, so their status changes are written back.
+    pub async fn link_crm_record(
+        &self,
+        tenancy: Uuid,
+        client: Uuid,
+        org_link: Uuid,
+        sobject: &str,
+        record_id: &str,
+    ) -> Result<()> {
+        let client_row = self.client(tenancy, client, None).await?;
+        let mut tx = self.write_tx().await?;
+        let serves = sqlx::query(
+            "SELECT 1 FROM org_link_tenancies WHERE org_link_id = $1 AND tenancy_id = $2",
+        )
+        .bind(org_link.to_string())
+        .bind(tenancy.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if serves.is_none() {
+            return Err(Error::invalid(
+                "org_link_id",
+                "is not an org link of this tenancy",
+            ));
+        }
+        let taken = sqlx::query(
+            "SELECT client_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 AND tenancy_id = $3 AND client_id <> $4",
+        )
+        .bind(org_link.to_string())
+        .bind(record_id.to_string())
+        .bind(tenancy.to_string())
+        .bind(client.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            return Err(Error::conflict(
+                "record-linked",
+                Some("record_id"),
+                "this record is already linked to another client",
+            ));
+        }
+        let now = self.now();
+        sqlx::query(
+            "INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (client_id) DO UPDATE SET org_link_id = excluded.org_link_id, \
+             sobject = excluded.sobject, record_id = excluded.record_id, linked_at = excluded.linked_at",
+        )
+        .bind(client.to_string())
+        .bind(tenancy.to_string())
+        .bind(org_link.to_string())
+        .bind(sobject.to_string())
+        .bind(record_id.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        // The record learns the client's current status at once.
+        enqueue(&mut tx, tenancy, client, client_row.status, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Org links with write-backs due now.
+    pub async fn links_with_due_writebacks(&self, now: i64) -> Result<Vec<Uuid>> {
+        sqlx::query(
+            "SELECT DISTINCT org_link_id FROM crm_writebacks \
+             WHERE state = 'pending' AND run_at <= $1 AND (lease_until IS NULL OR lease_until < $1)",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| rows::id(row, "org_link_id").map_err(Error::from))
+        .collect()
+    }
+
+    /// Claims up to `limit` due write-backs of one link for `LEASE_MS`, oldest first.
+    pub async fn claim_writebacks(
+        &self,
+        link: Uuid,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedWriteback>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE crm_writebacks SET lease_until = $3 WHERE id IN (SELECT id FROM crm_writebacks \
+               WHERE org_link_id = $1 AND state = 'pending' AND run_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
+               ORDER BY run_at LIMIT $4 {lock}) \
+             RETURNING id, tenancy_id, client_id, sobject, record_id, status, version, attempts, changed_at"
+        );
+        let claimed = sqlx::query(&sql)
+            .bind(link.to_string())
+            .bind(now)
+            .bind(now + LEASE_MS)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut rows_out = claimed
+            .iter()
+            .map(|row| {
+                Ok(ClaimedWriteback {
+                    id: rows::id(row, "id")?,
+                    tenancy_id: rows::id(row, "tenancy_id")?,
+                    client_id: rows::id(row, "client_id")?,
+                    sobject: rows::text(row, "sobject")?,
+                    record_id: rows::text(row, "record_id")?,
+                    status: rows::parsed(row, "status", ClientStatus::parse)?,
+                    version: rows::int(row, "version")?,
+                    attempts: rows::int(row, "attempts")?,
+                    changed_at: rows::int(row, "changed_at")?,
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        rows_out.sort_by_key(|r| r.changed_at);
+        Ok(rows_out)
+    }
+
+    /// Records how each claimed row ended, in one transaction. A row whose status changed
+    /// while it was being written (a newer version) stays pending for the next pass.
+    pub async fn settle_writebacks(
+        &self,
+        settled: &[(ClaimedWriteback, WritebackOutcome)],
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        for (row, outcome) in settled {
+            let id = row.id.to_string();
+            match outcome {
+                WritebackOutcome::Written => {
+                    let done =
+                        sqlx::query("DELETE FROM crm_writebacks WHERE id = $1 AND version = $2")
+                            .bind(&id)
+                            .bind(row.version)
+                            .execute(&mut *tx)
+                            .await?;
+                    if done.rows_affected() == 0 {
+                        sqlx::query("UPDATE crm_writebacks SET lease_until = NULL WHERE id = $1")
+                            .bind(&id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                WritebackOutcome::Retry {
+                    run_at,
+                    code,
+                    message,
+                    give_up,
+                } => {
+                    sqlx::query(
+                        "UPDATE crm_writebacks SET attempts = attempts + 1, run_at = $3, lease_until = NULL, \
+                         state = CASE WHEN $4 = 1 THEN 'failed' ELSE state END, \
+                         last_error_code = $5, last_error = $6, updated_at = $7 WHERE id = $1 AND version = $2",
+                    )
+                    .bind(&id)
+                    .bind(row.version)
+                    .bind(*run_at)
+                    .bind(i64::from(*give_up))
+                    .bind(code.clone())
+                    .bind(message.clone())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    release_newer(&mut tx, &id, row.version).await?;
+                }
+                WritebackOutcome::Refused { code, message } => {
+                    sqlx::query(
+                        "UPDATE crm_writebacks SET attempts = attempts + 1, state = 'failed', lease_until = NULL, \
+                         last_error_code = $3, last_error = $4, updated_at = $5 WHERE id = $1 AND version = $2",
+                    )
+                    .bind(&id)
+                    .bind(row.version)
+                    .bind(code.clone())
+                    .bind(message.clone())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    release_newer(&mut tx, &id, row.version).await?;
+                }
+                WritebackOutcome::Release { run_at } => {
+                    sqlx::query("UPDATE crm_writebacks SET lease_until = NULL, run_at = COALESCE($2, run_at) WHERE id = $1")
+                        .bind(&id)
+                        .bind(*run_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Write-backs of a link, optionally in one state, for ops.
+    pub async fn list_writebacks(
+        &self,
+        link: Uuid,
+        state: Option<WritebackState>,
+        page: &PageRequest,
+    ) -> Result<Page<Writeback>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM crm_writebacks WHERE org_link_id = $1 AND ($2 = '' OR state = $2) AND id > $3 \
+             ORDER BY id LIMIT $4"
+        );
+        let found = sqlx::query(&sql)
+            .bind(link.to_string())
+            .bind(state.map(|s| s.as_str()).unwrap_or(""))
+            .bind(page.after())
+            .bind(page.fetch())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(writeback)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page::from_rows(found, page, |w| w.id))
+    }
+
+    /// An admin retries a failed (or dismissed) write-back now, with fresh attempts.
+    pub async fn retry_writeback(&self, link: Uuid, id: Uuid) -> Result<Writeback> {
+        self.set_writeback_state(link, id, WritebackState::Pending)
+            .await
+    }
+
+    /// An admin decides a failed write-back will not be written; it stays listed.
+    pub async fn dismiss_writeback(&self, link: Uuid, id: Uuid) -> Result<Writeback> {
+        self.set_writeback_state(link, id, WritebackState::Dismissed)
+            .await
+    }
+
+    async fn set_writeback_state(
+        &self,
+        link: Uuid,
+        id: Uuid,
+        state: WritebackState,
+    ) -> Result<Writeback> {
+        let now = self.now();
+        let done = sqlx::query(
+            "UPDATE crm_writebacks SET state = $3, attempts = CASE WHEN $3 = 'pending' THEN 0 ELSE attempts END, \
+             run_at = $4, lease_until = NULL, updated_at = $4 \
+             WHERE org_link_id = $1 AND id = $2 AND state <> 'pending'",
+        )
+        .bind(link.to_string())
+        .bind(id.to_string())
+        .bind(state.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            let exists =
+                sqlx::query("SELECT 1 FROM crm_writebacks WHERE org_link_id = $1 AND id = $2")
+                    .bind(link.to_string())
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?;
+            return Err(match exists {
+                Some(_) => Error::conflict(
+                    "writeback-pending",
+                    None,
+                    "this write-back is already pending",
+                ),
+                None => Error::NotFound("write-back"),
+            });
+        }
+        let sql = format!("SELECT {COLUMNS} FROM crm_writebacks WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.to_string())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(writeback(&row)?)
+    }
+
+    /// Counts one API call of this service to the org, in the current hour.
+    pub async fn count_api_call(&self, link: Uuid, calls: i64) -> Result<()> {
+        let hour = self.now() / 3_600_000;
+        sqlx::query(
+            "INSERT INTO crm_api_calls (org_link_id, hour, calls) VALUES ($1, $2, $3) \
+             ON CONFLICT (org_link_id, hour) DO UPDATE SET calls = crm_api_calls.calls + excluded.calls",
+        )
+        .bind(link.to_string())
+        .bind(hour)
+        .bind(calls)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// This service's calls to the org in the last 24 hours.
+    pub async fn api_calls_last_day(&self, link: Uuid) -> Result<i64> {
+        let hour = self.now() / 3_600_000;
+        let row = sqlx::query("SELECT CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS n FROM crm_api_calls WHERE org_link_id = $1 AND hour > $2")
+            .bind(link.to_string())
+            .bind(hour - 24)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(rows::int(&row, "n")?)
+    }
+
+    /// Records the org's usage from `Sforce-Limit-Info`.
+    pub async fn record_api_usage(&self, link: Uuid, used: i64, max: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE org_links SET api_used = $2, api_max = $3, api_checked_at = $4 WHERE id = $1",
+        )
+        .bind(link.to_string())
+        .bind(used)
+        .bind(max)
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves a link between connected and budget-capped (never out of another state).
+    pub async fn set_budget_capped(
+        &self,
+        link: Uuid,
+        capped: bool,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let (from, to) = if capped {
+            ("connected", "budget_capped")
+        } else {
+            ("budget_capped", "connected")
+        };
+        sqlx::query("UPDATE org_links SET state = $3, state_reason = $4, updated_at = $5 WHERE id = $1 AND state = $2")
+            .bind(link.to_string())
+            .bind(from)
+            .bind(to)
+            .bind(reason.map(str::to_string))
+            .bind(self.now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A row that moved on to a newer status while it was being sent loses its lease and stays
+/// pending, so the newer status goes out on the next pass.
+async fn release_newer(conn: &mut AnyConnection, id: &str, version: i64) -> Result<()> {
+    sqlx::query("UPDATE crm_writebacks SET lease_until = NULL WHERE id = $1 AND version <> $2")
+        .bind(id.to_string())
+        .bind(version)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

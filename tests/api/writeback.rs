@@ -1,0 +1,491 @@
+//! The status write-back: outbox rows written in the status change's transaction, coalesced
+//! per record, sent in Collections calls of at most 200, each record settled on its own.
+
+use liaison::domain::values::SalesforceId;
+use liaison::jobs::writeback::{WritebackConfig, pass};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::{Tenancy, TestApp};
+use crate::on_both_backends;
+use crate::salesforce::{connect, crm, fixture, web_server_link};
+
+const COLLECTIONS: &str = "/services/data/v62.0/composite/sobjects";
+
+/// A client-team tenancy whose org link is connected.
+async fn connected(app: &TestApp) -> (Tenancy, Uuid, String) {
+    let t = app.tenancy("Acme", "client_teams").await;
+    let team = app
+        .group(&t, "client-teams", "Private Clients", &[&t.admin_id])
+        .await;
+    let link = connect(app, &web_server_link(app, &t).await).await;
+    (t, link, team)
+}
+
+/// A Contact id, valid and distinct for each `n`.
+fn contact_id(n: usize) -> String {
+    SalesforceId::parse(&format!("0035g00000{n:05}"))
+        .unwrap()
+        .as_str()
+        .to_string()
+}
+
+/// Invites a client as a draft and links them to Contact `n`.
+async fn linked_client(app: &TestApp, t: &Tenancy, team: &str, link: Uuid, n: usize) -> String {
+    let client = app
+        .post(
+            &format!("/api/v1/tenancies/{}/clients", t.id),
+            &t.admin_token,
+            json!({ "first_name": "Client", "last_name": format!("{n}"), "email": format!("client{n}@example.com"),
+                    "client_teams": [team] }),
+        )
+        .await
+        .expect(201);
+    let id = client["id"].as_str().unwrap().to_string();
+    app.put(
+        &format!("/api/v1/tenancies/{}/clients/{id}/crm-record", t.id),
+        &t.admin_token,
+        Some(json!({ "org_link_id": link, "sobject": "Contact", "record_id": contact_id(n) })),
+    )
+    .await
+    .expect(204);
+    id
+}
+
+/// Answers every Collections call with success for each record it carries.
+struct AllSucceed;
+
+impl wiremock::Respond for AllSucceed {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let results: Vec<Value> = body["records"]
+            .as_array()
+            .map(|records| {
+                records
+                    .iter()
+                    .map(|r| json!({ "id": r["id"], "success": true, "errors": [] }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ResponseTemplate::new(200)
+            .insert_header("Sforce-Limit-Info", "api-usage=120/15000")
+            .set_body_json(results)
+    }
+}
+
+async fn sent_bodies(app: &TestApp) -> Vec<Value> {
+    app.salesforce
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "PATCH" && r.url.path() == COLLECTIONS)
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+fn config() -> WritebackConfig {
+    WritebackConfig {
+        min_backoff_seconds: 30,
+        max_backoff_seconds: 3600,
+        ..Default::default()
+    }
+}
+
+on_both_backends!(
+    only_the_newest_status_of_a_record_is_written_with_the_mapped_fields,
+    one_failing_record_never_holds_back_the_others_and_failures_are_kept_for_ops,
+    a_transient_failure_is_retried_after_its_backoff,
+    at_most_200_records_go_in_one_call,
+    a_link_over_its_budget_waits_and_resumes_when_the_window_rolls,
+    request_limit_exceeded_caps_the_link_and_keeps_the_work,
+    an_unauthorized_link_keeps_its_write_backs_until_reconnected,
+    a_client_without_a_crm_record_writes_nothing_back,
+    two_workers_at_once_never_send_a_record_twice,
+);
+
+async fn only_the_newest_status_of_a_record_is_written_with_the_mapped_fields(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    let client = linked_client(&app, &t, &team, link, 1).await;
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/revoke", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .expect(1)
+        .mount(&app.salesforce)
+        .await;
+
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!((report.calls, report.written), (1, 1));
+    let body = &sent_bodies(&app).await[0];
+    assert_eq!(body["allOrNone"], false);
+    assert_eq!(
+        body["records"],
+        json!([{ "attributes": { "type": "Contact" }, "id": contact_id(1), "Liaison_Status__c": "revoked",
+                 "Liaison_Client_Id__c": client, "Liaison_Tenancy__c": t.id }])
+    );
+    // Written: nothing is left, and the next pass calls nobody.
+    let listed = app
+        .get(
+            &format!("/api/v1/org-links/{link}/writebacks"),
+            &app.operator,
+        )
+        .await
+        .expect(200);
+    assert!(listed["items"].as_array().unwrap().is_empty());
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config()).await.unwrap().calls,
+        0
+    );
+}
+
+async fn one_failing_record_never_holds_back_the_others_and_failures_are_kept_for_ops(
+    app: TestApp,
+) {
+    let (t, link, team) = connected(&app).await;
+    for n in 1..=4 {
+        linked_client(&app, &t, &team, link, n).await;
+    }
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(fixture(&app, "rest/collections-mixed.json"))
+        .mount(&app.salesforce)
+        .await;
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!((report.written, report.retried, report.failed), (1, 1, 2));
+
+    let failed = app
+        .get(
+            &format!("/api/v1/org-links/{link}/writebacks?state=failed"),
+            &app.operator,
+        )
+        .await
+        .expect(200);
+    let mut codes: Vec<_> = failed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["last_error_code"].as_str().unwrap().to_string())
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["ENTITY_IS_DELETED", "FIELD_CUSTOM_VALIDATION_EXCEPTION"]
+    );
+    let validation = failed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["last_error_code"] == "FIELD_CUSTOM_VALIDATION_EXCEPTION")
+        .unwrap();
+    assert_eq!(
+        validation["last_error"],
+        "Status cannot change while the account is on hold"
+    );
+    let pending = app
+        .get(
+            &format!("/api/v1/org-links/{link}/writebacks?state=pending"),
+            &app.operator,
+        )
+        .await
+        .expect(200);
+    assert_eq!(pending["items"][0]["last_error_code"], "UNABLE_TO_LOCK_ROW");
+    assert_eq!(pending["items"][0]["attempts"], 1);
+
+    let deleted = failed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["last_error_code"] == "ENTITY_IS_DELETED")
+        .unwrap();
+    let dismissed = app
+        .post(
+            &format!(
+                "/api/v1/org-links/{link}/writebacks/{}/dismiss",
+                deleted["id"].as_str().unwrap()
+            ),
+            &app.operator,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(dismissed["state"], "dismissed");
+    let retried = app
+        .post(
+            &format!(
+                "/api/v1/org-links/{link}/writebacks/{}/retry",
+                validation["id"].as_str().unwrap()
+            ),
+            &app.operator,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (retried["state"].as_str(), retried["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
+    app.post(
+        &format!(
+            "/api/v1/org-links/{link}/writebacks/{}/retry",
+            validation["id"].as_str().unwrap()
+        ),
+        &app.operator,
+        json!({}),
+    )
+    .await
+    .problem(409);
+}
+
+async fn a_transient_failure_is_retried_after_its_backoff(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    linked_client(&app, &t, &team, link, 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(fixture(&app, "rest/server-unavailable.json"))
+        .mount(&app.salesforce)
+        .await;
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!(report.retried, 1);
+    let calls = sent_bodies(&app).await.len();
+    assert_eq!(calls, 3, "the client's own retries within the call");
+
+    // Not due yet: no call. After the backoff: written.
+    app.salesforce.reset().await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    app.clock.advance(time::Duration::seconds(5));
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config()).await.unwrap().calls,
+        0
+    );
+    app.clock.advance(time::Duration::minutes(2));
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config())
+            .await
+            .unwrap()
+            .written,
+        1
+    );
+}
+
+async fn at_most_200_records_go_in_one_call(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    let clients: Vec<String> =
+        futures::future::join_all((1..=450).map(|n| linked_client(&app, &t, &team, link, n))).await;
+    assert_eq!(clients.len(), 450);
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!(report.written, 450);
+    let sizes: Vec<usize> = sent_bodies(&app)
+        .await
+        .iter()
+        .map(|b| b["records"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [200, 200, 50]);
+}
+
+async fn a_link_over_its_budget_waits_and_resumes_when_the_window_rolls(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    linked_client(&app, &t, &team, link, 1).await;
+    // The org allows 15,000 calls a day; this link's share is 20 %, 3,000, all spent.
+    app.store.record_api_usage(link, 5000, 15000).await.unwrap();
+    app.store.count_api_call(link, 3000).await.unwrap();
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config()).await.unwrap().calls,
+        0
+    );
+    let capped = app
+        .get(&format!("/api/v1/org-links/{link}"), &app.operator)
+        .await
+        .expect(200);
+    assert_eq!(capped["state"], "budget_capped");
+    assert!(
+        capped["state_reason"]
+            .as_str()
+            .unwrap()
+            .contains("share (20%)")
+    );
+    let pending = app
+        .get(
+            &format!("/api/v1/org-links/{link}/writebacks?state=pending"),
+            &app.operator,
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        pending["items"].as_array().unwrap().len(),
+        1,
+        "kept, not dropped"
+    );
+
+    app.clock.advance(time::Duration::hours(25));
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config())
+            .await
+            .unwrap()
+            .written,
+        1
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/org-links/{link}"), &app.operator)
+            .await
+            .expect(200)["state"],
+        "connected"
+    );
+}
+
+async fn request_limit_exceeded_caps_the_link_and_keeps_the_work(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    linked_client(&app, &t, &team, link, 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(fixture(&app, "rest/request-limit-exceeded.json"))
+        .mount(&app.salesforce)
+        .await;
+    pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/org-links/{link}"), &app.operator)
+            .await
+            .expect(200)["state"],
+        "budget_capped"
+    );
+    let pending = app
+        .get(
+            &format!("/api/v1/org-links/{link}/writebacks?state=pending"),
+            &app.operator,
+        )
+        .await
+        .expect(200);
+    assert_eq!(pending["items"][0]["attempts"], 0);
+}
+
+async fn an_unauthorized_link_keeps_its_write_backs_until_reconnected(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    linked_client(&app, &t, &team, link, 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(fixture(&app, "rest/invalid-session.json"))
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/services/oauth2/token"))
+        .respond_with(fixture(&app, "oauth/invalid-grant.json"))
+        .mount(&app.salesforce)
+        .await;
+    pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/org-links/{link}"), &app.operator)
+            .await
+            .expect(200)["state"],
+        "unauthorized"
+    );
+    // Nothing is called while unauthorized, and the write-back waits.
+    app.salesforce.reset().await;
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config()).await.unwrap().calls,
+        0
+    );
+    let pending = app
+        .get(
+            &format!("/api/v1/org-links/{link}/writebacks?state=pending"),
+            &app.operator,
+        )
+        .await
+        .expect(200);
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1);
+}
+
+async fn a_client_without_a_crm_record_writes_nothing_back(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    let client = app
+        .post(
+            &format!("/api/v1/tenancies/{}/clients", t.id),
+            &t.admin_token,
+            json!({ "first_name": "No", "last_name": "Record", "email": "norecord@example.com", "client_teams": [team] }),
+        )
+        .await
+        .expect(201);
+    app.post(
+        &format!(
+            "/api/v1/tenancies/{}/clients/{}/revoke",
+            t.id,
+            client["id"].as_str().unwrap()
+        ),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let listed = app
+        .get(
+            &format!("/api/v1/org-links/{link}/writebacks"),
+            &app.operator,
+        )
+        .await
+        .expect(200);
+    assert!(listed["items"].as_array().unwrap().is_empty());
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config()).await.unwrap().calls,
+        0
+    );
+}
+
+async fn two_workers_at_once_never_send_a_record_twice(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    futures::future::join_all((1..=300).map(|n| linked_client(&app, &t, &team, link, n))).await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    let small = WritebackConfig {
+        batch_size: 50,
+        ..config()
+    };
+    let (one, two) = (crm(&app), crm(&app));
+    let (a, b) = tokio::join!(
+        pass(&one, &app.store, &small),
+        pass(&two, &app.store, &small)
+    );
+    let written = a.unwrap().written + b.unwrap().written;
+    let mut ids: Vec<String> = sent_bodies(&app)
+        .await
+        .iter()
+        .flat_map(|b| {
+            b["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let sent = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), sent, "a record was sent twice");
+    assert_eq!(written, sent);
+    assert!(sent <= 300);
+}
