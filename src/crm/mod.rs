@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod error;
 pub mod mapping;
 pub mod oauth;
+pub mod record;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -76,6 +77,10 @@ impl Crm {
             config,
             renewals: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn config(&self) -> &CrmConfig {

@@ -29,6 +29,9 @@ pub struct WritebackConfig {
     pub max_backoff_seconds: u64,
     /// How often an idle worker looks for due work.
     pub poll_interval_ms: u64,
+    /// A batch smaller than `batch_size` waits for more records until its oldest change is
+    /// this old: fewer, fuller calls against the org's API limit, for a little latency.
+    pub linger_ms: u64,
 }
 
 impl Default for WritebackConfig {
@@ -40,6 +43,7 @@ impl Default for WritebackConfig {
             min_backoff_seconds: 30,
             max_backoff_seconds: 3600,
             poll_interval_ms: 1000,
+            linger_ms: 500,
         }
     }
 }
@@ -103,6 +107,21 @@ pub async fn pass(
                 break;
             }
             let full = claimed.len() as i64 == limit;
+            let linger = i64::try_from(config.linger_ms).unwrap_or(0);
+            let oldest = claimed
+                .iter()
+                .map(|row| row.changed_at)
+                .min()
+                .unwrap_or(now);
+            if !full && now - oldest < linger {
+                let release = claimed
+                    .into_iter()
+                    .map(|row| (row, WritebackOutcome::Release { run_at: None }));
+                store
+                    .settle_writebacks(&release.collect::<Vec<_>>())
+                    .await?;
+                break;
+            }
             let stop = send_batch(crm, store, config, &link, claimed, &mut report).await?;
             if full {
                 report.full_batches += 1;

@@ -390,9 +390,31 @@ impl Store {
         transition: fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>,
         actor: &str,
     ) -> Result<Client> {
+        // A move that brings a client back under the coverage rule must see the tenancy's groups
+        // held still, so it takes the tenancy lock (first, as every writer does). Any other move
+        // locks only the client's row, so status changes of different clients run side by side.
+        let reenters_cover = |from: ClientStatus| {
+            transition(from).is_ok_and(|next| next.needs_coverage() && !from.needs_coverage())
+        };
         let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
+        let peek = self.client_in(&mut tx, tenancy, id).await?;
+        let tenancy_locked = reenters_cover(peek.status);
+        if tenancy_locked {
+            lock_tenancy(&mut tx, tenancy).await?;
+        }
+        sqlx::query("UPDATE users SET updated_at = updated_at WHERE tenancy_id = $1 AND id = $2")
+            .bind(tenancy.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         let before = self.client_in(&mut tx, tenancy, id).await?;
+        if reenters_cover(before.status) && !tenancy_locked {
+            return Err(Error::conflict(
+                "changed-meanwhile",
+                Some("status"),
+                "the client's status changed while this request ran; try again",
+            ));
+        }
         let next = transition(before.status).map_err(illegal)?;
         let now = self.now();
         sqlx::query(
@@ -405,7 +427,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         record_event(&mut tx, tenancy, id, Some(before.status), next, actor, now).await?;
-        if next.needs_coverage() && !before.status.needs_coverage() {
+        if tenancy_locked {
             ensure_clients_covered(&mut tx, tenancy, &[id]).await?;
         }
         let after = self.client_in(&mut tx, tenancy, id).await?;

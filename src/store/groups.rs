@@ -56,12 +56,12 @@ pub struct GroupUpdate {
 }
 
 const GROUP_SELECT: &str = "SELECT g.id, g.tenancy_id, g.kind, g.name, g.created_at, \
-    (SELECT COUNT(*) FROM group_members m JOIN users u ON u.id = m.user_id \
-      WHERE m.group_id = g.id AND u.kind = 'staff' AND u.deactivated_at IS NULL) AS active_staff, \
-    (SELECT COUNT(*) FROM group_members m JOIN users u ON u.id = m.user_id \
-      WHERE m.group_id = g.id AND u.kind = 'team_account') AS team_accounts, \
-    (SELECT COUNT(*) FROM group_members m JOIN users u ON u.id = m.user_id \
-      WHERE m.group_id = g.id AND u.kind = 'client') AS clients \
+    (SELECT COUNT(*) FROM group_members m \
+      WHERE m.group_id = g.id AND m.member_kind = 'staff' AND m.member_active = 1) AS active_staff, \
+    (SELECT COUNT(*) FROM group_members m \
+      WHERE m.group_id = g.id AND m.member_kind = 'team_account') AS team_accounts, \
+    (SELECT COUNT(*) FROM group_members m \
+      WHERE m.group_id = g.id AND m.member_kind = 'client') AS clients \
     FROM user_groups g";
 
 fn group(row: &AnyRow) -> sqlx::Result<Group> {
@@ -159,10 +159,10 @@ pub(super) async fn group_facts(
     for (i, id) in groups.iter().enumerate() {
         let row = sqlx::query(
             "SELECT \
-               (SELECT COUNT(*) FROM group_members m JOIN users u ON u.id = m.user_id \
-                 WHERE m.group_id = g.id AND u.kind = 'staff' AND u.deactivated_at IS NULL) AS active_staff, \
-               (SELECT COUNT(*) FROM group_members m JOIN users u ON u.id = m.user_id \
-                 WHERE m.group_id = g.id AND u.kind = 'client' AND u.id <> $4) AS other_clients \
+               (SELECT COUNT(*) FROM group_members m \
+                 WHERE m.group_id = g.id AND m.member_kind = 'staff' AND m.member_active = 1) AS active_staff, \
+               (SELECT COUNT(*) FROM group_members m \
+                 WHERE m.group_id = g.id AND m.member_kind = 'client' AND m.user_id <> $4) AS other_clients \
              FROM user_groups g WHERE g.tenancy_id = $1 AND g.kind = $2 AND g.id = $3",
         )
         .bind(tenancy.to_string())
@@ -214,8 +214,7 @@ pub(super) async fn ensure_clients_covered(
                AND c.status IN ({statuses}) \
                AND NOT EXISTS (SELECT 1 FROM group_members cm \
                    JOIN group_members sm ON sm.group_id = cm.group_id \
-                   JOIN users s ON s.id = sm.user_id \
-                   WHERE cm.user_id = c.id AND s.kind = 'staff' AND s.deactivated_at IS NULL) \
+                   WHERE cm.user_id = c.id AND sm.member_kind = 'staff' AND sm.member_active = 1) \
              ORDER BY c.id LIMIT 6",
             statuses = statuses_needing_coverage()
         );
@@ -261,8 +260,8 @@ async fn clients_of_groups(
     id: Uuid,
 ) -> Result<Vec<Uuid>> {
     let sql = format!(
-        "SELECT DISTINCT cm.user_id FROM group_members cm JOIN users c ON c.id = cm.user_id \
-         WHERE cm.tenancy_id = $1 AND c.kind = 'client' AND cm.group_id IN ({member_of})"
+        "SELECT DISTINCT cm.user_id FROM group_members cm \
+         WHERE cm.tenancy_id = $1 AND cm.member_kind = 'client' AND cm.group_id IN ({member_of})"
     );
     sqlx::query(&sql)
         .bind(tenancy.to_string())
@@ -336,7 +335,9 @@ pub(super) async fn insert_member(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO group_members (tenancy_id, group_id, user_id, added_at) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO group_members (tenancy_id, group_id, user_id, added_at, member_kind, member_active) \
+         SELECT $1, $2, u.id, $4, u.kind, CASE WHEN u.deactivated_at IS NULL THEN 1 ELSE 0 END \
+         FROM users u WHERE u.id = $3 AND u.tenancy_id = $1 \
          ON CONFLICT (group_id, user_id) DO NOTHING",
     )
     .bind(tenancy.to_string())

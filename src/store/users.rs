@@ -300,6 +300,9 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if let Some(change) = deactivated_at {
+            sync_member_active(&mut tx, id, change.is_none()).await?;
+        }
         if deactivated_at == Some(Some(now)) {
             super::groups::ensure_groups_of_user_cover_their_clients(&mut tx, tenancy, id).await?;
         }
@@ -425,6 +428,9 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        if let Some(change) = deactivated_at {
+            sync_member_active(&mut tx, id, change.is_none()).await?;
+        }
         let after = team_account(
             &self
                 .user_row(&mut tx, tenancy, id, UserKind::TeamAccount)
@@ -508,6 +514,16 @@ impl Store {
             .collect::<sqlx::Result<Vec<_>>>()?;
         Ok(Page::from_rows(found, page, |s| s.id))
     }
+}
+
+/// Keeps the memberships' copy of whether a user is active in step with the user.
+async fn sync_member_active(conn: &mut AnyConnection, user: Uuid, active: bool) -> Result<()> {
+    sqlx::query("UPDATE group_members SET member_active = $2 WHERE user_id = $1")
+        .bind(user.to_string())
+        .bind(i64::from(active))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// `a, b` → `u.a, u.b`, for joins.

@@ -845,3 +845,75 @@ async fn bad_org_link_input_is_refused_naming_the_field(app: TestApp) {
         .problem(409);
     assert_eq!(Reply::fields(&twice), ["org_id"]);
 }
+
+on_both_backends!(contact_and_person_account_records_prefill_through_the_mapping);
+
+async fn contact_and_person_account_records_prefill_through_the_mapping(app: TestApp) {
+    use liaison::crm::record::RecordKind;
+    let t = app.tenancy("Acme", "client_teams").await;
+    let id = connect(&app, &web_server_link(&app, &t).await).await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/services/data/v62.0/sobjects/Contact/0035g00000XyZabAAB",
+        ))
+        .respond_with(fixture(&app, "rest/contact.json"))
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/services/data/v62.0/sobjects/Account/0015g00000PaAbcAAB",
+        ))
+        .respond_with(fixture(&app, "rest/person-account.json"))
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/services/data/v62.0/sobjects/Contact/0035g00000GoNe0AAB",
+        ))
+        .respond_with(fixture(&app, "rest/not-found.json"))
+        .mount(&app.salesforce)
+        .await;
+    let crm = crm(&app);
+    let link = app.store.org_link(id, None).await.unwrap();
+
+    let contact = crm
+        .read_prefill(&link, RecordKind::Contact, "0035g00000XyZabAAB")
+        .await
+        .unwrap();
+    assert_eq!(contact.email.as_deref(), Some("jane.smith@example.com"));
+    assert_eq!(contact.mobile.as_deref(), Some("07768 887464"));
+    assert_eq!(contact.title, None);
+    let person = crm
+        .read_prefill(&link, RecordKind::PersonAccount, "0015g00000PaAbcAAB")
+        .await
+        .unwrap();
+    assert_eq!(person.email.as_deref(), Some("omar@example.com"));
+    assert_eq!(person.mobile.as_deref(), Some("+447700900123"));
+    assert_eq!(person.title.as_deref(), Some("Director"));
+    let missing = crm
+        .read_prefill(&link, RecordKind::Contact, "0035g00000GoNe0AAB")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, liaison::crm::LinkError::Crm(CrmError::NotFound)),
+        "{missing:?}"
+    );
+
+    let requests = app.salesforce.received_requests().await.unwrap();
+    let read = requests
+        .iter()
+        .find(|r| r.url.path().ends_with("/Account/0015g00000PaAbcAAB"))
+        .unwrap();
+    assert_eq!(
+        read.url.query(),
+        Some(
+            "fields=FirstName%2CLastName%2CPersonEmail%2CPersonMobilePhone%2CPersonTitle%2CIsPersonAccount"
+        )
+    );
+    let usage = app
+        .get(&format!("/api/v1/org-links/{id}"), &app.operator)
+        .await
+        .expect(200);
+    assert_eq!(usage["api_usage"]["used"], 10018);
+    assert_eq!(usage["api_usage"]["max"], 100000);
+}

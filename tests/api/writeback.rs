@@ -86,10 +86,12 @@ async fn sent_bodies(app: &TestApp) -> Vec<Value> {
         .collect()
 }
 
+/// Sends at once: the tests' clock stands still, so no batch would ever finish lingering.
 fn config() -> WritebackConfig {
     WritebackConfig {
         min_backoff_seconds: 30,
         max_backoff_seconds: 3600,
+        linger_ms: 0,
         ..Default::default()
     }
 }
@@ -488,4 +490,36 @@ async fn two_workers_at_once_never_send_a_record_twice(app: TestApp) {
     assert_eq!(ids.len(), sent, "a record was sent twice");
     assert_eq!(written, sent);
     assert!(sent <= 300);
+}
+
+on_both_backends!(a_small_batch_lingers_for_more_records_then_goes);
+
+async fn a_small_batch_lingers_for_more_records_then_goes(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    linked_client(&app, &t, &team, link, 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    let lingering = WritebackConfig {
+        linger_ms: 500,
+        ..config()
+    };
+    assert_eq!(
+        pass(&crm(&app), &app.store, &lingering)
+            .await
+            .unwrap()
+            .calls,
+        0,
+        "one record waits for company"
+    );
+    app.clock.advance(time::Duration::milliseconds(600));
+    assert_eq!(
+        pass(&crm(&app), &app.store, &lingering)
+            .await
+            .unwrap()
+            .written,
+        1
+    );
 }
