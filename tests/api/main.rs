@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bad_input;
+mod cli;
 mod directory;
 mod isolation;
 mod ops;
