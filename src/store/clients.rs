@@ -190,27 +190,30 @@ impl Store {
         };
         check_unique_contact(&mut tx, tenancy, Some(&invite.email), None, None).await?;
 
-        let mut facts = group_facts(&mut tx, tenancy, kind, &invite.groups, None, field).await?;
+        // Plain staff may only use contact groups they belong to; to them any other id, known
+        // or not, is refused alike, so nothing tells them which groups exist.
         if model == GroupModel::ContactGroups
             && !inviter.administers_users
             && let Some(staff) = inviter.staff
         {
             for (i, group) in invite.groups.iter().enumerate() {
-                let member =
-                    sqlx::query("SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2")
-                        .bind(group.to_string())
-                        .bind(staff.to_string())
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let member = sqlx::query(
+                    "SELECT 1 FROM group_members WHERE tenancy_id = $1 AND group_id = $2 AND user_id = $3",
+                )
+                .bind(tenancy.to_string())
+                .bind(group.to_string())
+                .bind(staff.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
                 if member.is_none() {
-                    return Err(Error::Conflict {
-                        code: "not-a-member",
-                        field: Some(format!("{field}[{i}]")),
-                        reason: "you may only add clients to contact groups you belong to; ask an administrator".into(),
-                    });
+                    return Err(Error::invalid(
+                        format!("{field}[{i}]"),
+                        "is not a contact group you belong to",
+                    ));
                 }
             }
         }
+        let mut facts = group_facts(&mut tx, tenancy, kind, &invite.groups, None, field).await?;
 
         let now = self.now();
         let mut group_ids = invite.groups.clone();

@@ -562,13 +562,11 @@ impl Store {
         lock_tenancy(&mut tx, tenancy).await?;
         let model = require_kind(&mut tx, tenancy, kind).await?;
         self.group_in(&mut tx, tenancy, kind, group_id).await?;
+        // To plain staff a contact group they are not in is as if it did not exist.
         if let Some(actor) = acting_member
             && !is_member(&mut tx, group_id, actor).await?
         {
-            return Err(Error::Forbidden(format!(
-                "only administrators may add users to a {} they do not belong to",
-                kind.noun()
-            )));
+            return Err(not_found(kind));
         }
         let row = sqlx::query("SELECT kind FROM users WHERE tenancy_id = $1 AND id = $2")
             .bind(tenancy.to_string())

@@ -277,11 +277,7 @@ impl Store {
         let before = staff(&self.user_row(&mut tx, tenancy, id, UserKind::Staff).await?)?;
         check_unique_contact(&mut tx, tenancy, None, update.mobile.as_ref(), Some(id)).await?;
         let now = self.now();
-        let deactivated_at = match update.active {
-            Some(false) if before.active => Some(Some(now)),
-            Some(true) if !before.active => Some(None),
-            _ => None,
-        };
+        let deactivated_at = activation_change(before.active, update.active, now);
         sqlx::query(
             "UPDATE users SET first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name), \
              mobile = COALESCE($5, mobile), title = COALESCE($6, title), role = COALESCE($7, role), \
@@ -406,11 +402,7 @@ impl Store {
         }
         check_unique_contact(&mut tx, tenancy, None, update.mobile.as_ref(), Some(id)).await?;
         let now = self.now();
-        let deactivated_at = match update.active {
-            Some(false) if before.active => Some(Some(now)),
-            Some(true) if !before.active => Some(None),
-            _ => None,
-        };
+        let deactivated_at = activation_change(before.active, update.active, now);
         sqlx::query(
             "UPDATE users SET first_name = COALESCE($3, first_name), mobile = COALESCE($4, mobile), \
              contact_number = COALESCE($5, contact_number), title = COALESCE($6, title), \
@@ -513,6 +505,16 @@ impl Store {
             .map(staff)
             .collect::<sqlx::Result<Vec<_>>>()?;
         Ok(Page::from_rows(found, page, |s| s.id))
+    }
+}
+
+/// What an `active` flag in an update does to `deactivated_at`: `Some(Some(now))` deactivates,
+/// `Some(None)` reactivates, `None` leaves it as it is.
+fn activation_change(active_now: bool, requested: Option<bool>, now: i64) -> Option<Option<i64>> {
+    match requested {
+        Some(false) if active_now => Some(Some(now)),
+        Some(true) if !active_now => Some(None),
+        _ => None,
     }
 }
 

@@ -578,7 +578,22 @@ async fn plain_staff_may_invite_only_into_contact_groups_they_belong_to(app: Tes
         json!({}),
     )
     .await;
-    conflict(refused, "not-a-member", &["contact_groups[0]"]);
+    let hidden = invalid(refused, &["contact_groups[0]"]);
+    let unknown = invite(
+        &app,
+        &t,
+        &s_token,
+        "Jane",
+        "contact_groups",
+        &[&uuid::Uuid::now_v7().to_string()],
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        invalid(unknown, &["contact_groups[0]"]),
+        hidden,
+        "no hint that the group exists"
+    );
     let refused = invite(
         &app,
         &t,
@@ -589,7 +604,7 @@ async fn plain_staff_may_invite_only_into_contact_groups_they_belong_to(app: Tes
         json!({}),
     )
     .await;
-    conflict(refused, "not-a-member", &["contact_groups[1]"]);
+    invalid(refused, &["contact_groups[1]"]);
     assert_eq!(count(&app, &at(&t, "/clients"), &t.admin_token).await, 0);
 
     let jane = invite(
@@ -737,14 +752,27 @@ async fn plain_staff_may_not_manage_client_teams_or_add_to_contact_groups_they_a
         .group(&groups, "contact-groups", "Not Sams", &[&groups.admin_id])
         .await;
     let mine = app.group(&groups, "contact-groups", "Sams", &[&gs]).await;
-    forbidden(
-        app.put(
+    // A contact group they are not in is, to them, as if it did not exist.
+    let hidden = app
+        .put(
             &at(&groups, &format!("/contact-groups/{theirs}/members/{gs}")),
             &gs_token,
             None,
         )
-        .await,
-    );
+        .await
+        .problem(404);
+    let unknown = app
+        .put(
+            &at(
+                &groups,
+                &format!("/contact-groups/{}/members/{gs}", uuid::Uuid::now_v7()),
+            ),
+            &gs_token,
+            None,
+        )
+        .await
+        .problem(404);
+    assert_eq!(hidden, unknown);
     assert_eq!(
         member_ids(&app, &groups, "contact-groups", &theirs).await,
         set(&[&groups.admin_id])
