@@ -27,6 +27,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub crm: CrmConfig,
     pub writeback: crate::jobs::writeback::WritebackConfig,
+    pub mail: crate::mail::MailConfig,
+    pub invitations: crate::jobs::invitations::InvitationConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,6 +99,8 @@ impl Default for Config {
             },
             crm: CrmConfig::default(),
             writeback: Default::default(),
+            mail: Default::default(),
+            invitations: Default::default(),
         }
     }
 }
@@ -177,6 +181,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "writeback.batch_size",
                 reason: "must be between 1 and 200 (Salesforce's limit per call)".into(),
+            });
+        }
+        if let Err(reason) = self.invitations.schedule.validate() {
+            return Err(ConfigError::Invalid {
+                key: "invitations.schedule",
+                reason,
+            });
+        }
+        if let Err(reason) = self.mail.addresses() {
+            return Err(ConfigError::Invalid {
+                key: "mail",
+                reason,
             });
         }
         if self.body_limit_bytes < 1024 {

@@ -11,6 +11,7 @@ pub mod crm;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod store;
 pub mod telemetry;
 
@@ -40,6 +41,7 @@ pub fn app_state(
         store,
         crm,
         metrics: Arc::new(telemetry::Metrics::default()),
+        wake_workers: Arc::new(tokio::sync::Notify::new()),
     })
 }
 

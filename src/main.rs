@@ -113,6 +113,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 );
             }
             let state = liaison::app_state(store.clone(), config.crm.clone())?;
+            let mailer =
+                liaison::mail::SmtpMailer::new(&config.mail).map_err(anyhow::Error::msg)?;
+            let (stop_workers, stopped) = tokio::sync::watch::channel(false);
+            let workers = config.workers.then(|| {
+                tokio::spawn(liaison::jobs::run(
+                    liaison::jobs::Workers {
+                        store: store.clone(),
+                        crm: state.crm.clone(),
+                        mailer: Arc::new(mailer),
+                        writeback: config.writeback.clone(),
+                        invitations: config.invitations.clone(),
+                        link_base_url: config.mail.link_base_url.clone(),
+                        wake: state.wake_workers.clone(),
+                    },
+                    stopped,
+                ))
+            });
             liaison::serve(
                 listener,
                 state,
@@ -120,6 +137,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 liaison::shutdown_signal(),
             )
             .await?;
+            // The workers finish the pass in progress, so nothing is left half-sent.
+            let _ = stop_workers.send(true);
+            if let Some(workers) = workers {
+                let _ = workers.await;
+            }
             store.close().await;
             Ok(())
         }

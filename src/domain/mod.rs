@@ -3,6 +3,7 @@
 
 pub mod client_status;
 pub mod coverage;
+pub mod invitation;
 pub mod invite;
 pub mod tenancy;
 pub mod user;

@@ -28,6 +28,8 @@ pub struct AppState {
     pub store: Store,
     pub crm: Arc<Crm>,
     pub metrics: Arc<Metrics>,
+    /// Wakes the background workers when a request made work due now.
+    pub wake_workers: Arc<tokio::sync::Notify>,
 }
 
 #[derive(utoipa::OpenApi)]

@@ -1,38 +1,62 @@
 //! Background work. Each job is a function that does one pass and reports what it did (tests
 //! call it directly, with a clock they move), plus a thin loop that runs passes until shutdown.
 
+pub mod invitations;
 pub mod writeback;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::crm::Crm;
+use crate::mail::Mailer;
 use crate::store::Store;
 
+/// What the workers need.
+pub struct Workers {
+    pub store: Store,
+    pub crm: Arc<Crm>,
+    pub mailer: Arc<dyn Mailer>,
+    pub writeback: writeback::WritebackConfig,
+    pub invitations: invitations::InvitationConfig,
+    pub link_base_url: String,
+    /// Requests that made work due now wake the loop early.
+    pub wake: Arc<Notify>,
+}
+
 /// Runs the workers until `shutdown` turns true, then finishes the pass in progress.
-pub async fn run(
-    store: Store,
-    crm: Arc<Crm>,
-    config: writeback::WritebackConfig,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let idle = Duration::from_millis(config.poll_interval_ms);
+pub async fn run(workers: Workers, mut shutdown: watch::Receiver<bool>) {
+    let idle = Duration::from_millis(
+        workers
+            .writeback
+            .poll_interval_ms
+            .min(workers.invitations.poll_interval_ms),
+    );
     loop {
-        let busy = match writeback::pass(&crm, &store, &config).await {
-            Ok(report) => report.full_batches > 0,
-            Err(error) => {
-                tracing::error!(error = %error, "write-back pass failed");
-                false
-            }
-        };
+        let mut busy = false;
+        match invitations::pass(
+            &workers.store,
+            workers.mailer.as_ref(),
+            &workers.invitations,
+            &workers.link_base_url,
+        )
+        .await
+        {
+            Ok(report) => busy |= report.due > 0,
+            Err(error) => tracing::error!(error = %error, "invitation pass failed"),
+        }
+        match writeback::pass(&workers.crm, &workers.store, &workers.writeback).await {
+            Ok(report) => busy |= report.full_batches > 0,
+            Err(error) => tracing::error!(error = %error, "write-back pass failed"),
+        }
         if *shutdown.borrow() {
             break;
         }
         if !busy {
             tokio::select! {
                 _ = tokio::time::sleep(idle) => {}
+                _ = workers.wake.notified() => {}
                 _ = shutdown.changed() => break,
             }
         }

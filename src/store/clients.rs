@@ -430,6 +430,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         record_event(&mut tx, tenancy, id, Some(before.status), next, actor, now).await?;
+        super::invitations::apply_status(&mut tx, tenancy, id, next, now).await?;
         if tenancy_locked {
             ensure_clients_covered(&mut tx, tenancy, &[id]).await?;
         }

@@ -8,6 +8,7 @@
 mod backend;
 mod clients;
 mod groups;
+mod invitations;
 mod org_links;
 mod rows;
 mod tenancies;
@@ -24,6 +25,7 @@ use uuid::Uuid;
 pub use backend::Backend;
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, Inviter};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
+pub use invitations::{CYCLE_LEASE_MS, DueCycle, EmailDelivery, InvitationCycle, InvitationLink};
 pub use org_links::{
     ApiUsage, AuthKind, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate, StaffMatch,
 };

@@ -24,6 +24,111 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_client))
         .routes(routes!(client_events))
         .routes(routes!(link_crm_record))
+        .routes(routes!(send_invitation))
+        .routes(routes!(resend_invitation))
+        .routes(routes!(invitation_history))
+        .routes(routes!(email_deliveries))
+}
+
+/// Send a draft's invitation (administrators): the client becomes invited and the first e-mail
+/// goes out now; a new one follows every 24 hours for 30 days.
+#[utoipa::path(post, path = "/tenancies/{tenancy_id}/clients/{client_id}/send", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)),
+    responses((status = 200, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn send_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Client>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let client = state
+        .store
+        .transition_client(
+            access.tenancy,
+            id,
+            ClientStatus::send,
+            &access.actor_label(),
+        )
+        .await?;
+    state.wake_workers.notify_one();
+    Ok(axum::Json(client))
+}
+
+/// Start a new 30-day cycle (administrators): every older link stops working at once.
+#[utoipa::path(post, path = "/tenancies/{tenancy_id}/clients/{client_id}/resend", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)),
+    responses((status = 200, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn resend_invitation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Client>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let client = state
+        .store
+        .transition_client(
+            access.tenancy,
+            id,
+            ClientStatus::resend,
+            &access.actor_label(),
+        )
+        .await?;
+    state.wake_workers.notify_one();
+    Ok(axum::Json(client))
+}
+
+/// The client's invitation cycles, newest first: each e-mail's link, when it expires and why
+/// it stopped working. Who changed the status is in `/events`.
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/clients/{client_id}/invitation", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<crate::store::InvitationCycle>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn invitation_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Vec<crate::store::InvitationCycle>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    state
+        .store
+        .client(access.tenancy, id, access.plain_staff())
+        .await?;
+    Ok(axum::Json(
+        state.store.invitation_history(access.tenancy, id).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    /// Only deliveries that failed after their last retry.
+    #[serde(default)]
+    pub failed: bool,
+}
+
+/// The tenancy's latest e-mail deliveries (administrators), or only the failed ones.
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/email-deliveries", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), DeliveryQuery),
+    responses((status = 200, body = Vec<crate::store::EmailDelivery>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn email_deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenancy_id): Path<Uuid>,
+    Query(query): Query<DeliveryQuery>,
+) -> ApiResult<axum::Json<Vec<crate::store::EmailDelivery>>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    Ok(axum::Json(
+        state
+            .store
+            .email_deliveries(access.tenancy, query.failed, 200)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

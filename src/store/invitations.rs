@@ -1,0 +1,410 @@
+//! Invitation cycles, their links and the e-mails sent for them. A status change starts or ends
+//! a cycle in its own transaction (see `cycle_effect`); the re-send worker claims due cycles
+//! by `next_due_at` with a lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL).
+
+use serde::Serialize;
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{Backend, Result, Store, rows};
+use crate::domain::client_status::ClientStatus;
+use crate::domain::invitation::DeadLink;
+
+/// Milliseconds a claimed cycle stays with one worker.
+pub const CYCLE_LEASE_MS: i64 = 120_000;
+
+/// What a status change does to the client's invitation cycle.
+fn cycle_effect(next: ClientStatus) -> Option<(&'static str, DeadLink)> {
+    match next {
+        ClientStatus::Invited => Some(("replaced", DeadLink::Replaced)),
+        ClientStatus::Active => Some(("accepted", DeadLink::Used)),
+        ClientStatus::Declined => Some(("declined", DeadLink::Used)),
+        ClientStatus::Revoked => Some(("revoked", DeadLink::Revoked)),
+        ClientStatus::Expired => Some(("expired", DeadLink::Expired)),
+        ClientStatus::Draft => None,
+    }
+}
+
+/// Ends the client's running cycle (voiding every live link of it) and, when the client is now
+/// invited, starts a new cycle whose first e-mail is due at once.
+pub(super) async fn apply_status(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    client: Uuid,
+    next: ClientStatus,
+    now: i64,
+) -> Result<()> {
+    let Some((end_reason, dead)) = cycle_effect(next) else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE invitation_links SET voided_at = $3, void_reason = $4 \
+         WHERE tenancy_id = $1 AND client_id = $2 AND voided_at IS NULL",
+    )
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .bind(now)
+    .bind(dead.as_str())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE invitation_cycles SET ended_at = $3, end_reason = $4, next_due_at = NULL, lease_until = NULL \
+         WHERE tenancy_id = $1 AND client_id = $2 AND ended_at IS NULL",
+    )
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .bind(now)
+    .bind(end_reason)
+    .execute(&mut *conn)
+    .await?;
+    if next == ClientStatus::Invited {
+        sqlx::query(
+            "INSERT INTO invitation_cycles (id, tenancy_id, client_id, started_at, next_due_at, emails_sent, failed_attempts) \
+             VALUES ($1, $2, $3, $4, $4, 0, 0)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(tenancy.to_string())
+        .bind(client.to_string())
+        .bind(now)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A cycle the worker claimed, with what its e-mail needs.
+#[derive(Debug, Clone)]
+pub struct DueCycle {
+    pub id: Uuid,
+    pub tenancy_id: Uuid,
+    pub tenancy_name: String,
+    pub client_id: Uuid,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub message: Option<String>,
+    /// Set by the first e-mail; absent before it.
+    pub ends_at: Option<i64>,
+    pub emails_sent: i64,
+    pub failed_attempts: i64,
+}
+
+/// A cycle, its links and e-mails, as the history shows them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvitationCycle {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// 30 days after the first e-mail.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ends_at: Option<OffsetDateTime>,
+    /// When the next e-mail (or the expiry) is due; absent once the cycle is over.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_due_at: Option<OffsetDateTime>,
+    pub emails_sent: i64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+    /// `accepted`, `declined`, `revoked`, `expired` or `replaced` (by a resend).
+    pub end_reason: Option<String>,
+    /// The last delivery failure, while retries go on.
+    pub last_error: Option<String>,
+    pub links: Vec<InvitationLink>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InvitationLink {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub sent_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub voided_at: Option<OffsetDateTime>,
+    pub void_reason: Option<DeadLink>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// One e-mail delivery: sent, or failed after its last retry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EmailDelivery {
+    pub id: Uuid,
+    pub client_id: Option<Uuid>,
+    pub kind: String,
+    pub recipient: String,
+    /// `sent` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+fn cycle(row: &AnyRow, links: Vec<InvitationLink>) -> sqlx::Result<InvitationCycle> {
+    Ok(InvitationCycle {
+        id: rows::id(row, "id")?,
+        started_at: rows::time(row, "started_at")?,
+        ends_at: rows::opt_time(row, "ends_at")?,
+        next_due_at: rows::opt_time(row, "next_due_at")?,
+        emails_sent: rows::int(row, "emails_sent")?,
+        ended_at: rows::opt_time(row, "ended_at")?,
+        end_reason: rows::opt_text(row, "end_reason")?,
+        last_error: rows::opt_text(row, "last_error")?,
+        links,
+    })
+}
+
+impl Store {
+    /// Claims up to `limit` cycles due at `now`, oldest due first. The due index holds only
+    /// running cycles, so this reads what is due and nothing else.
+    pub async fn claim_due_cycles(&self, now: i64, limit: i64) -> Result<Vec<DueCycle>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE invitation_cycles SET lease_until = $2 WHERE id IN (SELECT id FROM invitation_cycles \
+               WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
+               ORDER BY next_due_at LIMIT $3 {lock}) \
+             RETURNING id"
+        );
+        let ids = sqlx::query(&sql)
+            .bind(now)
+            .bind(now + CYCLE_LEASE_MS)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| rows::text(row, "id"))
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        let mut due = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT c.id, c.tenancy_id, t.name AS tenancy_name, c.client_id, u.first_name, u.last_name, u.email, \
+                   u.invite_message, c.ends_at, c.emails_sent, c.failed_attempts \
+                 FROM invitation_cycles c JOIN users u ON u.id = c.client_id JOIN tenancies t ON t.id = c.tenancy_id \
+                 WHERE c.id = $1",
+            )
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+            due.push(DueCycle {
+                id: rows::id(&row, "id")?,
+                tenancy_id: rows::id(&row, "tenancy_id")?,
+                tenancy_name: rows::text(&row, "tenancy_name")?,
+                client_id: rows::id(&row, "client_id")?,
+                first_name: rows::text(&row, "first_name")?,
+                last_name: rows::text(&row, "last_name")?,
+                email: rows::text(&row, "email")?,
+                message: rows::opt_text(&row, "invite_message")?,
+                ends_at: sqlx::Row::try_get(&row, "ends_at")?,
+                emails_sent: rows::int(&row, "emails_sent")?,
+                failed_attempts: rows::int(&row, "failed_attempts")?,
+            });
+        }
+        Ok(due)
+    }
+
+    /// Records a new link before its e-mail goes out, so the link works the moment the e-mail
+    /// arrives. The first link of a cycle also fixes when the cycle ends.
+    pub async fn record_link(
+        &self,
+        cycle: &DueCycle,
+        token_hash: &str,
+        sent_at: i64,
+        expires_at: i64,
+        ends_at: i64,
+    ) -> Result<Uuid> {
+        let id = Uuid::now_v7();
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE invitation_cycles SET ends_at = COALESCE(ends_at, $2) WHERE id = $1")
+            .bind(cycle.id.to_string())
+            .bind(ends_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO invitation_links (id, tenancy_id, client_id, cycle_id, token_hash, sent_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id.to_string())
+        .bind(cycle.tenancy_id.to_string())
+        .bind(cycle.client_id.to_string())
+        .bind(cycle.id.to_string())
+        .bind(token_hash.to_string())
+        .bind(sent_at)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// The e-mail went out: count it and schedule the cycle's next step.
+    pub async fn record_sent(
+        &self,
+        cycle: &DueCycle,
+        next_due_at: i64,
+        attempts: i64,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE invitation_cycles SET emails_sent = emails_sent + 1, failed_attempts = 0, last_error = NULL, \
+             next_due_at = $2, lease_until = NULL WHERE id = $1 AND ended_at IS NULL",
+        )
+        .bind(cycle.id.to_string())
+        .bind(next_due_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_delivery(&mut tx, cycle, "sent", attempts, None, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The e-mail could not be delivered: its link never reached anyone and is voided. The
+    /// cycle tries again at `next_due_at`; after the last retry the failure is kept for ops and
+    /// the schedule goes on with the next day's e-mail.
+    pub async fn record_send_failure(
+        &self,
+        cycle: &DueCycle,
+        link: Uuid,
+        error: &str,
+        next_due_at: i64,
+        gave_up: bool,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE invitation_links SET voided_at = $2, void_reason = 'undelivered' WHERE id = $1 AND voided_at IS NULL")
+            .bind(link.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE invitation_cycles SET failed_attempts = CASE WHEN $3 = 1 THEN 0 ELSE failed_attempts + 1 END, \
+             last_error = $4, next_due_at = $2, lease_until = NULL WHERE id = $1 AND ended_at IS NULL",
+        )
+        .bind(cycle.id.to_string())
+        .bind(next_due_at)
+        .bind(i64::from(gave_up))
+        .bind(error.to_string())
+        .execute(&mut *tx)
+        .await?;
+        if gave_up {
+            insert_delivery(
+                &mut tx,
+                cycle,
+                "failed",
+                cycle.failed_attempts + 1,
+                Some(error),
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The client's invitation cycles, newest first, with their links.
+    pub async fn invitation_history(
+        &self,
+        tenancy: Uuid,
+        client: Uuid,
+    ) -> Result<Vec<InvitationCycle>> {
+        self.client(tenancy, client, None).await?;
+        let cycles = sqlx::query(
+            "SELECT id, started_at, ends_at, next_due_at, emails_sent, ended_at, end_reason, last_error \
+             FROM invitation_cycles WHERE tenancy_id = $1 AND client_id = $2 ORDER BY id DESC LIMIT 50",
+        )
+        .bind(tenancy.to_string())
+        .bind(client.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(cycles.len());
+        for row in &cycles {
+            let links = sqlx::query(
+                "SELECT id, sent_at, expires_at, voided_at, void_reason, used_at FROM invitation_links \
+                 WHERE tenancy_id = $1 AND cycle_id = $2 ORDER BY id",
+            )
+            .bind(tenancy.to_string())
+            .bind(rows::text(row, "id")?)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|l| {
+                Ok(InvitationLink {
+                    id: rows::id(l, "id")?,
+                    sent_at: rows::time(l, "sent_at")?,
+                    expires_at: rows::time(l, "expires_at")?,
+                    voided_at: rows::opt_time(l, "voided_at")?,
+                    void_reason: rows::opt_text(l, "void_reason")?.as_deref().and_then(DeadLink::parse),
+                    used_at: rows::opt_time(l, "used_at")?,
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
+            out.push(cycle(row, links)?);
+        }
+        Ok(out)
+    }
+
+    /// E-mail deliveries of a tenancy, optionally only the failed ones, newest first.
+    pub async fn email_deliveries(
+        &self,
+        tenancy: Uuid,
+        failed_only: bool,
+        limit: i64,
+    ) -> Result<Vec<EmailDelivery>> {
+        let found = sqlx::query(
+            "SELECT id, client_id, kind, recipient, state, attempts, last_error, at FROM email_deliveries \
+             WHERE tenancy_id = $1 AND ($2 = 0 OR state = 'failed') ORDER BY id DESC LIMIT $3",
+        )
+        .bind(tenancy.to_string())
+        .bind(i64::from(failed_only))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(EmailDelivery {
+                id: rows::id(row, "id")?,
+                client_id: rows::opt_id(row, "client_id")?,
+                kind: rows::text(row, "kind")?,
+                recipient: rows::text(row, "recipient")?,
+                state: rows::text(row, "state")?,
+                attempts: rows::int(row, "attempts")?,
+                last_error: rows::opt_text(row, "last_error")?,
+                at: rows::time(row, "at")?,
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(found)
+    }
+}
+
+async fn insert_delivery(
+    conn: &mut AnyConnection,
+    cycle: &DueCycle,
+    state: &str,
+    attempts: i64,
+    error: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO email_deliveries (id, tenancy_id, client_id, cycle_id, kind, recipient, state, attempts, last_error, at) \
+         VALUES ($1, $2, $3, $4, 'invitation', $5, $6, $7, $8, $9)",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(cycle.tenancy_id.to_string())
+    .bind(cycle.client_id.to_string())
+    .bind(cycle.id.to_string())
+    .bind(cycle.email.clone())
+    .bind(state.to_string())
+    .bind(attempts)
+    .bind(error.map(str::to_string))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! The invitation lifecycle over a real SMTP server: the 30-day cycle, resend and revoke.
+
+use liaison::jobs::invitations::{InvitationConfig, pass};
+use liaison::mail::SmtpMailer;
+use serde_json::{Value, json};
+
+use crate::helpers::{Tenancy, TestApp};
+use crate::on_both_backends;
+use crate::smtp::SmtpServer;
+
+async fn draft(app: &TestApp) -> (Tenancy, String) {
+    let t = app.tenancy("Acme Wealth", "client_teams").await;
+    let team = app
+        .group(&t, "client-teams", "Private Clients", &[&t.admin_id])
+        .await;
+    let client = app
+        .post(
+            &format!("/api/v1/tenancies/{}/clients", t.id),
+            &t.admin_token,
+            json!({ "first_name": "Jane", "last_name": "Smith", "email": "jane@example.com", "client_teams": [team],
+                    "message": "Looking forward to <talking> with you" }),
+        )
+        .await
+        .expect(201);
+    (t, client["id"].as_str().unwrap().to_string())
+}
+
+fn config() -> InvitationConfig {
+    InvitationConfig {
+        retry_min_seconds: 60,
+        retry_max_seconds: 600,
+        ..Default::default()
+    }
+}
+
+async fn run(app: &TestApp, smtp: &SmtpServer) -> liaison::jobs::invitations::InvitationPass {
+    let mailer = SmtpMailer::new(&smtp.mail_config(&app.address)).unwrap();
+    pass(&app.store, &mailer, &config(), &app.address)
+        .await
+        .unwrap()
+}
+
+async fn status(app: &TestApp, t: &Tenancy, client: &str) -> Value {
+    app.get(
+        &format!("/api/v1/tenancies/{}/clients/{client}", t.id),
+        &t.admin_token,
+    )
+    .await
+    .expect(200)["status"]
+        .clone()
+}
+
+on_both_backends!(
+    a_draft_gets_no_email_until_sent_then_one_a_day_for_thirty_days_then_expires,
+    resend_starts_a_new_cycle_and_voids_every_older_link,
+    revoke_ends_the_cycle_and_no_more_email_goes,
+    an_email_the_server_cannot_take_now_is_retried_without_losing_the_schedule,
+);
+
+async fn a_draft_gets_no_email_until_sent_then_one_a_day_for_thirty_days_then_expires(
+    app: TestApp,
+) {
+    let smtp = SmtpServer::start();
+    let (t, client) = draft(&app).await;
+    assert_eq!(run(&app, &smtp).await.due, 0);
+    assert!(smtp.received().is_empty(), "a draft gets no e-mail");
+
+    let sent = app
+        .post(
+            &format!("/api/v1/tenancies/{}/clients/{client}/send", t.id),
+            &t.admin_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(sent.expect(200)["status"], "invited");
+    assert_eq!(run(&app, &smtp).await.sent, 1);
+    let first = &smtp.received()[0];
+    assert_eq!(first.to, ["jane@example.com"]);
+    assert!(
+        first
+            .header("Subject")
+            .unwrap()
+            .contains("Acme Wealth invites you"),
+        "{}",
+        first.raw
+    );
+    assert!(
+        first
+            .header("From")
+            .unwrap()
+            .contains("invitations@liaison.test")
+    );
+    assert!(first.raw.contains("multipart/alternative"));
+    assert!(first.raw.contains("text/plain") && first.raw.contains("text/html"));
+    assert!(
+        first
+            .raw
+            .contains("Looking forward to &lt;talking&gt; with you"),
+        "escaped in HTML"
+    );
+    let links = first.links();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert!(links[0].starts_with(&format!("{}/invitations/", app.address)));
+
+    // Nothing more the same day; then one e-mail a day, each with its own link.
+    app.clock.advance(time::Duration::hours(23));
+    assert_eq!(run(&app, &smtp).await.due, 0);
+    for day in 1..30 {
+        app.clock
+            .advance(time::Duration::hours(if day == 1 { 1 } else { 24 }));
+        let report = run(&app, &smtp).await;
+        assert_eq!((report.sent, report.expired), (1, 0), "day {day}");
+    }
+    let received = smtp.received();
+    assert_eq!(received.len(), 30);
+    let mut all_links: Vec<String> = received.iter().flat_map(|m| m.links()).collect();
+    all_links.sort();
+    all_links.dedup();
+    assert_eq!(all_links.len(), 30, "a new link every day");
+    assert_eq!(status(&app, &t, &client).await, "invited");
+
+    // Thirty days after the first e-mail: expired, and no e-mail after.
+    app.clock.advance(time::Duration::hours(24));
+    let report = run(&app, &smtp).await;
+    assert_eq!((report.sent, report.expired), (0, 1));
+    assert_eq!(status(&app, &t, &client).await, "expired");
+    app.clock.advance(time::Duration::days(1));
+    assert_eq!(run(&app, &smtp).await.due, 0);
+    assert_eq!(smtp.received().len(), 30);
+
+    let history = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients/{client}/invitation", t.id),
+            &t.admin_token,
+        )
+        .await
+        .expect(200);
+    let cycle = &history[0];
+    assert_eq!(cycle["emails_sent"], 30);
+    assert_eq!(cycle["end_reason"], "expired");
+    let links = cycle["links"].as_array().unwrap();
+    assert_eq!(links.len(), 30);
+    assert!(
+        links
+            .iter()
+            .all(|l| l["void_reason"] == "expired" || l["voided_at"].is_null())
+    );
+    // Each link works 48 hours; the last one until the cycle's end.
+    assert_eq!(links[0]["expires_at"], "2026-03-04T09:00:00Z");
+    assert_eq!(links[29]["expires_at"], cycle["ends_at"]);
+    let events = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients/{client}/events", t.id),
+            &t.admin_token,
+        )
+        .await
+        .expect(200);
+    let moves: Vec<_> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["to_status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(moves, ["draft", "invited", "expired"]);
+    assert_eq!(events["items"][2]["actor"], "system");
+}
+
+async fn resend_starts_a_new_cycle_and_voids_every_older_link(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let (t, client) = draft(&app).await;
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/send", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    run(&app, &smtp).await;
+    app.clock.advance(time::Duration::hours(24));
+    run(&app, &smtp).await;
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/resend", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        run(&app, &smtp).await.sent,
+        1,
+        "the new cycle's first e-mail goes at once"
+    );
+    let history = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients/{client}/invitation", t.id),
+            &t.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(history.as_array().unwrap().len(), 2);
+    assert_eq!(history[1]["end_reason"], "replaced");
+    assert!(
+        history[1]["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["void_reason"] == "replaced")
+    );
+    assert!(history[0]["links"][0]["voided_at"].is_null());
+    assert_eq!(smtp.received().len(), 3);
+}
+
+async fn revoke_ends_the_cycle_and_no_more_email_goes(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let (t, client) = draft(&app).await;
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/send", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    run(&app, &smtp).await;
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/revoke", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    app.clock.advance(time::Duration::days(2));
+    assert_eq!(run(&app, &smtp).await.due, 0);
+    assert_eq!(smtp.received().len(), 1);
+    let history = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients/{client}/invitation", t.id),
+            &t.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(history[0]["end_reason"], "revoked");
+    assert_eq!(history[0]["links"][0]["void_reason"], "revoked");
+    // Sending again is not a thing for a revoked client; resend of an active one neither.
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/send", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .problem(409);
+}
+
+async fn an_email_the_server_cannot_take_now_is_retried_without_losing_the_schedule(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let (t, client) = draft(&app).await;
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/send", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    smtp.refuse_for_now();
+    let report = run(&app, &smtp).await;
+    assert_eq!((report.sent, report.retried), (0, 1));
+    let history = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients/{client}/invitation", t.id),
+            &t.admin_token,
+        )
+        .await
+        .expect(200);
+    assert!(
+        history[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("could not take")
+    );
+    assert_eq!(
+        history[0]["links"][0]["void_reason"], "undelivered",
+        "a link that never left is dead"
+    );
+
+    smtp.accept();
+    assert_eq!(run(&app, &smtp).await.due, 0, "waits for its backoff");
+    app.clock.advance(time::Duration::minutes(3));
+    assert_eq!(run(&app, &smtp).await.sent, 1);
+    assert_eq!(smtp.received().len(), 1);
+
+    // Refused for good: kept as a failed delivery, and the next day's e-mail still comes.
+    app.clock.advance(time::Duration::hours(24));
+    smtp.refuse_for_good();
+    assert_eq!(run(&app, &smtp).await.failed, 1);
+    let failed = app
+        .get(
+            &format!("/api/v1/tenancies/{}/email-deliveries?failed=true", t.id),
+            &t.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(failed[0]["recipient"], "jane@example.com");
+    assert_eq!(failed[0]["state"], "failed");
+    smtp.accept();
+    app.clock.advance(time::Duration::hours(24));
+    assert_eq!(run(&app, &smtp).await.sent, 1);
+    assert_eq!(status(&app, &t, &client).await, "invited");
+}
