@@ -5,7 +5,9 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod html;
 pub mod ops;
+pub mod pages;
 pub mod salesforce;
 
 use std::sync::Arc;
@@ -92,6 +94,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         )
         .merge(ops::router())
         .merge(salesforce::router())
+        .merge(pages::router())
         .fallback(|| async { ApiError::NotFound("route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .layer(DefaultBodyLimit::max(body_limit))

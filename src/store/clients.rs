@@ -396,21 +396,37 @@ impl Store {
         // A move that brings a client back under the coverage rule must see the tenancy's groups
         // held still, so it takes the tenancy lock (first, as every writer does). Any other move
         // locks only the client's row, so status changes of different clients run side by side.
+        let mut tx = self.write_tx().await?;
+        let after = self
+            .transition_in(&mut tx, tenancy, id, transition, actor)
+            .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// A status move inside the caller's transaction (see `transition_client`).
+    pub(super) async fn transition_in(
+        &self,
+        tx: &mut AnyConnection,
+        tenancy: Uuid,
+        id: Uuid,
+        transition: fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>,
+        actor: &str,
+    ) -> Result<Client> {
         let reenters_cover = |from: ClientStatus| {
             transition(from).is_ok_and(|next| next.needs_coverage() && !from.needs_coverage())
         };
-        let mut tx = self.write_tx().await?;
-        let peek = self.client_in(&mut tx, tenancy, id).await?;
+        let peek = self.client_in(tx, tenancy, id).await?;
         let tenancy_locked = reenters_cover(peek.status);
         if tenancy_locked {
-            lock_tenancy(&mut tx, tenancy).await?;
+            lock_tenancy(tx, tenancy).await?;
         }
         sqlx::query("UPDATE users SET updated_at = updated_at WHERE tenancy_id = $1 AND id = $2")
             .bind(tenancy.to_string())
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        let before = self.client_in(&mut tx, tenancy, id).await?;
+        let before = self.client_in(tx, tenancy, id).await?;
         if reenters_cover(before.status) && !tenancy_locked {
             return Err(Error::conflict(
                 "changed-meanwhile",
@@ -429,14 +445,12 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        record_event(&mut tx, tenancy, id, Some(before.status), next, actor, now).await?;
-        super::invitations::apply_status(&mut tx, tenancy, id, next, now).await?;
+        record_event(tx, tenancy, id, Some(before.status), next, actor, now).await?;
+        super::invitations::apply_status(tx, tenancy, id, next, now).await?;
         if tenancy_locked {
-            ensure_clients_covered(&mut tx, tenancy, &[id]).await?;
+            ensure_clients_covered(tx, tenancy, &[id]).await?;
         }
-        let after = self.client_in(&mut tx, tenancy, id).await?;
-        tx.commit().await?;
-        Ok(after)
+        self.client_in(tx, tenancy, id).await
     }
 
     pub async fn client_events(

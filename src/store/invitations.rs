@@ -408,3 +408,115 @@ async fn insert_delivery(
     .await?;
     Ok(())
 }
+
+/// What an activation link opens, found by its token's hash.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub tenancy_id: Uuid,
+    pub tenancy_name: String,
+    pub client_id: Uuid,
+    pub first_name: String,
+    /// Why the link no longer works, if it does not (at the time asked).
+    pub dead: Option<DeadLink>,
+}
+
+/// The client's answer to an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    Decline,
+}
+
+impl Store {
+    /// The link behind a token hash, and whether it still works now.
+    pub async fn invitation_link(&self, token_hash: &str) -> Result<Option<LinkView>> {
+        let row = sqlx::query(
+            "SELECT l.tenancy_id, t.name AS tenancy_name, l.client_id, u.first_name, l.expires_at, l.voided_at, \
+               l.void_reason, l.used_at \
+             FROM invitation_links l JOIN users u ON u.id = l.client_id JOIN tenancies t ON t.id = l.tenancy_id \
+             WHERE l.token_hash = $1",
+        )
+        .bind(token_hash.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let now = self.now();
+        let dead = if rows::opt_time(&row, "used_at")?.is_some() {
+            Some(DeadLink::Used)
+        } else if rows::opt_time(&row, "voided_at")?.is_some() {
+            Some(
+                rows::opt_text(&row, "void_reason")?
+                    .as_deref()
+                    .and_then(DeadLink::parse)
+                    .unwrap_or(DeadLink::Expired),
+            )
+        } else if rows::int(&row, "expires_at")? <= now {
+            Some(DeadLink::Expired)
+        } else {
+            None
+        };
+        // A link whose e-mail never left reached no one: it is as unknown as a guessed one.
+        if dead == Some(DeadLink::Undelivered) {
+            return Ok(None);
+        }
+        Ok(Some(LinkView {
+            tenancy_id: rows::id(&row, "tenancy_id")?,
+            tenancy_name: rows::text(&row, "tenancy_name")?,
+            client_id: rows::id(&row, "client_id")?,
+            first_name: rows::text(&row, "first_name")?,
+            dead,
+        }))
+    }
+
+    /// The client answers through a live link: in one transaction the status moves, the cycle
+    /// ends and every link of it stops working, this one marked used. A dead or unknown link
+    /// changes nothing and says why.
+    pub async fn answer_invitation(
+        &self,
+        token_hash: &str,
+        answer: Answer,
+    ) -> Result<Result<LinkView, Option<DeadLink>>> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT id, tenancy_id, client_id, expires_at, voided_at, void_reason, used_at FROM invitation_links \
+             WHERE token_hash = $1",
+        )
+        .bind(token_hash.to_string())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(Err(None)) };
+        let now = self.now();
+        if rows::opt_time(&row, "used_at")?.is_some() {
+            return Ok(Err(Some(DeadLink::Used)));
+        }
+        if let Some(reason) = rows::opt_text(&row, "void_reason")? {
+            return Ok(Err(
+                DeadLink::parse(&reason).filter(|d| *d != DeadLink::Undelivered)
+            ));
+        }
+        if rows::int(&row, "expires_at")? <= now {
+            return Ok(Err(Some(DeadLink::Expired)));
+        }
+        let (tenancy, client) = (rows::id(&row, "tenancy_id")?, rows::id(&row, "client_id")?);
+        let transition = match answer {
+            Answer::Accept => ClientStatus::accept,
+            Answer::Decline => ClientStatus::decline,
+        };
+        match self
+            .transition_in(&mut tx, tenancy, client, transition, "client")
+            .await
+        {
+            Ok(_) => {}
+            // The client answered already (through another link of the same cycle).
+            Err(super::Error::Conflict { .. }) => return Ok(Err(Some(DeadLink::Used))),
+            Err(e) => return Err(e),
+        }
+        sqlx::query("UPDATE invitation_links SET used_at = $2, void_reason = 'used' WHERE id = $1")
+            .bind(rows::text(&row, "id")?)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(self.invitation_link(token_hash).await?.ok_or(None))
+    }
+}

@@ -25,7 +25,9 @@ use uuid::Uuid;
 pub use backend::Backend;
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, Inviter};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
-pub use invitations::{CYCLE_LEASE_MS, DueCycle, EmailDelivery, InvitationCycle, InvitationLink};
+pub use invitations::{
+    Answer, CYCLE_LEASE_MS, DueCycle, EmailDelivery, InvitationCycle, InvitationLink, LinkView,
+};
 pub use org_links::{
     ApiUsage, AuthKind, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate, StaffMatch,
 };

@@ -305,3 +305,182 @@ async fn an_email_the_server_cannot_take_now_is_retried_without_losing_the_sched
     assert_eq!(run(&app, &smtp).await.sent, 1);
     assert_eq!(status(&app, &t, &client).await, "invited");
 }
+
+/// A browser: keeps cookies, does not follow redirects.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+/// Opens a link and returns the page and the CSRF token of its form.
+async fn open(browser: &reqwest::Client, link: &str) -> (u16, String, String) {
+    let response = browser.get(link).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    let csrf = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    (status, body, csrf)
+}
+
+async fn post_form(browser: &reqwest::Client, url: &str, csrf: &str) -> (u16, String) {
+    let response = browser
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn sent_link(app: &TestApp, smtp: &SmtpServer, t: &Tenancy, client: &str) -> String {
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/send", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    run(app, smtp).await;
+    smtp.received().last().unwrap().links()[0].clone()
+}
+
+on_both_backends!(
+    the_link_opens_a_page_and_accepting_is_a_post_with_its_csrf_token,
+    declining_ends_the_invitation_and_accept_after_decline_changes_nothing,
+    dead_links_say_why_and_guessed_links_say_nothing,
+);
+
+async fn the_link_opens_a_page_and_accepting_is_a_post_with_its_csrf_token(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let (t, client) = draft(&app).await;
+    let link = sent_link(&app, &smtp, &t, &client).await;
+    let browser = browser();
+    let (status_code, page, csrf) = open(&browser, &link).await;
+    assert_eq!(status_code, 200);
+    assert!(page.contains("Your invitation from Acme Wealth") && page.contains("Dear Jane"));
+    assert!(!csrf.is_empty());
+    assert_eq!(
+        status(&app, &t, &client).await,
+        "invited",
+        "opening the link changes nothing"
+    );
+
+    // A POST without the page's cookie (another site, a scanner) changes nothing.
+    let (refused, body) =
+        post_form(&reqwest::Client::new(), &format!("{link}/accept"), &csrf).await;
+    assert_eq!(refused, 403);
+    assert!(body.contains("Nothing was changed"));
+    let (forged, _) = post_form(&browser, &format!("{link}/accept"), "forged").await;
+    assert_eq!(forged, 403);
+    assert_eq!(status(&app, &t, &client).await, "invited");
+
+    let (accepted, body) = post_form(&browser, &format!("{link}/accept"), &csrf).await;
+    assert_eq!(accepted, 200, "{body}");
+    assert!(body.contains("Your invitation is accepted"));
+    assert_eq!(status(&app, &t, &client).await, "active");
+
+    let (again, body, _) = open(&browser, &link).await;
+    assert_eq!(again, 410);
+    assert!(body.contains("already answered"));
+    let (replayed, _) = post_form(&browser, &format!("{link}/accept"), &csrf).await;
+    assert_eq!(replayed, 410);
+    let history = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients/{client}/invitation", t.id),
+            &t.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(history[0]["end_reason"], "accepted");
+    assert!(!history[0]["links"][0]["used_at"].is_null());
+    app.clock.advance(time::Duration::days(1));
+    assert_eq!(run(&app, &smtp).await.due, 0, "no e-mail after the answer");
+}
+
+async fn declining_ends_the_invitation_and_accept_after_decline_changes_nothing(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let (t, client) = draft(&app).await;
+    let link = sent_link(&app, &smtp, &t, &client).await;
+    let browser = browser();
+    let (_, _, csrf) = open(&browser, &link).await;
+    let (declined, body) = post_form(&browser, &format!("{link}/decline"), &csrf).await;
+    assert_eq!(declined, 200);
+    assert!(body.contains("You declined"));
+    assert_eq!(status(&app, &t, &client).await, "declined");
+    let (late, _) = post_form(&browser, &format!("{link}/accept"), &csrf).await;
+    assert_eq!(late, 410);
+    assert_eq!(status(&app, &t, &client).await, "declined");
+}
+
+async fn dead_links_say_why_and_guessed_links_say_nothing(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let (t, client) = draft(&app).await;
+    let first = sent_link(&app, &smtp, &t, &client).await;
+    let browser = browser();
+
+    // 48 hours on (two newer e-mails since), the first link has expired.
+    for _ in 0..2 {
+        app.clock.advance(time::Duration::hours(24));
+        run(&app, &smtp).await;
+    }
+    let (code, body, _) = open(&browser, &first).await;
+    assert_eq!(code, 410);
+    assert!(body.contains("expired") && body.contains("newer invitation e-mail"));
+    for secret in ["Jane", "Smith", "jane@example.com", "Acme"] {
+        assert!(!body.contains(secret), "a dead link shows {secret}");
+    }
+    let yesterday = smtp.received()[1].links()[0].clone();
+    assert_eq!(
+        open(&browser, &yesterday).await.0,
+        200,
+        "yesterday's link still works"
+    );
+
+    // An admin's resend replaces every older link.
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/resend", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    run(&app, &smtp).await;
+    let (code, body, _) = open(&browser, &yesterday).await;
+    assert_eq!(code, 410);
+    assert!(body.contains("replaced"));
+
+    // Revoked.
+    let current = smtp.received().last().unwrap().links()[0].clone();
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/revoke", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let (code, body, _) = open(&browser, &current).await;
+    assert_eq!(code, 410);
+    assert!(body.contains("withdrawn"));
+
+    // Guessed or malformed: the same page, with nothing about anyone.
+    let guessed = format!("{}/invitations/{}", app.address, "A".repeat(43));
+    let (code, body, _) = open(&browser, &guessed).await;
+    assert_eq!(code, 404);
+    assert!(!body.contains("Acme") && !body.contains("Jane"));
+    assert_eq!(
+        open(
+            &browser,
+            &format!("{}/invitations/%3Cscript%3E", app.address)
+        )
+        .await
+        .0,
+        404
+    );
+}

@@ -1,0 +1,202 @@
+//! The pages a client sees from an invitation e-mail. Opening a link only shows the choice;
+//! accepting or declining is a POST with a CSRF token (mail scanners follow links). A dead link
+//! says why it died, and an unknown one says nothing about anyone.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use super::extract::Path;
+use super::html::{escape, page, page_html};
+use crate::crm::{digest, oauth::random_token};
+use crate::domain::invitation::DeadLink;
+use crate::store::{Answer, LinkView};
+
+const CSRF_COOKIE: &str = "liaison_csrf";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/invitations/{token}", get(open))
+        .route("/invitations/{token}/accept", post(accept))
+        .route("/invitations/{token}/decline", post(decline))
+}
+
+fn plausible(token: &str) -> bool {
+    (20..=100).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn unknown() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "This link is not valid",
+        "Check that you opened the whole link from your invitation e-mail.",
+    )
+}
+
+fn dead(reason: DeadLink) -> Response {
+    let (title, message) = match reason {
+        DeadLink::Expired => (
+            "This link has expired",
+            "Invitation links work for 48 hours. Look for a newer invitation e-mail, which comes every day \
+             while your invitation is open, or ask the firm that invited you to send a new one.",
+        ),
+        DeadLink::Replaced => (
+            "This link was replaced",
+            "A newer invitation e-mail was sent to you. Please use the link in the latest e-mail.",
+        ),
+        DeadLink::Revoked => (
+            "This invitation was withdrawn",
+            "Contact the firm that invited you if you think this is a mistake.",
+        ),
+        DeadLink::Used | DeadLink::Undelivered => (
+            "This invitation was already answered",
+            "Nothing more to do here. Contact the firm that invited you if you want to change your answer.",
+        ),
+    };
+    page(StatusCode::GONE, title, message)
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            pair.trim()
+                .strip_prefix(&format!("{name}="))
+                .map(str::to_string)
+        })
+}
+
+async fn open(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if !plausible(&token) {
+        return unknown();
+    }
+    let view = match state.store.invitation_link(&digest(&token)).await {
+        Ok(Some(view)) => view,
+        Ok(None) => return unknown(),
+        Err(error) => return unavailable(error),
+    };
+    if let Some(reason) = view.dead {
+        return dead(reason);
+    }
+    let csrf = random_token();
+    let form = |action: &str, label: &str, class: &str| {
+        format!(
+            "<form method=\"post\" action=\"/invitations/{token}/{action}\" style=\"display:inline\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\" class=\"{class}\">{label}</button></form>"
+        )
+    };
+    let body = format!(
+        "<p>Dear {first},</p><p>{tenancy} invites you to talk with them in their secure messenger.</p>{accept}{decline}",
+        first = escape(&view.first_name),
+        tenancy = escape(&view.tenancy_name),
+        accept = form("accept", "Accept the invitation", "primary"),
+        decline = form("decline", "Decline", ""),
+    );
+    let mut response = page_html(
+        StatusCode::OK,
+        &format!("Your invitation from {}", view.tenancy_name),
+        &body,
+    );
+    let secure = if state.crm.config().public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    if let Ok(cookie) =
+        format!("{CSRF_COOKIE}={csrf}; Path=/invitations; HttpOnly; SameSite=Strict{secure}")
+            .parse()
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+async fn accept(
+    state: State<AppState>,
+    token: Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(state, token, headers, body, Answer::Accept).await
+}
+
+async fn decline(
+    state: State<AppState>,
+    token: Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(state, token, headers, body, Answer::Decline).await
+}
+
+async fn answer(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+    answer: Answer,
+) -> Response {
+    if !plausible(&token) {
+        return unknown();
+    }
+    let sent = form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned());
+    let expected = cookie_value(&headers, CSRF_COOKIE);
+    let genuine = matches!((&sent, &expected), (Some(a), Some(b)) if !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes())));
+    if !genuine {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Please try again",
+            "This form could not be checked (it may be too old, or your browser blocked its cookie). \
+             Open the link from your e-mail again and choose once more. Nothing was changed.",
+        );
+    }
+    match state.store.answer_invitation(&digest(&token), answer).await {
+        Ok(Ok(view)) => answered(&view, answer),
+        Ok(Err(Some(reason))) => dead(reason),
+        Ok(Err(None)) => unknown(),
+        Err(error) => unavailable(error),
+    }
+}
+
+fn answered(view: &LinkView, answer: Answer) -> Response {
+    match answer {
+        Answer::Accept => page(
+            StatusCode::OK,
+            "Welcome",
+            &format!(
+                "Your invitation is accepted. {} has been told, and you can now talk with them in the secure messenger.",
+                view.tenancy_name
+            ),
+        ),
+        Answer::Decline => page(
+            StatusCode::OK,
+            "Invitation declined",
+            &format!(
+                "You declined the invitation. If this was a mistake, contact {}.",
+                view.tenancy_name
+            ),
+        ),
+    }
+}
+
+fn unavailable(error: crate::store::Error) -> Response {
+    tracing::error!(error = %error, "invitation page failed");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Please try again shortly",
+        "We could not open your invitation just now. Nothing was changed; please try again in a few minutes.",
+    )
+}
