@@ -42,6 +42,7 @@ pub fn app_state(
         crm,
         metrics: Arc::new(telemetry::Metrics::default()),
         wake_workers: Arc::new(tokio::sync::Notify::new()),
+        page_limiter: http::pages::limiter(60),
     })
 }
 
@@ -52,9 +53,13 @@ pub async fn serve(
     body_limit: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state, body_limit))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address feeds the invitation pages' rate limit.
+    axum::serve(
+        listener,
+        router(state, body_limit).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -32,6 +32,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the background workers when a request made work due now.
     pub wake_workers: Arc<tokio::sync::Notify>,
+    /// Limits requests to the invitation pages per client address.
+    pub page_limiter: Arc<pages::PageLimiter>,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -94,7 +96,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         )
         .merge(ops::router())
         .merge(salesforce::router())
-        .merge(pages::router())
+        .merge(pages::router(state.page_limiter.clone()))
         .fallback(|| async { ApiError::NotFound("route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .layer(DefaultBodyLimit::max(body_limit))

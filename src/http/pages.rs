@@ -4,7 +4,9 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -19,11 +21,44 @@ use crate::store::{Answer, LinkView};
 
 const CSRF_COOKIE: &str = "liaison_csrf";
 
-pub fn router() -> Router<AppState> {
+/// Requests per minute one address may make to the invitation pages: plenty for a person, too
+/// few to try tokens at scale (they carry 256 random bits anyway).
+pub type PageLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+
+pub fn limiter(per_minute: u32) -> Arc<PageLimiter> {
+    let per_minute =
+        std::num::NonZeroU32::new(per_minute.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+    Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+        per_minute,
+    )))
+}
+
+pub fn router(limiter: Arc<PageLimiter>) -> Router<AppState> {
     Router::new()
         .route("/invitations/{token}", get(open))
         .route("/invitations/{token}/accept", post(accept))
         .route("/invitations/{token}/decline", post(decline))
+        .layer(axum::middleware::from_fn_with_state(limiter, limit))
+}
+
+async fn limit(
+    State(limiter): State<Arc<PageLimiter>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if limiter.check_key(&peer.ip()).is_err() {
+        let mut response = page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many attempts",
+            "Please wait a minute, then open the link from your e-mail again.",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+        return response;
+    }
+    next.run(request).await
 }
 
 fn plausible(token: &str) -> bool {

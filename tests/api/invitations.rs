@@ -484,3 +484,75 @@ async fn dead_links_say_why_and_guessed_links_say_nothing(app: TestApp) {
         404
     );
 }
+
+on_both_backends!(two_workers_at_once_send_each_due_email_once);
+
+async fn two_workers_at_once_send_each_due_email_once(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let t = app.tenancy("Acme Wealth", "client_teams").await;
+    let team = app
+        .group(&t, "client-teams", "Private Clients", &[&t.admin_id])
+        .await;
+    for n in 0..40 {
+        let client = app
+            .post(
+                &format!("/api/v1/tenancies/{}/clients", t.id),
+                &t.admin_token,
+                json!({ "first_name": "Client", "last_name": format!("N{n}"), "email": format!("c{n}@example.com"),
+                        "client_teams": [team] }),
+            )
+            .await
+            .expect(201);
+        app.post(
+            &format!(
+                "/api/v1/tenancies/{}/clients/{}/send",
+                t.id,
+                client["id"].as_str().unwrap()
+            ),
+            &t.admin_token,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+    let small = InvitationConfig {
+        batch_size: 5,
+        concurrency: 2,
+        ..config()
+    };
+    let (one, two) = (
+        SmtpMailer::new(&smtp.mail_config(&app.address)).unwrap(),
+        SmtpMailer::new(&smtp.mail_config(&app.address)).unwrap(),
+    );
+    let (a, b) = tokio::join!(
+        pass(&app.store, &one, &small, &app.address),
+        pass(&app.store, &two, &small, &app.address)
+    );
+    assert_eq!(a.unwrap().sent + b.unwrap().sent, 40);
+    let mut recipients: Vec<String> = smtp.received().into_iter().flat_map(|m| m.to).collect();
+    assert_eq!(recipients.len(), 40);
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!(
+        recipients.len(),
+        40,
+        "nobody got the same day's e-mail twice"
+    );
+}
+
+on_both_backends!(the_invitation_pages_are_rate_limited_per_address);
+
+async fn the_invitation_pages_are_rate_limited_per_address(app: TestApp) {
+    let browser = browser();
+    let guessed = format!("{}/invitations/{}", app.address, "B".repeat(43));
+    for _ in 0..60 {
+        assert_eq!(open(&browser, &guessed).await.0, 404);
+    }
+    let response = browser.get(&guessed).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "60");
+    // The JSON API is not behind this limit.
+    app.get("/api/v1/tenancies", &app.operator)
+        .await
+        .expect(200);
+}
