@@ -13,7 +13,7 @@ use crate::clock::{from_millis, to_millis};
 use crate::crm::{digest, oauth::random_token};
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invitation::Schedule;
-use crate::mail::templates::{Invitation, invitation};
+use crate::mail::templates::{Invitation, client_accepted, invitation};
 use crate::mail::{MailError, Mailer};
 use crate::store::{self, DueCycle, Store};
 
@@ -50,6 +50,8 @@ impl Default for InvitationConfig {
 #[derive(Debug, Default, Clone)]
 pub struct InvitationPass {
     pub due: usize,
+    /// Staff told that a client accepted.
+    pub notified: usize,
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
@@ -106,7 +108,59 @@ pub async fn pass(
             }
         }
     }
+    loop {
+        let due = store
+            .claim_due_notifications(now, config.batch_size.max(1))
+            .await?;
+        if due.is_empty() {
+            break;
+        }
+        report.due += due.len();
+        let outcomes: Vec<Result<bool, store::Error>> = futures::stream::iter(due)
+            .map(|note| notify(store, mailer, config, note, now))
+            .buffer_unordered(config.concurrency.max(1))
+            .collect()
+            .await;
+        for outcome in outcomes {
+            if outcome? {
+                report.notified += 1;
+            }
+        }
+    }
     Ok(report)
+}
+
+/// Sends one staff notification; true when it went out.
+async fn notify(
+    store: &Store,
+    mailer: &dyn Mailer,
+    config: &InvitationConfig,
+    note: store::DueNotification,
+    now: i64,
+) -> Result<bool, store::Error> {
+    let email = client_accepted(
+        &note.tenancy_name,
+        &note.staff_first_name,
+        &note.staff_email,
+        &note.client_name,
+    );
+    match mailer.send(&email).await {
+        Ok(()) => {
+            store.settle_notification(&note, None, None).await?;
+            Ok(true)
+        }
+        Err(error) => {
+            let give_up = error.is_permanent() || note.attempts + 1 >= config.max_delivery_attempts;
+            let retry_at = (!give_up).then(|| {
+                now + i64::try_from(retry_delay(config, note.attempts).as_millis())
+                    .unwrap_or(i64::MAX / 4)
+            });
+            store
+                .settle_notification(&note, Some(&error.to_string()), retry_at)
+                .await?;
+            Ok(false)
+        }
+    }
 }
 
 fn retry_delay(config: &InvitationConfig, attempt: i64) -> Duration {

@@ -76,6 +76,35 @@ pub fn invitation(i: &Invitation<'_>) -> Email {
     }
 }
 
+/// Tells a member of staff that a client they cover accepted.
+pub fn client_accepted(
+    tenancy_name: &str,
+    staff_first_name: &str,
+    staff_email: &str,
+    client_name: &str,
+) -> Email {
+    let subject = format!("{client_name} accepted your invitation");
+    let text = format!(
+        "Dear {staff_first_name},\n\n{client_name} accepted the invitation to {tenancy_name}'s secure messenger. \
+         You can now talk with them there.\n"
+    );
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><body><p>Dear {}</p><p>{} accepted the invitation to {}'s secure messenger. \
+         You can now talk with them there.</p></body></html>",
+        escape(staff_first_name),
+        escape(client_name),
+        escape(tenancy_name)
+    );
+    Email {
+        to_name: staff_first_name.to_string(),
+        to: staff_email.to_string(),
+        subject,
+        text,
+        html,
+        sender_name: Some(tenancy_name.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

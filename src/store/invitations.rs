@@ -516,7 +516,147 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+        if answer == Answer::Accept {
+            notify_covering_staff(&mut tx, tenancy, client, now).await?;
+        }
         tx.commit().await?;
         Ok(self.invitation_link(token_hash).await?.ok_or(None))
+    }
+}
+
+/// An e-mail due to a staff user about one of their clients.
+#[derive(Debug, Clone)]
+pub struct DueNotification {
+    pub id: Uuid,
+    pub tenancy_id: Uuid,
+    pub tenancy_name: String,
+    pub client_id: Uuid,
+    pub client_name: String,
+    pub staff_first_name: String,
+    pub staff_email: String,
+    pub attempts: i64,
+}
+
+/// Tells every active staff user who covers the client (through their groups or teams) that
+/// the client accepted, inside the acceptance's transaction.
+async fn notify_covering_staff(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    client: Uuid,
+    now: i64,
+) -> Result<()> {
+    let staff = sqlx::query(
+        "SELECT DISTINCT sm.user_id FROM group_members cm JOIN group_members sm ON sm.group_id = cm.group_id \
+         WHERE cm.tenancy_id = $1 AND cm.user_id = $2 AND sm.member_kind = 'staff' AND sm.member_active = 1",
+    )
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in staff {
+        sqlx::query(
+            "INSERT INTO staff_notifications (id, tenancy_id, client_id, staff_id, kind, next_due_at, attempts, created_at) \
+             VALUES ($1, $2, $3, $4, 'client_accepted', $5, 0, $5)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(tenancy.to_string())
+        .bind(client.to_string())
+        .bind(rows::text(&row, "user_id")?)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Claims staff notifications due at `now`.
+    pub async fn claim_due_notifications(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<DueNotification>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE staff_notifications SET lease_until = $2 WHERE id IN (SELECT id FROM staff_notifications \
+               WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
+               ORDER BY next_due_at LIMIT $3 {lock}) RETURNING id"
+        );
+        let ids = sqlx::query(&sql)
+            .bind(now)
+            .bind(now + CYCLE_LEASE_MS)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut due = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT n.id, n.tenancy_id, t.name AS tenancy_name, n.client_id, c.first_name AS client_first, \
+                   c.last_name AS client_last, s.first_name AS staff_first, s.email AS staff_email, n.attempts \
+                 FROM staff_notifications n JOIN tenancies t ON t.id = n.tenancy_id \
+                 JOIN users c ON c.id = n.client_id JOIN users s ON s.id = n.staff_id WHERE n.id = $1",
+            )
+            .bind(rows::text(&id, "id")?)
+            .fetch_one(&self.pool)
+            .await?;
+            due.push(DueNotification {
+                id: rows::id(&row, "id")?,
+                tenancy_id: rows::id(&row, "tenancy_id")?,
+                tenancy_name: rows::text(&row, "tenancy_name")?,
+                client_id: rows::id(&row, "client_id")?,
+                client_name: format!(
+                    "{} {}",
+                    rows::text(&row, "client_first")?,
+                    rows::text(&row, "client_last")?
+                ),
+                staff_first_name: rows::text(&row, "staff_first")?,
+                staff_email: rows::text(&row, "staff_email")?,
+                attempts: rows::int(&row, "attempts")?,
+            });
+        }
+        Ok(due)
+    }
+
+    /// Settles a notification: sent, or retried at `retry_at`, or (with `None`) failed for good
+    /// and kept as a failed delivery.
+    pub async fn settle_notification(
+        &self,
+        due: &DueNotification,
+        error: Option<&str>,
+        retry_at: Option<i64>,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE staff_notifications SET attempts = attempts + 1, lease_until = NULL, last_error = $2, \
+             next_due_at = $3, sent_at = CASE WHEN $2 IS NULL THEN $4 ELSE sent_at END WHERE id = $1",
+        )
+        .bind(due.id.to_string())
+        .bind(error.map(str::to_string))
+        .bind(retry_at)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if error.is_none() || retry_at.is_none() {
+            sqlx::query(
+                "INSERT INTO email_deliveries (id, tenancy_id, client_id, kind, recipient, state, attempts, last_error, at) \
+                 VALUES ($1, $2, $3, 'client_accepted', $4, $5, $6, $7, $8)",
+            )
+            .bind(Uuid::now_v7().to_string())
+            .bind(due.tenancy_id.to_string())
+            .bind(due.client_id.to_string())
+            .bind(due.staff_email.clone())
+            .bind(if error.is_none() { "sent" } else { "failed" })
+            .bind(due.attempts + 1)
+            .bind(error.map(str::to_string))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

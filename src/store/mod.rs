@@ -26,7 +26,8 @@ pub use backend::Backend;
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, Inviter};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
 pub use invitations::{
-    Answer, CYCLE_LEASE_MS, DueCycle, EmailDelivery, InvitationCycle, InvitationLink, LinkView,
+    Answer, CYCLE_LEASE_MS, DueCycle, DueNotification, EmailDelivery, InvitationCycle,
+    InvitationLink, LinkView,
 };
 pub use org_links::{
     ApiUsage, AuthKind, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate, StaffMatch,

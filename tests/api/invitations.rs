@@ -400,6 +400,16 @@ async fn the_link_opens_a_page_and_accepting_is_a_post_with_its_csrf_token(app: 
         .expect(200);
     assert_eq!(history[0]["end_reason"], "accepted");
     assert!(!history[0]["links"][0]["used_at"].is_null());
+    // The staff who cover her are told.
+    let report = run(&app, &smtp).await;
+    assert_eq!(report.notified, 1);
+    let note = smtp.received().last().unwrap().clone();
+    assert_eq!(note.to, ["admin@acme-wealth.example"]);
+    assert!(
+        note.header("Subject")
+            .unwrap()
+            .contains("Jane Smith accepted your invitation")
+    );
     app.clock.advance(time::Duration::days(1));
     assert_eq!(run(&app, &smtp).await.due, 0, "no e-mail after the answer");
 }
@@ -417,6 +427,11 @@ async fn declining_ends_the_invitation_and_accept_after_decline_changes_nothing(
     let (late, _) = post_form(&browser, &format!("{link}/accept"), &csrf).await;
     assert_eq!(late, 410);
     assert_eq!(status(&app, &t, &client).await, "declined");
+    assert_eq!(
+        run(&app, &smtp).await.notified,
+        0,
+        "staff hear only of acceptances"
+    );
 }
 
 async fn dead_links_say_why_and_guessed_links_say_nothing(app: TestApp) {
