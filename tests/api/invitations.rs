@@ -571,3 +571,59 @@ async fn the_invitation_pages_are_rate_limited_per_address(app: TestApp) {
         .await
         .expect(200);
 }
+
+on_both_backends!(a_crash_between_sending_and_recording_repeats_at_most_that_one_email);
+
+async fn a_crash_between_sending_and_recording_repeats_at_most_that_one_email(app: TestApp) {
+    use liaison::clock::Clock;
+    use liaison::mail::Mailer;
+    let smtp = SmtpServer::start();
+    let (t, client) = draft(&app).await;
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{client}/send", t.id),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+
+    // A worker claims the cycle, records the link and sends, then dies before recording it.
+    let now = liaison::clock::to_millis(app.clock.now());
+    let claimed = app.store.claim_due_cycles(now, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let cycle = &claimed[0];
+    app.store
+        .record_link(
+            cycle,
+            "crashed-link-hash",
+            now,
+            now + 3_600_000,
+            now + 30 * 86_400_000,
+        )
+        .await
+        .unwrap();
+    let mailer = SmtpMailer::new(&smtp.mail_config(&app.address)).unwrap();
+    let email = liaison::mail::templates::invitation(&liaison::mail::templates::Invitation {
+        tenancy_name: &cycle.tenancy_name,
+        first_name: &cycle.first_name,
+        last_name: &cycle.last_name,
+        email: &cycle.email,
+        link: "http://example.invalid/invitations/crashed",
+        message: None,
+        valid_until: "soon",
+    });
+    mailer.send(&email).await.unwrap();
+
+    // While its lease holds, nobody sends again; after it, the e-mail is repeated once.
+    assert_eq!(run(&app, &smtp).await.due, 0);
+    app.clock.advance(time::Duration::minutes(3));
+    assert_eq!(run(&app, &smtp).await.sent, 1);
+    assert_eq!(run(&app, &smtp).await.due, 0);
+    assert_eq!(
+        smtp.received().len(),
+        2,
+        "the one e-mail in flight, repeated once, and no more"
+    );
+    app.clock.advance(time::Duration::hours(24));
+    assert_eq!(run(&app, &smtp).await.sent, 1, "the schedule goes on");
+}
