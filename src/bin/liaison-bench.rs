@@ -40,6 +40,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// One re-send worker pass over many invitations, some due, against a local SMTP sink.
+    Resend {
+        #[arg(long, default_value_t = 1_000_000)]
+        invitations: usize,
+        #[arg(long, default_value_t = 50_000)]
+        due: usize,
+    },
     /// Status changes written back to Salesforce (wiremock at zero latency) under steady load.
     Writeback {
         /// Status changes to make.
@@ -72,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
     println!("backend: {}", store.backend().name());
     let result = match cli.bench {
         Bench::Writeback { changes, rate } => writeback(&store, changes, rate).await,
+        Bench::Resend { invitations, due } => resend(&store, &url, invitations, due).await,
     };
     store.close().await;
     let _ = std::fs::remove_dir_all(scratch);
@@ -332,5 +340,173 @@ async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result
         "p99_status_change_ms": percentile(&service, 99.0) as f64 / 1000.0,
         "poll_interval_ms": config.poll_interval_ms,
         "linger_ms": config.linger_ms,
+    }))
+}
+
+/// An SMTP server on loopback that accepts everything and counts it.
+#[derive(Clone)]
+struct SmtpSink(Arc<AtomicUsize>);
+
+impl mailin_embedded::Handler for SmtpSink {
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        mailin_embedded::response::OK
+    }
+}
+
+fn smtp_sink() -> anyhow::Result<(u16, Arc<AtomicUsize>)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let received = Arc::new(AtomicUsize::new(0));
+    let mut server = mailin_embedded::Server::new(SmtpSink(received.clone()));
+    server
+        .with_name("localhost")
+        .with_ssl(mailin_embedded::SslConfig::None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .with_num_threads(32)
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    Ok((port, received))
+}
+
+/// The claim's search, explained by the database: it must read due rows only.
+const DUE_SEARCH: &str = "SELECT id FROM invitation_cycles WHERE next_due_at IS NOT NULL AND next_due_at <= $1 \
+    AND (lease_until IS NULL OR lease_until < $1) ORDER BY next_due_at LIMIT $2";
+
+async fn resend(store: &Store, url: &str, invitations: usize, due: usize) -> anyhow::Result<Value> {
+    use liaison::clock::to_millis;
+    use sqlx::Row;
+
+    let tenancy = store
+        .create_tenancy(NewTenancy {
+            name: DisplayName::parse("Bench Wealth").map_err(anyhow::Error::msg)?,
+            group_model: GroupModel::ClientTeams,
+            mobile_policy: MobilePolicy::Optional,
+            group_name_convention: "{last_name} Relationship".into(),
+        })
+        .await?
+        .id;
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::any::AnyPoolOptions::new()
+        .max_connections(2)
+        .connect(url)
+        .await?;
+    let now = to_millis(time::OffsetDateTime::now_utc());
+    println!("seeding {invitations} running invitations, {due} of them due…");
+    let seeded = Instant::now();
+    const ROWS: usize = 500;
+    for chunk in (0..invitations).collect::<Vec<_>>().chunks(ROWS) {
+        let mut users = Vec::with_capacity(ROWS);
+        let mut cycles = Vec::with_capacity(ROWS);
+        for &n in chunk {
+            let (client, cycle) = (Uuid::now_v7(), Uuid::now_v7());
+            let started = now - 86_400_000 * (1 + (n as i64 % 20));
+            // The first `due` are due now; the others later today.
+            let next = if n < due {
+                now - 1_000
+            } else {
+                now + 60_000 + (n as i64 % 86_000_000)
+            };
+            users.push(format!(
+                "('{client}', '{tenancy}', 'client', 'Client', 'N{n}', 'c{n}@bench.example', 'c{n}@bench.example', \
+                 'Client', 'invited', {now}, {now})"
+            ));
+            cycles.push(format!(
+                "('{cycle}', '{tenancy}', '{client}', {started}, {ends}, {next}, 1, 0)",
+                ends = started + 30 * 86_400_000
+            ));
+        }
+        let mut tx = raw.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, title, status, created_at, updated_at) VALUES {}",
+            users.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "INSERT INTO invitation_cycles (id, tenancy_id, client_id, started_at, ends_at, next_due_at, emails_sent, failed_attempts) VALUES {}",
+            cycles.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    let analyze = match store.backend() {
+        liaison::store::Backend::Postgres => "ANALYZE invitation_cycles",
+        liaison::store::Backend::Sqlite => "ANALYZE",
+    };
+    sqlx::query(analyze).execute(&raw).await?;
+    println!("seeded in {:.1} s", seeded.elapsed().as_secs_f64());
+
+    // What the claim reads, by the database's own account.
+    let (plan, not_due_examined) = match store.backend() {
+        liaison::store::Backend::Sqlite => {
+            let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {DUE_SEARCH}"))
+                .bind(now)
+                .bind(due as i64)
+                .fetch_all(&raw)
+                .await?;
+            let plan: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.try_get::<String, _>("detail").ok())
+                .collect();
+            // A range search on the due index stops at the first row not yet due.
+            let ranged = plan.iter().any(|p| {
+                p.contains("USING INDEX invitation_cycles_due") && p.contains("next_due_at<")
+            });
+            (plan, if ranged { 0 } else { invitations - due })
+        }
+        liaison::store::Backend::Postgres => {
+            let rows = sqlx::query(&format!("EXPLAIN (ANALYZE, COSTS OFF) {DUE_SEARCH}"))
+                .bind(now)
+                .bind(due as i64)
+                .fetch_all(&raw)
+                .await?;
+            let plan: Vec<String> = rows
+                .iter()
+                .filter_map(|r| r.try_get::<String, _>(0).ok())
+                .collect();
+            let removed: usize = plan
+                .iter()
+                .filter_map(|line| line.trim().strip_prefix("Rows Removed by Filter: "))
+                .filter_map(|n| n.trim().parse::<usize>().ok())
+                .sum();
+            (plan, removed)
+        }
+    };
+    for line in &plan {
+        println!("plan: {line}");
+    }
+
+    let (port, received) = smtp_sink()?;
+    let mail = liaison::mail::MailConfig {
+        smtp_port: port,
+        from: "Bench <invitations@bench.example>".into(),
+        pool_size: 16,
+        ..Default::default()
+    };
+    let mailer = liaison::mail::SmtpMailer::new(&mail).map_err(anyhow::Error::msg)?;
+    let config = liaison::jobs::invitations::InvitationConfig::default();
+    println!(
+        "one re-send pass (batch {}, {} e-mails in flight)…",
+        config.batch_size, config.concurrency
+    );
+    let started = Instant::now();
+    let report =
+        liaison::jobs::invitations::pass(store, &mailer, &config, "http://127.0.0.1:8080").await?;
+    let pass_seconds = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "bench": "resend",
+        "backend": store.backend().name(),
+        "invitations": invitations,
+        "due": report.due,
+        "sent": report.sent,
+        "smtp_received": received.load(Ordering::Relaxed),
+        "failed": report.failed + report.retried,
+        "pass_seconds": (pass_seconds * 100.0).round() / 100.0,
+        "emails_per_second": (report.sent as f64 / pass_seconds).round(),
+        "not_due_rows_examined": not_due_examined,
     }))
 }

@@ -15,7 +15,7 @@ use crate::domain::client_status::ClientStatus;
 use crate::domain::invitation::Schedule;
 use crate::mail::templates::{Invitation, client_accepted, invitation};
 use crate::mail::{MailError, Mailer};
-use crate::store::{self, DueCycle, Store};
+use crate::store::{self, Delivery, DueCycle, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,13 +58,6 @@ pub struct InvitationPass {
     pub expired: usize,
 }
 
-enum Done {
-    Sent,
-    Retried,
-    Failed,
-    Expired,
-}
-
 /// The page a link opens.
 pub fn link_url(base: &str, token: &str) -> String {
     format!("{}/invitations/{token}", base.trim_end_matches('/'))
@@ -77,7 +70,13 @@ fn human_time(ms: i64) -> String {
     from_millis(ms).format(&format).unwrap_or_default()
 }
 
-/// One pass: every cycle due now, in batches, until none is left.
+/// Results recorded per transaction while a batch's e-mails complete.
+const RECORD_GROUP: usize = 64;
+
+/// One pass: every cycle due now, in batches, until none is left. A batch's links are recorded
+/// in one transaction before any e-mail leaves; the e-mails go out concurrently, and their
+/// results are recorded in small groups as they come, so a crash repeats at most the e-mails
+/// that were in flight, each once.
 pub async fn pass(
     store: &Store,
     mailer: &dyn Mailer,
@@ -86,6 +85,8 @@ pub async fn pass(
 ) -> Result<InvitationPass, store::Error> {
     let mut report = InvitationPass::default();
     let now = to_millis(store.clock().now());
+    let schedule = &config.schedule;
+    let now_at = from_millis(now);
     loop {
         let due = store
             .claim_due_cycles(now, config.batch_size.max(1))
@@ -94,18 +95,77 @@ pub async fn pass(
             break;
         }
         report.due += due.len();
-        let outcomes: Vec<Result<Done, store::Error>> = futures::stream::iter(due)
-            .map(|cycle| act(store, mailer, config, link_base_url, cycle, now))
-            .buffer_unordered(config.concurrency.max(1))
-            .collect()
-            .await;
-        for outcome in outcomes {
-            match outcome? {
-                Done::Sent => report.sent += 1,
-                Done::Retried => report.retried += 1,
-                Done::Failed => report.failed += 1,
-                Done::Expired => report.expired += 1,
+        let (ending, sending): (Vec<_>, Vec<_>) = due.into_iter().partition(|c| {
+            c.ends_at
+                .is_some_and(|end| schedule.has_ended(from_millis(end), now_at))
+        });
+        for cycle in ending {
+            match store
+                .transition_client(
+                    cycle.tenancy_id,
+                    cycle.client_id,
+                    ClientStatus::expire,
+                    "system",
+                )
+                .await
+            {
+                // A client who answered meanwhile has no running cycle: nothing to expire.
+                Ok(_) | Err(store::Error::Conflict { .. }) => report.expired += 1,
+                Err(e) => return Err(e),
             }
+        }
+        let prepared: Vec<(DueCycle, String, i64, i64)> = sending
+            .into_iter()
+            .map(|cycle| {
+                let ends = cycle
+                    .ends_at
+                    .unwrap_or_else(|| to_millis(schedule.cycle_end(now_at)));
+                let expires = to_millis(schedule.link_expiry(now_at, from_millis(ends)));
+                (cycle, random_token(), expires, ends)
+            })
+            .collect();
+        let links = store
+            .record_links(
+                &prepared
+                    .iter()
+                    .map(|(cycle, token, expires, ends)| {
+                        (cycle, digest(token), now, *expires, *ends)
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+        let mut results = futures::stream::iter(prepared.into_iter().zip(links))
+            .map(|((cycle, token, expires, ends), link)| async move {
+                let url = link_url(link_base_url, &token);
+                let email = invitation(&Invitation {
+                    tenancy_name: &cycle.tenancy_name,
+                    first_name: &cycle.first_name,
+                    last_name: &cycle.last_name,
+                    email: &cycle.email,
+                    link: &url,
+                    message: cycle.message.as_deref(),
+                    valid_until: &human_time(expires),
+                });
+                let sent = mailer.send(&email).await;
+                let outcome = delivery(config, &cycle, sent, now, ends);
+                (cycle, link, outcome)
+            })
+            .buffer_unordered(config.concurrency.max(1));
+        let mut group = Vec::with_capacity(RECORD_GROUP);
+        while let Some(result) = results.next().await {
+            match &result.2 {
+                Delivery::Sent { .. } => report.sent += 1,
+                Delivery::Failed { gave_up: true, .. } => report.failed += 1,
+                Delivery::Failed { .. } => report.retried += 1,
+            }
+            group.push(result);
+            if group.len() >= RECORD_GROUP {
+                store.record_deliveries(&group).await?;
+                group.clear();
+            }
+        }
+        if !group.is_empty() {
+            store.record_deliveries(&group).await?;
         }
     }
     loop {
@@ -128,6 +188,44 @@ pub async fn pass(
         }
     }
     Ok(report)
+}
+
+/// What an e-mail's result means for its cycle: the next day, or a retry after a backoff, or
+/// (after the last try, or a refusal for good) the next day with the failure kept.
+fn delivery(
+    config: &InvitationConfig,
+    cycle: &DueCycle,
+    sent: Result<(), MailError>,
+    now: i64,
+    ends: i64,
+) -> Delivery {
+    let next_day = to_millis(
+        config
+            .schedule
+            .next_due(from_millis(now), from_millis(ends)),
+    );
+    match sent {
+        Ok(()) => Delivery::Sent {
+            next_due_at: next_day,
+        },
+        Err(error) => {
+            let attempt = cycle.failed_attempts + 1;
+            let gave_up = error.is_permanent() || attempt >= config.max_delivery_attempts;
+            let next_due_at = if gave_up {
+                next_day
+            } else {
+                let delay = i64::try_from(retry_delay(config, cycle.failed_attempts).as_millis())
+                    .unwrap_or(i64::MAX / 4);
+                (now + delay).min(ends)
+            };
+            tracing::warn!(cycle = %cycle.id, attempt, gave_up, error = describe(&error), "invitation e-mail not delivered");
+            Delivery::Failed {
+                error: error.to_string(),
+                next_due_at,
+                gave_up,
+            }
+        }
+    }
 }
 
 /// Sends one staff notification; true when it went out.
@@ -172,78 +270,6 @@ fn retry_delay(config: &InvitationConfig, attempt: i64) -> Duration {
         .build()
         .nth(usize::try_from(attempt.max(0)).unwrap_or(0))
         .unwrap_or(Duration::from_secs(config.retry_max_seconds))
-}
-
-async fn act(
-    store: &Store,
-    mailer: &dyn Mailer,
-    config: &InvitationConfig,
-    link_base_url: &str,
-    cycle: DueCycle,
-    now: i64,
-) -> Result<Done, store::Error> {
-    let schedule = &config.schedule;
-    let now_at = from_millis(now);
-    if let Some(ends) = cycle.ends_at
-        && schedule.has_ended(from_millis(ends), now_at)
-    {
-        return match store
-            .transition_client(
-                cycle.tenancy_id,
-                cycle.client_id,
-                ClientStatus::expire,
-                "system",
-            )
-            .await
-        {
-            // A client who answered meanwhile has no running cycle: nothing to expire.
-            Ok(_) | Err(store::Error::Conflict { .. }) => Ok(Done::Expired),
-            Err(e) => Err(e),
-        };
-    }
-    let ends = cycle
-        .ends_at
-        .unwrap_or_else(|| to_millis(schedule.cycle_end(now_at)));
-    let expires = to_millis(schedule.link_expiry(now_at, from_millis(ends)));
-    let token = random_token();
-    let link = store
-        .record_link(&cycle, &digest(&token), now, expires, ends)
-        .await?;
-    let url = link_url(link_base_url, &token);
-    let email = invitation(&Invitation {
-        tenancy_name: &cycle.tenancy_name,
-        first_name: &cycle.first_name,
-        last_name: &cycle.last_name,
-        email: &cycle.email,
-        link: &url,
-        message: cycle.message.as_deref(),
-        valid_until: &human_time(expires),
-    });
-    let next_day = to_millis(schedule.next_due(now_at, from_millis(ends)));
-    match mailer.send(&email).await {
-        Ok(()) => {
-            store
-                .record_sent(&cycle, next_day, cycle.failed_attempts + 1)
-                .await?;
-            Ok(Done::Sent)
-        }
-        Err(error) => {
-            let attempt = cycle.failed_attempts + 1;
-            let give_up = error.is_permanent() || attempt >= config.max_delivery_attempts;
-            let next = if give_up {
-                next_day
-            } else {
-                let delay = i64::try_from(retry_delay(config, cycle.failed_attempts).as_millis())
-                    .unwrap_or(i64::MAX / 4);
-                (now + delay).min(ends)
-            };
-            tracing::warn!(cycle = %cycle.id, attempt, give_up, error = %describe(&error), "invitation e-mail not delivered");
-            store
-                .record_send_failure(&cycle, link, &error.to_string(), next, give_up)
-                .await?;
-            Ok(if give_up { Done::Failed } else { Done::Retried })
-        }
-    }
 }
 
 /// The error without the recipient's address, for the log.

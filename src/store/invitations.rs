@@ -75,6 +75,19 @@ pub(super) async fn apply_status(
     Ok(())
 }
 
+/// How one invitation e-mail went.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Sent {
+        next_due_at: i64,
+    },
+    Failed {
+        error: String,
+        next_due_at: i64,
+        gave_up: bool,
+    },
+}
+
 /// A cycle the worker claimed, with what its e-mail needs.
 #[derive(Debug, Clone)]
 pub struct DueCycle {
@@ -180,128 +193,131 @@ impl Store {
             .iter()
             .map(|row| rows::text(row, "id"))
             .collect::<sqlx::Result<Vec<_>>>()?;
+        // One query for the details of the whole batch.
         let mut due = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row = sqlx::query(
+        for chunk in ids.chunks(500) {
+            let placeholders = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
                 "SELECT c.id, c.tenancy_id, t.name AS tenancy_name, c.client_id, u.first_name, u.last_name, u.email, \
                    u.invite_message, c.ends_at, c.emails_sent, c.failed_attempts \
                  FROM invitation_cycles c JOIN users u ON u.id = c.client_id JOIN tenancies t ON t.id = c.tenancy_id \
-                 WHERE c.id = $1",
-            )
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-            due.push(DueCycle {
-                id: rows::id(&row, "id")?,
-                tenancy_id: rows::id(&row, "tenancy_id")?,
-                tenancy_name: rows::text(&row, "tenancy_name")?,
-                client_id: rows::id(&row, "client_id")?,
-                first_name: rows::text(&row, "first_name")?,
-                last_name: rows::text(&row, "last_name")?,
-                email: rows::text(&row, "email")?,
-                message: rows::opt_text(&row, "invite_message")?,
-                ends_at: sqlx::Row::try_get(&row, "ends_at")?,
-                emails_sent: rows::int(&row, "emails_sent")?,
-                failed_attempts: rows::int(&row, "failed_attempts")?,
-            });
+                 WHERE c.id IN ({placeholders})"
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.clone());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                due.push(DueCycle {
+                    id: rows::id(&row, "id")?,
+                    tenancy_id: rows::id(&row, "tenancy_id")?,
+                    tenancy_name: rows::text(&row, "tenancy_name")?,
+                    client_id: rows::id(&row, "client_id")?,
+                    first_name: rows::text(&row, "first_name")?,
+                    last_name: rows::text(&row, "last_name")?,
+                    email: rows::text(&row, "email")?,
+                    message: rows::opt_text(&row, "invite_message")?,
+                    ends_at: sqlx::Row::try_get(&row, "ends_at")?,
+                    emails_sent: rows::int(&row, "emails_sent")?,
+                    failed_attempts: rows::int(&row, "failed_attempts")?,
+                });
+            }
         }
         Ok(due)
     }
 
-    /// Records a new link before its e-mail goes out, so the link works the moment the e-mail
-    /// arrives. The first link of a cycle also fixes when the cycle ends.
-    pub async fn record_link(
+    /// Records the links of a batch in one transaction, before any of their e-mails leaves.
+    /// Each entry: the cycle, its token hash, sent at, expires at, and the cycle's end.
+    pub async fn record_links(
         &self,
-        cycle: &DueCycle,
-        token_hash: &str,
-        sent_at: i64,
-        expires_at: i64,
-        ends_at: i64,
-    ) -> Result<Uuid> {
-        let id = Uuid::now_v7();
+        links: &[(&DueCycle, String, i64, i64, i64)],
+    ) -> Result<Vec<Uuid>> {
+        let mut ids = Vec::with_capacity(links.len());
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE invitation_cycles SET ends_at = COALESCE(ends_at, $2) WHERE id = $1")
-            .bind(cycle.id.to_string())
-            .bind(ends_at)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO invitation_links (id, tenancy_id, client_id, cycle_id, token_hash, sent_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id.to_string())
-        .bind(cycle.tenancy_id.to_string())
-        .bind(cycle.client_id.to_string())
-        .bind(cycle.id.to_string())
-        .bind(token_hash.to_string())
-        .bind(sent_at)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(id)
-    }
-
-    /// The e-mail went out: count it and schedule the cycle's next step.
-    pub async fn record_sent(
-        &self,
-        cycle: &DueCycle,
-        next_due_at: i64,
-        attempts: i64,
-    ) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "UPDATE invitation_cycles SET emails_sent = emails_sent + 1, failed_attempts = 0, last_error = NULL, \
-             next_due_at = $2, lease_until = NULL WHERE id = $1 AND ended_at IS NULL",
-        )
-        .bind(cycle.id.to_string())
-        .bind(next_due_at)
-        .execute(&mut *tx)
-        .await?;
-        insert_delivery(&mut tx, cycle, "sent", attempts, None, now).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// The e-mail could not be delivered: its link never reached anyone and is voided. The
-    /// cycle tries again at `next_due_at`; after the last retry the failure is kept for ops and
-    /// the schedule goes on with the next day's e-mail.
-    pub async fn record_send_failure(
-        &self,
-        cycle: &DueCycle,
-        link: Uuid,
-        error: &str,
-        next_due_at: i64,
-        gave_up: bool,
-    ) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE invitation_links SET voided_at = $2, void_reason = 'undelivered' WHERE id = $1 AND voided_at IS NULL")
-            .bind(link.to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE invitation_cycles SET failed_attempts = CASE WHEN $3 = 1 THEN 0 ELSE failed_attempts + 1 END, \
-             last_error = $4, next_due_at = $2, lease_until = NULL WHERE id = $1 AND ended_at IS NULL",
-        )
-        .bind(cycle.id.to_string())
-        .bind(next_due_at)
-        .bind(i64::from(gave_up))
-        .bind(error.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if gave_up {
-            insert_delivery(
-                &mut tx,
-                cycle,
-                "failed",
-                cycle.failed_attempts + 1,
-                Some(error),
-                now,
+        for (cycle, token_hash, sent_at, expires_at, ends_at) in links {
+            let id = Uuid::now_v7();
+            sqlx::query(
+                "UPDATE invitation_cycles SET ends_at = COALESCE(ends_at, $2) WHERE id = $1",
             )
+            .bind(cycle.id.to_string())
+            .bind(*ends_at)
+            .execute(&mut *tx)
             .await?;
+            sqlx::query(
+                "INSERT INTO invitation_links (id, tenancy_id, client_id, cycle_id, token_hash, sent_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(id.to_string())
+            .bind(cycle.tenancy_id.to_string())
+            .bind(cycle.client_id.to_string())
+            .bind(cycle.id.to_string())
+            .bind(token_hash.clone())
+            .bind(*sent_at)
+            .bind(*expires_at)
+            .execute(&mut *tx)
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Records how a group of e-mails went, in one transaction.
+    pub async fn record_deliveries(&self, outcomes: &[(DueCycle, Uuid, Delivery)]) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        for (cycle, link, outcome) in outcomes {
+            match outcome {
+                Delivery::Sent { next_due_at } => {
+                    sqlx::query(
+                        "UPDATE invitation_cycles SET emails_sent = emails_sent + 1, failed_attempts = 0, last_error = NULL, \
+                         next_due_at = $2, lease_until = NULL WHERE id = $1 AND ended_at IS NULL",
+                    )
+                    .bind(cycle.id.to_string())
+                    .bind(*next_due_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    insert_delivery(&mut tx, cycle, "sent", cycle.failed_attempts + 1, None, now)
+                        .await?;
+                }
+                Delivery::Failed {
+                    error,
+                    next_due_at,
+                    gave_up,
+                } => {
+                    sqlx::query(
+                        "UPDATE invitation_links SET voided_at = $2, void_reason = 'undelivered' WHERE id = $1 AND voided_at IS NULL",
+                    )
+                    .bind(link.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE invitation_cycles SET failed_attempts = CASE WHEN $3 = 1 THEN 0 ELSE failed_attempts + 1 END, \
+                         last_error = $4, next_due_at = $2, lease_until = NULL WHERE id = $1 AND ended_at IS NULL",
+                    )
+                    .bind(cycle.id.to_string())
+                    .bind(*next_due_at)
+                    .bind(i64::from(*gave_up))
+                    .bind(error.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                    if *gave_up {
+                        insert_delivery(
+                            &mut tx,
+                            cycle,
+                            "failed",
+                            cycle.failed_attempts + 1,
+                            Some(error),
+                            now,
+                        )
+                        .await?;
+                    }
+                }
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -26,7 +26,7 @@ pub use backend::Backend;
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, Inviter};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
 pub use invitations::{
-    Answer, CYCLE_LEASE_MS, DueCycle, DueNotification, EmailDelivery, InvitationCycle,
+    Answer, CYCLE_LEASE_MS, Delivery, DueCycle, DueNotification, EmailDelivery, InvitationCycle,
     InvitationLink, LinkView,
 };
 pub use org_links::{

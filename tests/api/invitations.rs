@@ -593,13 +593,13 @@ async fn a_crash_between_sending_and_recording_repeats_at_most_that_one_email(ap
     assert_eq!(claimed.len(), 1);
     let cycle = &claimed[0];
     app.store
-        .record_link(
+        .record_links(&[(
             cycle,
-            "crashed-link-hash",
+            "crashed-link-hash".into(),
             now,
             now + 3_600_000,
             now + 30 * 86_400_000,
-        )
+        )])
         .await
         .unwrap();
     let mailer = SmtpMailer::new(&smtp.mail_config(&app.address)).unwrap();

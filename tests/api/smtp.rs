@@ -103,6 +103,8 @@ impl SmtpServer {
             .with_name("localhost")
             .with_ssl(SslConfig::None)
             .expect("no tls")
+            // A thread per connection: enough for every pooled connection of every mailer.
+            .with_num_threads(64)
             .with_tcp_listener(listener);
         // The server thread ends with the test process.
         std::thread::spawn(move || {
