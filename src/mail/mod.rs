@@ -1,14 +1,14 @@
 //! E-mail: messages built from templates, sent over SMTP (lettre, pooled connections, plain,
 //! STARTTLS or TLS). A refusal is told apart as transient (retry later) or permanent.
 
+mod pool;
 pub mod templates;
 
 use std::time::Duration;
 
+use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
@@ -94,7 +94,8 @@ pub trait Mailer: Send + Sync {
 }
 
 pub struct SmtpMailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pool: pool::SmtpPool,
+    timeout: Duration,
     from: Mailbox,
     reply_to: Option<Mailbox>,
 }
@@ -122,40 +123,37 @@ impl MailConfig {
 }
 
 impl SmtpMailer {
-    /// Builds the pooled transport; call within the Tokio runtime.
+    /// Builds the connection pool; connections open on first use.
     pub fn new(config: &MailConfig) -> Result<Self, String> {
         let (from, reply_to) = config.addresses()?;
-        let tls =
-            |host: &str| TlsParameters::new(host.into()).map_err(|e| format!("mail TLS: {e}"));
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.smtp_host)
-                .port(config.smtp_port)
-                .timeout(Some(Duration::from_secs(config.timeout_seconds)))
-                .pool_config(
-                    lettre::transport::smtp::PoolConfig::new().max_size(config.pool_size.max(1)),
-                );
-        builder = match config.security {
-            SmtpSecurity::None => builder.tls(Tls::None),
-            SmtpSecurity::Starttls => builder.tls(Tls::Required(tls(&config.smtp_host)?)),
-            SmtpSecurity::Tls => builder.tls(Tls::Wrapper(tls(&config.smtp_host)?)),
-        };
-        if let (Some(user), Some(password)) = (&config.username, &config.password) {
-            builder = builder.credentials(Credentials::new(
+        let credentials = match (&config.username, &config.password) {
+            (Some(user), Some(password)) => Some(Credentials::new(
                 user.clone(),
                 password.expose().to_string(),
-            ));
-        }
+            )),
+            _ => None,
+        };
+        let timeout = Duration::from_secs(config.timeout_seconds.max(1));
+        let connector = pool::Connector::new(
+            &config.smtp_host,
+            config.smtp_port,
+            config.security,
+            credentials,
+            timeout,
+        )?;
+        let pool = pool::SmtpPool::builder(connector)
+            .max_size(usize::try_from(config.pool_size.max(1)).unwrap_or(1))
+            .build()
+            .map_err(|e| format!("mail pool: {e}"))?;
         Ok(Self {
-            transport: builder.build(),
+            pool,
+            timeout,
             from,
             reply_to,
         })
     }
-}
 
-#[async_trait::async_trait]
-impl Mailer for SmtpMailer {
-    async fn send(&self, email: &Email) -> Result<(), MailError> {
+    fn message(&self, email: &Email) -> Result<Message, MailError> {
         let to: Mailbox = format!("{} <{}>", quote(&email.to_name), email.to)
             .parse()
             .or_else(|_| email.to.parse())
@@ -171,19 +169,36 @@ impl Mailer for SmtpMailer {
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
-        let message = builder
+        builder
             .multipart(MultiPart::alternative_plain_html(
                 email.text.clone(),
                 email.html.clone(),
             ))
-            .map_err(|e| MailError::Permanent(format!("the message could not be built: {e}")))?;
-        self.transport.send(message).await.map(|_| ()).map_err(|e| {
-            if e.is_permanent() {
-                MailError::Permanent(e.to_string())
-            } else {
-                MailError::Transient(e.to_string())
+            .map_err(|e| MailError::Permanent(format!("the message could not be built: {e}")))
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        let message = self.message(email)?;
+        let envelope = message.envelope().clone();
+        let body = message.formatted();
+        let mut conn = self.pool.get().await.map_err(|e| match e {
+            deadpool::managed::PoolError::Backend(e) => e,
+            other => MailError::Transient(format!("no mail connection: {other}")),
+        })?;
+        match tokio::time::timeout(self.timeout, conn.send(&envelope, &body)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(pool::classify(e)),
+            Err(_) => {
+                // Cut off mid-conversation: the connection cannot carry another message.
+                let _ = deadpool::managed::Object::take(conn);
+                Err(MailError::Transient(
+                    "the mail server did not answer in time".into(),
+                ))
             }
-        })
+        }
     }
 }
 
