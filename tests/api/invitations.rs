@@ -33,7 +33,10 @@ fn config() -> InvitationConfig {
     }
 }
 
-async fn run(app: &TestApp, smtp: &SmtpServer) -> liaison::jobs::invitations::InvitationPass {
+pub(crate) async fn run(
+    app: &TestApp,
+    smtp: &SmtpServer,
+) -> liaison::jobs::invitations::InvitationPass {
     let mailer = SmtpMailer::new(&smtp.mail_config(&app.address)).unwrap();
     pass(&app.store, &mailer, &config(), &app.address)
         .await
@@ -307,7 +310,7 @@ async fn an_email_the_server_cannot_take_now_is_retried_without_losing_the_sched
 }
 
 /// A browser: keeps cookies, does not follow redirects.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -315,7 +318,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// Opens a link and returns the page and the CSRF token of its form.
-async fn open(browser: &reqwest::Client, link: &str) -> (u16, String, String) {
+pub(crate) async fn open(browser: &reqwest::Client, link: &str) -> (u16, String, String) {
     let response = browser.get(link).send().await.unwrap();
     let status = response.status().as_u16();
     let body = response.text().await.unwrap();
@@ -328,7 +331,7 @@ async fn open(browser: &reqwest::Client, link: &str) -> (u16, String, String) {
     (status, body, csrf)
 }
 
-async fn post_form(browser: &reqwest::Client, url: &str, csrf: &str) -> (u16, String) {
+pub(crate) async fn post_form(browser: &reqwest::Client, url: &str, csrf: &str) -> (u16, String) {
     let response = browser
         .post(url)
         .header("content-type", "application/x-www-form-urlencoded")

@@ -523,3 +523,105 @@ async fn a_small_batch_lingers_for_more_records_then_goes(app: TestApp) {
         1
     );
 }
+
+on_both_backends!(every_invitation_status_change_reaches_the_record);
+
+/// Sent, accepted, declined, revoked and expired, each made the way users make it (the API,
+/// the client's page, the re-send worker), each written back to its record.
+async fn every_invitation_status_change_reaches_the_record(app: TestApp) {
+    use crate::invitations::{browser, open, post_form, run};
+    use crate::smtp::SmtpServer;
+
+    let smtp = SmtpServer::start();
+    let (t, link, team) = connected(&app).await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    let clients: Vec<String> =
+        futures::future::join_all((1..=4).map(|n| linked_client(&app, &t, &team, link, n))).await;
+    for client in &clients {
+        app.post(
+            &format!("/api/v1/tenancies/{}/clients/{client}/send", t.id),
+            &t.admin_token,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+    run(&app, &smtp).await;
+    let written = |bodies: Vec<Value>| -> Vec<(String, String)> {
+        let mut records: Vec<(String, String)> = bodies
+            .iter()
+            .flat_map(|b| b["records"].as_array().cloned().unwrap_or_default())
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap().to_string(),
+                    r["Liaison_Status__c"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        records.sort();
+        records
+    };
+    pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!(
+        written(sent_bodies(&app).await),
+        (1..=4)
+            .map(|n| (contact_id(n), "invited".to_string()))
+            .collect::<Vec<_>>()
+    );
+    app.salesforce.reset().await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+
+    // Client 1 accepts and client 2 declines on their pages; client 3 is revoked.
+    let links: Vec<String> = smtp
+        .received()
+        .iter()
+        .map(|m| m.links()[0].clone())
+        .collect();
+    let link_of = |n: usize| {
+        links
+            .iter()
+            .zip(smtp.received())
+            .find(|(_, m)| m.to == [format!("client{n}@example.com")])
+            .map(|(l, _)| l.clone())
+            .unwrap()
+    };
+    for (n, answer) in [(1, "accept"), (2, "decline")] {
+        let page = browser();
+        let url = link_of(n);
+        let (_, _, csrf) = open(&page, &url).await;
+        assert_eq!(
+            post_form(&page, &format!("{url}/{answer}"), &csrf).await.0,
+            200
+        );
+    }
+    app.post(
+        &format!("/api/v1/tenancies/{}/clients/{}/revoke", t.id, clients[2]),
+        &t.admin_token,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    // Client 4 never answers: the worker expires the invitation after its 30 days.
+    for _ in 0..30 {
+        app.clock.advance(time::Duration::days(1));
+        run(&app, &smtp).await;
+    }
+    pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!(
+        written(sent_bodies(&app).await),
+        vec![
+            (contact_id(1), "active".to_string()),
+            (contact_id(2), "declined".to_string()),
+            (contact_id(3), "revoked".to_string()),
+            (contact_id(4), "expired".to_string()),
+        ]
+    );
+}
