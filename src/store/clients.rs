@@ -19,7 +19,7 @@ use crate::domain::coverage;
 use crate::domain::invite::{Invite, parse_mobile};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::user::UserKind;
-use crate::domain::values::{Email, PersonName, Title};
+use crate::domain::values::{Email, PersonName, SalesforceId, Title};
 use crate::domain::visibility::visible_kinds;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -151,6 +151,29 @@ pub struct Inviter {
     pub administers_users: bool,
 }
 
+/// The Salesforce record a client is invited from.
+#[derive(Debug, Clone)]
+pub struct RecordRef {
+    pub org_link: Uuid,
+    /// `Contact`, or `Account` for a Person Account.
+    pub sobject: &'static str,
+    pub record_id: SalesforceId,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InviteOptions {
+    pub record: Option<RecordRef>,
+    /// Send the invitation now rather than keep a draft.
+    pub send: bool,
+}
+
+/// The client an invitation made, or found already made from the same record.
+#[derive(Debug, Clone)]
+pub struct Invited {
+    pub client: Client,
+    pub created: bool,
+}
+
 impl Store {
     async fn client_in(&self, conn: &mut AnyConnection, tenancy: Uuid, id: Uuid) -> Result<Client> {
         let sql = format!(
@@ -180,8 +203,59 @@ impl Store {
         inviter: Inviter,
         actor: &str,
     ) -> Result<Client> {
+        self.invite_client_with(tenancy, invite, inviter, actor, InviteOptions::default())
+            .await
+            .map(|invited| invited.client)
+    }
+
+    /// As `invite_client`, optionally from a Salesforce record and sending at once. From a
+    /// record it is idempotent: the record's client, if it has one in this tenancy, is returned
+    /// unchanged (`created: false`), so a double click, a retry or a second tab makes one
+    /// client. The record link, the first status and its write-back (and, when sending, the
+    /// start of the invitation) are one transaction.
+    pub async fn invite_client_with(
+        &self,
+        tenancy: Uuid,
+        invite: Invite,
+        inviter: Inviter,
+        actor: &str,
+        options: InviteOptions,
+    ) -> Result<Invited> {
         let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
+        if let Some(record) = &options.record {
+            let serves = sqlx::query(
+                "SELECT 1 FROM org_link_tenancies WHERE org_link_id = $1 AND tenancy_id = $2",
+            )
+            .bind(record.org_link.to_string())
+            .bind(tenancy.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if serves.is_none() {
+                return Err(Error::invalid(
+                    "org_link_id",
+                    "is not an org link of this tenancy",
+                ));
+            }
+            let existing = sqlx::query(
+                "SELECT client_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 AND tenancy_id = $3",
+            )
+            .bind(record.org_link.to_string())
+            .bind(record.record_id.as_str().to_string())
+            .bind(tenancy.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                let client = self
+                    .client_in(&mut tx, tenancy, rows::id(&row, "client_id")?)
+                    .await?;
+                tx.commit().await?;
+                return Ok(Invited {
+                    client,
+                    created: false,
+                });
+            }
+        }
         let model = groups::tenancy_model(&mut tx, tenancy).await?;
         let kind = model.group_kind();
         let field = match model {
@@ -270,10 +344,32 @@ impl Store {
         for group in &group_ids {
             insert_member(&mut tx, tenancy, *group, id, now).await?;
         }
+        if let Some(record) = &options.record {
+            sqlx::query(
+                "INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id.to_string())
+            .bind(tenancy.to_string())
+            .bind(record.org_link.to_string())
+            .bind(record.sobject.to_string())
+            .bind(record.record_id.as_str().to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         record_event(&mut tx, tenancy, id, None, ClientStatus::Draft, actor, now).await?;
-        let created = self.client_in(&mut tx, tenancy, id).await?;
+        let client = if options.send {
+            self.transition_in(&mut tx, tenancy, id, ClientStatus::send, actor)
+                .await?
+        } else {
+            self.client_in(&mut tx, tenancy, id).await?
+        };
         tx.commit().await?;
-        Ok(created)
+        Ok(Invited {
+            client,
+            created: true,
+        })
     }
 
     /// `visible_to` limits the answer to clients who share a group with that staff user.

@@ -23,7 +23,9 @@ use sqlx::AnyPool;
 use uuid::Uuid;
 
 pub use backend::Backend;
-pub use clients::{Client, ClientEvent, ClientUpdate, Contact, Inviter};
+pub use clients::{
+    Client, ClientEvent, ClientUpdate, Contact, InviteOptions, Invited, Inviter, RecordRef,
+};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
 pub use invitations::{
     Answer, CYCLE_LEASE_MS, Delivery, DueCycle, DueNotification, EmailDelivery, InvitationCycle,
