@@ -5,6 +5,7 @@
 //! renewal that raced another instance uses that instance's tokens), and marks a link
 //! unauthorized when Salesforce refuses its credentials.
 
+pub mod canvas;
 pub mod client;
 pub mod crypto;
 pub mod error;

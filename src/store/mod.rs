@@ -6,6 +6,7 @@
 //! tenancy data takes the tenancy and puts it in its `WHERE` clause.
 
 mod backend;
+mod canvas;
 mod clients;
 mod groups;
 mod invitations;
@@ -23,6 +24,7 @@ use sqlx::AnyPool;
 use uuid::Uuid;
 
 pub use backend::Backend;
+pub use canvas::{ActingStaff, CanvasSession, SalesforceUser};
 pub use clients::{
     Client, ClientEvent, ClientUpdate, Contact, InviteOptions, Invited, Inviter, RecordRef,
 };
