@@ -49,6 +49,10 @@ pub struct FieldMapping {
     #[serde(default)]
     pub read_only: Vec<InviteField>,
     pub write_back: WriteBackFields,
+    /// The country (ISO 3166 code, e.g. `GB`) whose numbering a record's mobile number without
+    /// a `+` is read in, to offer its E.164 form in the invite form.
+    #[serde(default)]
+    pub phone_region: Option<String>,
 }
 
 impl Default for FieldMapping {
@@ -75,6 +79,7 @@ impl Default for FieldMapping {
                 invited_at: Some("Liaison_Invited_At__c".into()),
                 tenancy: Some("Liaison_Tenancy__c".into()),
             },
+            phone_region: None,
         }
     }
 }
@@ -92,6 +97,20 @@ fn is_field_name(name: &str) -> bool {
         && body.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !body.contains("__")
         && !body.ends_with('_')
+}
+
+/// A country code phonenumber knows.
+pub fn region_of(code: &str) -> Option<phonenumber::country::Id> {
+    code.trim().to_ascii_uppercase().parse().ok()
+}
+
+/// The E.164 form of a number written as people write it, read in `region` when it has no `+`.
+/// Only offered to the user, never applied silently.
+pub fn suggest_e164(raw: &str, region: Option<&str>) -> Option<String> {
+    let country = region.and_then(region_of);
+    let number = phonenumber::parse(country, raw).ok()?;
+    phonenumber::is_valid(&number)
+        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
 impl FieldMapping {
@@ -118,6 +137,14 @@ impl FieldMapping {
             if let Some(title) = &fields.title {
                 check(&format!("{kind}.title"), title);
             }
+        }
+        if let Some(region) = &self.phone_region
+            && region_of(region).is_none()
+        {
+            errors.push(
+                format!("{prefix}.phone_region"),
+                "is not a two-letter country code, e.g. GB",
+            );
         }
         let wb = &self.write_back;
         let custom = [
@@ -151,6 +178,20 @@ impl FieldMapping {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_uk_number_without_its_plus_is_offered_in_e164() {
+        assert_eq!(
+            suggest_e164("07768 887464", Some("GB")).as_deref(),
+            Some("+447768887464")
+        );
+        assert_eq!(
+            suggest_e164("+44 7768 887464", None).as_deref(),
+            Some("+447768887464")
+        );
+        assert_eq!(suggest_e164("07768 887464", None), None, "no region, no guess");
+        assert_eq!(suggest_e164("call me", Some("GB")), None);
+    }
 
     #[test]
     fn default_mapping_is_valid() {
