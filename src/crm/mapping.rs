@@ -189,7 +189,11 @@ mod tests {
             suggest_e164("+44 7768 887464", None).as_deref(),
             Some("+447768887464")
         );
-        assert_eq!(suggest_e164("07768 887464", None), None, "no region, no guess");
+        assert_eq!(
+            suggest_e164("07768 887464", None),
+            None,
+            "no region, no guess"
+        );
         assert_eq!(suggest_e164("call me", Some("GB")), None);
     }
 

@@ -266,6 +266,16 @@ impl Crm {
             .await
     }
 
+    /// The link's consumer secret in the clear, when it has one.
+    pub async fn consumer_secret(&self, link: &OrgLink) -> LinkResult<Option<String>> {
+        let secrets = self.store.link_secrets(link.id).await?;
+        secrets
+            .consumer_secret
+            .as_deref()
+            .map(|s| self.open(link.id, "consumer_secret", s))
+            .transpose()
+    }
+
     /// Runs `call` on a live session; when Salesforce says the session expired, renews the
     /// token once and retries once.
     pub async fn with_session<T, F, Fut>(&self, link: &OrgLink, call: F) -> LinkResult<T>
