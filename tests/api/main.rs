@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bad_input;
+mod canvas;
 mod cli;
 mod directory;
 mod invitations;
