@@ -3,6 +3,9 @@
 //! form is served from it: the record's client if one exists, else the tenancy pick, the form
 //! pre-filled from the record, the groups or teams, and send or draft.
 
+// Handlers here answer with a page either way; the error side is that page.
+#![allow(clippy::result_large_err)]
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -28,6 +31,8 @@ use crate::store::{
     self, ActingStaff, CanvasSession, Client, InviteOptions, Inviter, OrgLink, PageRequest,
     RecordRef, SalesforceUser,
 };
+
+type Transition = fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>;
 
 const SESSION_COOKIE: &str = "liaison_canvas";
 /// How long a canvas session lasts; Salesforce signs a new request each time the app opens.
@@ -1192,10 +1197,7 @@ async fn action_inner(
         .iter()
         .find(|(k, _)| k == "action")
         .map(|(_, v)| v.as_str());
-    let (transition, done): (
-        fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>,
-        &str,
-    ) = match requested {
+    let (transition, done): (Transition, &str) = match requested {
         Some("send") => (ClientStatus::send, "Invitation sent."),
         Some("resend") => (
             ClientStatus::resend,
