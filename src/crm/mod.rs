@@ -9,6 +9,7 @@ pub mod canvas;
 pub mod client;
 pub mod crypto;
 pub mod error;
+pub mod invite;
 pub mod mapping;
 pub mod oauth;
 pub mod record;

@@ -20,16 +20,16 @@ use super::AppState;
 use super::html::{escape, page_html};
 use crate::crm::canvas::SignedRequest;
 use crate::crm::error::CrmError;
+use crate::crm::invite::{self, FromRecord, InviteError};
 use crate::crm::oauth::random_token;
 use crate::crm::record::{Prefill, RecordKind};
 use crate::crm::{LinkError, digest};
 use crate::domain::client_status::{ClientStatus, IllegalTransition};
-use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
+use crate::domain::invite::{InviteInput, NewGroupInput};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::values::SalesforceId;
 use crate::store::{
-    self, ActingStaff, CanvasSession, Client, InviteOptions, Inviter, OrgLink, PageRequest,
-    RecordRef, SalesforceUser,
+    self, ActingStaff, CanvasSession, Client, OrgLink, PageRequest, SalesforceUser,
 };
 
 type Transition = fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>;
@@ -1065,17 +1065,14 @@ async fn invite(
     form: &Form,
     send: bool,
 ) -> Result<(Client, bool), InviteFailure> {
-    let (model, mobile_policy) = state
+    let model = state
         .store
         .invite_settings(acting.tenancy)
         .await
-        .map_err(|e| InviteFailure::Page(unavailable(&e)))?;
+        .map_err(|e| InviteFailure::Page(unavailable(&e)))?
+        .0;
     let optional = |v: &str| (!v.trim().is_empty()).then(|| v.to_string());
-    let (contact_groups, client_teams) = match model {
-        GroupModel::ContactGroups if form.group_mode == "existing" => (form.groups.clone(), vec![]),
-        GroupModel::ContactGroups => (vec![], vec![]),
-        GroupModel::ClientTeams => (vec![], form.groups.clone()),
-    };
+    let new_group = form.group_mode == "new";
     let input = InviteInput {
         first_name: form.first_name.clone(),
         last_name: form.last_name.clone(),
@@ -1083,70 +1080,55 @@ async fn invite(
         mobile: optional(&form.mobile),
         title: optional(&form.title),
         message: optional(&form.message),
-        contact_groups,
+        contact_groups: match model {
+            GroupModel::ContactGroups if !new_group => form.groups.clone(),
+            _ => vec![],
+        },
         new_contact_group: match (model, &form.new_group_name) {
-            (GroupModel::ContactGroups, Some(name)) if form.group_mode == "new" => {
-                Some(NewGroupInput {
-                    name: name.clone(),
-                    members: form.new_group_members.clone(),
-                })
-            }
+            (GroupModel::ContactGroups, Some(name)) if new_group => Some(NewGroupInput {
+                name: name.clone(),
+                members: form.new_group_members.clone(),
+            }),
             _ => None,
         },
-        client_teams,
+        client_teams: match model {
+            GroupModel::ClientTeams => form.groups.clone(),
+            GroupModel::ContactGroups => vec![],
+        },
         confidentiality_override: form.confidentiality_override,
     };
-    let invite = Invite::parse(input, model, mobile_policy).map_err(|errors| {
-        InviteFailure::Fields(errors.into_iter().map(|e| (e.field, e.reason)).collect())
-    })?;
-    let options = InviteOptions {
-        record: Some(RecordRef {
-            org_link: link.id,
-            sobject: kind.sobject(),
-            record_id: record.clone(),
-        }),
-        send,
+    let from = FromRecord {
+        org_link: link.id,
+        kind,
+        record: record.clone(),
     };
-    let inviter = Inviter {
-        staff: Some(acting.staff),
-        administers_users: acting.role.administers_users(),
-    };
-    let actor = format!(
-        "staff:{} via Salesforce user {}",
-        acting.staff,
-        user.user_id.as_str()
-    );
-    match state
-        .store
-        .invite_client_with(acting.tenancy, invite, inviter, &actor, options)
-        .await
-    {
+    let actor = invite::actor(acting, &user.user_id);
+    match invite::invite_from_record(&state.store, acting, &actor, &from, input, send).await {
         Ok(invited) => {
             if send && invited.created {
                 state.wake_workers.notify_one();
             }
             Ok((invited.client, invited.created))
         }
-        Err(store::Error::Invalid(errors)) => Err(InviteFailure::Fields(
+        Err(InviteError::Fields(errors))
+        | Err(InviteError::Store(store::Error::Invalid(errors))) => Err(InviteFailure::Fields(
             errors.into_iter().map(|e| (e.field, e.reason)).collect(),
         )),
-        Err(store::Error::Conflict {
+        Err(InviteError::Store(store::Error::Conflict {
             field,
             reason,
             code,
-        }) => Err(InviteFailure::Fields(vec![(
+        })) => Err(InviteFailure::Fields(vec![(
             field.unwrap_or_else(|| match code {
                 "confidentiality" => "confidentiality_override".into(),
                 _ => "email".into(),
             }),
             reason,
         )])),
-        Err(store::Error::Forbidden(reason)) => Err(InviteFailure::Page(message(
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            &reason,
-        ))),
-        Err(error) => Err(InviteFailure::Page(unavailable(&error))),
+        Err(InviteError::Store(store::Error::Forbidden(reason))) => Err(InviteFailure::Page(
+            message(StatusCode::FORBIDDEN, "Not allowed", &reason),
+        )),
+        Err(InviteError::Store(error)) => Err(InviteFailure::Page(unavailable(&error))),
     }
 }
 

@@ -63,6 +63,13 @@ fn api() -> (Router<AppState>, OpenApi) {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    // An org link's API key (`lsk_…`), for callers acting for the link's Salesforce users.
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "org_link_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     (router, doc)
 }
 

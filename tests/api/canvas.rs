@@ -452,3 +452,178 @@ async fn the_same_email_from_another_record_is_refused_and_named(app: TestApp) {
     );
     assert_eq!(clients(&app, &a).await.len(), 1);
 }
+
+on_both_backends!(
+    the_json_flow_acts_for_a_salesforce_user_with_the_link_key,
+    the_json_flow_refuses_a_missing_key_an_unknown_user_and_a_deleted_record,
+);
+
+/// Issues the link's API key.
+pub async fn link_key(app: &TestApp, link: &str) -> String {
+    app.post(
+        &format!("/api/v1/org-links/{link}/api-key"),
+        &app.operator,
+        json!({}),
+    )
+    .await
+    .expect(201)["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn user() -> Value {
+    json!({ "user_id": USER_ID, "username": "jo@acme.example.sf", "email": "jo.bloggs@firm.example" })
+}
+
+async fn the_json_flow_acts_for_a_salesforce_user_with_the_link_key(app: TestApp) {
+    let (a, b, link) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let key = link_key(&app, &link).await;
+    let record = json!({ "sobject": "Contact", "id": RECORD });
+    let context = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": user(), "record": record }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(context["tenancies"].as_array().unwrap().len(), 2);
+    assert!(context["prefill"].is_null(), "no tenancy chosen yet");
+    let context = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": user(), "record": record, "tenancy_id": b.id }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(context["prefill"]["email"], "jane.smith@example.com");
+    assert_eq!(context["suggested_mobile"], "+447768887464");
+    assert_eq!(context["new_group_name"], "Smith Relationship");
+    assert_eq!(context["group_model"], "contact_groups");
+
+    let team = app
+        .get(
+            &format!("/api/v1/tenancies/{}/client-teams", a.id),
+            &a.admin_token,
+        )
+        .await
+        .expect(200)["items"][0]["id"]
+        .clone();
+    let invite = json!({ "user": user(), "record": record, "tenancy_id": a.id, "send": true,
+                         "first_name": "Jane", "last_name": "Smith", "email": "jane.smith@example.com",
+                         "client_teams": [team] });
+    let created = app
+        .post("/api/v1/salesforce/invites", &key, invite.clone())
+        .await
+        .expect(201);
+    assert_eq!(created["status"], "invited");
+    // A retry after a timeout: the same client, not a second one.
+    let again = app
+        .post("/api/v1/salesforce/invites", &key, invite)
+        .await
+        .expect(200);
+    assert_eq!(again["id"], created["id"]);
+    assert_eq!(clients(&app, &a).await.len(), 1);
+    // The status goes back to the record through the write-back.
+    let writebacks = app
+        .get(
+            &format!("/api/v1/org-links/{link}/writebacks"),
+            &app.operator,
+        )
+        .await
+        .expect(200);
+    assert_eq!(writebacks["items"][0]["record_id"], RECORD);
+    assert_eq!(writebacks["items"][0]["status"], "invited");
+    // The context now shows the client instead of a form.
+    let context = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": user(), "record": record, "tenancy_id": a.id }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(context["tenancies"][0]["client"]["status"], "invited");
+    assert!(context["prefill"].is_null());
+    // A new key replaces the old.
+    let newer = link_key(&app, &link).await;
+    app.post(
+        "/api/v1/salesforce/invite-context",
+        &key,
+        json!({ "user": user(), "record": record }),
+    )
+    .await
+    .problem(401);
+    app.post(
+        "/api/v1/salesforce/invite-context",
+        &newer,
+        json!({ "user": user(), "record": record }),
+    )
+    .await
+    .expect(200);
+}
+
+async fn the_json_flow_refuses_a_missing_key_an_unknown_user_and_a_deleted_record(app: TestApp) {
+    let (a, _, link) = org(&app).await;
+    let key = link_key(&app, &link).await;
+    let deleted = "0035g00000XyZacAAF";
+    record_answers(&app, deleted, fixture(&app, "rest/not-found.json")).await;
+    let record = json!({ "sobject": "Contact", "id": deleted });
+    // A staff token is not a link key.
+    app.post(
+        "/api/v1/salesforce/invite-context",
+        &a.admin_token,
+        json!({ "user": user(), "record": record }),
+    )
+    .await
+    .problem(401);
+    let stranger = json!({ "user_id": USER_ID, "email": "stranger@elsewhere.example" });
+    let refused = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": stranger, "record": record }),
+        )
+        .await
+        .problem(403);
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an active staff user")
+    );
+    let bad = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": { "user_id": "nope" }, "record": { "sobject": "Contact", "id": "bad" } }),
+        )
+        .await
+        .problem(422);
+    assert_eq!(
+        crate::helpers::Reply::fields(&bad),
+        ["user.user_id", "record.id"]
+    );
+    app.post(
+        "/api/v1/salesforce/invite-context",
+        &key,
+        json!({ "user": user(), "record": record, "tenancy_id": a.id }),
+    )
+    .await
+    .problem(404);
+    let invalid = app
+        .post(
+            "/api/v1/salesforce/invites",
+            &key,
+            json!({ "user": user(), "record": record, "tenancy_id": a.id,
+                    "first_name": "", "last_name": "Smith", "email": "not-an-email" }),
+        )
+        .await
+        .problem(422);
+    let fields = crate::helpers::Reply::fields(&invalid);
+    assert!(fields.contains(&"first_name".to_string()) && fields.contains(&"email".to_string()));
+    assert!(clients(&app, &a).await.is_empty());
+}

@@ -4,6 +4,7 @@
 mod clients;
 mod groups;
 mod org_links;
+mod salesforce_invites;
 mod staff;
 mod team_accounts;
 mod tenancies;
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(clients::router())
         .merge(tokens::router())
         .merge(org_links::router())
+        .merge(salesforce_invites::router())
 }
 
 /// Paging of every list: `limit` items after the cursor `after`.
