@@ -47,6 +47,15 @@ enum Bench {
         #[arg(long, default_value_t = 50_000)]
         due: usize,
     },
+    /// The invite flow from Salesforce: state, pre-fill read (wiremock at zero latency), create
+    /// and send, write-back enqueued; from several staff at once.
+    Invite {
+        #[arg(long, default_value_t = 5_000)]
+        invites: usize,
+        /// Invites in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Status changes written back to Salesforce (wiremock at zero latency) under steady load.
     Writeback {
         /// Status changes to make.
@@ -80,6 +89,10 @@ async fn main() -> anyhow::Result<()> {
     let result = match cli.bench {
         Bench::Writeback { changes, rate } => writeback(&store, changes, rate).await,
         Bench::Resend { invitations, due } => resend(&store, &url, invitations, due).await,
+        Bench::Invite {
+            invites,
+            concurrency,
+        } => invite(&store, invites, concurrency).await,
     };
     store.close().await;
     let _ = std::fs::remove_dir_all(scratch);
@@ -124,16 +137,16 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result<Value> {
-    let salesforce = MockServer::start().await;
-    let calls = Arc::new(AtomicUsize::new(0));
-    Mock::given(method("PATCH"))
-        .and(path("/services/data/v62.0/composite/sobjects"))
-        .respond_with(Collections(calls.clone()))
-        .mount(&salesforce)
-        .await;
+/// A tenancy, a client team with one active staff user (ada@bench.example), and an org link
+/// connected to the mock Salesforce.
+struct Org {
+    tenancy: Uuid,
+    team: Uuid,
+    link: Uuid,
+    crm: Crm,
+}
 
-    // A tenancy, a team with one active staff user, a connected org link.
+async fn connected_org(store: &Store, salesforce: &MockServer) -> anyhow::Result<Org> {
     let tenancy = store
         .create_tenancy(NewTenancy {
             name: DisplayName::parse("Bench Wealth").map_err(anyhow::Error::msg)?,
@@ -210,6 +223,31 @@ async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result
             ..Default::default()
         },
     );
+
+    Ok(Org {
+        tenancy,
+        team,
+        link,
+        crm,
+    })
+}
+
+async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result<Value> {
+    let salesforce = MockServer::start().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    Mock::given(method("PATCH"))
+        .and(path("/services/data/v62.0/composite/sobjects"))
+        .respond_with(Collections(calls.clone()))
+        .mount(&salesforce)
+        .await;
+
+    let Org {
+        tenancy,
+        team,
+        link,
+        crm,
+        ..
+    } = connected_org(store, &salesforce).await?;
 
     // Clients linked to their records: about one in three changes twice (sent, then accepted).
     let clients_needed = (changes as f64 / 1.3).ceil() as usize;
@@ -508,5 +546,153 @@ async fn resend(store: &Store, url: &str, invitations: usize, due: usize) -> any
         "pass_seconds": (pass_seconds * 100.0).round() / 100.0,
         "emails_per_second": (report.sent as f64 / pass_seconds).round(),
         "not_due_rows_examined": not_due_examined,
+    }))
+}
+
+/// Answers a Contact read with a person made from the record's id.
+struct ContactRecord;
+
+impl Respond for ContactRecord {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let id = request.url.path().rsplit('/').next().unwrap_or_default();
+        ResponseTemplate::new(200)
+            .insert_header("Sforce-Limit-Info", "api-usage=1000/5000000")
+            .set_body_json(json!({
+                "attributes": { "type": "Contact", "url": format!("/services/data/v62.0/sobjects/Contact/{id}") },
+                "Id": id, "FirstName": "Client", "LastName": format!("N{}", &id[8..15]),
+                "Email": format!("{}@bench.example", id.to_lowercase()), "MobilePhone": null, "Title": null
+            }))
+    }
+}
+
+async fn invite(store: &Store, invites: usize, concurrency: usize) -> anyhow::Result<Value> {
+    use futures::StreamExt;
+    use liaison::crm::invite::{FromRecord, actor, invite_from_record};
+    use liaison::crm::record::RecordKind;
+    use liaison::store::SalesforceUser;
+
+    let salesforce = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::path_regex(
+            "/services/data/v62.0/sobjects/Contact/.*",
+        ))
+        .respond_with(ContactRecord)
+        .mount(&salesforce)
+        .await;
+    let org = connected_org(store, &salesforce).await?;
+    let link = store.org_link(org.link, None).await?;
+    let user = SalesforceUser {
+        user_id: SalesforceId::parse("0055g00000AbCdE").map_err(anyhow::Error::msg)?,
+        username: Some("ada@bench.example.sf".into()),
+        email: Some("ada@bench.example".into()),
+        name: "Ada Admin".into(),
+    };
+    println!("{invites} invites, {concurrency} at a time…");
+    let started = Instant::now();
+    let results: Vec<anyhow::Result<(i64, [i64; 3], bool)>> = futures::stream::iter(0..invites)
+        .map(|n| {
+            let (org, link, user) = (&org, &link, &user);
+            async move {
+                let record =
+                    SalesforceId::parse(&format!("003{n:012}")).map_err(anyhow::Error::msg)?;
+                let t = Instant::now();
+                // What the form does: who the user is, whether the record has a client, the
+                // pre-fill, then create and send.
+                let acting = store
+                    .acting_staff(link.id, link.staff_match, user)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("no acting staff"))?;
+                if store
+                    .client_of_record(acting.tenancy, link.id, &record)
+                    .await?
+                    .is_some()
+                {
+                    anyhow::bail!("record {n} already has a client");
+                }
+                let state_us = t.elapsed().as_micros() as i64;
+                let prefill = org
+                    .crm
+                    .read_prefill(link, RecordKind::Contact, record.as_str())
+                    .await?;
+                let read_us = t.elapsed().as_micros() as i64 - state_us;
+                let input = InviteInput {
+                    first_name: prefill.first_name.unwrap_or_default(),
+                    last_name: prefill.last_name.unwrap_or_default(),
+                    email: prefill.email.unwrap_or_default(),
+                    client_teams: vec![org.team],
+                    ..Default::default()
+                };
+                let from = FromRecord {
+                    org_link: link.id,
+                    kind: RecordKind::Contact,
+                    record,
+                };
+                let invited = invite_from_record(
+                    store,
+                    &acting,
+                    &actor(&acting, &user.user_id),
+                    &from,
+                    input,
+                    true,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let total = t.elapsed().as_micros() as i64;
+                Ok((
+                    total,
+                    [state_us, read_us, total - state_us - read_us],
+                    invited.created,
+                ))
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut service = Vec::with_capacity(invites);
+    let mut phases: [Vec<i64>; 3] = Default::default();
+    for result in results {
+        let (micros, parts, created) = result?;
+        anyhow::ensure!(created, "an invite found a client already made");
+        service.push(micros);
+        for (phase, part) in phases.iter_mut().zip(parts) {
+            phase.push(part);
+        }
+    }
+    service.sort_unstable();
+    for phase in &mut phases {
+        phase.sort_unstable();
+    }
+    // Every invite left its status for the record in the write-back outbox.
+    let mut queued = 0;
+    let mut after = None;
+    loop {
+        let page = store
+            .list_writebacks(
+                org.link,
+                None,
+                &liaison::store::PageRequest { limit: 200, after },
+            )
+            .await?;
+        queued += page.items.len();
+        match page.next_cursor {
+            Some(next) => after = Some(Uuid::parse_str(&next)?),
+            None => break,
+        }
+    }
+    Ok(json!({
+        "bench": "invite",
+        "backend": store.backend().name(),
+        "invites": service.len(),
+        "concurrency": concurrency,
+        "invites_per_second": (service.len() as f64 / seconds).round(),
+        "p50_service_ms": percentile(&service, 50.0) as f64 / 1000.0,
+        "p99_service_ms": percentile(&service, 99.0) as f64 / 1000.0,
+        "p50_state_ms": percentile(&phases[0], 50.0) as f64 / 1000.0,
+        "p50_prefill_read_ms": percentile(&phases[1], 50.0) as f64 / 1000.0,
+        "p50_create_ms": percentile(&phases[2], 50.0) as f64 / 1000.0,
+        "writebacks_enqueued": queued,
     }))
 }

@@ -48,7 +48,20 @@ pub struct Crm {
     salesforce: Salesforce,
     config: CrmConfig,
     renewals: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    usage: Mutex<HashMap<Uuid, PendingUsage>>,
 }
+
+/// API calls made for interactive requests (the invite form's record reads), counted here and
+/// written to the store at most once per `USAGE_FLUSH` per link, so concurrent reads do not
+/// queue on the link's counter row. The first call of a quiet link is written at once.
+#[derive(Debug)]
+struct PendingUsage {
+    calls: i64,
+    limit: Option<(i64, i64)>,
+    since: std::time::Instant,
+}
+
+const USAGE_FLUSH: Duration = Duration::from_secs(1);
 
 /// SHA-256 in hex: how single-use secrets (tickets, states, bindings) are looked up.
 pub fn digest(secret: &str) -> String {
@@ -78,6 +91,7 @@ impl Crm {
             salesforce,
             config,
             renewals: Mutex::new(HashMap::new()),
+            usage: Mutex::new(HashMap::new()),
         }
     }
 
@@ -265,6 +279,86 @@ impl Crm {
                 &refresh,
             )
             .await
+    }
+
+    /// Counts one API call to `link` and the org's usage Salesforce reported with it.
+    pub async fn note_api_call(
+        &self,
+        link: Uuid,
+        limit: Option<(i64, i64)>,
+    ) -> Result<(), crate::store::Error> {
+        let due = {
+            let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            match usage.get_mut(&link) {
+                Some(pending) => {
+                    pending.calls += 1;
+                    pending.limit = limit.or(pending.limit);
+                    if now.duration_since(pending.since) >= USAGE_FLUSH {
+                        let taken = (pending.calls, pending.limit);
+                        *pending = PendingUsage {
+                            calls: 0,
+                            limit: None,
+                            since: now,
+                        };
+                        Some(taken)
+                    } else {
+                        None
+                    }
+                }
+                None => {
+                    usage.insert(
+                        link,
+                        PendingUsage {
+                            calls: 0,
+                            limit: None,
+                            since: now,
+                        },
+                    );
+                    Some((1, limit))
+                }
+            }
+        };
+        match due {
+            Some((calls, limit)) => self.write_usage(link, calls, limit).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Writes every count not yet written (the write-back worker does, before it checks
+    /// budgets).
+    pub async fn flush_api_usage(&self) -> Result<(), crate::store::Error> {
+        let pending: Vec<(Uuid, i64, Option<(i64, i64)>)> = {
+            let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
+            usage
+                .iter_mut()
+                .filter(|(_, p)| p.calls > 0 || p.limit.is_some())
+                .map(|(link, p)| {
+                    let taken = (*link, p.calls, p.limit.take());
+                    p.calls = 0;
+                    taken
+                })
+                .collect()
+        };
+        for (link, calls, limit) in pending {
+            self.write_usage(link, calls, limit).await?;
+        }
+        Ok(())
+    }
+
+    async fn write_usage(
+        &self,
+        link: Uuid,
+        calls: i64,
+        limit: Option<(i64, i64)>,
+    ) -> Result<(), crate::store::Error> {
+        if calls > 0 {
+            self.store.count_api_call(link, calls).await?;
+        }
+        if let Some((used, max)) = limit {
+            self.store.record_api_usage(link, used, max).await?;
+        }
+        Ok(())
     }
 
     /// The link's consumer secret in the clear, when it has one.

@@ -105,12 +105,8 @@ impl Crm {
                 }
             })
             .await?;
-        self.store().count_api_call(link.id, 1).await?;
-        if let Some(limit) = reply.limit {
-            self.store()
-                .record_api_usage(link.id, limit.used, limit.max)
-                .await?;
-        }
+        self.note_api_call(link.id, reply.limit.map(|l| (l.used, l.max)))
+            .await?;
         if kind == RecordKind::PersonAccount
             && reply.value.get("IsPersonAccount") == Some(&Value::Bool(false))
         {

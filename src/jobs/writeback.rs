@@ -80,6 +80,7 @@ pub async fn pass(
     config: &WritebackConfig,
 ) -> Result<PassReport, store::Error> {
     let mut report = PassReport::default();
+    crm.flush_api_usage().await?;
     let now = to_millis(store.clock().now());
     for link_id in store.links_with_due_writebacks(now).await? {
         let link = match store.org_link(link_id, None).await {

@@ -13,7 +13,10 @@ use super::groups::{
     rule_error,
 };
 use super::users::{USER_COLUMNS, check_unique_contact, prefixed};
-use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
+use super::{
+    Error, Page, PageRequest, Result, Store, contains_pattern, is_unique_violation, lock_tenancy,
+    rows,
+};
 use crate::domain::client_status::{ClientStatus, IllegalTransition};
 use crate::domain::coverage;
 use crate::domain::invite::{Invite, parse_mobile};
@@ -221,8 +224,31 @@ impl Store {
         actor: &str,
         options: InviteOptions,
     ) -> Result<Invited> {
+        // Invites share the tenancy (see `share_tenancy`); two that race for the same e-mail or
+        // record meet at a unique index instead, and the loser runs again to see the winner's
+        // client: the record's (idempotent) or a duplicate e-mail (a conflict).
+        match self
+            .try_invite(tenancy, invite.clone(), inviter, actor, &options)
+            .await
+        {
+            Err(Error::Database(e)) if is_unique_violation(&e) => {
+                self.try_invite(tenancy, invite, inviter, actor, &options)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_invite(
+        &self,
+        tenancy: Uuid,
+        invite: Invite,
+        inviter: Inviter,
+        actor: &str,
+        options: &InviteOptions,
+    ) -> Result<Invited> {
         let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
+        self.share_tenancy(&mut tx, tenancy).await?;
         if let Some(record) = &options.record {
             let serves = sqlx::query(
                 "SELECT 1 FROM org_link_tenancies WHERE org_link_id = $1 AND tenancy_id = $2",
@@ -287,6 +313,11 @@ impl Store {
                 }
             }
         }
+        // A contact group holds one relationship: two invites into the same one take turns, so
+        // the confidentiality rule sees the other's client.
+        if model == GroupModel::ContactGroups {
+            self.lock_groups(&mut tx, tenancy, &invite.groups).await?;
+        }
         let mut facts = group_facts(&mut tx, tenancy, kind, &invite.groups, None, field).await?;
 
         let now = self.now();
@@ -324,6 +355,11 @@ impl Store {
         )?;
 
         let id = Uuid::now_v7();
+        let status = if options.send {
+            ClientStatus::send(ClientStatus::Draft).map_err(illegal)?
+        } else {
+            ClientStatus::Draft
+        };
         sqlx::query(
             "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, mobile, title, status, invite_message, created_at, updated_at) \
              VALUES ($1, $2, 'client', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
@@ -336,7 +372,7 @@ impl Store {
         .bind(invite.email.key())
         .bind(invite.mobile.map(|m| m.as_str().to_string()))
         .bind(invite.title.as_str().to_string())
-        .bind(ClientStatus::Draft.as_str())
+        .bind(status.as_str())
         .bind(invite.message.map(|m| m.as_str().to_string()))
         .bind(now)
         .execute(&mut *tx)
@@ -358,13 +394,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        record_event(&mut tx, tenancy, id, None, ClientStatus::Draft, actor, now).await?;
-        let client = if options.send {
-            self.transition_in(&mut tx, tenancy, id, ClientStatus::send, actor)
-                .await?
-        } else {
-            self.client_in(&mut tx, tenancy, id).await?
-        };
+        // Sent at once, the client is created invited (one event, its cycle started); the
+        // coverage just checked holds for both statuses.
+        record_event(&mut tx, tenancy, id, None, status, actor, now).await?;
+        if options.send {
+            super::invitations::apply_status(&mut tx, tenancy, id, status, now).await?;
+        }
+        let client = self.client_in(&mut tx, tenancy, id).await?;
         tx.commit().await?;
         Ok(Invited {
             client,

@@ -146,7 +146,9 @@ fn not_found(kind: GroupKind) -> Error {
 }
 
 /// What the coverage and confidentiality rules need to know of each group, checking that every
-/// id is a group of this kind in this tenancy. `field` names the request field for errors.
+/// id is a group of this kind in this tenancy: its active staff, and (contact groups only: a
+/// client team covers many relationships by design, and counting its clients would grow with
+/// them) the clients of other relationships it holds. `field` names the request field for errors.
 pub(super) async fn group_facts(
     conn: &mut AnyConnection,
     tenancy: Uuid,
@@ -161,8 +163,8 @@ pub(super) async fn group_facts(
             "SELECT \
                (SELECT COUNT(*) FROM group_members m \
                  WHERE m.group_id = g.id AND m.member_kind = 'staff' AND m.member_active = 1) AS active_staff, \
-               (SELECT COUNT(*) FROM group_members m \
-                 WHERE m.group_id = g.id AND m.member_kind = 'client' AND m.user_id <> $4) AS other_clients \
+               CASE WHEN g.kind = 'contact_group' THEN (SELECT COUNT(*) FROM group_members m \
+                 WHERE m.group_id = g.id AND m.member_kind = 'client' AND m.user_id <> $4) ELSE 0 END AS other_clients \
              FROM user_groups g WHERE g.tenancy_id = $1 AND g.kind = $2 AND g.id = $3",
         )
         .bind(tenancy.to_string())

@@ -201,6 +201,60 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Takes the tenancy's lock in shared mode, for a change that must not overlap a change of
+    /// the tenancy's rules' inputs (staff deactivated, members removed, groups deleted: those
+    /// take the lock exclusively, see `lock_tenancy`) but may overlap others like it: invites
+    /// of different clients run side by side on PostgreSQL. On SQLite the write transaction
+    /// already excludes every other writer.
+    async fn share_tenancy(&self, conn: &mut AnyConnection, tenancy: Uuid) -> Result<()> {
+        let sql = match self.backend {
+            Backend::Postgres => "SELECT id FROM tenancies WHERE id = $1 FOR SHARE",
+            Backend::Sqlite => "SELECT id FROM tenancies WHERE id = $1",
+        };
+        sqlx::query(sql)
+            .bind(tenancy.to_string())
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(Error::NotFound("tenancy"))?;
+        Ok(())
+    }
+
+    /// Locks groups for the rest of the transaction, in id order (PostgreSQL; SQLite's write
+    /// transaction already excludes other writers).
+    async fn lock_groups(
+        &self,
+        conn: &mut AnyConnection,
+        tenancy: Uuid,
+        groups: &[Uuid],
+    ) -> Result<()> {
+        if self.backend != Backend::Postgres || groups.is_empty() {
+            return Ok(());
+        }
+        let mut ids: Vec<String> = groups.iter().map(Uuid::to_string).collect();
+        ids.sort();
+        ids.dedup();
+        let placeholders = (2..ids.len() + 2)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT id FROM groups WHERE tenancy_id = $1 AND id IN ({placeholders}) ORDER BY id FOR UPDATE"
+        );
+        let mut query = sqlx::query(&sql).bind(tenancy.to_string());
+        for id in ids {
+            query = query.bind(id);
+        }
+        query.fetch_all(&mut *conn).await?;
+        Ok(())
+    }
+}
+
+/// A unique index refused the write: another transaction got there first.
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
 /// Takes the tenancy's write lock for the rest of the transaction, so rules that span rows
 /// (coverage, uniqueness) are checked against a state no other writer changes meanwhile. On
 /// PostgreSQL this is a row lock; on SQLite the transaction already holds the database's

@@ -89,15 +89,19 @@ impl Browser {
     /// Waits for the page whose heading contains `text`, and returns the heading.
     async fn heading(&self, text: &str) -> String {
         let xpath = format!("//h1[contains(., '{text}')]");
-        self.client
+        match self
+            .client
             .wait()
-            .at_most(Duration::from_secs(20))
+            .at_most(Duration::from_secs(60))
             .for_element(Locator::XPath(&xpath))
             .await
-            .unwrap_or_else(|e| panic!("no heading with {text}: {e}"))
-            .text()
-            .await
-            .unwrap()
+        {
+            Ok(heading) => heading.text().await.unwrap(),
+            Err(e) => {
+                let page = self.client.source().await.unwrap_or_default();
+                panic!("no heading with {text} ({e}); the page is: {page}")
+            }
+        }
     }
 
     async fn value(&self, css: &str) -> String {
