@@ -61,6 +61,9 @@ struct PendingUsage {
     since: std::time::Instant,
 }
 
+/// The org's usage and limit, as `Sforce-Limit-Info` reports them.
+type Limit = (i64, i64);
+
 const USAGE_FLUSH: Duration = Duration::from_secs(1);
 
 /// SHA-256 in hex: how single-use secrets (tickets, states, bindings) are looked up.
@@ -328,7 +331,7 @@ impl Crm {
     /// Writes every count not yet written (the write-back worker does, before it checks
     /// budgets).
     pub async fn flush_api_usage(&self) -> Result<(), crate::store::Error> {
-        let pending: Vec<(Uuid, i64, Option<(i64, i64)>)> = {
+        let pending: Vec<(Uuid, i64, Option<Limit>)> = {
             let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
             usage
                 .iter_mut()
