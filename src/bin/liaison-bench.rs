@@ -189,6 +189,8 @@ async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result
                 staff_match: StaffMatch::Email,
                 api_budget_percent: 20,
                 tenancies: vec![tenancy],
+                integration_user_id: None,
+                auto_invite: None,
             },
             None,
             None,

@@ -96,11 +96,14 @@ fn decode(text: &str) -> Option<Vec<u8>> {
 impl<'a> SignedRequest<'a> {
     /// Splits on the first `.` and decodes both halves.
     pub fn parse(signed: &'a str) -> Result<Self, CanvasError> {
-        let (signature, payload) = signed.trim().split_once('.').ok_or(CanvasError::Malformed)?;
+        let (signature, payload) = signed
+            .trim()
+            .split_once('.')
+            .ok_or(CanvasError::Malformed)?;
         let signature = decode(signature).ok_or(CanvasError::Malformed)?;
         let json = decode(payload).ok_or(CanvasError::Malformed)?;
-        let envelope: Envelope = serde_json::from_slice(&json)
-            .map_err(|e| CanvasError::Envelope(e.to_string()))?;
+        let envelope: Envelope =
+            serde_json::from_slice(&json).map_err(|e| CanvasError::Envelope(e.to_string()))?;
         if !envelope.algorithm.eq_ignore_ascii_case("HMACSHA256") {
             return Err(CanvasError::Envelope(format!(
                 "algorithm `{}` is not HMACSHA256",
@@ -204,7 +207,10 @@ mod tests {
         assert_eq!(request.verify("s3cret"), Ok(()));
         assert_eq!(request.org_id().unwrap().short(), "00Dxx0000001gPF");
         let (sobject, id) = request.record().unwrap();
-        assert_eq!((sobject.as_str(), id.short()), ("Contact", "003xx000004TmiQ"));
+        assert_eq!(
+            (sobject.as_str(), id.short()),
+            ("Contact", "003xx000004TmiQ")
+        );
     }
 
     #[test]

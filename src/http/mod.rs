@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod html;
+pub mod intake;
 pub mod ops;
 pub mod pages;
 pub mod salesforce;
@@ -96,6 +97,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         )
         .merge(ops::router())
         .merge(salesforce::router())
+        .merge(intake::router())
         .merge(pages::router(state.page_limiter.clone()))
         .fallback(|| async { ApiError::NotFound("route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })

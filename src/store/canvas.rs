@@ -92,8 +92,7 @@ impl Store {
         .await?
         .ok_or(Error::NotFound("session"))?;
         let id = |column: &str| -> Result<SalesforceId> {
-            SalesforceId::parse(&rows::text(&row, column)?)
-                .map_err(|_| Error::NotFound("session"))
+            SalesforceId::parse(&rows::text(&row, column)?).map_err(|_| Error::NotFound("session"))
         };
         let record = match (
             rows::opt_text(&row, "sobject")?,

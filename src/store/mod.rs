@@ -9,6 +9,7 @@ mod backend;
 mod canvas;
 mod clients;
 mod groups;
+mod inbox;
 mod invitations;
 mod org_links;
 mod rows;
@@ -29,12 +30,17 @@ pub use clients::{
     Client, ClientEvent, ClientUpdate, Contact, InviteOptions, Invited, Inviter, RecordRef,
 };
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
+pub use inbox::{
+    ChangeSource, ClaimedChange, INBOX_LEASE_MS, InboxItem, InboxState, IntakeLink, RecordChange,
+    RecordDetails, RecordEffect, RecordValue,
+};
 pub use invitations::{
     Answer, CYCLE_LEASE_MS, Delivery, DueCycle, DueNotification, EmailDelivery, InvitationCycle,
     InvitationLink, LinkView,
 };
 pub use org_links::{
-    ApiUsage, AuthKind, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate, StaffMatch,
+    ApiUsage, AuthKind, IntakeSecrets, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate,
+    StaffMatch,
 };
 pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
 pub use tokens::{Actor, CreatedToken, TokenInfo};

@@ -3,6 +3,7 @@
 
 mod clients;
 mod groups;
+mod inbox;
 mod org_links;
 mod staff;
 mod team_accounts;
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(clients::router())
         .merge(tokens::router())
         .merge(org_links::router())
+        .merge(inbox::router())
 }
 
 /// Paging of every list: `limit` items after the cursor `after`.
