@@ -6,6 +6,7 @@ mod helpers;
 mod bad_input;
 mod cli;
 mod directory;
+mod intake;
 mod invitations;
 mod isolation;
 mod ops;
