@@ -602,7 +602,12 @@ async fn every_change_applies_once_and_the_newest_wins_whatever_the_delivery_ord
 
     // Delivered again after everything was applied: still nothing new.
     for edit in &edits {
-        post_xml(&app, &i.outbound_url, envelope(ORG_ID, &[edit.clone()])).await;
+        post_xml(
+            &app,
+            &i.outbound_url,
+            envelope(ORG_ID, std::slice::from_ref(edit)),
+        )
+        .await;
     }
     assert_eq!(work(&app).await.claimed, 0);
     assert_eq!(client(&app, &i, &id).await["first_name"], "Jane5");
