@@ -106,6 +106,16 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             metrics,
             telemetry::track,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            // Spans name the route template, never the raw path: an Outbound Message URL
+            // carries its link's secret token.
+            TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("unmatched", |p| p.as_str());
+                tracing::debug_span!("request", method = %request.method(), route)
+            }),
+        )
         .with_state(state)
 }
