@@ -552,6 +552,11 @@ fn outbound_envelope(message: usize) -> String {
     body
 }
 
+/// A fresh org id, so the bench can run again on the same database.
+fn bench_org_id() -> String {
+    format!("00D{}", &Uuid::new_v4().simple().to_string()[..12])
+}
+
 async fn intake_link(store: &Store, org: &str) -> anyhow::Result<(Uuid, String)> {
     let tenancy = store
         .create_tenancy(NewTenancy {
@@ -601,7 +606,8 @@ async fn intake_link(store: &Store, org: &str) -> anyhow::Result<(Uuid, String)>
 }
 
 async fn intake(store: &Store, messages: usize, senders: usize) -> anyhow::Result<Value> {
-    let (link, token) = intake_link(store, "00D5g000004ZKTD").await?;
+    let org = bench_org_id();
+    let (link, token) = intake_link(store, &org).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = format!("http://{}", listener.local_addr()?);
     let state = liaison::app_state(
@@ -617,7 +623,10 @@ async fn intake(store: &Store, messages: usize, senders: usize) -> anyhow::Resul
         let _ = stopped.await;
     }));
     let url = format!("{address}/salesforce/outbound/{link}/{token}");
-    let bodies: Vec<String> = (0..messages).map(outbound_envelope).collect();
+    let org18 = SalesforceId::parse(&org).map_err(anyhow::Error::msg)?;
+    let bodies: Vec<String> = (0..messages)
+        .map(|m| outbound_envelope(m).replace("00D5g000004ZKTDEA4", org18.as_str()))
+        .collect();
     let bytes = bodies.iter().map(String::len).sum::<usize>();
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
@@ -677,7 +686,7 @@ async fn intake(store: &Store, messages: usize, senders: usize) -> anyhow::Resul
     let _ = server.await;
 
     // The same rows, parsed once up front, inserted directly by as many writers.
-    let (raw_link, _) = intake_link(store, "00D5g000004ZKTE").await?;
+    let (raw_link, _) = intake_link(store, &bench_org_id()).await?;
     let changes: Vec<Vec<liaison::store::RecordChange>> = bodies
         .iter()
         .map(|body| {

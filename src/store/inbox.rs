@@ -383,6 +383,10 @@ impl Store {
                 .bind(changed)
                 .bind(c.changed_by.clone());
         }
+        let _turn = match self.backend {
+            Backend::Sqlite => Some(self.intake_gate.lock().await),
+            Backend::Postgres => None,
+        };
         Ok(query.execute(&self.pool).await?.rows_affected())
     }
 

@@ -149,6 +149,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: Arc<dyn Clock>,
+    /// On SQLite, inbox inserts queue here for the one write lock: SQLite's busy handler
+    /// polls with growing sleeps, which left a waiting insert idle long after the lock was
+    /// free.
+    intake_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -160,6 +164,7 @@ impl Store {
             pool,
             backend,
             clock,
+            intake_gate: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
