@@ -10,6 +10,7 @@ pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod intake;
+pub mod invite;
 pub mod mapping;
 pub mod oauth;
 pub mod outbound;
@@ -272,6 +273,16 @@ impl Crm {
                 &refresh,
             )
             .await
+    }
+
+    /// The link's consumer secret in the clear, when it has one.
+    pub async fn consumer_secret(&self, link: &OrgLink) -> LinkResult<Option<String>> {
+        let secrets = self.store.link_secrets(link.id).await?;
+        secrets
+            .consumer_secret
+            .as_deref()
+            .map(|s| self.open(link.id, "consumer_secret", s))
+            .transpose()
     }
 
     /// Runs `call` on a live session; when Salesforce says the session expired, renews the

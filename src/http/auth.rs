@@ -23,16 +23,7 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized)?;
+        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
         let actor = state
             .store
             .authenticate(token)
@@ -41,6 +32,48 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Self(actor))
     }
 }
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
+/// A caller acting for an org link with the link's API key (Apex in the org, automation): it
+/// vouches for the Salesforce user it names, as Salesforce vouches in a canvas request.
+pub struct LinkCaller(pub crate::store::OrgLink);
+
+impl FromRequestParts<AppState> for LinkCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = bearer(parts)
+            .filter(|k| k.starts_with(LINK_KEY_PREFIX))
+            .ok_or(ApiError::Unauthorized)?;
+        let id = match state
+            .store
+            .org_link_by_api_key(&crate::crm::digest(key))
+            .await
+        {
+            Ok(id) => id,
+            Err(crate::store::Error::NotFound(_)) => return Err(ApiError::Unauthorized),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Self(state.store.org_link(id, None).await?))
+    }
+}
+
+/// How an org link's API key begins, so it is recognisable in a secret scanner.
+pub const LINK_KEY_PREFIX: &str = "lsk_";
 
 /// What the caller may do inside one tenancy.
 #[derive(Debug, Clone, Copy)]

@@ -39,6 +39,9 @@ pub enum ApiError {
     Invalid(Vec<FieldError>),
     #[error("the database is not reachable")]
     Unavailable,
+    /// Salesforce cannot answer now (down, slow, over its API limit): try again later.
+    #[error("{0}")]
+    SalesforceUnavailable(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -108,6 +111,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Service unavailable",
+            ),
+            Self::SalesforceUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "salesforce-unavailable",
+                "Salesforce unavailable",
             ),
             Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod canvas;
 pub mod error;
 pub mod extract;
 pub mod html;
@@ -63,6 +64,13 @@ fn api() -> (Router<AppState>, OpenApi) {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    // An org link's API key (`lsk_…`), for callers acting for the link's Salesforce users.
+    doc.components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "org_link_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     (router, doc)
 }
 
@@ -98,6 +106,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(ops::router())
         .merge(salesforce::router())
         .merge(intake::router())
+        .merge(canvas::router())
         .merge(pages::router(state.page_limiter.clone()))
         .fallback(|| async { ApiError::NotFound("route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })

@@ -4,6 +4,8 @@
 mod helpers;
 
 mod bad_input;
+mod browser;
+mod canvas;
 mod cli;
 mod directory;
 mod intake;

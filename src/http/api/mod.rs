@@ -5,6 +5,7 @@ mod clients;
 mod groups;
 mod inbox;
 mod org_links;
+mod salesforce_invites;
 mod staff;
 mod team_accounts;
 mod tenancies;
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(org_links::router())
         .merge(inbox::router())
+        .merge(salesforce_invites::router())
 }
 
 /// Paging of every list: `limit` items after the cursor `after`.

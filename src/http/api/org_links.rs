@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_org_link, update_org_link, delete_org_link))
         .routes(routes!(connect_org_link))
         .routes(routes!(disconnect_org_link))
+        .routes(routes!(create_api_key))
         .routes(routes!(list_writebacks))
         .routes(routes!(retry_writeback))
         .routes(routes!(dismiss_writeback))
@@ -635,4 +636,39 @@ async fn rotate_intake_secrets(
         .set_intake_secrets(id, &token_hash, &webhook_sealed)
         .await?;
     Ok(axum::Json(secrets))
+}
+
+/// An org link's API key, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    /// Send as `Authorization: Bearer …` to `/api/v1/salesforce/…`; store it as a Named
+    /// Credential in the org. Liaison keeps only its hash.
+    pub api_key: String,
+}
+
+/// Issue the link's API key for callers that are not a browser (a Lightning component through
+/// Apex, automation). A new key replaces the old one at once.
+#[utoipa::path(post, path = "/org-links/{org_link_id}/api-key", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
+    responses((status = 201, body = CreatedApiKey), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn create_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<(StatusCode, axum::Json<CreatedApiKey>)> {
+    let scope = managed_tenancy(&caller)?;
+    state.store.org_link(id, scope).await?;
+    let key = format!(
+        "{}{}",
+        crate::http::auth::LINK_KEY_PREFIX,
+        crate::crm::oauth::random_token()
+    );
+    state
+        .store
+        .set_org_link_api_key(id, &crate::crm::digest(&key))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedApiKey { api_key: key }),
+    ))
 }

@@ -1,0 +1,394 @@
+//! The invite flow as JSON, for callers that are not a browser (a Lightning component through
+//! Apex, automation). They authenticate with the org link's API key and name the Salesforce
+//! user they act for; the same rules and idempotency as the canvas form apply.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::clients::NewContactGroup;
+use super::invalid;
+use crate::crm::LinkError;
+use crate::crm::error::CrmError;
+use crate::crm::invite::{self, FromRecord, InviteError};
+use crate::crm::mapping::suggest_e164;
+use crate::crm::record::{Prefill, RecordKind};
+use crate::domain::FieldErrors;
+use crate::domain::invite::{InviteInput, NewGroupInput};
+use crate::domain::tenancy::{GroupKind, GroupModel};
+use crate::domain::user::StaffRole;
+use crate::domain::values::SalesforceId;
+use crate::http::AppState;
+use crate::http::auth::LinkCaller;
+use crate::http::error::{ApiError, ApiResult, Problem};
+use crate::http::extract::Json;
+use crate::store::{ActingStaff, Client, OrgLink, PageRequest, SalesforceUser};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(invite_context))
+        .routes(routes!(invite_from_salesforce))
+}
+
+/// The Salesforce user the caller acts for (in Apex: `UserInfo.getUserId()`, `getUserName()`,
+/// `getUserEmail()`), matched to staff the way the org link says.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SalesforceUserRef {
+    pub user_id: String,
+    pub username: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+pub enum RecordSobject {
+    Contact,
+    /// A Person Account.
+    Account,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRefBody {
+    pub sobject: RecordSobject,
+    pub id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContextRequest {
+    pub user: SalesforceUserRef,
+    pub record: RecordRefBody,
+    /// The tenancy to prepare the form for; needed only when the user is staff in several.
+    pub tenancy_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenancyChoice {
+    pub id: Uuid,
+    pub name: String,
+    pub role: StaffRole,
+    /// The record's client in this tenancy, when it exists already.
+    pub client: Option<Client>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupChoice {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// What the form needs: where the user may invite, the record's client if any, and (for the
+/// chosen tenancy, when the record has no client there) the pre-fill and the groups.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteContext {
+    pub tenancies: Vec<TenancyChoice>,
+    pub tenancy_id: Option<Uuid>,
+    pub group_model: Option<GroupModel>,
+    pub prefill: Option<Prefill>,
+    /// The record's mobile number in E.164, when it is not and the link's phone region reads it.
+    /// Offer it; never apply it unasked.
+    pub suggested_mobile: Option<String>,
+    /// Contact groups the user may choose (all for administrators, their own for plain staff),
+    /// or the tenancy's client teams.
+    pub groups: Vec<GroupChoice>,
+    /// The new contact group's name by the tenancy's convention.
+    pub new_group_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteFromSalesforce {
+    pub user: SalesforceUserRef,
+    pub record: RecordRefBody,
+    pub tenancy_id: Uuid,
+    /// Send the invitation now; otherwise the client is a draft.
+    #[serde(default)]
+    pub send: bool,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: Option<String>,
+    pub title: Option<String>,
+    pub message: Option<String>,
+    #[serde(default)]
+    pub contact_groups: Vec<Uuid>,
+    pub new_contact_group: Option<NewContactGroup>,
+    #[serde(default)]
+    pub client_teams: Vec<Uuid>,
+    #[serde(default)]
+    pub confidentiality_override: bool,
+}
+
+fn parse_refs(
+    user: &SalesforceUserRef,
+    record: &RecordRefBody,
+) -> ApiResult<(SalesforceUser, RecordKind, SalesforceId)> {
+    let mut errors = FieldErrors::new();
+    let user_id = errors.take("user.user_id", SalesforceId::parse(&user.user_id));
+    let record_id = errors.take("record.id", SalesforceId::parse(&record.id));
+    errors.finish().map_err(invalid)?;
+    let (Some(user_id), Some(record_id)) = (user_id, record_id) else {
+        return Err(ApiError::invalid("record.id", "is not a Salesforce id"));
+    };
+    let kind = match record.sobject {
+        RecordSobject::Contact => RecordKind::Contact,
+        RecordSobject::Account => RecordKind::PersonAccount,
+    };
+    Ok((
+        SalesforceUser {
+            user_id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            name: user.username.clone().unwrap_or_default(),
+        },
+        kind,
+        record_id,
+    ))
+}
+
+async fn acting(
+    state: &AppState,
+    link: &OrgLink,
+    user: &SalesforceUser,
+) -> ApiResult<Vec<ActingStaff>> {
+    let acting = state
+        .store
+        .acting_staff(link.id, link.staff_match, user)
+        .await?;
+    if acting.is_empty() {
+        return Err(ApiError::Forbidden(format!(
+            "the Salesforce user is not an active staff user of any tenancy linked to “{}” (matched by {})",
+            link.name,
+            link.staff_match.as_str()
+        )));
+    }
+    Ok(acting)
+}
+
+/// Salesforce's trouble as a problem the caller can act on.
+pub fn salesforce_error(link: &OrgLink, error: LinkError) -> ApiError {
+    match error {
+        LinkError::Store(e) => e.into(),
+        LinkError::NoKey => ApiError::Conflict {
+            code: "no-encryption-key",
+            detail: error.to_string(),
+            field: None,
+        },
+        LinkError::Crm(CrmError::NotFound) => ApiError::NotFound("record"),
+        LinkError::Crm(CrmError::Unauthorized { .. }) => ApiError::Conflict {
+            code: "org-link-unauthorized",
+            detail: format!(
+                "the org link “{}” is no longer authorised; a CRM administrator must reconnect it",
+                link.name
+            ),
+            field: None,
+        },
+        LinkError::Crm(CrmError::Transient { .. } | CrmError::LimitExceeded) => {
+            ApiError::SalesforceUnavailable(
+                "Salesforce did not answer or is over its API limit; try again later".into(),
+            )
+        }
+        LinkError::Crm(e) => ApiError::Conflict {
+            code: "salesforce-refused",
+            detail: e.to_string(),
+            field: Some("record.id".into()),
+        },
+    }
+}
+
+/// What the invite form needs for a record: where the user may invite, the record's client if
+/// it has one, the pre-fill read through the link's mapping, and the groups to choose from.
+#[utoipa::path(post, path = "/salesforce/invite-context", tag = "salesforce", request_body = ContextRequest,
+    responses((status = 200, body = InviteContext), (status = "4XX", body = Problem, content_type = "application/problem+json"),
+              (status = 503, body = Problem, content_type = "application/problem+json")),
+    security(("org_link_key" = [])))]
+async fn invite_context(
+    State(state): State<AppState>,
+    LinkCaller(link): LinkCaller,
+    Json(body): Json<ContextRequest>,
+) -> ApiResult<axum::Json<InviteContext>> {
+    let (user, kind, record) = parse_refs(&body.user, &body.record)?;
+    let acting = acting(&state, &link, &user).await?;
+    let mut tenancies = Vec::with_capacity(acting.len());
+    for a in &acting {
+        let client = match state
+            .store
+            .client_of_record(a.tenancy, link.id, &record)
+            .await?
+        {
+            Some(id) => Some(state.store.client(a.tenancy, id, None).await?),
+            None => None,
+        };
+        tenancies.push(TenancyChoice {
+            id: a.tenancy,
+            name: a.tenancy_name.clone(),
+            role: a.role,
+            client,
+        });
+    }
+    let chosen = match body.tenancy_id {
+        Some(id) => Some(acting.iter().find(|a| a.tenancy == id).ok_or_else(|| {
+            ApiError::invalid(
+                "tenancy_id",
+                "is not a tenancy where the user is active staff",
+            )
+        })?),
+        None if acting.len() == 1 => acting.first(),
+        None => None,
+    };
+    let mut context = InviteContext {
+        tenancies,
+        tenancy_id: chosen.map(|c| c.tenancy),
+        group_model: None,
+        prefill: None,
+        suggested_mobile: None,
+        groups: vec![],
+        new_group_name: None,
+    };
+    let Some(chosen) = chosen else {
+        return Ok(axum::Json(context));
+    };
+    if context
+        .tenancies
+        .iter()
+        .any(|t| t.id == chosen.tenancy && t.client.is_some())
+    {
+        return Ok(axum::Json(context));
+    }
+    let prefill = state
+        .crm
+        .read_prefill(&link, kind, record.as_str())
+        .await
+        .map_err(|e| salesforce_error(&link, e))?;
+    let tenancy = state.store.tenancy(chosen.tenancy).await?;
+    let all = PageRequest {
+        limit: PageRequest::MAX_LIMIT,
+        after: None,
+    };
+    let (kind, member) = match tenancy.group_model {
+        GroupModel::ClientTeams => (GroupKind::ClientTeam, None),
+        GroupModel::ContactGroups => (
+            GroupKind::ContactGroup,
+            (!chosen.role.administers_users()).then_some(chosen.staff),
+        ),
+    };
+    context.groups = state
+        .store
+        .list_groups(tenancy.id, kind, None, member, &all)
+        .await?
+        .items
+        .into_iter()
+        .map(|g| GroupChoice {
+            id: g.id,
+            name: g.name,
+        })
+        .collect();
+    if tenancy.group_model == GroupModel::ContactGroups {
+        context.new_group_name = Some(
+            tenancy
+                .group_name_convention
+                .replace("{last_name}", prefill.last_name.as_deref().unwrap_or(""))
+                .replace("{first_name}", prefill.first_name.as_deref().unwrap_or(""))
+                .trim()
+                .to_string(),
+        );
+    }
+    context.suggested_mobile = prefill
+        .mobile
+        .as_deref()
+        .filter(|m| !m.starts_with('+'))
+        .and_then(|m| suggest_e164(m, link.field_mapping.phone_region.as_deref()));
+    context.group_model = Some(tenancy.group_model);
+    context.prefill = Some(prefill);
+    Ok(axum::Json(context))
+}
+
+/// Create the record's client, sent or as a draft, as the staff user the Salesforce user maps
+/// to. Idempotent per record and tenancy: 201 when created, 200 with the client made earlier.
+/// Read-only mapped fields are taken from the record, whatever the body says.
+#[utoipa::path(post, path = "/salesforce/invites", tag = "salesforce", request_body = InviteFromSalesforce,
+    responses((status = 201, body = Client), (status = 200, body = Client, description = "The record's client, created earlier"),
+              (status = "4XX", body = Problem, content_type = "application/problem+json"),
+              (status = 503, body = Problem, content_type = "application/problem+json")),
+    security(("org_link_key" = [])))]
+async fn invite_from_salesforce(
+    State(state): State<AppState>,
+    LinkCaller(link): LinkCaller,
+    Json(body): Json<InviteFromSalesforce>,
+) -> ApiResult<(StatusCode, axum::Json<Client>)> {
+    let (user, kind, record) = parse_refs(&body.user, &body.record)?;
+    let acting = acting(&state, &link, &user).await?;
+    let chosen = acting
+        .iter()
+        .find(|a| a.tenancy == body.tenancy_id)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "tenancy_id",
+                "is not a tenancy where the user is active staff",
+            )
+        })?;
+    let mut input = InviteInput {
+        first_name: body.first_name,
+        last_name: body.last_name,
+        email: body.email,
+        mobile: body.mobile,
+        title: body.title,
+        message: body.message,
+        contact_groups: body.contact_groups,
+        new_contact_group: body.new_contact_group.map(|g| NewGroupInput {
+            name: g.name,
+            members: g.members,
+        }),
+        client_teams: body.client_teams,
+        confidentiality_override: body.confidentiality_override,
+    };
+    if !link.field_mapping.read_only.is_empty() {
+        let prefill = state
+            .crm
+            .read_prefill(&link, kind, record.as_str())
+            .await
+            .map_err(|e| salesforce_error(&link, e))?;
+        keep_read_only(&mut input, &prefill);
+    }
+    let from = FromRecord {
+        org_link: link.id,
+        kind,
+        record,
+    };
+    let actor = invite::actor(chosen, &user.user_id);
+    let invited = invite::invite_from_record(&state.store, chosen, &actor, &from, input, body.send)
+        .await
+        .map_err(|e| match e {
+            InviteError::Fields(errors) => invalid(errors),
+            InviteError::Store(e) => e.into(),
+        })?;
+    if body.send && invited.created {
+        state.wake_workers.notify_one();
+    }
+    let status = if invited.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(invited.client)))
+}
+
+/// Read-only fields take the record's value.
+fn keep_read_only(input: &mut InviteInput, prefill: &Prefill) {
+    use crate::crm::mapping::InviteField;
+    let text = |v: &Option<String>| v.clone().unwrap_or_default();
+    for field in &prefill.read_only {
+        match field {
+            InviteField::FirstName => input.first_name = text(&prefill.first_name),
+            InviteField::LastName => input.last_name = text(&prefill.last_name),
+            InviteField::Email => input.email = text(&prefill.email),
+            InviteField::Mobile => input.mobile = prefill.mobile.clone(),
+            InviteField::Title => input.title = prefill.title.clone(),
+        }
+    }
+}

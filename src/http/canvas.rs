@@ -1,0 +1,1226 @@
+//! The invite form inside Salesforce. Salesforce POSTs a canvas signed request; once verified
+//! it opens a short session (a cookie bound to the Salesforce user, org link and record) and the
+//! form is served from it: the record's client if one exists, else the tenancy pick, the form
+//! pre-filled from the record, the groups or teams, and send or draft.
+
+// Handlers here answer with a page either way; the error side is that page.
+#![allow(clippy::result_large_err)]
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::AppState;
+use super::html::{escape, page_html};
+use crate::crm::canvas::SignedRequest;
+use crate::crm::error::CrmError;
+use crate::crm::invite::{self, FromRecord, InviteError};
+use crate::crm::oauth::random_token;
+use crate::crm::record::{Prefill, RecordKind};
+use crate::crm::{LinkError, digest};
+use crate::domain::client_status::{ClientStatus, IllegalTransition};
+use crate::domain::invite::{InviteInput, NewGroupInput};
+use crate::domain::tenancy::{GroupModel, MobilePolicy};
+use crate::domain::values::SalesforceId;
+use crate::store::{
+    self, ActingStaff, CanvasSession, Client, OrgLink, PageRequest, SalesforceUser,
+};
+
+type Transition = fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>;
+
+const SESSION_COOKIE: &str = "liaison_canvas";
+/// How long a canvas session lasts; Salesforce signs a new request each time the app opens.
+const SESSION_MS: i64 = 30 * 60 * 1000;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/salesforce/canvas", post(canvas))
+        .route("/salesforce/invite", get(show).post(create))
+        .route("/salesforce/invite/action", post(action))
+}
+
+/// A page Salesforce may frame.
+fn framed(status: StatusCode, title: &str, body: &str) -> Response {
+    let mut response = page_html(status, title, &format!("{body}{SCRIPT}"));
+    let headers = response.headers_mut();
+    headers.remove("x-frame-options");
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "frame-ancestors 'self' https://*.salesforce.com https://*.force.com https://*.lightning.force.com \
+             https://*.salesforce-setup.com https://*.visualforce.com",
+        ),
+    );
+    response
+}
+
+fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    framed(status, title, &format!("<p>{}</p>", escape(text)))
+}
+
+fn refused() -> Response {
+    message(
+        StatusCode::UNAUTHORIZED,
+        "This page cannot be opened",
+        "Liaison could not verify that this request came from your Salesforce org. Open Invite again \
+         from the record; if it keeps happening, ask your Salesforce administrator to check the Liaison \
+         canvas app.",
+    )
+}
+
+fn session_ended() -> Response {
+    message(
+        StatusCode::UNAUTHORIZED,
+        "Your session has ended",
+        "Open Invite again from the Salesforce record to continue. Nothing was created.",
+    )
+}
+
+fn unavailable(error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %error, "invite page failed");
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Liaison is not available just now",
+        "Nothing was created. Please try again in a minute.",
+    )
+}
+
+/// Salesforce opens the app: verify, open a session, show the form.
+async fn canvas(State(state): State<AppState>, body: Bytes) -> Response {
+    let pairs = form_pairs(&body);
+    let Some((_, signed)) = pairs.iter().find(|(k, _)| k == "signed_request") else {
+        return refused();
+    };
+    let Ok(request) = SignedRequest::parse(signed) else {
+        return refused();
+    };
+    let (link, user) = match verify(&state, &request).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return refused(),
+        Err(error) => return unavailable(&error),
+    };
+    let token = random_token();
+    let session = CanvasSession {
+        org_link: link.id,
+        user,
+        record: request.record(),
+        csrf: random_token(),
+    };
+    if let Err(error) = state
+        .store
+        .open_canvas_session(&digest(&token), &session, SESSION_MS)
+        .await
+    {
+        return unavailable(&error);
+    }
+    let mut response = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, "/salesforce/invite")],
+    )
+        .into_response();
+    // Inside Salesforce's iframe the cookie is a third-party one: it needs SameSite=None, which
+    // browsers accept only with Secure (HTTPS). Served over plain HTTP (development) it is Lax.
+    let attributes = if state.crm.config().public_url.starts_with("https://") {
+        "SameSite=None; Secure"
+    } else {
+        "SameSite=Lax"
+    };
+    if let Ok(cookie) = format!(
+        "{SESSION_COOKIE}={token}; Path=/salesforce; HttpOnly; Max-Age={}; {attributes}",
+        SESSION_MS / 1000
+    )
+    .parse()
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The org link whose consumer secret signed the request, and the user it vouches for.
+/// `None` for anything that does not verify, alike.
+async fn verify(
+    state: &AppState,
+    request: &SignedRequest<'_>,
+) -> Result<Option<(OrgLink, SalesforceUser)>, store::Error> {
+    let (Ok(org), Ok(user_id)) = (request.org_id(), request.user_id()) else {
+        return Ok(None);
+    };
+    let link = match state.store.org_link_of_org(&org).await {
+        Ok(id) => state.store.org_link(id, None).await?,
+        Err(store::Error::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Ok(Some(secret)) = state.crm.consumer_secret(&link).await else {
+        return Ok(None);
+    };
+    if request.verify(&secret).is_err() {
+        tracing::warn!(org_link = %link.id, "canvas signed request did not verify");
+        return Ok(None);
+    }
+    let context = &request.envelope.context.user;
+    Ok(Some((
+        link,
+        SalesforceUser {
+            user_id,
+            username: context.user_name.clone(),
+            email: context.email.clone(),
+            name: context
+                .full_name
+                .clone()
+                .unwrap_or_else(|| "there".to_string()),
+        },
+    )))
+}
+
+/// The session the cookie names, with its org link.
+async fn session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(CanvasSession, OrgLink), Response> {
+    let token = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            pair.trim()
+                .strip_prefix(&format!("{SESSION_COOKIE}="))
+                .map(str::to_string)
+        })
+        .ok_or_else(session_ended)?;
+    let session = match state.store.canvas_session(&digest(&token)).await {
+        Ok(session) => session,
+        Err(store::Error::NotFound(_)) => return Err(session_ended()),
+        Err(error) => return Err(unavailable(&error)),
+    };
+    let link = state
+        .store
+        .org_link(session.org_link, None)
+        .await
+        .map_err(|_| session_ended())?;
+    Ok((session, link))
+}
+
+/// The record the session is on, as a kind the form knows.
+fn record_of(session: &CanvasSession) -> Result<(RecordKind, SalesforceId), Response> {
+    match &session.record {
+        Some((sobject, id)) if sobject == "Contact" => Ok((RecordKind::Contact, id.clone())),
+        Some((sobject, id)) if sobject == "Account" => Ok((RecordKind::PersonAccount, id.clone())),
+        _ => Err(message(
+            StatusCode::BAD_REQUEST,
+            "Open Invite from a client's record",
+            "Liaison invites a client from a Contact or a Person Account. Open the record and click Invite there.",
+        )),
+    }
+}
+
+/// Tenancies where the Salesforce user is active staff; none is a page saying why.
+async fn acting(
+    state: &AppState,
+    link: &OrgLink,
+    user: &SalesforceUser,
+) -> Result<Vec<ActingStaff>, Response> {
+    let acting = state
+        .store
+        .acting_staff(link.id, link.staff_match, user)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    if acting.is_empty() {
+        let who = match link.staff_match {
+            store::StaffMatch::Email => user.email.clone().unwrap_or_default(),
+            store::StaffMatch::Username => user.username.clone().unwrap_or_default(),
+            store::StaffMatch::UserId => user.user_id.as_str().to_string(),
+        };
+        return Err(message(
+            StatusCode::FORBIDDEN,
+            "You cannot invite clients from this org yet",
+            &format!(
+                "Your Salesforce user ({who}) is not an active staff user of any tenancy linked to \
+                 “{}”. Ask a Liaison administrator of your firm to add you as staff with this {}.",
+                link.name,
+                match link.staff_match {
+                    store::StaffMatch::Email => "e-mail address",
+                    store::StaffMatch::Username => "Salesforce username",
+                    store::StaffMatch::UserId => "Salesforce user id",
+                }
+            ),
+        ));
+    }
+    Ok(acting)
+}
+
+#[derive(Deserialize)]
+struct Show {
+    tenancy: Option<Uuid>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<Show>,
+) -> Response {
+    match show_inner(&state, &headers, query.tenancy).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn show_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenancy: Option<Uuid>,
+) -> Result<Response, Response> {
+    let (session, link) = session(state, headers).await?;
+    let (kind, record) = record_of(&session)?;
+    let acting = acting(state, &link, &session.user).await?;
+    let chosen = match (tenancy, acting.as_slice()) {
+        (Some(id), _) => acting
+            .iter()
+            .find(|a| a.tenancy == id)
+            .cloned()
+            .ok_or_else(|| {
+                message(
+                    StatusCode::NOT_FOUND,
+                    "Tenancy not available",
+                    "You are not an active staff user of that tenancy.",
+                )
+            })?,
+        (None, [only]) => only.clone(),
+        (None, _) => return pick_tenancy(state, &session, &link, &record, &acting).await,
+    };
+    if let Some(client) = existing(state, &chosen, &link, &record).await? {
+        return Ok(client_state(
+            &session,
+            &chosen,
+            &client,
+            None,
+            StatusCode::OK,
+        ));
+    }
+    let prefill = read_record(state, &link, kind, &record).await?;
+    let form = Form::from_prefill(&prefill);
+    render_form(
+        state,
+        &session,
+        &link,
+        &chosen,
+        &acting,
+        &form,
+        &prefill,
+        &[],
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn existing(
+    state: &AppState,
+    acting: &ActingStaff,
+    link: &OrgLink,
+    record: &SalesforceId,
+) -> Result<Option<Client>, Response> {
+    let Some(id) = state
+        .store
+        .client_of_record(acting.tenancy, link.id, record)
+        .await
+        .map_err(|e| unavailable(&e))?
+    else {
+        return Ok(None);
+    };
+    state
+        .store
+        .client(acting.tenancy, id, None)
+        .await
+        .map(Some)
+        .map_err(|e| unavailable(&e))
+}
+
+/// Reads the record; when Salesforce or the link cannot, a page that says what to do.
+async fn read_record(
+    state: &AppState,
+    link: &OrgLink,
+    kind: RecordKind,
+    record: &SalesforceId,
+) -> Result<Prefill, Response> {
+    state
+        .crm
+        .read_prefill(link, kind, record.as_str())
+        .await
+        .map_err(|error| salesforce_trouble(link, &error))
+}
+
+fn salesforce_trouble(link: &OrgLink, error: &LinkError) -> Response {
+    let (status, title, text) = match error {
+        LinkError::Crm(CrmError::NotFound) => (
+            StatusCode::NOT_FOUND,
+            "The Salesforce record was not found",
+            "It may have been deleted or merged. Nothing was created.".to_string(),
+        ),
+        LinkError::Crm(CrmError::Unauthorized { .. }) => (
+            StatusCode::CONFLICT,
+            "Liaison is disconnected from Salesforce",
+            format!(
+                "The org link “{}” is no longer authorised. A CRM administrator must reconnect it in \
+                 Liaison (Org links → Connect). Nothing was created.",
+                link.name
+            ),
+        ),
+        LinkError::Crm(CrmError::Permanent { code, .. }) if code == "NOT_A_PERSON_ACCOUNT" => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This Account is not a person",
+            "Liaison invites people: open a Contact or a Person Account.".to_string(),
+        ),
+        LinkError::Crm(CrmError::Permanent { code, message, .. }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The record could not be read",
+            format!(
+                "Salesforce refused to read the mapped fields ({code}: {message}). A CRM administrator \
+                 should check the org link's field mapping and the integration user's field access. \
+                 Nothing was created."
+            ),
+        ),
+        LinkError::Crm(CrmError::Transient { .. } | CrmError::LimitExceeded) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Salesforce is not answering",
+            "Salesforce did not answer in time or is over its API limit. Nothing was created; try again in a few minutes."
+                .to_string(),
+        ),
+        other => {
+            tracing::error!(error = %other, org_link = %link.id, "reading the record failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The record could not be read",
+                "Nothing was created; try again in a few minutes.".to_string(),
+            )
+        }
+    };
+    message(status, title, &text)
+}
+
+async fn pick_tenancy(
+    state: &AppState,
+    session: &CanvasSession,
+    link: &OrgLink,
+    record: &SalesforceId,
+    acting: &[ActingStaff],
+) -> Result<Response, Response> {
+    let mut options = String::new();
+    for (i, a) in acting.iter().enumerate() {
+        let note = match existing(state, a, link, record).await? {
+            Some(client) => format!(" — already a client here: {}", client.status_label),
+            None => String::new(),
+        };
+        options.push_str(&format!(
+            "<div><input type=\"radio\" name=\"tenancy\" id=\"tenancy-{i}\" value=\"{id}\"{checked} required>\
+             <label for=\"tenancy-{i}\">{name}{note}</label></div>",
+            id = a.tenancy,
+            checked = if i == 0 { " checked" } else { "" },
+            name = escape(&a.tenancy_name),
+            note = escape(&note),
+        ));
+    }
+    Ok(framed(
+        StatusCode::OK,
+        "Invite a client",
+        &format!(
+            "<p>Hello {name}. This org serves several firms’ spaces; choose the one to invite into.</p>\
+             <form method=\"get\" action=\"/salesforce/invite\"><fieldset><legend>Tenancy</legend>{options}</fieldset>\
+             <button type=\"submit\" class=\"primary\">Continue</button></form>",
+            name = escape(&session.user.name),
+        ),
+    ))
+}
+
+/// The record's client and the actions that fit its status and the user's role.
+fn client_state(
+    session: &CanvasSession,
+    acting: &ActingStaff,
+    client: &Client,
+    done: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let mut actions = String::new();
+    if acting.role.administers_users() {
+        for (name, label, allowed) in [
+            (
+                "send",
+                "Send the invitation",
+                ClientStatus::send(client.status).is_ok(),
+            ),
+            (
+                "resend",
+                "Resend the invitation",
+                ClientStatus::resend(client.status).is_ok(),
+            ),
+            (
+                "revoke",
+                "Revoke",
+                ClientStatus::revoke(client.status).is_ok(),
+            ),
+        ] {
+            if allowed {
+                actions.push_str(&format!(
+                    "<button type=\"submit\" name=\"action\" value=\"{name}\"{class}>{label}</button>",
+                    class = if name == "revoke" { "" } else { " class=\"primary\"" },
+                ));
+            }
+        }
+    }
+    let actions = if actions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/salesforce/invite/action\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"tenancy\" value=\"{t}\">{actions}</form>",
+            csrf = session.csrf,
+            t = acting.tenancy,
+        )
+    };
+    let done = done
+        .map(|d| format!("<p role=\"status\" class=\"done\">{}</p>", escape(d)))
+        .unwrap_or_default();
+    framed(
+        status,
+        &format!("{} {}", client.first_name, client.last_name),
+        &format!(
+            "{done}<p>Client of {tenancy}: <strong id=\"status\">{label}</strong></p>\
+             <dl><dt>E-mail</dt><dd>{email}</dd><dt>Title</dt><dd>{title}</dd></dl>{actions}",
+            tenancy = escape(&acting.tenancy_name),
+            label = escape(&client.status_label),
+            email = escape(&client.email),
+            title = escape(&client.title),
+        ),
+    )
+}
+
+/// What the form holds, from the record or as the user typed it.
+#[derive(Debug, Default, Clone)]
+struct Form {
+    first_name: String,
+    last_name: String,
+    email: String,
+    mobile: String,
+    title: String,
+    message: String,
+    groups: Vec<Uuid>,
+    /// `new` or `existing` (contact groups).
+    group_mode: String,
+    new_group_name: Option<String>,
+    new_group_members: Vec<Uuid>,
+    confidentiality_override: bool,
+}
+
+impl Form {
+    fn from_prefill(prefill: &Prefill) -> Self {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Self {
+            first_name: text(&prefill.first_name),
+            last_name: text(&prefill.last_name),
+            email: text(&prefill.email),
+            mobile: text(&prefill.mobile),
+            title: prefill.title.clone().unwrap_or_else(|| "Client".into()),
+            group_mode: "new".into(),
+            ..Self::default()
+        }
+    }
+
+    fn parse(pairs: &[(String, String)]) -> Self {
+        let one = |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let ids = |name: &str| {
+            pairs
+                .iter()
+                .filter(|(k, _)| k == name)
+                .filter_map(|(_, v)| Uuid::parse_str(v).ok())
+                .collect::<Vec<_>>()
+        };
+        let mode = one("group_mode");
+        Self {
+            first_name: one("first_name"),
+            last_name: one("last_name"),
+            email: one("email"),
+            mobile: one("mobile"),
+            title: one("title"),
+            message: one("message"),
+            groups: ids("groups"),
+            new_group_name: (mode == "new").then(|| one("new_group_name")),
+            new_group_members: ids("new_group_members"),
+            group_mode: if mode.is_empty() {
+                "existing".into()
+            } else {
+                mode
+            },
+            confidentiality_override: one("confidentiality_override") == "yes",
+        }
+    }
+
+    /// Read-only fields take the record's value, whatever the browser sent.
+    fn keep_read_only(&mut self, prefill: &Prefill) {
+        use crate::crm::mapping::InviteField;
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        for field in &prefill.read_only {
+            match field {
+                InviteField::FirstName => self.first_name = text(&prefill.first_name),
+                InviteField::LastName => self.last_name = text(&prefill.last_name),
+                InviteField::Email => self.email = text(&prefill.email),
+                InviteField::Mobile => self.mobile = text(&prefill.mobile),
+                InviteField::Title => self.title = text(&prefill.title),
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_form(
+    state: &AppState,
+    session: &CanvasSession,
+    link: &OrgLink,
+    acting: &ActingStaff,
+    all: &[ActingStaff],
+    form: &Form,
+    prefill: &Prefill,
+    errors: &[(String, String)],
+    status: StatusCode,
+) -> Result<Response, Response> {
+    use crate::crm::mapping::InviteField;
+    let tenancy = state
+        .store
+        .tenancy(acting.tenancy)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let error_for = |field: &str| {
+        errors
+            .iter()
+            .filter(|(f, _)| {
+                f == field
+                    || f.starts_with(&format!("{field}["))
+                    || f.starts_with(&format!("{field}."))
+            })
+            .map(|(_, reason)| reason.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let read_only = |f: InviteField| prefill.read_only.contains(&f);
+    let input = |name: &str,
+                 label: &str,
+                 value: &str,
+                 kind: &str,
+                 ro: bool,
+                 required: bool,
+                 hint: &str| {
+        let error = error_for(name);
+        let described = match (error.is_empty(), hint.is_empty()) {
+            (true, true) => String::new(),
+            (false, _) => format!(" aria-describedby=\"{name}-error\" aria-invalid=\"true\""),
+            (true, false) => format!(" aria-describedby=\"{name}-hint\""),
+        };
+        format!(
+            "<div class=\"field\"><label for=\"{name}\">{label}</label>\
+             <input id=\"{name}\" name=\"{name}\" type=\"{kind}\" value=\"{value}\"{ro}{req}{described}>{hint}{error}</div>",
+            value = escape(value),
+            ro = if ro { " readonly" } else { "" },
+            req = if required { " required" } else { "" },
+            hint = if ro {
+                format!(
+                    "<p class=\"hint\" id=\"{name}-hint\">From Salesforce: to change it, edit the record there.</p>"
+                )
+            } else if hint.is_empty() {
+                String::new()
+            } else {
+                format!("<p class=\"hint\" id=\"{name}-hint\">{hint}</p>")
+            },
+            error = if error.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<p class=\"error\" id=\"{name}-error\">{}</p>",
+                    escape(&error)
+                )
+            },
+        )
+    };
+    let mut fields = String::new();
+    fields.push_str(&input(
+        "first_name",
+        "First name",
+        &form.first_name,
+        "text",
+        read_only(InviteField::FirstName),
+        true,
+        "",
+    ));
+    fields.push_str(&input(
+        "last_name",
+        "Last name",
+        &form.last_name,
+        "text",
+        read_only(InviteField::LastName),
+        true,
+        "",
+    ));
+    fields.push_str(&input(
+        "email",
+        "E-mail",
+        &form.email,
+        "email",
+        read_only(InviteField::Email),
+        true,
+        "",
+    ));
+    if tenancy.mobile_policy != MobilePolicy::Hidden {
+        let ro = read_only(InviteField::Mobile);
+        let suggestion = (!ro && !form.mobile.is_empty() && !form.mobile.starts_with('+'))
+            .then(|| {
+                crate::crm::mapping::suggest_e164(
+                    &form.mobile,
+                    link.field_mapping.phone_region.as_deref(),
+                )
+            })
+            .flatten();
+        let hint = match suggestion {
+            Some(e164) => format!(
+                "In international form with +, e.g. +447768887464. The record holds {raw}; in that form it is \
+                 <strong>{e164}</strong>. <button type=\"button\" class=\"use\" data-target=\"mobile\" data-value=\"{e164}\">Use {e164}</button>",
+                raw = escape(&form.mobile),
+                e164 = escape(&e164),
+            ),
+            None => "In international form with +, e.g. +447768887464.".to_string(),
+        };
+        fields.push_str(&input(
+            "mobile",
+            if tenancy.mobile_policy == MobilePolicy::Mandatory {
+                "Mobile"
+            } else {
+                "Mobile (optional)"
+            },
+            &form.mobile,
+            "tel",
+            ro,
+            tenancy.mobile_policy == MobilePolicy::Mandatory,
+            &hint,
+        ));
+    }
+    fields.push_str(&input(
+        "title",
+        "Title",
+        &form.title,
+        "text",
+        read_only(InviteField::Title),
+        false,
+        "Shown under the client’s name.",
+    ));
+    fields.push_str(&format!(
+        "<div class=\"field\"><label for=\"message\">Personal message (optional)</label>\
+         <textarea id=\"message\" name=\"message\" rows=\"3\">{}</textarea>{}</div>",
+        escape(&form.message),
+        match error_for("message") {
+            e if e.is_empty() => String::new(),
+            e => format!("<p class=\"error\" id=\"message-error\">{}</p>", escape(&e)),
+        }
+    ));
+    let groups = groups_section(state, acting, &tenancy, form, &error_for).await?;
+    let summary = if errors.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<div role=\"alert\" class=\"errors\"><p>Nothing was created. Please correct:</p><ul>{}</ul></div>",
+            errors
+                .iter()
+                .map(|(f, r)| format!(
+                    "<li><a href=\"#{}\">{}</a></li>",
+                    escape(anchor(f)),
+                    escape(r)
+                ))
+                .collect::<String>()
+        )
+    };
+    let switch = if all.len() > 1 {
+        "<p><a href=\"/salesforce/invite\">Choose another tenancy</a></p>".to_string()
+    } else {
+        String::new()
+    };
+    Ok(framed(
+        status,
+        &format!("Invite to {}", tenancy.name),
+        &format!(
+            "{summary}<form method=\"post\" action=\"/salesforce/invite\" novalidate>\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"tenancy\" value=\"{t}\">\
+             {fields}{groups}\
+             <div class=\"actions\"><button type=\"submit\" name=\"action\" value=\"send\" class=\"primary\">Send invitation</button>\
+             <button type=\"submit\" name=\"action\" value=\"draft\">Create without invitation</button></div></form>{switch}",
+            csrf = session.csrf,
+            t = acting.tenancy,
+        ),
+    ))
+}
+
+/// The element an error's link jumps to.
+fn anchor(field: &str) -> &str {
+    let base = field.split(['[', '.']).next().unwrap_or(field);
+    match base {
+        "contact_groups" | "client_teams" => "groups",
+        "new_contact_group" => "new_group_name",
+        other => other,
+    }
+}
+
+async fn groups_section(
+    state: &AppState,
+    acting: &ActingStaff,
+    tenancy: &store::Tenancy,
+    form: &Form,
+    error_for: &(dyn Fn(&str) -> String + Sync),
+) -> Result<String, Response> {
+    let all = PageRequest {
+        limit: PageRequest::MAX_LIMIT,
+        after: None,
+    };
+    let checkbox = |name: &str, id: Uuid, label: &str, checked: bool| {
+        format!(
+            "<div class=\"option\"><input type=\"checkbox\" name=\"{name}\" id=\"{name}-{id}\" value=\"{id}\"{c}>\
+             <label for=\"{name}-{id}\">{label}</label></div>",
+            c = if checked { " checked" } else { "" },
+            label = escape(label),
+        )
+    };
+    let error_html = |field: &str| match error_for(field) {
+        e if e.is_empty() => String::new(),
+        e => format!("<p class=\"error\" id=\"{field}-error\">{}</p>", escape(&e)),
+    };
+    let filter = |list: &str, label: &str| {
+        format!(
+            "<label for=\"filter-{list}\">{label}</label><input id=\"filter-{list}\" type=\"search\" class=\"filter\" data-list=\"{list}\" autocomplete=\"off\">"
+        )
+    };
+    let confidentiality = format!(
+        "<div class=\"option\"><input type=\"checkbox\" name=\"confidentiality_override\" id=\"confidentiality_override\" value=\"yes\"{}>\
+         <label for=\"confidentiality_override\">I confirm this client shares the relationship of the clients already in the chosen group</label></div>{}",
+        if form.confidentiality_override {
+            " checked"
+        } else {
+            ""
+        },
+        error_html("confidentiality_override"),
+    );
+    match tenancy.group_model {
+        GroupModel::ClientTeams => {
+            let teams = state
+                .store
+                .list_groups(
+                    tenancy.id,
+                    crate::domain::tenancy::GroupKind::ClientTeam,
+                    None,
+                    None,
+                    &all,
+                )
+                .await
+                .map_err(|e| unavailable(&e))?;
+            let options: String = teams
+                .items
+                .iter()
+                .map(|t| checkbox("groups", t.id, &t.name, form.groups.contains(&t.id)))
+                .collect();
+            Ok(format!(
+                "<fieldset id=\"groups\"><legend>Client teams (one or several)</legend>{}<div id=\"list-teams\">{options}</div>{}</fieldset>",
+                filter("teams", "Search teams"),
+                error_html("client_teams"),
+            ))
+        }
+        GroupModel::ContactGroups => {
+            let member = (!acting.role.administers_users()).then_some(acting.staff);
+            let groups = state
+                .store
+                .list_groups(
+                    tenancy.id,
+                    crate::domain::tenancy::GroupKind::ContactGroup,
+                    None,
+                    member,
+                    &all,
+                )
+                .await
+                .map_err(|e| unavailable(&e))?;
+            let staff = state
+                .store
+                .list_staff(tenancy.id, None, &all)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            let teams = state
+                .store
+                .list_team_accounts(tenancy.id, None, &all)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            let name = form.new_group_name.clone().unwrap_or_else(|| {
+                tenancy
+                    .group_name_convention
+                    .replace("{last_name}", form.last_name.trim())
+                    .replace("{first_name}", form.first_name.trim())
+                    .trim()
+                    .to_string()
+            });
+            let mut members: String = staff
+                .items
+                .iter()
+                .filter(|s| s.active)
+                .map(|s| {
+                    let checked = form.new_group_members.contains(&s.id)
+                        || (form.new_group_members.is_empty() && s.id == acting.staff);
+                    checkbox(
+                        "new_group_members",
+                        s.id,
+                        &format!("{} {} (staff)", s.first_name, s.last_name),
+                        checked,
+                    )
+                })
+                .collect();
+            members.extend(teams.items.iter().map(|t| {
+                checkbox(
+                    "new_group_members",
+                    t.id,
+                    &format!("{} (team account)", t.name),
+                    form.new_group_members.contains(&t.id),
+                )
+            }));
+            let existing: String = groups
+                .items
+                .iter()
+                .map(|g| checkbox("groups", g.id, &g.name, form.groups.contains(&g.id)))
+                .collect();
+            let new_mode = form.group_mode != "existing";
+            Ok(format!(
+                "<fieldset id=\"groups\"><legend>Contact group</legend>\
+                 <div class=\"option\"><input type=\"radio\" name=\"group_mode\" id=\"group_mode-new\" value=\"new\"{new_checked}>\
+                 <label for=\"group_mode-new\">Create a new group for this relationship</label></div>\
+                 <div class=\"option\"><input type=\"radio\" name=\"group_mode\" id=\"group_mode-existing\" value=\"existing\"{existing_checked}>\
+                 <label for=\"group_mode-existing\">Add to existing groups</label></div>\
+                 <div class=\"mode-new\"><div class=\"field\"><label for=\"new_group_name\">Group name</label>\
+                 <input id=\"new_group_name\" name=\"new_group_name\" value=\"{name}\" required>{name_error}</div>\
+                 {member_filter}<div id=\"list-members\">{members}</div>{members_error}</div>\
+                 <div class=\"mode-existing\">{group_filter}<div id=\"list-groups\">{existing}</div>{groups_error}</div>\
+                 {confidentiality}</fieldset>",
+                new_checked = if new_mode { " checked" } else { "" },
+                existing_checked = if new_mode { "" } else { " checked" },
+                name = escape(&name),
+                name_error = error_html("new_contact_group.name"),
+                member_filter = filter("members", "Search staff and team accounts"),
+                members_error = error_html("new_contact_group"),
+                group_filter = filter("groups", "Search groups"),
+                groups_error = error_html("contact_groups"),
+            ))
+        }
+    }
+}
+
+/// A little script: filter long lists as the user types, and take the offered E.164 number.
+const SCRIPT: &str = "<script>document.querySelectorAll('input.filter').forEach(function(f){f.addEventListener('input',function(){\
+var q=f.value.toLowerCase();document.querySelectorAll('#list-'+f.dataset.list+' .option').forEach(function(o){\
+o.hidden=q&&o.textContent.toLowerCase().indexOf(q)<0;});});});\
+document.querySelectorAll('button.use').forEach(function(b){b.addEventListener('click',function(){\
+document.getElementById(b.dataset.target).value=b.dataset.value;});});</script>\
+<style>.error{color:#b00020;margin:.2rem 0}.hint{color:#555;margin:.2rem 0;font-size:.9rem}.field{margin:.8rem 0}\
+.field input,.field textarea{display:block;width:100%;font-size:1rem;padding:.4rem}fieldset{margin:1rem 0}\
+.errors{border:2px solid #b00020;padding:.5rem 1rem}.done{background:#e6f4ea;padding:.5rem 1rem}</style>";
+
+fn csrf_ok(session: &CanvasSession, pairs: &[(String, String)]) -> bool {
+    pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .is_some_and(|(_, v)| bool::from(v.as_bytes().ct_eq(session.csrf.as_bytes())))
+}
+
+fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn stale_form() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "This form has expired",
+        "Nothing was created. Open Invite again from the Salesforce record.",
+    )
+}
+
+async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match create_inner(&state, &headers, &body).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn create_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, Response> {
+    let (session, link) = session(state, headers).await?;
+    let pairs = form_pairs(body);
+    if !csrf_ok(&session, &pairs) {
+        return Err(stale_form());
+    }
+    let (kind, record) = record_of(&session)?;
+    let all = acting(state, &link, &session.user).await?;
+    let tenancy_id = pairs
+        .iter()
+        .find(|(k, _)| k == "tenancy")
+        .and_then(|(_, v)| Uuid::parse_str(v).ok());
+    let Some(chosen) = all.iter().find(|a| Some(a.tenancy) == tenancy_id).cloned() else {
+        return Err(message(
+            StatusCode::NOT_FOUND,
+            "Tenancy not available",
+            "You are not an active staff user of that tenancy. Nothing was created.",
+        ));
+    };
+    let send = pairs.iter().any(|(k, v)| k == "action" && v == "send");
+    let mut form = Form::parse(&pairs);
+    // Read-only fields come from the record as it is now, never from the browser.
+    let prefill = if link.field_mapping.read_only.is_empty() {
+        Prefill::default()
+    } else {
+        let prefill = read_record(state, &link, kind, &record).await?;
+        form.keep_read_only(&prefill);
+        prefill
+    };
+    let outcome = invite(
+        state,
+        &link,
+        &chosen,
+        &session.user,
+        kind,
+        &record,
+        &form,
+        send,
+    )
+    .await;
+    match outcome {
+        Ok((client, created)) => {
+            let done = match (created, client.status) {
+                (false, _) => {
+                    "This record’s client already exists; nothing new was created.".to_string()
+                }
+                (true, ClientStatus::Invited) => format!(
+                    "Invitation sent: {} will receive an e-mail with a link shortly.",
+                    client.email
+                ),
+                (true, _) => {
+                    "Saved as a draft: no e-mail was sent. Send the invitation when you are ready."
+                        .into()
+                }
+            };
+            let status = if created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            Ok(client_state(
+                &session,
+                &chosen,
+                &client,
+                Some(&done),
+                status,
+            ))
+        }
+        Err(InviteFailure::Fields(errors)) => {
+            render_form(
+                state,
+                &session,
+                &link,
+                &chosen,
+                &all,
+                &form,
+                &prefill,
+                &errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(InviteFailure::Page(response)) => Err(response),
+    }
+}
+
+enum InviteFailure {
+    /// Shown next to the fields they concern.
+    Fields(Vec<(String, String)>),
+    Page(Response),
+}
+
+/// Parses and creates, as the acting staff user, idempotently per record.
+#[allow(clippy::too_many_arguments)]
+async fn invite(
+    state: &AppState,
+    link: &OrgLink,
+    acting: &ActingStaff,
+    user: &SalesforceUser,
+    kind: RecordKind,
+    record: &SalesforceId,
+    form: &Form,
+    send: bool,
+) -> Result<(Client, bool), InviteFailure> {
+    let model = state
+        .store
+        .invite_settings(acting.tenancy)
+        .await
+        .map_err(|e| InviteFailure::Page(unavailable(&e)))?
+        .0;
+    let optional = |v: &str| (!v.trim().is_empty()).then(|| v.to_string());
+    let new_group = form.group_mode == "new";
+    let input = InviteInput {
+        first_name: form.first_name.clone(),
+        last_name: form.last_name.clone(),
+        email: form.email.clone(),
+        mobile: optional(&form.mobile),
+        title: optional(&form.title),
+        message: optional(&form.message),
+        contact_groups: match model {
+            GroupModel::ContactGroups if !new_group => form.groups.clone(),
+            _ => vec![],
+        },
+        new_contact_group: match (model, &form.new_group_name) {
+            (GroupModel::ContactGroups, Some(name)) if new_group => Some(NewGroupInput {
+                name: name.clone(),
+                members: form.new_group_members.clone(),
+            }),
+            _ => None,
+        },
+        client_teams: match model {
+            GroupModel::ClientTeams => form.groups.clone(),
+            GroupModel::ContactGroups => vec![],
+        },
+        confidentiality_override: form.confidentiality_override,
+    };
+    let from = FromRecord {
+        org_link: link.id,
+        kind,
+        record: record.clone(),
+    };
+    let actor = invite::actor(acting, &user.user_id);
+    match invite::invite_from_record(&state.store, acting, &actor, &from, input, send).await {
+        Ok(invited) => {
+            if send && invited.created {
+                state.wake_workers.notify_one();
+            }
+            Ok((invited.client, invited.created))
+        }
+        Err(InviteError::Fields(errors))
+        | Err(InviteError::Store(store::Error::Invalid(errors))) => Err(InviteFailure::Fields(
+            errors.into_iter().map(|e| (e.field, e.reason)).collect(),
+        )),
+        Err(InviteError::Store(store::Error::Conflict {
+            field,
+            reason,
+            code,
+        })) => Err(InviteFailure::Fields(vec![(
+            field.unwrap_or_else(|| match code {
+                "confidentiality" => "confidentiality_override".into(),
+                _ => "email".into(),
+            }),
+            reason,
+        )])),
+        Err(InviteError::Store(store::Error::Forbidden(reason))) => Err(InviteFailure::Page(
+            message(StatusCode::FORBIDDEN, "Not allowed", &reason),
+        )),
+        Err(InviteError::Store(error)) => Err(InviteFailure::Page(unavailable(&error))),
+    }
+}
+
+async fn action(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match action_inner(&state, &headers, &body).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn action_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, Response> {
+    let (session, link) = session(state, headers).await?;
+    let pairs = form_pairs(body);
+    if !csrf_ok(&session, &pairs) {
+        return Err(stale_form());
+    }
+    let (_, record) = record_of(&session)?;
+    let all = acting(state, &link, &session.user).await?;
+    let tenancy_id = pairs
+        .iter()
+        .find(|(k, _)| k == "tenancy")
+        .and_then(|(_, v)| Uuid::parse_str(v).ok());
+    let Some(chosen) = all.iter().find(|a| Some(a.tenancy) == tenancy_id).cloned() else {
+        return Err(message(
+            StatusCode::NOT_FOUND,
+            "Tenancy not available",
+            "Nothing was changed.",
+        ));
+    };
+    let Some(client) = existing(state, &chosen, &link, &record).await? else {
+        return Err(message(
+            StatusCode::NOT_FOUND,
+            "No client for this record",
+            "Nothing was changed.",
+        ));
+    };
+    if !chosen.role.administers_users() {
+        return Err(message(
+            StatusCode::FORBIDDEN,
+            "Only administrators can do this",
+            "Ask a users administrator of your firm. Nothing was changed.",
+        ));
+    }
+    let requested = pairs
+        .iter()
+        .find(|(k, _)| k == "action")
+        .map(|(_, v)| v.as_str());
+    let (transition, done): (Transition, &str) = match requested {
+        Some("send") => (ClientStatus::send, "Invitation sent."),
+        Some("resend") => (
+            ClientStatus::resend,
+            "A new invitation was sent; older links no longer work.",
+        ),
+        Some("revoke") => (ClientStatus::revoke, "Invitation revoked."),
+        _ => {
+            return Err(message(
+                StatusCode::BAD_REQUEST,
+                "Unknown action",
+                "Nothing was changed.",
+            ));
+        }
+    };
+    let actor = format!(
+        "staff:{} via Salesforce user {}",
+        chosen.staff,
+        session.user.user_id.as_str()
+    );
+    match state
+        .store
+        .transition_client(chosen.tenancy, client.id, transition, &actor)
+        .await
+    {
+        Ok(after) => {
+            state.wake_workers.notify_one();
+            Ok(client_state(
+                &session,
+                &chosen,
+                &after,
+                Some(done),
+                StatusCode::OK,
+            ))
+        }
+        Err(store::Error::Conflict { reason, .. }) => Ok(client_state(
+            &session,
+            &chosen,
+            &client,
+            Some(&format!("Nothing was changed: {reason}")),
+            StatusCode::CONFLICT,
+        )),
+        Err(error) => Err(unavailable(&error)),
+    }
+}

@@ -1,0 +1,233 @@
+//! The invite form in a real headless Chromium, driven over WebDriver (chromedriver): what a
+//! staff user sees and does inside Salesforce.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::canvas::{ORG_ID, RECORD, SECRET, envelope, org, record_answers};
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+use crate::salesforce::fixture;
+
+/// chromedriver on a free port, and a headless Chromium session through it.
+struct Browser {
+    driver: Child,
+    client: Client,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        // The WebDriver client's TLS stack needs a process-wide provider; Liaison's is ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (Debian's chromium-driver; scripts/test installs it)");
+        // Ready when it says so.
+        let stdout = driver.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref() {
+            if line
+                .expect("chromedriver output")
+                .contains("started successfully")
+            {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let mut options = json!({ "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+        if std::path::Path::new("/usr/bin/chromium").exists() {
+            options["binary"] = json!("/usr/bin/chromium");
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), options);
+        let client = ClientBuilder::rustls()
+            .expect("tls")
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        Self { driver, client }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    /// Opens the app as Salesforce does: a form POST of the signed request.
+    async fn open_from_salesforce(&self, app: &TestApp, signed: &str) {
+        self.client
+            .goto(&format!("{}/healthz", app.address))
+            .await
+            .unwrap();
+        self.client
+            .execute(
+                "const f = document.createElement('form'); f.method = 'post'; f.action = arguments[0];\
+                 const i = document.createElement('input'); i.type = 'hidden'; i.name = 'signed_request'; i.value = arguments[1];\
+                 f.appendChild(i); document.body.appendChild(f); f.submit();",
+                vec![
+                    json!(format!("{}/salesforce/canvas", app.address)),
+                    json!(signed),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Waits for the page whose heading contains `text`, and returns the heading.
+    async fn heading(&self, text: &str) -> String {
+        let xpath = format!("//h1[contains(., '{text}')]");
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_else(|e| panic!("no heading with {text}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn value(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+on_both_backends!(staff_open_the_form_from_salesforce_pick_a_tenancy_create_a_group_and_send);
+
+async fn staff_open_the_form_from_salesforce_pick_a_tenancy_create_a_group_and_send(app: TestApp) {
+    let (_, beta, _) = org(&app).await;
+    assert_eq!(ORG_ID.len(), 18);
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let other = "0035g00000XyZacAAF";
+    record_answers(&app, other, fixture(&app, "rest/contact.json")).await;
+    let browser = Browser::start().await;
+
+    // A forged request opens nothing.
+    browser
+        .open_from_salesforce(
+            &app,
+            &liaison::crm::canvas::sign("forged", &envelope("jo.bloggs@firm.example", RECORD)),
+        )
+        .await;
+    browser.heading("This page cannot be opened").await;
+
+    // Jo opens Invite on Jane Smith's Contact and picks the tenancy.
+    browser
+        .open_from_salesforce(
+            &app,
+            &liaison::crm::canvas::sign(SECRET, &envelope("jo.bloggs@firm.example", RECORD)),
+        )
+        .await;
+    browser.heading("Invite a client").await;
+    browser.click(&format!("input[value='{}']", beta.id)).await;
+    browser.click("button[type='submit']").await;
+    browser.heading("Invite to Beta Trust").await;
+    assert_eq!(browser.value("#first_name").await, "Jane");
+    assert_eq!(browser.value("#email").await, "jane.smith@example.com");
+    assert_eq!(browser.value("#mobile").await, "07768 887464");
+    // The normalised number is offered, and taken only when asked.
+    browser.click("button.use").await;
+    assert_eq!(browser.value("#mobile").await, "+447768887464");
+    // A new contact group, named by the tenancy's convention, with Jo in it.
+    assert_eq!(browser.value("#new_group_name").await, "Smith Relationship");
+    browser.click("button[value='send']").await;
+    browser.heading("Jane Smith").await;
+    assert!(browser.text(".done").await.contains("Invitation sent"));
+    assert_eq!(browser.text("#status").await, "Pending (Invited)");
+
+    let clients = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients", beta.id),
+            &beta.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(clients["items"][0]["status"], "invited");
+    assert_eq!(clients["items"][0]["mobile"], "+447768887464");
+    let groups = app
+        .get(
+            &format!("/api/v1/tenancies/{}/contact-groups", beta.id),
+            &beta.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(groups["items"][0]["name"], "Smith Relationship");
+
+    // On another record, a bad e-mail is shown next to its field and nothing is created.
+    browser
+        .open_from_salesforce(
+            &app,
+            &liaison::crm::canvas::sign(SECRET, &envelope("jo.bloggs@firm.example", other)),
+        )
+        .await;
+    browser.heading("Invite a client").await;
+    browser.click(&format!("input[value='{}']", beta.id)).await;
+    browser.click("button[type='submit']").await;
+    browser.heading("Invite to Beta Trust").await;
+    let email = browser.client.find(Locator::Css("#email")).await.unwrap();
+    email.clear().await.unwrap();
+    email.send_keys("not-an-email").await.unwrap();
+    browser.click("button[value='send']").await;
+    browser.heading("Invite to Beta Trust").await;
+    assert!(
+        browser
+            .text("#email-error")
+            .await
+            .contains("is not a valid e-mail address")
+    );
+    assert!(
+        browser
+            .text("[role='alert']")
+            .await
+            .contains("Nothing was created")
+    );
+    let clients = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients", beta.id),
+            &beta.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(clients["items"].as_array().unwrap().len(), 1);
+    browser.stop().await;
+}

@@ -1,0 +1,629 @@
+//! The invite flow inside Salesforce, over HTTP as a browser speaks it: the canvas signed
+//! request, the session cookie, the pages and their errors.
+
+use liaison::crm::canvas::sign;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::{Tenancy, TestApp};
+use crate::on_both_backends;
+use crate::salesforce::{connect, fixture};
+
+pub const ORG_ID: &str = "00D5g000004ZKTDEA4";
+pub const SECRET: &str = "s3cret-consumer";
+pub const USER_ID: &str = "0055g00000AbCdEAAV";
+pub const RECORD: &str = "0035g00000XyZabAAF";
+
+/// A canvas envelope as Salesforce sends it, for a user and a Contact.
+pub fn envelope(email: &str, record: &str) -> Value {
+    json!({
+        "algorithm": "HMACSHA256", "issuedAt": 1_772_441_000, "userId": USER_ID,
+        "client": { "instanceId": "_:Liaison:", "instanceUrl": "https://acme.my.salesforce.com",
+                    "oauthToken": "00D5g000004ZKTD!AQ0AQ", "refreshToken": null,
+                    "targetOrigin": "https://acme.my.salesforce.com" },
+        "context": {
+            "user": { "userId": USER_ID, "userName": "jo@acme.example.sf", "email": email,
+                      "firstName": "Jo", "lastName": "Bloggs", "fullName": "Jo Bloggs",
+                      "profileId": "00e5g000000Abc1", "roleId": null, "userType": "STANDARD",
+                      "language": "en_US", "locale": "en_GB", "timeZone": "Europe/London" },
+            "organization": { "organizationId": ORG_ID, "name": "Acme", "currencyIsoCode": "GBP",
+                              "multicurrencyEnabled": false, "namespacePrefix": null },
+            "environment": { "displayLocation": "PageLayout", "locationUrl": "https://acme.my.salesforce.com/0035g00000XyZab",
+                             "dimensions": { "width": "100%", "height": "600px" }, "parameters": {},
+                             "record": { "attributes": { "type": "Contact", "url": format!("/services/data/v62.0/sobjects/Contact/{record}") },
+                                         "Id": record },
+                             "version": { "season": "WINTER", "api": "62.0" } }
+        }
+    })
+}
+
+/// Two client-team tenancies served by one connected org link; Jo Bloggs is staff in both.
+pub async fn org(app: &TestApp) -> (Tenancy, Tenancy, String) {
+    let a = app.tenancy("Acme Wealth", "client_teams").await;
+    let b = app.tenancy("Beta Trust", "contact_groups").await;
+    let (jo, _) = app.staff(&a, "Jo", "Bloggs", "system_administrator").await;
+    app.staff(&b, "Jo", "Bloggs", "staff").await;
+    app.group(&a, "client-teams", "Private Clients", &[&jo])
+        .await;
+    let link = app
+        .post(
+            "/api/v1/org-links",
+            &app.operator,
+            json!({ "name": "Acme production", "org_id": ORG_ID, "login_host": app.salesforce.uri(),
+                    "auth_kind": "web_server", "consumer_key": "3MVG9consumer", "consumer_secret": SECRET,
+                    "tenancies": [a.id, b.id],
+                    "field_mapping": { "contact": { "first_name": "FirstName", "last_name": "LastName", "email": "Email",
+                                                    "mobile": "MobilePhone", "title": "Title" },
+                                       "person_account": { "first_name": "FirstName", "last_name": "LastName",
+                                                           "email": "PersonEmail", "mobile": "PersonMobilePhone", "title": "PersonTitle" },
+                                       "write_back": { "status": "Liaison_Status__c" }, "phone_region": "GB" } }),
+        )
+        .await
+        .expect(201);
+    connect(app, &link).await;
+    (a, b, link["id"].as_str().unwrap().to_string())
+}
+
+pub async fn record_answers(app: &TestApp, record: &str, answer: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path_regex(format!(
+            "/services/data/v[0-9.]+/sobjects/Contact/{record}"
+        )))
+        .respond_with(answer)
+        .mount(&app.salesforce)
+        .await;
+}
+
+/// A browser that keeps cookies and follows the canvas redirect.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+async fn open(app: &TestApp, browser: &reqwest::Client, signed: &str) -> (u16, String) {
+    let response = browser
+        .post(format!("{}/salesforce/canvas", app.address))
+        .form(&[("signed_request", signed)])
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn get(browser: &reqwest::Client, url: &str) -> (u16, String) {
+    let response = browser.get(url).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn post(browser: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let response = browser.post(url).form(form).send().await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn csrf(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+async fn clients(app: &TestApp, t: &Tenancy) -> Vec<Value> {
+    app.get(
+        &format!("/api/v1/tenancies/{}/clients", t.id),
+        &t.admin_token,
+    )
+    .await
+    .expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+on_both_backends!(
+    a_forged_altered_or_unknown_org_request_gets_a_401_page_and_opens_nothing,
+    pick_a_tenancy_then_the_form_is_prefilled_and_sending_creates_one_client,
+    errors_are_shown_next_to_their_field_and_nothing_is_created,
+    salesforce_trouble_gets_a_clear_page_and_nothing_is_created,
+    a_user_who_is_staff_nowhere_is_told_why,
+    the_same_email_from_another_record_is_refused_and_named,
+);
+
+async fn a_forged_altered_or_unknown_org_request_gets_a_401_page_and_opens_nothing(app: TestApp) {
+    org(&app).await;
+    let good = sign(SECRET, &envelope("jo.bloggs@firm.example", RECORD));
+    let (signature, payload) = good.split_once('.').unwrap();
+    let mut other_org = envelope("jo.bloggs@firm.example", RECORD);
+    other_org["context"]["organization"]["organizationId"] = json!("00D5g000004ZKTEEA4");
+    let mut altered = envelope("jo.bloggs@firm.example", RECORD);
+    altered["context"]["user"]["email"] = json!("admin@acme-wealth.example");
+    let altered_payload = sign("whatever", &altered);
+    for bad in [
+        sign(
+            "not-the-secret",
+            &envelope("jo.bloggs@firm.example", RECORD),
+        ),
+        format!("{signature}.{}", altered_payload.split_once('.').unwrap().1),
+        sign(SECRET, &other_org),
+        format!("{signature}x.{payload}"),
+        "garbage".to_string(),
+    ] {
+        let page = browser();
+        let (status, body) = open(&app, &page, &bad).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("This page cannot be opened"));
+        assert!(!body.contains(SECRET));
+        // No session was opened.
+        let (status, _) = get(&page, &format!("{}/salesforce/invite", app.address)).await;
+        assert_eq!(status, 401);
+    }
+}
+
+async fn pick_a_tenancy_then_the_form_is_prefilled_and_sending_creates_one_client(app: TestApp) {
+    let (a, _, _) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let page = browser();
+    let (status, body) = open(
+        &app,
+        &page,
+        &sign(SECRET, &envelope("Jo.Bloggs@firm.example", RECORD)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("choose the one to invite into") && body.contains("Beta Trust"));
+
+    let (status, form) = get(
+        &page,
+        &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
+    )
+    .await;
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains("Invite to Acme Wealth"));
+    assert!(form.contains("value=\"Jane\"") && form.contains("value=\"jane.smith@example.com\""));
+    assert!(
+        form.contains("value=\"Client\""),
+        "the title defaults to Client"
+    );
+    // The record's mobile is offered in E.164, not applied.
+    assert!(form.contains("value=\"07768 887464\"") && form.contains("Use +447768887464"));
+    let team = app
+        .get(
+            &format!("/api/v1/tenancies/{}/client-teams", a.id),
+            &a.admin_token,
+        )
+        .await
+        .expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = csrf(&form);
+    let fields = [
+        ("csrf", token.as_str()),
+        ("tenancy", a.id.as_str()),
+        ("first_name", "Jane"),
+        ("last_name", "Smith"),
+        ("email", "jane.smith@example.com"),
+        ("mobile", "+447768887464"),
+        ("title", "Client"),
+        ("groups", team.as_str()),
+        ("action", "send"),
+    ];
+    let url = format!("{}/salesforce/invite", app.address);
+    let (status, done) = post(&page, &url, &fields).await;
+    assert_eq!(status, 201, "{done}");
+    assert!(done.contains("Invitation sent") && done.contains("Pending (Invited)"));
+    // A double click, or the same form from a second tab: still one client.
+    let (status, again) = post(&page, &url, &fields).await;
+    assert_eq!(status, 200, "{again}");
+    assert!(again.contains("already exists"));
+    let made = clients(&app, &a).await;
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0]["status"], "invited");
+    assert_eq!(made[0]["mobile"], "+447768887464");
+
+    // Opened again on the record, the page shows the client's state and the actions that fit.
+    let page = browser();
+    open(
+        &app,
+        &page,
+        &sign(SECRET, &envelope("jo.bloggs@firm.example", RECORD)),
+    )
+    .await;
+    let (status, state) = get(
+        &page,
+        &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(state.contains("Pending (Invited)") && state.contains("Resend the invitation"));
+    assert!(!state.contains("Send invitation"));
+    let (status, revoked) = post(
+        &page,
+        &format!("{}/salesforce/invite/action", app.address),
+        &[
+            ("csrf", &csrf(&state)),
+            ("tenancy", &a.id),
+            ("action", "revoke"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{revoked}");
+    assert!(revoked.contains("Invitation revoked") && revoked.contains("Revoked"));
+    // Without the session's CSRF token nothing changes.
+    let (status, _) = post(
+        &page,
+        &format!("{}/salesforce/invite/action", app.address),
+        &[("csrf", "forged"), ("tenancy", &a.id), ("action", "resend")],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(clients(&app, &a).await[0]["status"], "revoked");
+}
+
+async fn errors_are_shown_next_to_their_field_and_nothing_is_created(app: TestApp) {
+    let (a, _, _) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let page = browser();
+    open(
+        &app,
+        &page,
+        &sign(SECRET, &envelope("jo.bloggs@firm.example", RECORD)),
+    )
+    .await;
+    let (_, form) = get(
+        &page,
+        &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
+    )
+    .await;
+    let (status, body) = post(
+        &page,
+        &format!("{}/salesforce/invite", app.address),
+        &[
+            ("csrf", &csrf(&form)),
+            ("tenancy", &a.id),
+            ("first_name", "Jane"),
+            ("last_name", "Smith"),
+            ("email", "not-an-email"),
+            ("mobile", "07768 887464"),
+            ("action", "send"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("Nothing was created"));
+    assert!(body.contains("id=\"email-error\""), "{body}");
+    assert!(body.contains("id=\"mobile-error\""));
+    assert!(
+        body.contains("id=\"client_teams-error\""),
+        "no team chosen: {body}"
+    );
+    assert!(
+        body.contains("value=\"not-an-email\""),
+        "what the user typed is kept"
+    );
+    assert!(clients(&app, &a).await.is_empty());
+}
+
+async fn salesforce_trouble_gets_a_clear_page_and_nothing_is_created(app: TestApp) {
+    let (a, _, link) = org(&app).await;
+    let deleted = "0035g00000XyZacAAF";
+    let down = "0035g00000XyZadAAF";
+    record_answers(&app, deleted, fixture(&app, "rest/not-found.json")).await;
+    record_answers(&app, down, fixture(&app, "rest/server-unavailable.json")).await;
+    for (record, status, says) in [
+        (deleted, 404, "The Salesforce record was not found"),
+        (down, 503, "Salesforce is not answering"),
+    ] {
+        let page = browser();
+        open(
+            &app,
+            &page,
+            &sign(SECRET, &envelope("jo.bloggs@firm.example", record)),
+        )
+        .await;
+        let (got, body) = get(
+            &page,
+            &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
+        )
+        .await;
+        assert_eq!(got, status, "{body}");
+        assert!(
+            body.contains(says) && body.contains("Nothing was created"),
+            "{body}"
+        );
+    }
+    // A link whose authorisation was withdrawn names who must reconnect it.
+    Mock::given(method("GET"))
+        .and(path_regex(
+            "/services/data/.*/sobjects/Contact/0035g00000XyZaeAAF",
+        ))
+        .respond_with(fixture(&app, "rest/invalid-session.json"))
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path("/services/oauth2/token"))
+        .respond_with(fixture(&app, "oauth/invalid-grant.json"))
+        .with_priority(1)
+        .mount(&app.salesforce)
+        .await;
+    let page = browser();
+    open(
+        &app,
+        &page,
+        &sign(
+            SECRET,
+            &envelope("jo.bloggs@firm.example", "0035g00000XyZaeAAF"),
+        ),
+    )
+    .await;
+    let (got, body) = get(
+        &page,
+        &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
+    )
+    .await;
+    assert_eq!(got, 409, "{body}");
+    assert!(
+        body.contains("A CRM administrator must reconnect it"),
+        "{body}"
+    );
+    assert!(clients(&app, &a).await.is_empty());
+    let state = app
+        .get(&format!("/api/v1/org-links/{link}"), &app.operator)
+        .await
+        .expect(200);
+    assert_eq!(state["state"], "unauthorized");
+}
+
+async fn a_user_who_is_staff_nowhere_is_told_why(app: TestApp) {
+    org(&app).await;
+    let page = browser();
+    let (status, body) = open(
+        &app,
+        &page,
+        &sign(SECRET, &envelope("stranger@elsewhere.example", RECORD)),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains("stranger@elsewhere.example") && body.contains("not an active staff user")
+    );
+}
+
+async fn the_same_email_from_another_record_is_refused_and_named(app: TestApp) {
+    let (a, _, _) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let other = "0035g00000XyZafAAF";
+    record_answers(&app, other, fixture(&app, "rest/contact.json")).await;
+    let team = app
+        .get(
+            &format!("/api/v1/tenancies/{}/client-teams", a.id),
+            &a.admin_token,
+        )
+        .await
+        .expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut pages = vec![];
+    for record in [RECORD, other] {
+        let page = browser();
+        open(
+            &app,
+            &page,
+            &sign(SECRET, &envelope("jo.bloggs@firm.example", record)),
+        )
+        .await;
+        let (_, form) = get(
+            &page,
+            &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
+        )
+        .await;
+        pages.push((page, csrf(&form)));
+    }
+    let mut outcomes = vec![];
+    for (page, token) in &pages {
+        outcomes.push(
+            post(
+                page,
+                &format!("{}/salesforce/invite", app.address),
+                &[
+                    ("csrf", token),
+                    ("tenancy", &a.id),
+                    ("first_name", "Jane"),
+                    ("last_name", "Smith"),
+                    ("email", "jane.smith@example.com"),
+                    ("groups", &team),
+                    ("action", "draft"),
+                ],
+            )
+            .await,
+        );
+    }
+    assert_eq!(outcomes[0].0, 201);
+    assert!(outcomes[0].1.contains("Saved as a draft"));
+    assert_eq!(outcomes[1].0, 422);
+    assert!(
+        outcomes[1]
+            .1
+            .contains("a client with this e-mail already exists")
+    );
+    assert_eq!(clients(&app, &a).await.len(), 1);
+}
+
+on_both_backends!(
+    the_json_flow_acts_for_a_salesforce_user_with_the_link_key,
+    the_json_flow_refuses_a_missing_key_an_unknown_user_and_a_deleted_record,
+);
+
+/// Issues the link's API key.
+pub async fn link_key(app: &TestApp, link: &str) -> String {
+    app.post(
+        &format!("/api/v1/org-links/{link}/api-key"),
+        &app.operator,
+        json!({}),
+    )
+    .await
+    .expect(201)["api_key"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn user() -> Value {
+    json!({ "user_id": USER_ID, "username": "jo@acme.example.sf", "email": "jo.bloggs@firm.example" })
+}
+
+async fn the_json_flow_acts_for_a_salesforce_user_with_the_link_key(app: TestApp) {
+    let (a, b, link) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let key = link_key(&app, &link).await;
+    let record = json!({ "sobject": "Contact", "id": RECORD });
+    let context = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": user(), "record": record }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(context["tenancies"].as_array().unwrap().len(), 2);
+    assert!(context["prefill"].is_null(), "no tenancy chosen yet");
+    let context = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": user(), "record": record, "tenancy_id": b.id }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(context["prefill"]["email"], "jane.smith@example.com");
+    assert_eq!(context["suggested_mobile"], "+447768887464");
+    assert_eq!(context["new_group_name"], "Smith Relationship");
+    assert_eq!(context["group_model"], "contact_groups");
+
+    let team = app
+        .get(
+            &format!("/api/v1/tenancies/{}/client-teams", a.id),
+            &a.admin_token,
+        )
+        .await
+        .expect(200)["items"][0]["id"]
+        .clone();
+    let invite = json!({ "user": user(), "record": record, "tenancy_id": a.id, "send": true,
+                         "first_name": "Jane", "last_name": "Smith", "email": "jane.smith@example.com",
+                         "client_teams": [team] });
+    let created = app
+        .post("/api/v1/salesforce/invites", &key, invite.clone())
+        .await
+        .expect(201);
+    assert_eq!(created["status"], "invited");
+    // A retry after a timeout: the same client, not a second one.
+    let again = app
+        .post("/api/v1/salesforce/invites", &key, invite)
+        .await
+        .expect(200);
+    assert_eq!(again["id"], created["id"]);
+    assert_eq!(clients(&app, &a).await.len(), 1);
+    // The status goes back to the record through the write-back.
+    let writebacks = app
+        .get(
+            &format!("/api/v1/org-links/{link}/writebacks"),
+            &app.operator,
+        )
+        .await
+        .expect(200);
+    assert_eq!(writebacks["items"][0]["record_id"], RECORD);
+    assert_eq!(writebacks["items"][0]["status"], "invited");
+    // The context now shows the client instead of a form.
+    let context = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": user(), "record": record, "tenancy_id": a.id }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(context["tenancies"][0]["client"]["status"], "invited");
+    assert!(context["prefill"].is_null());
+    // A new key replaces the old.
+    let newer = link_key(&app, &link).await;
+    app.post(
+        "/api/v1/salesforce/invite-context",
+        &key,
+        json!({ "user": user(), "record": record }),
+    )
+    .await
+    .problem(401);
+    app.post(
+        "/api/v1/salesforce/invite-context",
+        &newer,
+        json!({ "user": user(), "record": record }),
+    )
+    .await
+    .expect(200);
+}
+
+async fn the_json_flow_refuses_a_missing_key_an_unknown_user_and_a_deleted_record(app: TestApp) {
+    let (a, _, link) = org(&app).await;
+    let key = link_key(&app, &link).await;
+    let deleted = "0035g00000XyZacAAF";
+    record_answers(&app, deleted, fixture(&app, "rest/not-found.json")).await;
+    let record = json!({ "sobject": "Contact", "id": deleted });
+    // A staff token is not a link key.
+    app.post(
+        "/api/v1/salesforce/invite-context",
+        &a.admin_token,
+        json!({ "user": user(), "record": record }),
+    )
+    .await
+    .problem(401);
+    let stranger = json!({ "user_id": USER_ID, "email": "stranger@elsewhere.example" });
+    let refused = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": stranger, "record": record }),
+        )
+        .await
+        .problem(403);
+    assert!(
+        refused["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not an active staff user")
+    );
+    let bad = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": { "user_id": "nope" }, "record": { "sobject": "Contact", "id": "bad" } }),
+        )
+        .await
+        .problem(422);
+    assert_eq!(
+        crate::helpers::Reply::fields(&bad),
+        ["user.user_id", "record.id"]
+    );
+    app.post(
+        "/api/v1/salesforce/invite-context",
+        &key,
+        json!({ "user": user(), "record": record, "tenancy_id": a.id }),
+    )
+    .await
+    .problem(404);
+    let invalid = app
+        .post(
+            "/api/v1/salesforce/invites",
+            &key,
+            json!({ "user": user(), "record": record, "tenancy_id": a.id,
+                    "first_name": "", "last_name": "Smith", "email": "not-an-email" }),
+        )
+        .await
+        .problem(422);
+    let fields = crate::helpers::Reply::fields(&invalid);
+    assert!(fields.contains(&"first_name".to_string()) && fields.contains(&"email".to_string()));
+    assert!(clients(&app, &a).await.is_empty());
+}
