@@ -65,6 +65,16 @@ enum Bench {
         #[arg(long, default_value_t = 2_000)]
         rate: usize,
     },
+    /// Outbound Messages of 100 notifications posted over HTTP by concurrent senders, each
+    /// stored durably before its Ack; then the same rows inserted directly, for comparison.
+    Intake {
+        /// Messages to post (each of 100 notifications).
+        #[arg(long, default_value_t = 600)]
+        messages: usize,
+        /// Senders posting at once.
+        #[arg(long, default_value_t = 8)]
+        senders: usize,
+    },
 }
 
 const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -93,6 +103,7 @@ async fn main() -> anyhow::Result<()> {
             invites,
             concurrency,
         } => invite(&store, invites, concurrency).await,
+        Bench::Intake { messages, senders } => intake(&store, messages, senders).await,
     };
     store.close().await;
     let _ = std::fs::remove_dir_all(scratch);
@@ -202,6 +213,8 @@ async fn connected_org(store: &Store, salesforce: &MockServer) -> anyhow::Result
                 staff_match: StaffMatch::Email,
                 api_budget_percent: 20,
                 tenancies: vec![tenancy],
+                integration_user_id: None,
+                auto_invite: None,
             },
             None,
             None,
@@ -694,5 +707,220 @@ async fn invite(store: &Store, invites: usize, concurrency: usize) -> anyhow::Re
         "p50_prefill_read_ms": percentile(&phases[1], 50.0) as f64 / 1000.0,
         "p50_create_ms": percentile(&phases[2], 50.0) as f64 / 1000.0,
         "writebacks_enqueued": queued,
+    }))
+}
+
+/// An Outbound Message of 100 Contact notifications, shaped as `wiremock-fixtures/outbound/`.
+fn outbound_envelope(message: usize) -> String {
+    let mut body = String::with_capacity(70_000);
+    body.push_str(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\" \
+         xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body>\
+         <notifications xmlns=\"http://soap.sforce.com/2005/09/outbound\"><OrganizationId>00D5g000004ZKTDEA4</OrganizationId>\
+         <ActionId>04k5g000000CaXbAAK</ActionId><SessionId xsi:nil=\"true\"/>\
+         <EnterpriseUrl>https://acme.my.salesforce.com/services/Soap/c/62.0/00D5g000004ZKTD</EnterpriseUrl>\
+         <PartnerUrl>https://acme.my.salesforce.com/services/Soap/u/62.0/00D5g000004ZKTD</PartnerUrl>",
+    );
+    for n in 0..100 {
+        let k = message * 100 + n;
+        body.push_str(&format!(
+            "<Notification><Id>04l{k:015}</Id><sObject xsi:type=\"sf:Contact\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\">\
+             <sf:Id>003{:012}</sf:Id><sf:Email>client{k}@example.com</sf:Email><sf:FirstName>Client</sf:FirstName>\
+             <sf:LastModifiedById>0055g00000Lk3Rt</sf:LastModifiedById><sf:LastModifiedDate>2026-03-02T08:59:{:02}.000Z</sf:LastModifiedDate>\
+             <sf:LastName>Number {k}</sf:LastName><sf:MobilePhone>+447768887464</sf:MobilePhone>\
+             <sf:SystemModstamp>2026-03-02T08:59:{:02}.000Z</sf:SystemModstamp><sf:Title xsi:nil=\"true\"/></sObject></Notification>",
+            k % 50_000,
+            k % 60,
+            k % 60
+        ));
+    }
+    body.push_str("</notifications></soapenv:Body></soapenv:Envelope>");
+    body
+}
+
+/// A fresh org id, so the bench can run again on the same database.
+fn bench_org_id() -> String {
+    format!("00D{}", &Uuid::new_v4().simple().to_string()[..12])
+}
+
+async fn intake_link(store: &Store, org: &str) -> anyhow::Result<(Uuid, String)> {
+    let tenancy = store
+        .create_tenancy(NewTenancy {
+            name: DisplayName::parse(&format!("Bench {}", Uuid::now_v7().simple()))
+                .map_err(anyhow::Error::msg)?,
+            group_model: GroupModel::ClientTeams,
+            mobile_policy: MobilePolicy::Optional,
+            group_name_convention: "{last_name} Relationship".into(),
+        })
+        .await?
+        .id;
+    let link = Uuid::now_v7();
+    store
+        .create_org_link(
+            link,
+            NewOrgLink {
+                name: "Bench org".into(),
+                org_id: SalesforceId::parse(org)
+                    .map_err(anyhow::Error::msg)?
+                    .as_str()
+                    .into(),
+                login_host: "https://login.salesforce.com".into(),
+                auth_kind: AuthKind::WebServer,
+                consumer_key: "bench".into(),
+                integration_username: None,
+                api_version: "62.0".into(),
+                field_mapping: Default::default(),
+                staff_match: StaffMatch::Email,
+                api_budget_percent: 20,
+                tenancies: vec![tenancy],
+                integration_user_id: None,
+                auto_invite: None,
+            },
+            None,
+            None,
+        )
+        .await?;
+    let token = format!("bench-token-{}", Uuid::now_v7().simple());
+    let sealed = Sealer::from_base64_key(KEY)?.seal(
+        "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        &format!("org_link:{link}:webhook_secret"),
+    );
+    store
+        .set_intake_secrets(link, &liaison::crm::digest(&token), &sealed)
+        .await?;
+    Ok((link, token))
+}
+
+async fn intake(store: &Store, messages: usize, senders: usize) -> anyhow::Result<Value> {
+    let org = bench_org_id();
+    let (link, token) = intake_link(store, &org).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = format!("http://{}", listener.local_addr()?);
+    let state = liaison::app_state(
+        store.clone(),
+        CrmConfig {
+            encryption_key: Some(Secret::new(KEY)),
+            public_url: address.clone(),
+            ..Default::default()
+        },
+    )?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(liaison::serve(listener, state, 64 * 1024, async {
+        let _ = stopped.await;
+    }));
+    let url = format!("{address}/salesforce/outbound/{link}/{token}");
+    let org18 = SalesforceId::parse(&org).map_err(anyhow::Error::msg)?;
+    let bodies: Vec<String> = (0..messages)
+        .map(|m| outbound_envelope(m).replace("00D5g000004ZKTDEA4", org18.as_str()))
+        .collect();
+    let bytes = bodies.iter().map(String::len).sum::<usize>();
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(senders)
+        .build()?;
+    println!(
+        "posting {messages} messages of 100 notifications ({} MB) from {senders} senders",
+        bytes / 1_000_000
+    );
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..senders.max(1) {
+        let (http, url, bodies, next) = (http.clone(), url.clone(), bodies.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(body) = bodies.get(i) else { break };
+                let sent = Instant::now();
+                let response = http
+                    .post(&url)
+                    .header("content-type", "text/xml; charset=utf-8")
+                    .header("SOAPAction", "\"\"")
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                let status = response.status();
+                let text = response.text().await?;
+                anyhow::ensure!(
+                    status.is_success() && text == liaison::crm::outbound::ACK,
+                    "message {i} was not acknowledged: {status} {text}"
+                );
+                latencies.push(sent.elapsed().as_micros() as i64);
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(messages);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let stored = store
+        .list_changes(
+            link,
+            None,
+            &liaison::store::PageRequest {
+                limit: 1,
+                after: None,
+            },
+        )
+        .await?;
+    anyhow::ensure!(!stored.items.is_empty(), "nothing was stored");
+    let _ = stop.send(());
+    let _ = server.await;
+
+    // The same rows, parsed once up front, inserted directly by as many writers.
+    let (raw_link, _) = intake_link(store, &bench_org_id()).await?;
+    let changes: Vec<Vec<liaison::store::RecordChange>> = bodies
+        .iter()
+        .map(|body| {
+            let message = liaison::crm::outbound::parse(body.as_bytes())?;
+            message
+                .notifications
+                .iter()
+                .map(|n| liaison::crm::intake::from_notification(n).map_err(anyhow::Error::msg))
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let changes = Arc::new(changes);
+    let next = Arc::new(AtomicUsize::new(0));
+    let raw_started = Instant::now();
+    let mut writers = Vec::new();
+    for _ in 0..senders.max(1) {
+        let (store, changes, next) = (store.clone(), changes.clone(), next.clone());
+        writers.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(batch) = changes.get(i) else { break };
+                store
+                    .receive_changes(
+                        raw_link,
+                        liaison::store::ChangeSource::OutboundMessage,
+                        batch,
+                    )
+                    .await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for writer in writers {
+        writer.await??;
+    }
+    let raw_seconds = raw_started.elapsed().as_secs_f64();
+    let notifications = messages * 100;
+    Ok(json!({
+        "bench": "intake",
+        "backend": store.backend().name(),
+        "messages": messages,
+        "notifications": notifications,
+        "senders": senders,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "notifications_per_second": (notifications as f64 / seconds).round(),
+        "p50_ack_ms": percentile(&latencies, 50.0) as f64 / 1000.0,
+        "p99_ack_ms": percentile(&latencies, 99.0) as f64 / 1000.0,
+        "max_ack_ms": latencies.last().copied().unwrap_or(0) as f64 / 1000.0,
+        "raw_insert_per_second": (notifications as f64 / raw_seconds).round(),
     }))
 }

@@ -86,7 +86,7 @@ impl Default for FieldMapping {
 
 /// A Salesforce field API name: a letter, then letters, digits and single underscores, at
 /// most 80 characters (custom fields end in `__c`).
-fn is_field_name(name: &str) -> bool {
+pub(crate) fn is_field_name(name: &str) -> bool {
     let body = name
         .strip_suffix("__c")
         .or_else(|| name.strip_suffix("__pc"))

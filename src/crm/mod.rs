@@ -9,10 +9,13 @@ pub mod canvas;
 pub mod client;
 pub mod crypto;
 pub mod error;
+pub mod intake;
 pub mod invite;
 pub mod mapping;
 pub mod oauth;
+pub mod outbound;
 pub mod record;
+pub mod webhook;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -116,6 +119,11 @@ impl Crm {
 
     pub fn seal(&self, link: Uuid, column: &str, secret: &str) -> LinkResult<String> {
         Ok(self.sealer()?.seal(secret, &context(link, column)))
+    }
+
+    /// Opens a secret sealed for `link` and `column` (see `seal`).
+    pub fn open_sealed(&self, link: Uuid, column: &str, sealed: &str) -> LinkResult<String> {
+        self.open(link, column, sealed)
     }
 
     fn open(&self, link: Uuid, column: &str, sealed: &str) -> LinkResult<String> {

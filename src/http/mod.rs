@@ -7,6 +7,7 @@ pub mod canvas;
 pub mod error;
 pub mod extract;
 pub mod html;
+pub mod intake;
 pub mod ops;
 pub mod pages;
 pub mod salesforce;
@@ -104,6 +105,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         )
         .merge(ops::router())
         .merge(salesforce::router())
+        .merge(intake::router())
         .merge(canvas::router())
         .merge(pages::router(state.page_limiter.clone()))
         .fallback(|| async { ApiError::NotFound("route").into_response() })
@@ -113,6 +115,16 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             metrics,
             telemetry::track,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            // Spans name the route template, never the raw path: an Outbound Message URL
+            // carries its link's secret token.
+            TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("unmatched", |p| p.as_str());
+                tracing::debug_span!("request", method = %request.method(), route)
+            }),
+        )
         .with_state(state)
 }

@@ -1,6 +1,7 @@
 //! Background work. Each job is a function that does one pass and reports what it did (tests
 //! call it directly, with a clock they move), plus a thin loop that runs passes until shutdown.
 
+pub mod inbox;
 pub mod invitations;
 pub mod writeback;
 
@@ -45,6 +46,10 @@ pub async fn run(workers: Workers, mut shutdown: watch::Receiver<bool>) {
         {
             Ok(report) => busy |= report.due > 0,
             Err(error) => tracing::error!(error = %error, "invitation pass failed"),
+        }
+        match inbox::pass(&workers.store, &inbox::InboxConfig::default()).await {
+            Ok(report) => busy |= report.claimed > 0,
+            Err(error) => tracing::error!(error = %error, "inbox pass failed"),
         }
         match writeback::pass(&workers.crm, &workers.store, &workers.writeback).await {
             Ok(report) => busy |= report.full_batches > 0,

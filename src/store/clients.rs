@@ -178,7 +178,12 @@ pub struct Invited {
 }
 
 impl Store {
-    async fn client_in(&self, conn: &mut AnyConnection, tenancy: Uuid, id: Uuid) -> Result<Client> {
+    pub(super) async fn client_in(
+        &self,
+        conn: &mut AnyConnection,
+        tenancy: Uuid,
+        id: Uuid,
+    ) -> Result<Client> {
         let sql = format!(
             "SELECT {CLIENT_COLUMNS} FROM users WHERE tenancy_id = $1 AND id = $2 AND kind = 'client'"
         );

@@ -9,6 +9,7 @@ mod backend;
 mod canvas;
 mod clients;
 mod groups;
+mod inbox;
 mod invitations;
 mod org_links;
 mod rows;
@@ -29,12 +30,17 @@ pub use clients::{
     Client, ClientEvent, ClientUpdate, Contact, InviteOptions, Invited, Inviter, RecordRef,
 };
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
+pub use inbox::{
+    ChangeSource, ClaimedChange, INBOX_LEASE_MS, InboxItem, InboxState, IntakeLink, RecordChange,
+    RecordDetails, RecordEffect, RecordValue,
+};
 pub use invitations::{
     Answer, CYCLE_LEASE_MS, Delivery, DueCycle, DueNotification, EmailDelivery, InvitationCycle,
     InvitationLink, LinkView,
 };
 pub use org_links::{
-    ApiUsage, AuthKind, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate, StaffMatch,
+    ApiUsage, AuthKind, IntakeSecrets, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate,
+    StaffMatch,
 };
 pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
 pub use tokens::{Actor, CreatedToken, TokenInfo};
@@ -143,6 +149,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: Arc<dyn Clock>,
+    /// On SQLite, inbox inserts queue here for the one write lock: SQLite's busy handler
+    /// polls with growing sleeps, which left a waiting insert idle long after the lock was
+    /// free.
+    intake_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -154,6 +164,7 @@ impl Store {
             pool,
             backend,
             clock,
+            intake_gate: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -239,7 +250,7 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let sql = format!(
-            "SELECT id FROM groups WHERE tenancy_id = $1 AND id IN ({placeholders}) ORDER BY id FOR UPDATE"
+            "SELECT id FROM user_groups WHERE tenancy_id = $1 AND id IN ({placeholders}) ORDER BY id FOR UPDATE"
         );
         let mut query = sqlx::query(&sql).bind(tenancy.to_string());
         for id in ids {

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, rows};
+use crate::crm::intake::AutoInvite;
 use crate::crm::mapping::FieldMapping;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
@@ -132,6 +133,29 @@ pub struct OrgLink {
     pub tenancies: Vec<Uuid>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The Salesforce user id (`005…`) our write-back acts as; its changes start no work.
+    pub integration_user_id: Option<String>,
+    /// Invites records whose checkbox turns on; absent when off.
+    pub auto_invite: Option<AutoInvite>,
+    /// Whether the Outbound Message endpoint has a token (see `intake-secrets`).
+    pub has_outbound_token: bool,
+    /// Whether JSON webhooks have a signing secret.
+    pub has_webhook_secret: bool,
+    /// The intake endpoints and secrets, shown once: when the link is created and when they
+    /// are rotated. Only a hash of the token and the sealed secret are kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intake_secrets: Option<IntakeSecrets>,
+}
+
+/// Where Salesforce sends record changes, with the secrets in the clear, shown once.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IntakeSecrets {
+    /// The Outbound Message endpoint URL, secret token included.
+    pub outbound_message_url: String,
+    /// The JSON webhook endpoint URL.
+    pub webhook_url: String,
+    /// The webhook signing secret (`whsec_…`, Standard Webhooks).
+    pub webhook_secret: String,
 }
 
 /// The sealed secrets of a link, for the CRM layer only.
@@ -157,6 +181,8 @@ pub struct NewOrgLink {
     pub staff_match: StaffMatch,
     pub api_budget_percent: i64,
     pub tenancies: Vec<Uuid>,
+    pub integration_user_id: Option<String>,
+    pub auto_invite: Option<AutoInvite>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -172,11 +198,15 @@ pub struct OrgLinkUpdate {
     pub tenancies: Option<Vec<Uuid>>,
     /// `Some(true)` pauses a link; `Some(false)` resumes a paused one.
     pub paused: Option<bool>,
+    pub integration_user_id: Option<String>,
+    /// `Some(None)` turns auto-invite off.
+    pub auto_invite: Option<Option<AutoInvite>>,
 }
 
 const LINK_COLUMNS: &str = "id, name, org_id, login_host, auth_kind, consumer_key, consumer_secret_sealed, \
     private_key_sealed, integration_username, api_version, field_mapping, staff_match, api_budget_percent, state, \
-    state_reason, instance_url, api_used, api_max, api_checked_at, created_at";
+    state_reason, instance_url, api_used, api_max, api_checked_at, created_at, integration_user_id, auto_invite, \
+    outbound_token_hash, webhook_secret_sealed";
 
 fn link(row: &AnyRow, tenancies: Vec<Uuid>) -> sqlx::Result<OrgLink> {
     let mapping: String = rows::text(row, "field_mapping")?;
@@ -213,11 +243,22 @@ fn link(row: &AnyRow, tenancies: Vec<Uuid>) -> sqlx::Result<OrgLink> {
         api_usage,
         tenancies,
         created_at: rows::time(row, "created_at")?,
+        integration_user_id: rows::opt_text(row, "integration_user_id")?,
+        auto_invite: rows::opt_text(row, "auto_invite")?
+            .map(|raw| serde_json::from_str(&raw).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+            .transpose()?,
+        has_outbound_token: rows::opt_text(row, "outbound_token_hash")?.is_some(),
+        has_webhook_secret: rows::opt_text(row, "webhook_secret_sealed")?.is_some(),
+        intake_secrets: None,
     })
 }
 
 fn row_opt_int(row: &AnyRow, column: &str) -> sqlx::Result<Option<i64>> {
     sqlx::Row::try_get(row, column)
+}
+
+fn auto_invite_json(auto: &AutoInvite) -> Result<String> {
+    serde_json::to_string(auto).map_err(|e| Error::Database(sqlx::Error::Encode(Box::new(e))))
 }
 
 fn mapping_json(mapping: &FieldMapping) -> Result<String> {
@@ -312,8 +353,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO org_links (id, name, org_id, login_host, auth_kind, consumer_key, consumer_secret_sealed, \
              private_key_sealed, integration_username, api_version, field_mapping, staff_match, api_budget_percent, \
-             state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'not_connected', $14, $14)",
+             state, created_at, updated_at, integration_user_id, auto_invite) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'not_connected', $14, $14, $15, $16)",
         )
         .bind(id.to_string())
         .bind(new.name)
@@ -329,6 +370,8 @@ impl Store {
         .bind(new.staff_match.as_str())
         .bind(new.api_budget_percent)
         .bind(now)
+        .bind(new.integration_user_id)
+        .bind(new.auto_invite.as_ref().map(auto_invite_json).transpose()?)
         .execute(&mut *tx)
         .await?;
         set_tenancies(&mut tx, id, &new.tenancies).await?;
@@ -397,7 +440,8 @@ impl Store {
              consumer_secret_sealed = COALESCE($10, consumer_secret_sealed), \
              private_key_sealed = COALESCE($11, private_key_sealed), \
              state = COALESCE($12, state), state_reason = CASE WHEN $12 IS NULL THEN state_reason ELSE NULL END, \
-             updated_at = $13 WHERE id = $1",
+             updated_at = $13, integration_user_id = COALESCE($14, integration_user_id), \
+             auto_invite = CASE WHEN $15 = 1 THEN $16 ELSE auto_invite END WHERE id = $1",
         )
         .bind(id.to_string())
         .bind(update.name)
@@ -412,6 +456,9 @@ impl Store {
         .bind(private_key)
         .bind(state.map(|s| s.as_str().to_string()))
         .bind(self.now())
+        .bind(update.integration_user_id)
+        .bind(i64::from(update.auto_invite.is_some()))
+        .bind(update.auto_invite.flatten().as_ref().map(auto_invite_json).transpose()?)
         .execute(&mut *tx)
         .await?;
         if let Some(tenancies) = &update.tenancies {

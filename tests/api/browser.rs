@@ -86,20 +86,25 @@ impl Browser {
             .unwrap();
     }
 
-    /// Waits for the page whose heading contains `text`, and returns the heading.
-    async fn heading(&self, text: &str) -> String {
+    /// Waits for the page whose heading contains `text`.
+    async fn heading(&self, text: &str) {
         let xpath = format!("//h1[contains(., '{text}')]");
+        self.wait_for(Locator::XPath(&xpath), text).await;
+    }
+
+    /// Waits for an element to appear on the page.
+    async fn wait_for(&self, locator: Locator<'_>, what: &str) {
         match self
             .client
             .wait()
             .at_most(Duration::from_secs(60))
-            .for_element(Locator::XPath(&xpath))
+            .for_element(locator)
             .await
         {
-            Ok(heading) => heading.text().await.unwrap(),
+            Ok(_) => {}
             Err(e) => {
                 let page = self.client.source().await.unwrap_or_default();
-                panic!("no heading with {text} ({e}); the page is: {page}")
+                panic!("no {what} ({e}); the page is: {page}")
             }
         }
     }
@@ -212,7 +217,10 @@ async fn staff_open_the_form_from_salesforce_pick_a_tenancy_create_a_group_and_s
     email.clear().await.unwrap();
     email.send_keys("not-an-email").await.unwrap();
     browser.click("button[value='send']").await;
-    browser.heading("Invite to Beta Trust").await;
+    // The same form comes back, now with the error next to the field.
+    browser
+        .wait_for(Locator::Css("#email-error"), "e-mail error")
+        .await;
     assert!(
         browser
             .text("#email-error")

@@ -70,6 +70,8 @@ async fn start_up_refuses_without_an_encryption_key_once_org_links_exist() {
                 staff_match: StaffMatch::Email,
                 api_budget_percent: 20,
                 tenancies: vec![tenancy.id],
+                integration_user_id: None,
+                auto_invite: None,
             },
             Some("v1:sealed".into()),
             None,

@@ -8,6 +8,7 @@ mod browser;
 mod canvas;
 mod cli;
 mod directory;
+mod intake;
 mod invitations;
 mod isolation;
 mod ops;

@@ -3,6 +3,7 @@
 
 mod clients;
 mod groups;
+mod inbox;
 mod org_links;
 mod salesforce_invites;
 mod staff;
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(clients::router())
         .merge(tokens::router())
         .merge(org_links::router())
+        .merge(inbox::router())
         .merge(salesforce_invites::router())
 }
 

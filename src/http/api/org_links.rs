@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::{PageQuery, invalid};
 use crate::crm::LinkError;
+use crate::crm::intake::AutoInvite;
 use crate::crm::mapping::FieldMapping;
 use crate::domain::FieldErrors;
 use crate::domain::values::{DisplayName, SalesforceId};
@@ -20,7 +21,8 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
 use crate::store::{
-    AuthKind, NewOrgLink, OrgLink, OrgLinkUpdate, Page, StaffMatch, Writeback, WritebackState,
+    AuthKind, IntakeSecrets, NewOrgLink, OrgLink, OrgLinkUpdate, Page, StaffMatch, Writeback,
+    WritebackState,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_writebacks))
         .routes(routes!(retry_writeback))
         .routes(routes!(dismiss_writeback))
+        .routes(routes!(rotate_intake_secrets))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -61,6 +64,20 @@ pub struct CreateOrgLink {
     pub api_budget_percent: Option<i64>,
     /// The tenancies the org serves.
     pub tenancies: Vec<Uuid>,
+    /// The Salesforce user id (`005…`) of the integration user our write-back acts as: record
+    /// changes it makes start no work (echo suppression).
+    pub integration_user_id: Option<String>,
+    /// Invite records whose checkbox turns on (off when absent).
+    pub auto_invite: Option<AutoInvite>,
+}
+
+/// Accepts `null` as "turn off" and absence as "leave as is".
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -79,6 +96,11 @@ pub struct UpdateOrgLink {
     pub tenancies: Option<Vec<Uuid>>,
     /// `true` pauses every call to the org; `false` resumes.
     pub paused: Option<bool>,
+    pub integration_user_id: Option<String>,
+    /// New auto-invite settings, or `null` to turn auto-invite off.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<AutoInvite>)]
+    pub auto_invite: Option<Option<AutoInvite>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,6 +164,40 @@ fn private_key(raw: &str) -> Result<String, String> {
         .map_err(|_| "must be an RSA private key in PEM form".into())
 }
 
+fn user_id(raw: &str) -> Result<String, String> {
+    let id = SalesforceId::parse(raw)?;
+    if id.as_str().starts_with("005") {
+        Ok(id.as_str().to_string())
+    } else {
+        Err("is not a Salesforce user id (they start with 005)".into())
+    }
+}
+
+/// New intake secrets for a link: a random token for the Outbound Message URL (only its hash
+/// is stored) and a webhook signing secret (stored sealed). Returns them with what to store.
+fn new_intake_secrets(state: &AppState, link: Uuid) -> ApiResult<(IntakeSecrets, String, String)> {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let secret = crate::crm::webhook::new_secret();
+    let sealed = state
+        .crm
+        .seal(link, "webhook_secret", &secret)
+        .map_err(link_error)?;
+    let public = state.crm.config().public_url.trim_end_matches('/');
+    Ok((
+        IntakeSecrets {
+            outbound_message_url: format!("{public}/salesforce/outbound/{link}/{token}"),
+            webhook_url: format!("{public}/webhooks/salesforce/{link}"),
+            webhook_secret: secret,
+        },
+        crate::crm::digest(&token),
+        sealed,
+    ))
+}
+
 fn budget(value: i64) -> Result<i64, String> {
     if (1..=100).contains(&value) {
         Ok(value)
@@ -152,7 +208,7 @@ fn budget(value: i64) -> Result<i64, String> {
 
 /// Who may manage links, and which: `None` for operators (all), or the one tenancy a system
 /// administrator may manage links of.
-fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError> {
+pub(super) fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError> {
     match caller.own_tenancy() {
         None => Ok(None),
         Some(tenancy) => {
@@ -274,6 +330,13 @@ async fn create_org_link(
     let mapping = body.field_mapping.unwrap_or_default();
     mapping.validate(&mut errors, "field_mapping");
     check_tenancies(scope, &body.tenancies, &mut errors);
+    let integration_user_id = body
+        .integration_user_id
+        .as_deref()
+        .and_then(|raw| errors.take("integration_user_id", user_id(raw)));
+    if let Some(auto) = &body.auto_invite {
+        auto.validate(&mut errors, "auto_invite", &body.tenancies);
+    }
     errors.finish().map_err(invalid)?;
     let (
         Some(name),
@@ -303,11 +366,20 @@ async fn create_org_link(
         staff_match: body.staff_match.unwrap_or(StaffMatch::Email),
         api_budget_percent,
         tenancies: body.tenancies,
+        integration_user_id,
+        auto_invite: body.auto_invite,
     };
-    let link = state
+    let (secrets, token_hash, webhook_sealed) = new_intake_secrets(&state, id)?;
+    state
         .store
         .create_org_link(id, new, consumer_secret, private_key)
         .await?;
+    state
+        .store
+        .set_intake_secrets(id, &token_hash, &webhook_sealed)
+        .await?;
+    let mut link = state.store.org_link(id, None).await?;
+    link.intake_secrets = Some(secrets);
     Ok((StatusCode::CREATED, axum::Json(link)))
 }
 
@@ -380,7 +452,16 @@ async fn update_org_link(
             .and_then(|p| errors.take("api_budget_percent", budget(p))),
         tenancies: body.tenancies.clone(),
         paused: body.paused,
+        integration_user_id: body
+            .integration_user_id
+            .as_deref()
+            .and_then(|raw| errors.take("integration_user_id", user_id(raw))),
+        auto_invite: body.auto_invite.clone(),
     };
+    if let Some(Some(auto)) = &body.auto_invite {
+        let tenancies = body.tenancies.as_ref().unwrap_or(&before.tenancies);
+        auto.validate(&mut errors, "auto_invite", tenancies);
+    }
     let key = body
         .private_key
         .as_deref()
@@ -534,6 +615,27 @@ async fn dismiss_writeback(
     Ok(axum::Json(
         state.store.dismiss_writeback(id, writeback).await?,
     ))
+}
+
+/// Issue new intake secrets: a new Outbound Message URL (the old one stops working) and a new
+/// webhook signing secret. They are shown in this answer only.
+#[utoipa::path(post, path = "/org-links/{org_link_id}/intake-secrets", tag = "salesforce",
+    params(("org_link_id" = Uuid, Path)),
+    responses((status = 200, body = IntakeSecrets), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn rotate_intake_secrets(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<IntakeSecrets>> {
+    let scope = managed_tenancy(&caller)?;
+    state.store.org_link(id, scope).await?;
+    let (secrets, token_hash, webhook_sealed) = new_intake_secrets(&state, id)?;
+    state
+        .store
+        .set_intake_secrets(id, &token_hash, &webhook_sealed)
+        .await?;
+    Ok(axum::Json(secrets))
 }
 
 /// An org link's API key, shown once.

@@ -1,0 +1,838 @@
+//! The CRM inbox: record changes from Salesforce, stored (deduplicated on their delivery id) in
+//! one statement before Salesforce is answered, then applied by a worker per record in the
+//! order of the record's modification time. A change older than the newest one applied to its
+//! record changes nothing.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::clients::{InviteOptions, Inviter, RecordRef};
+use super::users::check_unique_contact;
+use super::{Backend, Error, OrgLink, Page, PageRequest, Result, Store, lock_tenancy, rows};
+use crate::crm::intake::AutoInvite;
+use crate::domain::FieldError;
+use crate::domain::client_status::ClientStatus;
+use crate::domain::invite::{Invite, InviteInput, parse_mobile};
+use crate::domain::tenancy::{GroupModel, MobilePolicy};
+use crate::domain::values::{Email, PersonName, SalesforceId, Title};
+
+/// Milliseconds a claimed change stays with one worker.
+pub const INBOX_LEASE_MS: i64 = 60_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxState {
+    /// Waiting to be applied (now or after a backoff).
+    Pending,
+    /// Applied.
+    Done,
+    /// Nothing to do: an echo of our own write-back, a change older than one already
+    /// applied, or one that touched nothing Liaison follows.
+    Skipped,
+    /// Could not be applied (an invalid value, or every retry failed); ops may replay it.
+    Failed,
+    /// Ops chose not to apply it.
+    Dismissed,
+}
+
+impl InboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Done,
+            Self::Skipped,
+            Self::Failed,
+            Self::Dismissed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeSource {
+    OutboundMessage,
+    Webhook,
+}
+
+impl ChangeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OutboundMessage => "outbound_message",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        [Self::OutboundMessage, Self::Webhook]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+/// A record change as it arrives, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordChange {
+    /// The notification id, or the webhook id and the record's place in it.
+    pub delivery_id: String,
+    pub sobject: String,
+    /// The record id in its 18-character form.
+    pub record_id: String,
+    /// The record's modification time in milliseconds.
+    pub modstamp: i64,
+    pub deleted: bool,
+    pub master_record_id: Option<String>,
+    pub fields: Map<String, Value>,
+    pub changed_fields: Option<Vec<String>>,
+    /// The Salesforce user who made the change (18 characters).
+    pub changed_by: Option<String>,
+}
+
+/// An inbox item as ops see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxItem {
+    pub id: Uuid,
+    pub org_link_id: Uuid,
+    /// The notification id (Outbound Messages) or `webhook-id#n` (webhooks).
+    pub delivery_id: String,
+    pub source: ChangeSource,
+    pub sobject: String,
+    pub record_id: String,
+    /// The record's LastModifiedDate.
+    #[serde(with = "time::serde::rfc3339")]
+    pub modified_at: OffsetDateTime,
+    pub deleted: bool,
+    pub master_record_id: Option<String>,
+    /// The fields the message carried.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    pub changed_by: Option<String>,
+    pub state: InboxState,
+    /// What applying it did, or why it was skipped.
+    pub outcome: Option<String>,
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub received_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_attempt_at: OffsetDateTime,
+}
+
+/// A claimed change, for the worker.
+#[derive(Debug, Clone)]
+pub struct ClaimedChange {
+    pub id: Uuid,
+    pub org_link_id: Uuid,
+    pub change: RecordChange,
+    pub attempts: i64,
+}
+
+/// What the link needs to check a delivery: its org and intake secrets.
+#[derive(Debug, Clone)]
+pub struct IntakeLink {
+    pub org_id: String,
+    pub outbound_token_hash: Option<String>,
+    pub webhook_secret_sealed: Option<String>,
+}
+
+/// A field the record carried: absent (unchanged), empty, or a value.
+pub type RecordValue = Option<Option<String>>;
+
+/// A linked client's details as the record now holds them, through the link's mapping.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordDetails {
+    /// Each mapped field: (the record's field API name, its value).
+    pub first_name: (String, RecordValue),
+    pub last_name: (String, RecordValue),
+    pub email: (String, RecordValue),
+    pub mobile: (String, RecordValue),
+    pub title: (String, RecordValue),
+}
+
+/// What a change does.
+#[derive(Debug, Clone)]
+pub enum RecordEffect {
+    /// The linked clients' details follow the record.
+    Update(Box<RecordDetails>),
+    /// The record was deleted or merged: its clients are unlinked (never deleted).
+    Unlink,
+}
+
+const COLUMNS: &str = "id, org_link_id, delivery_id, source, sobject, record_id, modstamp, deleted, master_record_id, \
+    fields, changed_fields, changed_by, state, outcome, attempts, run_at, last_error, received_at";
+
+fn json_map(raw: &str) -> sqlx::Result<Map<String, Value>> {
+    serde_json::from_str(raw).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn change(row: &AnyRow) -> sqlx::Result<RecordChange> {
+    let changed_fields = rows::opt_text(row, "changed_fields")?
+        .map(|raw| serde_json::from_str(&raw).map_err(|e| sqlx::Error::Decode(Box::new(e))))
+        .transpose()?;
+    Ok(RecordChange {
+        delivery_id: rows::text(row, "delivery_id")?,
+        sobject: rows::text(row, "sobject")?,
+        record_id: rows::text(row, "record_id")?,
+        modstamp: rows::int(row, "modstamp")?,
+        deleted: rows::int(row, "deleted")? == 1,
+        master_record_id: rows::opt_text(row, "master_record_id")?,
+        fields: json_map(&rows::text(row, "fields")?)?,
+        changed_fields,
+        changed_by: rows::opt_text(row, "changed_by")?,
+    })
+}
+
+fn item(row: &AnyRow) -> sqlx::Result<InboxItem> {
+    let c = change(row)?;
+    Ok(InboxItem {
+        id: rows::id(row, "id")?,
+        org_link_id: rows::id(row, "org_link_id")?,
+        delivery_id: c.delivery_id,
+        source: rows::parsed(row, "source", ChangeSource::parse)?,
+        sobject: c.sobject,
+        record_id: c.record_id,
+        modified_at: rows::time(row, "modstamp")?,
+        deleted: c.deleted,
+        master_record_id: c.master_record_id,
+        fields: c.fields,
+        changed_by: c.changed_by,
+        state: rows::parsed(row, "state", InboxState::parse)?,
+        outcome: rows::opt_text(row, "outcome")?,
+        attempts: rows::int(row, "attempts")?,
+        last_error: rows::opt_text(row, "last_error")?,
+        received_at: rows::time(row, "received_at")?,
+        next_attempt_at: rows::time(row, "run_at")?,
+    })
+}
+
+/// Records `modstamp` as the newest change applied to the record, unless a change as new or
+/// newer was applied already. On PostgreSQL the upsert locks the record's row, so two workers
+/// applying changes of one record take turns and the older one loses.
+async fn claim_newest(
+    conn: &mut AnyConnection,
+    link: &str,
+    record: &str,
+    modstamp: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO crm_record_versions (org_link_id, record_id, modstamp) VALUES ($1, $2, $3) \
+         ON CONFLICT (org_link_id, record_id) DO UPDATE SET modstamp = excluded.modstamp \
+         WHERE crm_record_versions.modstamp < excluded.modstamp",
+    )
+    .bind(link.to_string())
+    .bind(record.to_string())
+    .bind(modstamp)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn finish(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    state: InboxState,
+    outcome: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE crm_inbox SET state = $2, outcome = $3, attempts = attempts + 1, lease_until = NULL, \
+         last_error = NULL, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(state.as_str())
+    .bind(outcome.to_string())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Parses one mapped field; a required one (a name, the e-mail) may not be empty.
+fn required<T>(
+    (field, value): &(String, RecordValue),
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>> {
+    match value {
+        None => Ok(None),
+        Some(None) => Err(Error::invalid(field.clone(), "is empty in Salesforce")),
+        Some(Some(raw)) => parse(raw)
+            .map(Some)
+            .map_err(|reason| Error::invalid(field.clone(), reason)),
+    }
+}
+
+impl Store {
+    /// The org and intake secrets of a link, for checking a delivery.
+    pub async fn intake_link(&self, link: Uuid) -> Result<Option<IntakeLink>> {
+        let row = sqlx::query(
+            "SELECT org_id, outbound_token_hash, webhook_secret_sealed FROM org_links WHERE id = $1",
+        )
+        .bind(link.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(IntakeLink {
+                org_id: rows::text(&row, "org_id")?,
+                outbound_token_hash: rows::opt_text(&row, "outbound_token_hash")?,
+                webhook_secret_sealed: rows::opt_text(&row, "webhook_secret_sealed")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Replaces a link's intake secrets: the hash of the Outbound Message URL's token and the
+    /// sealed webhook signing secret.
+    pub async fn set_intake_secrets(
+        &self,
+        link: Uuid,
+        outbound_token_hash: &str,
+        webhook_secret_sealed: &str,
+    ) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE org_links SET outbound_token_hash = $2, webhook_secret_sealed = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(link.to_string())
+        .bind(outbound_token_hash.to_string())
+        .bind(webhook_secret_sealed.to_string())
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("org link"));
+        }
+        Ok(())
+    }
+
+    /// Stores the changes of one delivery in one statement (so all or none), skipping those
+    /// already received. Returns how many were new.
+    pub async fn receive_changes(
+        &self,
+        link: Uuid,
+        source: ChangeSource,
+        changes: &[RecordChange],
+    ) -> Result<u64> {
+        const PER_ROW: usize = 10;
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        let mut sql = String::with_capacity(120 + changes.len() * 90);
+        sql.push_str(
+            "INSERT INTO crm_inbox (id, org_link_id, source, received_at, run_at, updated_at, state, attempts, \
+             delivery_id, sobject, record_id, modstamp, deleted, master_record_id, fields, changed_fields, changed_by) VALUES ",
+        );
+        for i in 0..changes.len() {
+            let p = 4 + i * PER_ROW;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, $1, $2, $3, $3, $3, 'pending', 0, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                p,
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8,
+                p + 9
+            ));
+        }
+        sql.push_str(" ON CONFLICT (org_link_id, delivery_id) DO NOTHING");
+        let mut query = sqlx::query(&sql)
+            .bind(link.to_string())
+            .bind(source.as_str())
+            .bind(self.now());
+        for c in changes {
+            let fields = serde_json::to_string(&c.fields)
+                .map_err(|e| Error::Database(sqlx::Error::Encode(Box::new(e))))?;
+            let changed = c
+                .changed_fields
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| Error::Database(sqlx::Error::Encode(Box::new(e))))?;
+            query = query
+                .bind(Uuid::now_v7().to_string())
+                .bind(c.delivery_id.clone())
+                .bind(c.sobject.clone())
+                .bind(c.record_id.clone())
+                .bind(c.modstamp)
+                .bind(i64::from(c.deleted))
+                .bind(c.master_record_id.clone())
+                .bind(fields)
+                .bind(changed)
+                .bind(c.changed_by.clone());
+        }
+        let _turn = match self.backend {
+            Backend::Sqlite => Some(self.intake_gate.lock().await),
+            Backend::Postgres => None,
+        };
+        Ok(query.execute(&self.pool).await?.rows_affected())
+    }
+
+    /// Claims up to `limit` due changes for `INBOX_LEASE_MS`, in the order of the records'
+    /// modification times.
+    pub async fn claim_changes(&self, now: i64, limit: i64) -> Result<Vec<ClaimedChange>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE crm_inbox SET lease_until = $2 WHERE id IN (SELECT id FROM crm_inbox \
+               WHERE state = 'pending' AND run_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
+               ORDER BY run_at, modstamp LIMIT $3 {lock}) \
+             RETURNING {COLUMNS}"
+        );
+        let mut claimed = sqlx::query(&sql)
+            .bind(now)
+            .bind(now + INBOX_LEASE_MS)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(ClaimedChange {
+                    id: rows::id(row, "id")?,
+                    org_link_id: rows::id(row, "org_link_id")?,
+                    change: change(row)?,
+                    attempts: rows::int(row, "attempts")?,
+                })
+            })
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        claimed.sort_by(|a, b| {
+            (a.org_link_id, &a.change.record_id, a.change.modstamp).cmp(&(
+                b.org_link_id,
+                &b.change.record_id,
+                b.change.modstamp,
+            ))
+        });
+        Ok(claimed)
+    }
+
+    /// Marks a change skipped without applying it (an echo of our own write-back, say).
+    pub async fn skip_change(&self, id: Uuid, reason: &str) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        finish(&mut conn, id, InboxState::Skipped, reason, self.now()).await
+    }
+
+    /// Records a failed attempt: retried at `run_at`, or kept as failed when `give_up`.
+    pub async fn fail_change(
+        &self,
+        id: Uuid,
+        reason: &str,
+        run_at: i64,
+        give_up: bool,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE crm_inbox SET attempts = attempts + 1, lease_until = NULL, run_at = $2, last_error = $3, \
+             state = CASE WHEN $4 = 1 THEN 'failed' ELSE state END, updated_at = $5 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(run_at)
+        .bind(reason.to_string())
+        .bind(i64::from(give_up))
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Applies one change in one transaction, and marks it done or skipped in the same
+    /// transaction. An error leaves nothing changed.
+    pub async fn apply_change(
+        &self,
+        claimed: &ClaimedChange,
+        effect: &RecordEffect,
+        actor: &str,
+    ) -> Result<(InboxState, String)> {
+        let now = self.now();
+        let c = &claimed.change;
+        let link = claimed.org_link_id.to_string();
+        let mut tx = self.write_tx().await?;
+        if !claim_newest(&mut tx, &link, &c.record_id, c.modstamp).await? {
+            let outcome = "older than (or as old as) a change already applied to this record";
+            finish(&mut tx, claimed.id, InboxState::Skipped, outcome, now).await?;
+            tx.commit().await?;
+            return Ok((InboxState::Skipped, outcome.into()));
+        }
+        let (state, outcome) = match effect {
+            RecordEffect::Unlink => {
+                let unlinked = sqlx::query(
+                    "DELETE FROM crm_records WHERE org_link_id = $1 AND record_id = $2 RETURNING client_id",
+                )
+                .bind(link.clone())
+                .bind(c.record_id.clone())
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| rows::text(row, "client_id"))
+                .collect::<sqlx::Result<Vec<_>>>()?;
+                // A deleted record cannot take a write-back.
+                sqlx::query("DELETE FROM crm_writebacks WHERE org_link_id = $1 AND record_id = $2")
+                    .bind(link.clone())
+                    .bind(c.record_id.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                let what = match &c.master_record_id {
+                    Some(master) => format!("record merged into {master}"),
+                    None => "record deleted".to_string(),
+                };
+                if unlinked.is_empty() {
+                    (
+                        InboxState::Done,
+                        format!("{what}; no client was linked to it"),
+                    )
+                } else {
+                    (
+                        InboxState::Done,
+                        format!(
+                            "{what}; unlinked client {} (the client is kept)",
+                            unlinked.join(", ")
+                        ),
+                    )
+                }
+            }
+            RecordEffect::Update(details) => {
+                let linked = sqlx::query(
+                    "SELECT client_id, tenancy_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 \
+                     ORDER BY tenancy_id",
+                )
+                .bind(link.clone())
+                .bind(c.record_id.clone())
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| Ok((rows::id(row, "tenancy_id")?, rows::id(row, "client_id")?)))
+                .collect::<sqlx::Result<Vec<_>>>()?;
+                if linked.is_empty() {
+                    (
+                        InboxState::Skipped,
+                        "no client is linked to this record".to_string(),
+                    )
+                } else {
+                    let mut notes = Vec::new();
+                    for (tenancy, client) in linked {
+                        if let Some(note) = self
+                            .follow_record(&mut tx, tenancy, client, details, actor, now)
+                            .await?
+                        {
+                            notes.push(format!("client {client}: {note}"));
+                        }
+                    }
+                    if notes.is_empty() {
+                        (
+                            InboxState::Skipped,
+                            "nothing Liaison follows changed".to_string(),
+                        )
+                    } else {
+                        (InboxState::Done, notes.join("; "))
+                    }
+                }
+            }
+        };
+        finish(&mut tx, claimed.id, state, &outcome, now).await?;
+        tx.commit().await?;
+        Ok((state, outcome))
+    }
+
+    /// A linked client's details follow the record. Returns what changed, if anything.
+    async fn follow_record(
+        &self,
+        tx: &mut AnyConnection,
+        tenancy: Uuid,
+        client: Uuid,
+        details: &RecordDetails,
+        actor: &str,
+        now: i64,
+    ) -> Result<Option<String>> {
+        lock_tenancy(tx, tenancy).await?;
+        let before = self.client_in(tx, tenancy, client).await?;
+        let policy_row = sqlx::query("SELECT mobile_policy FROM tenancies WHERE id = $1")
+            .bind(tenancy.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        let policy = rows::parsed(&policy_row, "mobile_policy", MobilePolicy::parse)?;
+
+        let first_name = required(&details.first_name, PersonName::parse)?;
+        let last_name = required(&details.last_name, PersonName::parse)?;
+        let email = required(&details.email, Email::parse)?;
+        let (mobile_field, mobile_value) = &details.mobile;
+        let mobile = match (policy, mobile_value) {
+            // A tenancy that does not collect mobiles ignores the record's.
+            (MobilePolicy::Hidden, _) | (_, None) => None,
+            (_, Some(raw)) => Some(
+                parse_mobile(raw.as_deref(), policy)
+                    .map_err(|reason| Error::invalid(mobile_field.clone(), reason))?,
+            ),
+        };
+        let title = match &details.title.1 {
+            None => None,
+            Some(raw) => Some(
+                Title::parse_or_default(raw.as_deref())
+                    .map_err(|reason| Error::invalid(details.title.0.clone(), reason))?,
+            ),
+        };
+
+        let mut changed = Vec::new();
+        let mut notes = Vec::new();
+        let new_first = first_name.map_or(before.first_name.clone(), |v| v.as_str().to_string());
+        let new_last = last_name.map_or(before.last_name.clone(), |v| v.as_str().to_string());
+        let new_mobile =
+            mobile.map_or(before.mobile.clone(), |v| v.map(|m| m.as_str().to_string()));
+        let new_title = title.map_or(before.title.clone(), |v| v.as_str().to_string());
+        let mut new_email = before.email.clone();
+        let mut email_changed = false;
+        if let Some(email) = &email
+            && email.key() != before.email.to_lowercase()
+        {
+            if before.status == ClientStatus::Active {
+                notes.push("e-mail not changed: an active client's e-mail is their sign-in");
+            } else {
+                check_unique_contact(tx, tenancy, Some(email), None, Some(client)).await?;
+                new_email = email.as_str().to_string();
+                email_changed = true;
+                changed.push("email");
+            }
+        } else if let Some(email) = &email
+            && email.as_str() != before.email
+        {
+            // Only the case changed: keep the record's spelling.
+            new_email = email.as_str().to_string();
+            changed.push("email");
+        }
+        if new_first != before.first_name {
+            changed.push("first_name");
+        }
+        if new_last != before.last_name {
+            changed.push("last_name");
+        }
+        if new_mobile != before.mobile {
+            changed.push("mobile");
+        }
+        if new_title != before.title {
+            changed.push("title");
+        }
+        if changed.is_empty() {
+            return Ok(if notes.is_empty() {
+                None
+            } else {
+                Some(notes.join("; "))
+            });
+        }
+        sqlx::query(
+            "UPDATE users SET first_name = $3, last_name = $4, email = $5, email_key = $6, mobile = $7, title = $8, \
+             updated_at = $9 WHERE tenancy_id = $1 AND id = $2",
+        )
+        .bind(tenancy.to_string())
+        .bind(client.to_string())
+        .bind(new_first)
+        .bind(new_last)
+        .bind(new_email.clone())
+        .bind(new_email.to_lowercase())
+        .bind(new_mobile)
+        .bind(new_title)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let mut note = format!("updated {}", changed.join(", "));
+        // A new address gets a new invitation; the links sent to the old one stop working.
+        if email_changed && before.status == ClientStatus::Invited {
+            self.transition_in(tx, tenancy, client, ClientStatus::resend, actor)
+                .await?;
+            note.push_str("; invitation re-sent to the new e-mail");
+        }
+        for n in notes {
+            note.push_str("; ");
+            note.push_str(n);
+        }
+        Ok(Some(note))
+    }
+
+    /// Whether a client of `tenancy` is linked to the record.
+    pub async fn record_is_linked(&self, link: Uuid, record: &str, tenancy: Uuid) -> Result<bool> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM crm_records WHERE org_link_id = $1 AND record_id = $2 AND tenancy_id = $3",
+        )
+        .bind(link.to_string())
+        .bind(record.to_string())
+        .bind(tenancy.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .is_some())
+    }
+
+    /// Auto-invite: creates (or, idempotently, finds) the record's client as a staff user's
+    /// Invite would, linked to the record and sent or kept as a draft per the link's settings,
+    /// then records the change as applied. Field errors name the record's fields.
+    pub async fn invite_from_change(
+        &self,
+        link: &OrgLink,
+        claimed: &ClaimedChange,
+        auto: &AutoInvite,
+        details: &RecordDetails,
+        actor: &str,
+    ) -> Result<()> {
+        let c = &claimed.change;
+        let (model, policy) = self.invite_settings(auto.tenancy_id).await?;
+        let value = |field: &(String, RecordValue)| field.1.clone().flatten();
+        let (contact_groups, client_teams) = match model {
+            GroupModel::ContactGroups => (auto.groups.clone(), Vec::new()),
+            GroupModel::ClientTeams => (Vec::new(), auto.groups.clone()),
+        };
+        let input = InviteInput {
+            first_name: value(&details.first_name).unwrap_or_default(),
+            last_name: value(&details.last_name).unwrap_or_default(),
+            email: value(&details.email).unwrap_or_default(),
+            mobile: match policy {
+                MobilePolicy::Hidden => None,
+                _ => value(&details.mobile),
+            },
+            title: value(&details.title),
+            contact_groups,
+            client_teams,
+            ..Default::default()
+        };
+        let invite = Invite::parse(input, model, policy).map_err(|errors| {
+            let rename = |field: &str| match field {
+                "first_name" => details.first_name.0.clone(),
+                "last_name" => details.last_name.0.clone(),
+                "email" => details.email.0.clone(),
+                "mobile" => details.mobile.0.clone(),
+                "title" => details.title.0.clone(),
+                _ => "auto_invite.groups".to_string(),
+            };
+            Error::Invalid(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError::new(rename(&e.field), e.reason))
+                    .collect(),
+            )
+        })?;
+        let sobject = match c.sobject.as_str() {
+            "Contact" => "Contact",
+            _ => "Account",
+        };
+        let record_id = SalesforceId::parse(&c.record_id).map_err(|r| Error::invalid("Id", r))?;
+        let invited = self
+            .invite_client_with(
+                auto.tenancy_id,
+                invite,
+                Inviter {
+                    staff: None,
+                    administers_users: true,
+                },
+                actor,
+                InviteOptions {
+                    record: Some(RecordRef {
+                        org_link: link.id,
+                        sobject,
+                        record_id,
+                    }),
+                    send: auto.send,
+                },
+            )
+            .await?;
+        let outcome = if invited.created {
+            format!(
+                "auto-invited as client {} ({})",
+                invited.client.id,
+                if auto.send { "sent" } else { "draft" }
+            )
+        } else {
+            format!("the record already had client {}", invited.client.id)
+        };
+        let mut tx = self.write_tx().await?;
+        claim_newest(&mut tx, &link.id.to_string(), &c.record_id, c.modstamp).await?;
+        finish(&mut tx, claimed.id, InboxState::Done, &outcome, self.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Changes of a link, optionally in one state, for ops.
+    pub async fn list_changes(
+        &self,
+        link: Uuid,
+        state: Option<InboxState>,
+        page: &PageRequest,
+    ) -> Result<Page<InboxItem>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM crm_inbox WHERE org_link_id = $1 AND ($2 = '' OR state = $2) AND id > $3 \
+             ORDER BY id LIMIT $4"
+        );
+        let found = sqlx::query(&sql)
+            .bind(link.to_string())
+            .bind(state.map(|s| s.as_str()).unwrap_or(""))
+            .bind(page.after())
+            .bind(page.fetch())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(item)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page::from_rows(found, page, |i| i.id))
+    }
+
+    /// Ops apply a failed (or dismissed) change again now, with fresh attempts.
+    pub async fn replay_change(&self, link: Uuid, id: Uuid) -> Result<InboxItem> {
+        self.set_change_state(link, id, InboxState::Pending).await
+    }
+
+    /// Ops decide a failed change will not be applied; it stays listed.
+    pub async fn dismiss_change(&self, link: Uuid, id: Uuid) -> Result<InboxItem> {
+        self.set_change_state(link, id, InboxState::Dismissed).await
+    }
+
+    async fn set_change_state(&self, link: Uuid, id: Uuid, state: InboxState) -> Result<InboxItem> {
+        let now = self.now();
+        let done = sqlx::query(
+            "UPDATE crm_inbox SET state = $3, attempts = CASE WHEN $3 = 'pending' THEN 0 ELSE attempts END, \
+             run_at = $4, lease_until = NULL, updated_at = $4 \
+             WHERE org_link_id = $1 AND id = $2 AND state IN ('failed', 'dismissed') AND state <> $3",
+        )
+        .bind(link.to_string())
+        .bind(id.to_string())
+        .bind(state.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let sql = format!("SELECT {COLUMNS} FROM crm_inbox WHERE org_link_id = $1 AND id = $2");
+        let row = sqlx::query(&sql)
+            .bind(link.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound("inbox item"))?;
+        let found = item(&row)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::conflict(
+                "inbox-item-not-failed",
+                Some("state"),
+                format!(
+                    "only a failed or dismissed item can be replayed or dismissed; this one is {}",
+                    found.state.as_str()
+                ),
+            ));
+        }
+        Ok(found)
+    }
+}

@@ -1,0 +1,1041 @@
+//! Record changes from Salesforce: Outbound Messages and signed JSON webhooks stored in the
+//! inbox before they are acknowledged, bad input refused with nothing stored, and the worker
+//! applying each change once, per record in modification order, without echoes.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use liaison::domain::values::SalesforceId;
+use liaison::jobs::inbox::{InboxConfig, PassReport, pass};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::helpers::{Tenancy, TestApp};
+use crate::invitations::run as run_invitations;
+use crate::on_both_backends;
+use crate::salesforce::web_server_link;
+use crate::smtp::SmtpServer;
+
+/// The Ack exactly as PROTOCOLS.md gives it.
+const ACK: &str = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>"#;
+const ORG_ID: &str = "00D5g000004ZKTDEA4";
+const INTEGRATION_USER: &str = "0055g00000IntEgAAJ";
+
+/// A tenancy, its team, and an org link with its intake secrets.
+struct Intake {
+    t: Tenancy,
+    team: String,
+    link: String,
+    outbound_url: String,
+    webhook_url: String,
+    webhook_secret: String,
+}
+
+async fn intake(app: &TestApp) -> Intake {
+    let t = app.tenancy("Acme", "client_teams").await;
+    let team = app
+        .group(&t, "client-teams", "Private Clients", &[&t.admin_id])
+        .await;
+    let created = web_server_link(app, &t).await;
+    let secrets = &created["intake_secrets"];
+    // The secrets are shown once: reading the link again shows only that they are set.
+    let link = created["id"].as_str().unwrap().to_string();
+    let read = app
+        .get(&format!("/api/v1/org-links/{link}"), &app.operator)
+        .await
+        .expect(200);
+    assert!(read.get("intake_secrets").is_none(), "{read:#}");
+    assert_eq!(read["has_outbound_token"], true);
+    assert_eq!(read["has_webhook_secret"], true);
+    Intake {
+        t,
+        team,
+        link,
+        outbound_url: secrets["outbound_message_url"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        webhook_url: secrets["webhook_url"].as_str().unwrap().to_string(),
+        webhook_secret: secrets["webhook_secret"].as_str().unwrap().to_string(),
+    }
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/wiremock-fixtures/outbound/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
+}
+
+fn sf_id(prefix: &str, n: usize) -> String {
+    SalesforceId::parse(&format!("{prefix}{n:05}"))
+        .unwrap()
+        .as_str()
+        .to_string()
+}
+
+fn contact_id(n: usize) -> String {
+    sf_id("0035g00000", n)
+}
+
+fn notification_id(n: usize) -> String {
+    sf_id("04l5g00000", n)
+}
+
+/// An envelope around notifications, shaped as the fixtures are.
+fn envelope(org: &str, notifications: &[String]) -> String {
+    let head = fixture("contact.xml");
+    let start = head.find("   <Notification>").unwrap();
+    let end = head.find("  </notifications>").unwrap();
+    format!(
+        "{}{}{}",
+        &head[..start].replace(ORG_ID, org),
+        notifications.concat(),
+        &head[end..]
+    )
+}
+
+/// A Contact notification with these fields (`None` is `xsi:nil`).
+fn contact(nid: usize, record: usize, when: &str, fields: &[(&str, Option<&str>)]) -> String {
+    let mut body = format!(
+        "<Notification><Id>{}</Id><sObject xsi:type=\"sf:Contact\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\"><sf:Id>{}</sf:Id><sf:LastModifiedDate>{when}</sf:LastModifiedDate>",
+        notification_id(nid),
+        contact_id(record)
+    );
+    for (name, value) in fields {
+        match value {
+            Some(v) => body.push_str(&format!("<sf:{name}>{v}</sf:{name}>")),
+            None => body.push_str(&format!("<sf:{name} xsi:nil=\"true\"/>")),
+        }
+    }
+    body.push_str("</sObject></Notification>");
+    body
+}
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+async fn post_xml(app: &TestApp, url: &str, body: impl Into<reqwest::Body>) -> Answer {
+    let response = app
+        .http
+        .post(url)
+        .header("content-type", "text/xml; charset=utf-8")
+        .header("SOAPAction", "\"\"")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    Answer {
+        status: response.status().as_u16(),
+        content_type: response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default(),
+        body: response.text().await.unwrap(),
+    }
+}
+
+fn signature(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+async fn post_webhook(
+    app: &TestApp,
+    i: &Intake,
+    id: &str,
+    timestamp: i64,
+    signature: &str,
+    body: &str,
+) -> (u16, Value) {
+    let response = app
+        .http
+        .post(&i.webhook_url)
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A correctly signed webhook, now.
+async fn webhook(app: &TestApp, i: &Intake, id: &str, body: &Value) -> (u16, Value) {
+    let body = body.to_string();
+    let now = app.clock.now_unix();
+    let sig = signature(&i.webhook_secret, id, now, &body);
+    post_webhook(app, i, id, now, &sig, &body).await
+}
+
+async fn inbox(app: &TestApp, i: &Intake, state: Option<&str>) -> Vec<Value> {
+    let query = state.map(|s| format!("&state={s}")).unwrap_or_default();
+    app.get(
+        &format!("/api/v1/org-links/{}/inbox?limit=200{query}", i.link),
+        &app.operator,
+    )
+    .await
+    .expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn work(app: &TestApp) -> PassReport {
+    pass(&app.store, &InboxConfig::default()).await.unwrap()
+}
+
+/// A client linked to Contact `record`, as a draft or (with `send`) invited.
+async fn linked_client(
+    app: &TestApp,
+    i: &Intake,
+    record: usize,
+    email: &str,
+    send: bool,
+) -> String {
+    let client = app
+        .post(
+            &format!("/api/v1/tenancies/{}/clients", i.t.id),
+            &i.t.admin_token,
+            json!({ "first_name": "Jane", "last_name": "Smith", "email": email, "client_teams": [i.team] }),
+        )
+        .await
+        .expect(201);
+    let id = client["id"].as_str().unwrap().to_string();
+    app.put(
+        &format!("/api/v1/tenancies/{}/clients/{id}/crm-record", i.t.id),
+        &i.t.admin_token,
+        Some(
+            json!({ "org_link_id": i.link, "sobject": "Contact", "record_id": contact_id(record) }),
+        ),
+    )
+    .await
+    .expect(204);
+    if send {
+        app.post(
+            &format!("/api/v1/tenancies/{}/clients/{id}/send", i.t.id),
+            &i.t.admin_token,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+    id
+}
+
+async fn client(app: &TestApp, i: &Intake, id: &str) -> Value {
+    app.get(
+        &format!("/api/v1/tenancies/{}/clients/{id}", i.t.id),
+        &i.t.admin_token,
+    )
+    .await
+    .expect(200)
+}
+
+on_both_backends!(
+    an_outbound_message_is_stored_once_and_acknowledged_with_the_exact_ack,
+    a_hundred_notifications_and_a_person_account_are_taken_whole,
+    bad_outbound_messages_get_a_soap_fault_and_store_nothing,
+    bad_webhooks_are_refused_and_store_nothing,
+    every_change_applies_once_and_the_newest_wins_whatever_the_delivery_order,
+    echoes_of_our_own_write_back_start_no_work,
+    a_deleted_or_merged_record_unlinks_its_client_and_keeps_it,
+    an_email_change_voids_the_old_links_and_invites_the_new_address,
+    an_invalid_value_fails_with_its_reason_and_ops_can_replay_or_dismiss_it,
+    auto_invite_makes_one_client_per_record_as_the_link_says,
+    org_link_intake_settings_are_validated_by_field,
+);
+
+async fn an_outbound_message_is_stored_once_and_acknowledged_with_the_exact_ack(app: TestApp) {
+    let i = intake(&app).await;
+    let body = fixture("contact.xml");
+    for _ in 0..3 {
+        let answer = post_xml(&app, &i.outbound_url, body.clone()).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.content_type, "text/xml; charset=utf-8");
+        assert_eq!(answer.body, ACK);
+    }
+    let items = inbox(&app, &i, None).await;
+    assert_eq!(items.len(), 1, "deduplicated on the notification Id");
+    let item = &items[0];
+    assert_eq!(item["delivery_id"], "04l5g00000Wq1AbAAJ");
+    assert_eq!(item["source"], "outbound_message");
+    assert_eq!(item["sobject"], "Contact");
+    assert_eq!(item["record_id"], "0035g00000ABcdeAAD");
+    assert_eq!(item["state"], "pending");
+    assert_eq!(item["modified_at"], "2026-03-02T08:59:00Z");
+    assert_eq!(item["changed_by"], "0055g00000Lk3RtAAJ");
+    assert_eq!(item["fields"]["Email"], "jane.smith@example.com");
+    assert_eq!(
+        item["fields"]["Title"],
+        Value::Null,
+        "xsi:nil is kept as null"
+    );
+}
+
+async fn a_hundred_notifications_and_a_person_account_are_taken_whole(app: TestApp) {
+    let i = intake(&app).await;
+    let answer = post_xml(&app, &i.outbound_url, fixture("hundred-contacts.xml")).await;
+    assert_eq!((answer.status, answer.body.as_str()), (200, ACK));
+    let answer = post_xml(&app, &i.outbound_url, fixture("person-account.xml")).await;
+    assert_eq!((answer.status, answer.body.as_str()), (200, ACK));
+    let items = inbox(&app, &i, None).await;
+    assert_eq!(items.len(), 101);
+    let person = items.iter().find(|i| i["sobject"] == "Account").unwrap();
+    assert_eq!(person["fields"]["PersonEmail"], "ravi.patel@example.com");
+    assert_eq!(person["fields"]["Invite_to_Messenger__pc"], "true");
+}
+
+async fn bad_outbound_messages_get_a_soap_fault_and_store_nothing(app: TestApp) {
+    let i = intake(&app).await;
+    let good = fixture("contact.xml");
+    let body_start = good.find("<soapenv:Envelope").unwrap();
+    let doctype = |dtd: &str| format!("<?xml version=\"1.0\"?>{dtd}{}", &good[body_start..]);
+    let laughs = doctype(
+        "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol1 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\
+         <!ENTITY lol2 \"&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;\">]>",
+    )
+    .replace("jane.smith@example.com", "&lol2;");
+    let external = doctype("<!DOCTYPE x [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>")
+        .replace("jane.smith@example.com", "&xxe;");
+    let undeclared = good.replace("jane.smith@example.com", "&xxe;");
+    let hundred_and_one = {
+        let hundred = fixture("hundred-contacts.xml");
+        let one = contact(900, 900, "2026-03-02T08:00:00.000Z", &[]);
+        hundred.replace("  </notifications>", &format!("{one}  </notifications>"))
+    };
+    let oversize = format!(
+        "{}<!-- {} -->",
+        good,
+        "x".repeat(liaison::crm::outbound::MAX_BODY_BYTES)
+    );
+    let (token_base, token) = i.outbound_url.rsplit_once('/').unwrap();
+    let wrong_token = format!("{token_base}/AAAA{}", &token[4..]);
+    let unknown_link = i
+        .outbound_url
+        .replace(&i.link, "0190c6f2-0000-7000-8000-000000000000");
+    let cases: Vec<(&str, String, String, u16)> = vec![
+        (
+            "malformed",
+            i.outbound_url.clone(),
+            good[..good.len() - 40].to_string(),
+            400,
+        ),
+        (
+            "unclosed tags",
+            i.outbound_url.clone(),
+            good.replace("</sf:Email>", ""),
+            400,
+        ),
+        (
+            "not SOAP",
+            i.outbound_url.clone(),
+            "<html><body/></html>".into(),
+            400,
+        ),
+        (
+            "DOCTYPE",
+            i.outbound_url.clone(),
+            doctype("<!DOCTYPE soapenv:Envelope>"),
+            400,
+        ),
+        ("external entity", i.outbound_url.clone(), external, 400),
+        ("undeclared entity", i.outbound_url.clone(), undeclared, 400),
+        ("billion laughs", i.outbound_url.clone(), laughs, 400),
+        (
+            "101 notifications",
+            i.outbound_url.clone(),
+            hundred_and_one,
+            400,
+        ),
+        ("over the size limit", i.outbound_url.clone(), oversize, 413),
+        (
+            "wrong org",
+            i.outbound_url.clone(),
+            good.replace(ORG_ID, "00D5g000004ZXXXEAA"),
+            400,
+        ),
+        ("wrong token", wrong_token, good.clone(), 404),
+        ("unknown link", unknown_link, good.clone(), 404),
+        (
+            "no timestamp",
+            i.outbound_url.clone(),
+            envelope(ORG_ID, &[contact(1, 1, "", &[])])
+                .replace("<sf:LastModifiedDate></sf:LastModifiedDate>", ""),
+            400,
+        ),
+    ];
+    let mut faults = Vec::new();
+    for (case, url, body, status) in cases {
+        let answer = post_xml(&app, &url, body).await;
+        assert_eq!(answer.status, status, "{case}: {}", answer.body);
+        assert_eq!(answer.content_type, "text/xml; charset=utf-8", "{case}");
+        assert!(
+            answer.body.contains("<soapenv:Fault>"),
+            "{case}: {}",
+            answer.body
+        );
+        assert!(!answer.body.contains(token), "{case}: the token is echoed");
+        assert!(!answer.body.contains("root:"), "{case}: a file was read");
+        faults.push(answer.body);
+    }
+    // The wrong org is named without saying which org the link has.
+    assert!(faults[9].contains("OrganizationId"), "{}", faults[9]);
+    assert!(!faults[9].contains("00D5g000004ZKTD"), "{}", faults[9]);
+    // An unknown link and a wrong token cannot be told apart.
+    assert_eq!(faults[10], faults[11]);
+    assert!(inbox(&app, &i, None).await.is_empty(), "nothing was stored");
+    assert_eq!(work(&app).await.claimed, 0, "nothing is processed");
+}
+
+async fn bad_webhooks_are_refused_and_store_nothing(app: TestApp) {
+    let i = intake(&app).await;
+    let body = json!({ "records": [{ "sobject": "Contact", "Id": contact_id(1), "LastModifiedDate": "2026-03-02T08:59:00.000Z",
+                                     "fields": { "Email": "jane@example.com" } }] })
+    .to_string();
+    let now = app.clock.now_unix();
+    let good = signature(&i.webhook_secret, "msg_1", now, &body);
+    let other_secret = format!("whsec_{}", STANDARD.encode([9u8; 32]));
+    let cases = [
+        (
+            "wrong secret",
+            "msg_1",
+            now,
+            signature(&other_secret, "msg_1", now, &body),
+            body.clone(),
+        ),
+        (
+            "altered body",
+            "msg_1",
+            now,
+            good.clone(),
+            body.replace("jane", "john"),
+        ),
+        ("other id", "msg_2", now, good.clone(), body.clone()),
+        ("no signature", "msg_1", now, String::new(), body.clone()),
+        (
+            "six minutes old",
+            "msg_1",
+            now - 360,
+            signature(&i.webhook_secret, "msg_1", now - 360, &body),
+            body.clone(),
+        ),
+        (
+            "six minutes ahead",
+            "msg_1",
+            now + 360,
+            signature(&i.webhook_secret, "msg_1", now + 360, &body),
+            body.clone(),
+        ),
+    ];
+    for (case, id, timestamp, sig, body) in cases {
+        let (status, problem) = post_webhook(&app, &i, id, timestamp, &sig, &body).await;
+        assert_eq!(status, 401, "{case}: {problem}");
+        assert_eq!(problem["code"], "bad-signature", "{case}");
+        assert!(
+            !problem.to_string().contains(&i.webhook_secret[6..]),
+            "{case}"
+        );
+    }
+    // Well signed but malformed or too big.
+    let (status, problem) = webhook(
+        &app,
+        &i,
+        "msg_3",
+        &json!({ "records": [{ "sobject": "Contact", "Id": "nope",
+        "LastModifiedDate": "yesterday" }] }),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    let fields: Vec<_> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].clone())
+        .collect();
+    assert_eq!(fields, [json!("records[0].Id")]);
+    let many: Vec<Value> = (0..101)
+        .map(|n| json!({ "sobject": "Contact", "Id": contact_id(n), "LastModifiedDate": "2026-03-02T08:59:00.000Z" }))
+        .collect();
+    let (status, problem) = webhook(&app, &i, "msg_4", &json!({ "records": many })).await;
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "records");
+    let (status, _) = webhook(&app, &i, "msg_5", &json!({ "records": "x" })).await;
+    assert_eq!(status, 422);
+    let unknown = i
+        .webhook_url
+        .replace(&i.link, "0190c6f2-0000-7000-8000-000000000000");
+    let (status, _) = post_webhook(
+        &app,
+        &Intake {
+            webhook_url: unknown,
+            ..intake_copy(&i)
+        },
+        "msg_1",
+        now,
+        &good,
+        &body,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(inbox(&app, &i, None).await.is_empty(), "nothing was stored");
+
+    // A replayed id (a retry, or an attacker replaying within the window) stores nothing new.
+    let (status, answer) = post_webhook(&app, &i, "msg_1", now, &good, &body).await;
+    assert_eq!((status, answer["stored"].clone()), (200, json!(1)));
+    let later = now + 60;
+    app.clock.advance(time::Duration::seconds(60));
+    let resigned = signature(&i.webhook_secret, "msg_1", later, &body);
+    let (status, answer) = post_webhook(&app, &i, "msg_1", later, &resigned, &body).await;
+    assert_eq!(
+        (
+            status,
+            answer["stored"].clone(),
+            answer["duplicates"].clone()
+        ),
+        (200, json!(0), json!(1))
+    );
+    assert_eq!(inbox(&app, &i, None).await.len(), 1);
+}
+
+fn intake_copy(i: &Intake) -> Intake {
+    Intake {
+        t: Tenancy {
+            id: i.t.id.clone(),
+            admin_id: i.t.admin_id.clone(),
+            admin_token: i.t.admin_token.clone(),
+        },
+        team: i.team.clone(),
+        link: i.link.clone(),
+        outbound_url: i.outbound_url.clone(),
+        webhook_url: i.webhook_url.clone(),
+        webhook_secret: i.webhook_secret.clone(),
+    }
+}
+
+async fn every_change_applies_once_and_the_newest_wins_whatever_the_delivery_order(app: TestApp) {
+    let i = intake(&app).await;
+    let id = linked_client(&app, &i, 7, "jane@example.com", false).await;
+    // Five successive edits of the record, each a notification of its own.
+    let edits: Vec<String> = (1..=5)
+        .map(|n| {
+            contact(
+                n,
+                7,
+                &format!("2026-03-02T08:0{n}:00.000Z"),
+                &[
+                    ("FirstName", Some(&format!("Jane{n}"))),
+                    ("Email", Some(&format!("jane{n}@example.com"))),
+                    ("Title", Some(&format!("Title {n}"))),
+                ],
+            )
+        })
+        .collect();
+    // Each delivered three times, in shuffled order, alone or with others; the worker runs
+    // between deliveries, so older changes arrive after newer ones were applied.
+    let mut deliveries: Vec<Vec<String>> = Vec::new();
+    for _ in 0..3 {
+        for edit in &edits {
+            deliveries.push(vec![edit.clone()]);
+        }
+    }
+    deliveries.push(edits.clone());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    deliveries.shuffle(&mut rng);
+    let mut applied = 0;
+    for (n, delivery) in deliveries.iter().enumerate() {
+        let answer = post_xml(&app, &i.outbound_url, envelope(ORG_ID, delivery)).await;
+        assert_eq!((answer.status, answer.body.as_str()), (200, ACK));
+        if n % 4 == 0 {
+            applied += work(&app).await.applied;
+        }
+    }
+    applied += work(&app).await.applied;
+    assert_eq!(work(&app).await, PassReport::default(), "nothing is left");
+
+    let items = inbox(&app, &i, None).await;
+    assert_eq!(items.len(), 5, "one inbox item per notification");
+    assert!(
+        items
+            .iter()
+            .all(|i| i["state"] == "done" || i["state"] == "skipped"),
+        "{items:#?}"
+    );
+    assert!(
+        items.iter().all(|i| i["attempts"] == 1),
+        "each applied at most once: {items:#?}"
+    );
+    let done = items.iter().filter(|i| i["state"] == "done").count();
+    assert_eq!(done, applied);
+    assert!(
+        items
+            .iter()
+            .any(|i| i["delivery_id"] == notification_id(5) && i["state"] == "done")
+    );
+    let now = client(&app, &i, &id).await;
+    assert_eq!(
+        (
+            now["first_name"].clone(),
+            now["email"].clone(),
+            now["title"].clone()
+        ),
+        (json!("Jane5"), json!("jane5@example.com"), json!("Title 5"))
+    );
+
+    // Delivered again after everything was applied: still nothing new.
+    for edit in &edits {
+        post_xml(
+            &app,
+            &i.outbound_url,
+            envelope(ORG_ID, std::slice::from_ref(edit)),
+        )
+        .await;
+    }
+    assert_eq!(work(&app).await.claimed, 0);
+    assert_eq!(client(&app, &i, &id).await["first_name"], "Jane5");
+}
+
+async fn echoes_of_our_own_write_back_start_no_work(app: TestApp) {
+    let i = intake(&app).await;
+    app.patch(
+        &format!("/api/v1/org-links/{}", i.link),
+        &app.operator,
+        json!({ "integration_user_id": INTEGRATION_USER }),
+    )
+    .await
+    .expect(200);
+    let id = linked_client(&app, &i, 3, "jane@example.com", false).await;
+    // Our write-back, made as the integration user, with a field that would change.
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[contact(
+                1,
+                3,
+                "2026-03-02T08:01:00.000Z",
+                &[
+                    ("LastModifiedById", Some(INTEGRATION_USER)),
+                    ("FirstName", Some("Janet")),
+                    ("Liaison_Status__c", Some("draft")),
+                ],
+            )],
+        ),
+    )
+    .await;
+    // A change that touched only the write-back fields, as a webhook that says so.
+    webhook(
+        &app,
+        &i,
+        "msg_echo",
+        &json!({ "records": [{ "sobject": "Contact", "Id": contact_id(3),
+        "LastModifiedDate": "2026-03-02T08:02:00.000Z", "LastModifiedById": "0055g00000OthErAAJ",
+        "changed_fields": ["Liaison_Status__c", "Liaison_Client_Id__c", "SystemModstamp"],
+        "fields": { "FirstName": "Janet", "Liaison_Status__c": "draft" } }] }),
+    )
+    .await;
+    // An outbound message whose followed fields are what we already hold.
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[contact(
+                2,
+                3,
+                "2026-03-02T08:03:00.000Z",
+                &[
+                    ("LastModifiedById", Some("0055g00000OthErAAJ")),
+                    ("FirstName", Some("Jane")),
+                    ("Email", Some("jane@example.com")),
+                    ("Liaison_Status__c", Some("draft")),
+                ],
+            )],
+        ),
+    )
+    .await;
+    let report = work(&app).await;
+    assert_eq!(
+        (report.claimed, report.skipped, report.applied),
+        (3, 3, 0),
+        "{report:?}"
+    );
+    let items = inbox(&app, &i, None).await;
+    let outcomes: Vec<_> = items
+        .iter()
+        .map(|i| i["outcome"].as_str().unwrap().to_string())
+        .collect();
+    assert!(outcomes[0].contains("integration user"), "{outcomes:?}");
+    assert!(outcomes[1].contains("write-back fields"), "{outcomes:?}");
+    assert!(
+        outcomes[2].contains("nothing Liaison follows changed"),
+        "{outcomes:?}"
+    );
+    assert_eq!(client(&app, &i, &id).await["first_name"], "Jane");
+}
+
+async fn a_deleted_or_merged_record_unlinks_its_client_and_keeps_it(app: TestApp) {
+    let i = intake(&app).await;
+    let id = linked_client(&app, &i, 4, "jane@example.com", false).await;
+    let (status, answer) = webhook(&app, &i, "msg_merge", &json!({ "records": [{ "sobject": "Contact", "Id": contact_id(4),
+        "LastModifiedDate": "2026-03-02T08:30:00.000Z", "deleted": true, "MasterRecordId": contact_id(5) }] })).await;
+    assert_eq!(
+        (status, answer["stored"].clone()),
+        (200, json!(1)),
+        "{answer}"
+    );
+    assert_eq!(work(&app).await.applied, 1);
+    let item = &inbox(&app, &i, Some("done")).await[0];
+    let outcome = item["outcome"].as_str().unwrap();
+    assert!(
+        outcome.contains(&format!("merged into {}", contact_id(5))),
+        "{outcome}"
+    );
+    assert!(outcome.contains(&id), "{outcome}");
+    // The client is kept; later changes of the record no longer reach them.
+    assert_eq!(client(&app, &i, &id).await["status"], "draft");
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[contact(
+                9,
+                4,
+                "2026-03-02T08:40:00.000Z",
+                &[("FirstName", Some("Other"))],
+            )],
+        ),
+    )
+    .await;
+    work(&app).await;
+    assert_eq!(client(&app, &i, &id).await["first_name"], "Jane");
+    // The record can be linked again (to the same client, say).
+    app.put(
+        &format!("/api/v1/tenancies/{}/clients/{id}/crm-record", i.t.id),
+        &i.t.admin_token,
+        Some(json!({ "org_link_id": i.link, "sobject": "Contact", "record_id": contact_id(5) })),
+    )
+    .await
+    .expect(204);
+}
+
+async fn an_email_change_voids_the_old_links_and_invites_the_new_address(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let i = intake(&app).await;
+    let id = linked_client(&app, &i, 6, "jane@example.com", true).await;
+    assert_eq!(run_invitations(&app, &smtp).await.sent, 1);
+    let old_link = smtp.received()[0].links()[0].clone();
+
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[contact(
+                1,
+                6,
+                "2026-03-02T08:59:30.000Z",
+                &[
+                    ("Email", Some("jane.new@example.com")),
+                    ("FirstName", Some("Janet")),
+                ],
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(work(&app).await.applied, 1);
+    let now = client(&app, &i, &id).await;
+    assert_eq!(
+        (now["email"].clone(), now["status"].clone()),
+        (json!("jane.new@example.com"), json!("invited"))
+    );
+
+    assert_eq!(run_invitations(&app, &smtp).await.sent, 1);
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[1].to, ["jane.new@example.com"]);
+    assert!(
+        mails[1].raw.contains("Janet"),
+        "the invitation uses the new details"
+    );
+    let old = app.http.get(&old_link).send().await.unwrap();
+    assert_eq!(old.status(), 410, "the old address's link stopped working");
+    let history = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients/{id}/invitation", i.t.id),
+            &i.t.admin_token,
+        )
+        .await
+        .expect(200);
+    assert_eq!(history[1]["end_reason"], "replaced", "{history:#}");
+}
+
+async fn an_invalid_value_fails_with_its_reason_and_ops_can_replay_or_dismiss_it(app: TestApp) {
+    let i = intake(&app).await;
+    let id = linked_client(&app, &i, 8, "jane@example.com", false).await;
+    let other = linked_client(&app, &i, 9, "taken@example.com", false).await;
+    // A bad e-mail, and one another client holds: each fails whole with its reason.
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[contact(
+                1,
+                8,
+                "2026-03-02T08:10:00.000Z",
+                &[
+                    ("Email", Some("not-an-email")),
+                    ("FirstName", Some("Janet")),
+                ],
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(work(&app).await.failed, 1);
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[contact(
+                2,
+                8,
+                "2026-03-02T08:11:00.000Z",
+                &[
+                    ("Email", Some("taken@example.com")),
+                    ("FirstName", Some("Janet")),
+                ],
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(work(&app).await.failed, 1);
+    let failed = inbox(&app, &i, Some("failed")).await;
+    assert_eq!(failed.len(), 2);
+    assert!(
+        failed[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Email "),
+        "{failed:#?}"
+    );
+    assert!(
+        failed[1]["last_error"].as_str().unwrap().contains("e-mail"),
+        "{failed:#?}"
+    );
+    let now = client(&app, &i, &id).await;
+    assert_eq!(
+        (now["first_name"].clone(), now["email"].clone()),
+        (json!("Jane"), json!("jane@example.com")),
+        "nothing half-applied"
+    );
+
+    // Ops dismiss the first, fix the conflict and replay the second.
+    let first = failed[0]["id"].as_str().unwrap();
+    let second = failed[1]["id"].as_str().unwrap();
+    let dismissed = app
+        .post(
+            &format!("/api/v1/org-links/{}/inbox/{first}/dismiss", i.link),
+            &i.t.admin_token,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(dismissed["state"], "dismissed");
+    app.patch(
+        &format!("/api/v1/tenancies/{}/clients/{other}", i.t.id),
+        &i.t.admin_token,
+        json!({ "email": "else@example.com" }),
+    )
+    .await
+    .expect(200);
+    let replayed = app
+        .post(
+            &format!("/api/v1/org-links/{}/inbox/{second}/replay", i.link),
+            &app.operator,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(replayed["state"], "pending");
+    let again = app
+        .post(
+            &format!("/api/v1/org-links/{}/inbox/{second}/replay", i.link),
+            &app.operator,
+            json!({}),
+        )
+        .await
+        .problem(409);
+    assert_eq!(again["code"], "inbox-item-not-failed");
+    assert_eq!(work(&app).await.applied, 1);
+    let now = client(&app, &i, &id).await;
+    assert_eq!(
+        (now["first_name"].clone(), now["email"].clone()),
+        (json!("Janet"), json!("taken@example.com"))
+    );
+
+    // Another tenancy's administrator sees nothing of this link.
+    let stranger = app.tenancy("Other", "client_teams").await;
+    app.get(
+        &format!("/api/v1/org-links/{}/inbox", i.link),
+        &stranger.admin_token,
+    )
+    .await
+    .problem(404);
+    app.post(
+        &format!("/api/v1/org-links/{}/inbox/{first}/replay", i.link),
+        &stranger.admin_token,
+        json!({}),
+    )
+    .await
+    .problem(404);
+}
+
+async fn auto_invite_makes_one_client_per_record_as_the_link_says(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let i = intake(&app).await;
+    app.patch(
+        &format!("/api/v1/org-links/{}", i.link),
+        &app.operator,
+        json!({ "auto_invite": { "field": "Invite_to_Messenger__c", "tenancy_id": i.t.id, "groups": [i.team], "send": true } }),
+    )
+    .await
+    .expect(200);
+    // A Person Account with its checkbox on (`__pc`), delivered twice and then changed again.
+    let pa = fixture("person-account.xml");
+    post_xml(&app, &i.outbound_url, pa.clone()).await;
+    post_xml(&app, &i.outbound_url, pa.clone()).await;
+    let report = work(&app).await;
+    assert_eq!((report.claimed, report.invited), (1, 1), "{report:?}");
+    let newer = pa
+        .replace("04l5g00000Wq9Zz", "04l5g00000Wq9Zy")
+        .replace("2026-03-02T08:58:30.000Z", "2026-03-02T08:59:30.000Z")
+        .replace("Trustee", "Beneficiary");
+    post_xml(&app, &i.outbound_url, newer).await;
+    assert_eq!(work(&app).await.invited, 0, "one client per record");
+
+    let clients = app
+        .get(
+            &format!("/api/v1/tenancies/{}/clients", i.t.id),
+            &i.t.admin_token,
+        )
+        .await
+        .expect(200);
+    let items = clients["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{clients:#}");
+    let c = &items[0];
+    assert_eq!(
+        (c["email"].clone(), c["status"].clone(), c["title"].clone()),
+        (
+            json!("ravi.patel@example.com"),
+            json!("invited"),
+            json!("Beneficiary")
+        )
+    );
+    assert_eq!(run_invitations(&app, &smtp).await.sent, 1);
+    assert_eq!(smtp.received()[0].to, ["ravi.patel@example.com"]);
+    // Without the checkbox nothing is invited.
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[contact(
+                3,
+                30,
+                "2026-03-02T08:50:00.000Z",
+                &[
+                    ("Email", Some("nobody@example.com")),
+                    ("FirstName", Some("No")),
+                    ("LastName", Some("Body")),
+                    ("Invite_to_Messenger__c", Some("false")),
+                ],
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(work(&app).await.invited, 0);
+}
+
+async fn org_link_intake_settings_are_validated_by_field(app: TestApp) {
+    let i = intake(&app).await;
+    let other = app.tenancy("Other", "client_teams").await;
+    let problem = app
+        .patch(
+            &format!("/api/v1/org-links/{}", i.link),
+            &app.operator,
+            json!({ "integration_user_id": "0035g00000ABcdeAAD",
+                    "auto_invite": { "field": "Invite; DROP", "tenancy_id": other.id, "groups": [], "send": false } }),
+        )
+        .await
+        .problem(422);
+    let mut fields = crate::helpers::Reply::fields(&problem);
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "auto_invite.field",
+            "auto_invite.groups",
+            "auto_invite.tenancy_id",
+            "integration_user_id"
+        ]
+    );
+    // Turning auto-invite off with null.
+    app.patch(&format!("/api/v1/org-links/{}", i.link), &app.operator,
+        json!({ "auto_invite": { "field": "Invite__c", "tenancy_id": i.t.id, "groups": [i.team], "send": false } }))
+        .await
+        .expect(200);
+    let off = app
+        .patch(
+            &format!("/api/v1/org-links/{}", i.link),
+            &app.operator,
+            json!({ "auto_invite": null }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(off["auto_invite"], Value::Null);
+    // Rotating the secrets: the old Outbound Message URL stops working.
+    let rotated = app
+        .post(
+            &format!("/api/v1/org-links/{}/intake-secrets", i.link),
+            &app.operator,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_ne!(rotated["outbound_message_url"], i.outbound_url);
+    assert_eq!(
+        post_xml(&app, &i.outbound_url, fixture("contact.xml"))
+            .await
+            .status,
+        404
+    );
+    let answer = post_xml(
+        &app,
+        rotated["outbound_message_url"].as_str().unwrap(),
+        fixture("contact.xml"),
+    )
+    .await;
+    assert_eq!((answer.status, answer.body.as_str()), (200, ACK));
+}
