@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
 use crate::domain::user::{StaffRole, UserKind};
-use crate::domain::values::{DisplayName, E164Phone, Email, PersonName, Title};
+use crate::domain::values::{DisplayName, E164Phone, Email, PersonName, SalesforceId, Title};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Staff {
@@ -23,6 +23,10 @@ pub struct Staff {
     pub role: StaffRole,
     /// Only active staff count towards covering a client, and only they can sign in.
     pub active: bool,
+    /// The Salesforce user this staff user acts as, for org links that match staff by user id.
+    pub salesforce_user_id: Option<String>,
+    /// The same, for org links that match staff by Salesforce username.
+    pub salesforce_username: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -84,7 +88,7 @@ pub struct TeamAccountUpdate {
 }
 
 pub(super) const USER_COLUMNS: &str = "id, tenancy_id, kind, first_name, last_name, email, mobile, title, role, \
-     status, contact_number, deactivated_at, created_at";
+     status, contact_number, deactivated_at, created_at, salesforce_user_id, salesforce_username";
 
 fn staff(row: &AnyRow) -> sqlx::Result<Staff> {
     Ok(Staff {
@@ -98,7 +102,65 @@ fn staff(row: &AnyRow) -> sqlx::Result<Staff> {
         role: rows::parsed(row, "role", StaffRole::parse)?,
         active: rows::opt_time(row, "deactivated_at")?.is_none(),
         created_at: rows::time(row, "created_at")?,
+        salesforce_user_id: rows::opt_text(row, "salesforce_user_id")?,
+        salesforce_username: rows::opt_text(row, "salesforce_username")?,
     })
+}
+
+impl Store {
+    /// Sets (or clears) the Salesforce user a staff user acts as. One Salesforce user maps to
+    /// one staff user per tenancy.
+    pub async fn set_staff_salesforce_user(
+        &self,
+        tenancy: Uuid,
+        staff_id: Uuid,
+        user_id: Option<&SalesforceId>,
+        username: Option<&str>,
+    ) -> Result<Staff> {
+        let mut tx = self.write_tx().await?;
+        staff(
+            &self
+                .user_row(&mut tx, tenancy, staff_id, UserKind::Staff)
+                .await?,
+        )?;
+        let user_id = user_id.map(|id| id.as_str().to_string());
+        let username = username.map(str::to_lowercase);
+        let taken = sqlx::query(
+            "SELECT 1 FROM users WHERE tenancy_id = $1 AND kind = 'staff' AND id <> $2 \
+             AND ((salesforce_user_id IS NOT NULL AND salesforce_user_id = $3) OR (salesforce_username IS NOT NULL AND LOWER(salesforce_username) = $4))",
+        )
+        .bind(tenancy.to_string())
+        .bind(staff_id.to_string())
+        .bind(user_id.clone().unwrap_or_default())
+        .bind(username.clone().unwrap_or_default())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            return Err(Error::conflict(
+                "salesforce-user-taken",
+                Some("user_id"),
+                "this Salesforce user already acts as another staff user of this tenancy",
+            ));
+        }
+        sqlx::query(
+            "UPDATE users SET salesforce_user_id = $3, salesforce_username = $4, updated_at = $5 \
+             WHERE tenancy_id = $1 AND id = $2",
+        )
+        .bind(tenancy.to_string())
+        .bind(staff_id.to_string())
+        .bind(user_id)
+        .bind(username)
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?;
+        let found = staff(
+            &self
+                .user_row(&mut tx, tenancy, staff_id, UserKind::Staff)
+                .await?,
+        )?;
+        tx.commit().await?;
+        Ok(found)
+    }
 }
 
 fn team_account(row: &AnyRow) -> sqlx::Result<TeamAccount> {

@@ -627,3 +627,79 @@ async fn the_json_flow_refuses_a_missing_key_an_unknown_user_and_a_deleted_recor
     assert!(fields.contains(&"first_name".to_string()) && fields.contains(&"email".to_string()));
     assert!(clients(&app, &a).await.is_empty());
 }
+
+on_both_backends!(a_link_that_matches_staff_by_salesforce_user_id_finds_them_by_it);
+
+async fn a_link_that_matches_staff_by_salesforce_user_id_finds_them_by_it(app: TestApp) {
+    let (a, _, link) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    app.patch(
+        &format!("/api/v1/org-links/{link}"),
+        &app.operator,
+        json!({ "staff_match": "user_id" }),
+    )
+    .await
+    .expect(200);
+    // By e-mail Jo would be found; by user id nobody is, until the admin says who Jo is.
+    let page = browser();
+    let (status, _) = open(
+        &app,
+        &page,
+        &sign(SECRET, &envelope("jo.bloggs@firm.example", RECORD)),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let staff = app
+        .get(
+            &format!("/api/v1/tenancies/{}/staff?q=bloggs", a.id),
+            &a.admin_token,
+        )
+        .await
+        .expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let url = format!("/api/v1/tenancies/{}/staff/{staff}/salesforce-user", a.id);
+    let bad = app
+        .put(
+            &url,
+            &a.admin_token,
+            Some(json!({ "user_id": "0035g00000XyZabAAF", "username": "nope" })),
+        )
+        .await
+        .problem(422);
+    assert_eq!(crate::helpers::Reply::fields(&bad), ["user_id", "username"]);
+    let set = app
+        .put(
+            &url,
+            &a.admin_token,
+            Some(json!({ "user_id": &USER_ID[..15], "username": "Jo@Acme.example.sf" })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(set["salesforce_user_id"], USER_ID);
+    // One Salesforce user acts as one staff user of a tenancy.
+    let admin_url = format!(
+        "/api/v1/tenancies/{}/staff/{}/salesforce-user",
+        a.id, a.admin_id
+    );
+    app.put(
+        &admin_url,
+        &a.admin_token,
+        Some(json!({ "user_id": USER_ID })),
+    )
+    .await
+    .problem(409);
+    let page = browser();
+    let (status, body) = open(
+        &app,
+        &page,
+        &sign(SECRET, &envelope("someone-else@firm.example", RECORD)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Invite to Acme Wealth"),
+        "staff in one tenancy only: no pick"
+    );
+}

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{PageQuery, invalid, optional, parsed};
 use crate::domain::FieldErrors;
 use crate::domain::user::{StaffRole, UserKind};
-use crate::domain::values::{E164Phone, Email, PersonName, Title};
+use crate::domain::values::{E164Phone, Email, PersonName, SalesforceId, Title};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_staff, list_staff))
         .routes(routes!(get_staff, update_staff))
         .routes(routes!(list_contacts))
+        .routes(routes!(set_salesforce_user))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -223,6 +224,65 @@ async fn list_contacts(
         state
             .store
             .contacts(access.tenancy, user_id, &query.page()?)
+            .await?,
+    ))
+}
+
+/// The Salesforce user a staff user acts as. Needed for org links that match staff by user id or
+/// username (`staff_match`); links that match by e-mail use the staff user's e-mail.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SalesforceUser {
+    /// The user's id (`005…`), 15 or 18 characters; absent or null clears it.
+    pub user_id: Option<String>,
+    /// The user's Salesforce username; absent or null clears it.
+    pub username: Option<String>,
+}
+
+/// Set which Salesforce user acts as this staff user (administrators).
+#[utoipa::path(put, path = "/tenancies/{tenancy_id}/staff/{staff_id}/salesforce-user", tag = "staff",
+    params(("tenancy_id" = Uuid, Path), ("staff_id" = Uuid, Path)), request_body = SalesforceUser,
+    responses((status = 200, body = Staff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn set_salesforce_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, staff_id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<SalesforceUser>,
+) -> ApiResult<axum::Json<Staff>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    let mut errors = FieldErrors::new();
+    let user_id = optional(&mut errors, "user_id", body.user_id.as_deref(), |raw| {
+        SalesforceId::parse(raw).and_then(|id| {
+            if id.as_str().starts_with("005") {
+                Ok(id)
+            } else {
+                Err("is not a Salesforce user id (005…)".into())
+            }
+        })
+    });
+    let username = optional(&mut errors, "username", body.username.as_deref(), |raw| {
+        let raw = raw.trim();
+        if raw.is_empty() || raw.len() > 80 || !raw.contains('@') {
+            Err(
+                "must be a Salesforce username, like an e-mail address, at most 80 characters"
+                    .into(),
+            )
+        } else {
+            Ok(raw.to_string())
+        }
+    });
+    errors.finish().map_err(invalid)?;
+    Ok(axum::Json(
+        state
+            .store
+            .set_staff_salesforce_user(
+                access.tenancy,
+                staff_id,
+                user_id.as_ref(),
+                username.as_deref(),
+            )
             .await?,
     ))
 }
