@@ -183,17 +183,7 @@ async fn session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(CanvasSession, OrgLink), Response> {
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            pair.trim()
-                .strip_prefix(&format!("{SESSION_COOKIE}="))
-                .map(str::to_string)
-        })
-        .ok_or_else(session_ended)?;
+    let token = super::html::cookie_value(headers, SESSION_COOKIE).ok_or_else(session_ended)?;
     let session = match state.store.canvas_session(&digest(&token)).await {
         Ok(session) => session,
         Err(store::Error::NotFound(_)) => return Err(session_ended()),
@@ -951,17 +941,19 @@ fn stale_form() -> Response {
     )
 }
 
-async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match create_inner(&state, &headers, &body).await {
-        Ok(response) | Err(response) => response,
-    }
+/// A form posted from a session: checked against the session's CSRF token, for a tenancy
+/// where the user is active staff.
+struct Posted {
+    session: CanvasSession,
+    link: OrgLink,
+    kind: RecordKind,
+    record: SalesforceId,
+    all: Vec<ActingStaff>,
+    chosen: ActingStaff,
+    pairs: Vec<(String, String)>,
 }
 
-async fn create_inner(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<Response, Response> {
+async fn posted(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Posted, Response> {
     let (session, link) = session(state, headers).await?;
     let pairs = form_pairs(body);
     if !csrf_ok(&session, &pairs) {
@@ -977,9 +969,40 @@ async fn create_inner(
         return Err(message(
             StatusCode::NOT_FOUND,
             "Tenancy not available",
-            "You are not an active staff user of that tenancy. Nothing was created.",
+            "You are not an active staff user of that tenancy. Nothing was changed.",
         ));
     };
+    Ok(Posted {
+        session,
+        link,
+        kind,
+        record,
+        all,
+        chosen,
+        pairs,
+    })
+}
+
+async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match create_inner(&state, &headers, &body).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn create_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, Response> {
+    let Posted {
+        session,
+        link,
+        kind,
+        record,
+        all,
+        chosen,
+        pairs,
+    } = posted(state, headers, body).await?;
     let send = pairs.iter().any(|(k, v)| k == "action" && v == "send");
     let mut form = Form::parse(&pairs);
     // Read-only fields come from the record as it is now, never from the browser.
@@ -1143,24 +1166,14 @@ async fn action_inner(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, Response> {
-    let (session, link) = session(state, headers).await?;
-    let pairs = form_pairs(body);
-    if !csrf_ok(&session, &pairs) {
-        return Err(stale_form());
-    }
-    let (_, record) = record_of(&session)?;
-    let all = acting(state, &link, &session.user).await?;
-    let tenancy_id = pairs
-        .iter()
-        .find(|(k, _)| k == "tenancy")
-        .and_then(|(_, v)| Uuid::parse_str(v).ok());
-    let Some(chosen) = all.iter().find(|a| Some(a.tenancy) == tenancy_id).cloned() else {
-        return Err(message(
-            StatusCode::NOT_FOUND,
-            "Tenancy not available",
-            "Nothing was changed.",
-        ));
-    };
+    let Posted {
+        session,
+        link,
+        record,
+        chosen,
+        pairs,
+        ..
+    } = posted(state, headers, body).await?;
     let Some(client) = existing(state, &chosen, &link, &record).await? else {
         return Err(message(
             StatusCode::NOT_FOUND,

@@ -1,6 +1,6 @@
 //! Plain, accessible HTML pages: one template, text always escaped.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 pub use crate::mail::templates::escape;
@@ -28,4 +28,18 @@ pub fn page_html(status: StatusCode, title: &str, body_html: &str) -> Response {
 /// A page with a title and one paragraph of plain text.
 pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
     page_html(status, title, &format!("<p>{}</p>", escape(message)))
+}
+
+/// The value of the request's cookie `name`.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            pair.trim()
+                .strip_prefix(&format!("{name}="))
+                .map(str::to_string)
+        })
 }

@@ -99,19 +99,6 @@ fn dead(reason: DeadLink) -> Response {
     page(StatusCode::GONE, title, message)
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            pair.trim()
-                .strip_prefix(&format!("{name}="))
-                .map(str::to_string)
-        })
-}
-
 async fn open(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     if !plausible(&token) {
         return unknown();
@@ -188,7 +175,7 @@ async fn answer(
     let sent = form_urlencoded::parse(&body)
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.into_owned());
-    let expected = cookie_value(&headers, CSRF_COOKIE);
+    let expected = super::html::cookie_value(&headers, CSRF_COOKIE);
     let genuine = matches!((&sent, &expected), (Some(a), Some(b)) if !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes())));
     if !genuine {
         return page(

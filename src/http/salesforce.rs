@@ -76,16 +76,7 @@ async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -
 }
 
 fn binding_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            pair.trim()
-                .strip_prefix(&format!("{BINDING_COOKIE}="))
-                .map(str::to_string)
-        })
+    super::html::cookie_value(headers, BINDING_COOKIE)
 }
 
 /// Salesforce sends the browser back here with a code (or an error).

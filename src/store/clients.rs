@@ -255,19 +255,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         self.share_tenancy(&mut tx, tenancy).await?;
         if let Some(record) = &options.record {
-            let serves = sqlx::query(
-                "SELECT 1 FROM org_link_tenancies WHERE org_link_id = $1 AND tenancy_id = $2",
-            )
-            .bind(record.org_link.to_string())
-            .bind(tenancy.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if serves.is_none() {
-                return Err(Error::invalid(
-                    "org_link_id",
-                    "is not an org link of this tenancy",
-                ));
-            }
+            super::writeback::serves_tenancy(&mut tx, record.org_link, tenancy).await?;
             let existing = sqlx::query(
                 "SELECT client_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 AND tenancy_id = $3",
             )

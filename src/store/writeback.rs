@@ -143,6 +143,27 @@ pub(super) async fn enqueue(
     Ok(())
 }
 
+/// Refuses an org link that does not serve the tenancy, naming the `org_link_id` field.
+pub(super) async fn serves_tenancy(
+    conn: &mut AnyConnection,
+    org_link: Uuid,
+    tenancy: Uuid,
+) -> Result<()> {
+    let serves =
+        sqlx::query("SELECT 1 FROM org_link_tenancies WHERE org_link_id = $1 AND tenancy_id = $2")
+            .bind(org_link.to_string())
+            .bind(tenancy.to_string())
+            .fetch_optional(conn)
+            .await?;
+    if serves.is_none() {
+        return Err(Error::invalid(
+            "org_link_id",
+            "is not an org link of this tenancy",
+        ));
+    }
+    Ok(())
+}
+
 /// How one claimed row ended.
 #[derive(Debug, Clone)]
 pub enum WritebackOutcome {
@@ -176,19 +197,7 @@ impl Store {
     ) -> Result<()> {
         let client_row = self.client(tenancy, client, None).await?;
         let mut tx = self.write_tx().await?;
-        let serves = sqlx::query(
-            "SELECT 1 FROM org_link_tenancies WHERE org_link_id = $1 AND tenancy_id = $2",
-        )
-        .bind(org_link.to_string())
-        .bind(tenancy.to_string())
-        .fetch_optional(&mut *tx)
-        .await?;
-        if serves.is_none() {
-            return Err(Error::invalid(
-                "org_link_id",
-                "is not an org link of this tenancy",
-            ));
-        }
+        serves_tenancy(&mut tx, org_link, tenancy).await?;
         let taken = sqlx::query(
             "SELECT client_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 AND tenancy_id = $3 AND client_id <> $4",
         )
