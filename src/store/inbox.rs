@@ -384,7 +384,7 @@ impl Store {
                 .bind(c.changed_by.clone());
         }
         let _turn = match self.backend {
-            Backend::Sqlite => Some(self.intake_gate.lock().await),
+            Backend::Sqlite => Some(self.writer_gate.lock().await),
             Backend::Postgres => None,
         };
         Ok(query.execute(&self.pool).await?.rows_affected())

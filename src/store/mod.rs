@@ -149,10 +149,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: Arc<dyn Clock>,
-    /// On SQLite, inbox inserts queue here for the one write lock: SQLite's busy handler
-    /// polls with growing sleeps, which left a waiting insert idle long after the lock was
-    /// free.
-    intake_gate: Arc<tokio::sync::Mutex<()>>,
+    /// On SQLite, this instance's writers queue here for the one write lock (see `write_tx`).
+    writer_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -164,7 +162,7 @@ impl Store {
             pool,
             backend,
             clock,
-            intake_gate: Arc::default(),
+            writer_gate: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -204,11 +202,49 @@ impl Store {
     /// A transaction that will write. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`): a transaction that read first and wrote later could otherwise fail with
     /// `SQLITE_BUSY` when another writer came in between, which no busy timeout can wait out.
-    async fn write_tx(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+    /// SQLite has one writer at a time, so this instance's writers queue for it here, in
+    /// order, rather than in SQLite's busy handler, which polls with growing sleeps and left a
+    /// waiting writer idle long after the lock was free.
+    async fn write_tx(&self) -> sqlx::Result<WriteTx> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let turn = self.writer_gate.clone().lock_owned().await;
+                Ok(WriteTx {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
+            Backend::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            }),
         }
+    }
+}
+
+/// A write transaction, holding this instance's turn to write on SQLite until it ends.
+struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
     }
 }
 
