@@ -9,8 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::groups::{
-    self, add_firm_members, ensure_clients_covered, group_facts, insert_group, insert_member,
-    rule_error,
+    add_firm_members, ensure_clients_covered, group_facts, insert_group, insert_member, rule_error,
 };
 use super::users::{USER_COLUMNS, check_unique_contact, prefixed};
 use super::{
@@ -125,6 +124,21 @@ pub(super) async fn record_event(
     actor: &str,
     now: i64,
 ) -> Result<()> {
+    insert_event(conn, tenancy, client, from, to, actor, now).await?;
+    // Every status change goes back to the client's CRM record, in this same transaction.
+    super::writeback::enqueue(conn, tenancy, client, to, now).await
+}
+
+/// Records a status change in the client's history.
+async fn insert_event(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    client: Uuid,
+    from: Option<ClientStatus>,
+    to: ClientStatus,
+    actor: &str,
+    now: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO client_events (id, tenancy_id, client_id, from_status, to_status, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -135,10 +149,9 @@ pub(super) async fn record_event(
     .bind(to.as_str())
     .bind(actor.to_string())
     .bind(now)
-    .execute(&mut *conn)
+    .execute(conn)
     .await?;
-    // Every status change goes back to the client's CRM record, in this same transaction.
-    super::writeback::enqueue(conn, tenancy, client, to, now).await
+    Ok(())
 }
 
 fn illegal(e: IllegalTransition) -> Error {
@@ -253,21 +266,26 @@ impl Store {
         options: &InviteOptions,
     ) -> Result<Invited> {
         let mut tx = self.write_tx().await?;
-        self.share_tenancy(&mut tx, tenancy).await?;
+        let model = self.share_tenancy(&mut tx, tenancy).await?;
         if let Some(record) = &options.record {
-            super::writeback::serves_tenancy(&mut tx, record.org_link, tenancy).await?;
-            let existing = sqlx::query(
-                "SELECT client_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 AND tenancy_id = $3",
+            // Whether the link serves the tenancy, and the record's client if it has one.
+            let found = sqlx::query(
+                "SELECT (SELECT COUNT(*) FROM org_link_tenancies WHERE org_link_id = $1 AND tenancy_id = $3) AS serves, \
+                   (SELECT client_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 AND tenancy_id = $3) AS client_id",
             )
             .bind(record.org_link.to_string())
             .bind(record.record_id.as_str().to_string())
             .bind(tenancy.to_string())
-            .fetch_optional(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-            if let Some(row) = existing {
-                let client = self
-                    .client_in(&mut tx, tenancy, rows::id(&row, "client_id")?)
-                    .await?;
+            if rows::int(&found, "serves")? == 0 {
+                return Err(Error::invalid(
+                    "org_link_id",
+                    "is not an org link of this tenancy",
+                ));
+            }
+            if let Some(existing) = rows::opt_id(&found, "client_id")? {
+                let client = self.client_in(&mut tx, tenancy, existing).await?;
                 tx.commit().await?;
                 return Ok(Invited {
                     client,
@@ -275,7 +293,6 @@ impl Store {
                 });
             }
         }
-        let model = groups::tenancy_model(&mut tx, tenancy).await?;
         let kind = model.group_kind();
         let field = match model {
             GroupModel::ContactGroups => "contact_groups",
@@ -363,10 +380,10 @@ impl Store {
         .bind(invite.last_name.as_str().to_string())
         .bind(invite.email.as_str().to_string())
         .bind(invite.email.key())
-        .bind(invite.mobile.map(|m| m.as_str().to_string()))
+        .bind(invite.mobile.as_ref().map(|m| m.as_str().to_string()))
         .bind(invite.title.as_str().to_string())
         .bind(status.as_str())
-        .bind(invite.message.map(|m| m.as_str().to_string()))
+        .bind(invite.message.as_ref().map(|m| m.as_str().to_string()))
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -388,13 +405,40 @@ impl Store {
             .await?;
         }
         // Sent at once, the client is created invited (one event, its cycle started); the
-        // coverage just checked holds for both statuses.
-        record_event(&mut tx, tenancy, id, None, status, actor, now).await?;
-        if options.send {
-            super::invitations::apply_status(&mut tx, tenancy, id, status, now).await?;
+        // coverage just checked holds for both statuses. The status goes to the record.
+        insert_event(&mut tx, tenancy, id, None, status, actor, now).await?;
+        if let Some(record) = &options.record {
+            super::writeback::enqueue_record(
+                &mut tx,
+                tenancy,
+                id,
+                status,
+                (
+                    &record.org_link.to_string(),
+                    record.sobject,
+                    record.record_id.as_str(),
+                ),
+                now,
+            )
+            .await?;
         }
-        let client = self.client_in(&mut tx, tenancy, id).await?;
+        if options.send {
+            super::invitations::start_cycle(&mut tx, tenancy, id, now).await?;
+        }
         tx.commit().await?;
+        let client = Client {
+            id,
+            tenancy_id: tenancy,
+            first_name: invite.first_name.as_str().to_string(),
+            last_name: invite.last_name.as_str().to_string(),
+            email: invite.email.as_str().to_string(),
+            mobile: invite.mobile.as_ref().map(|m| m.as_str().to_string()),
+            title: invite.title.as_str().to_string(),
+            status,
+            status_label: status.label().into(),
+            message: invite.message.as_ref().map(|m| m.as_str().to_string()),
+            created_at: crate::clock::from_millis(now),
+        };
         Ok(Invited {
             client,
             created: true,

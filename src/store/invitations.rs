@@ -61,17 +61,29 @@ pub(super) async fn apply_status(
     .execute(&mut *conn)
     .await?;
     if next == ClientStatus::Invited {
-        sqlx::query(
-            "INSERT INTO invitation_cycles (id, tenancy_id, client_id, started_at, next_due_at, emails_sent, failed_attempts) \
-             VALUES ($1, $2, $3, $4, $4, 0, 0)",
-        )
-        .bind(Uuid::now_v7().to_string())
-        .bind(tenancy.to_string())
-        .bind(client.to_string())
-        .bind(now)
-        .execute(conn)
-        .await?;
+        start_cycle(conn, tenancy, client, now).await?;
     }
+    Ok(())
+}
+
+/// Starts an invitation cycle whose first e-mail is due at once, for a client who has none
+/// running (just created, or whose cycle the caller ended).
+pub(super) async fn start_cycle(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    client: Uuid,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO invitation_cycles (id, tenancy_id, client_id, started_at, next_due_at, emails_sent, failed_attempts) \
+         VALUES ($1, $2, $3, $4, $4, 0, 0)",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .bind(now)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -254,17 +254,26 @@ impl Store {
     /// take the lock exclusively, see `lock_tenancy`) but may overlap others like it: invites
     /// of different clients run side by side on PostgreSQL. On SQLite the write transaction
     /// already excludes every other writer.
-    async fn share_tenancy(&self, conn: &mut AnyConnection, tenancy: Uuid) -> Result<()> {
+    /// Answers the tenancy's group model, which the lock holds still.
+    async fn share_tenancy(
+        &self,
+        conn: &mut AnyConnection,
+        tenancy: Uuid,
+    ) -> Result<crate::domain::tenancy::GroupModel> {
         let sql = match self.backend {
-            Backend::Postgres => "SELECT id FROM tenancies WHERE id = $1 FOR SHARE",
-            Backend::Sqlite => "SELECT id FROM tenancies WHERE id = $1",
+            Backend::Postgres => "SELECT group_model FROM tenancies WHERE id = $1 FOR SHARE",
+            Backend::Sqlite => "SELECT group_model FROM tenancies WHERE id = $1",
         };
-        sqlx::query(sql)
+        let row = sqlx::query(sql)
             .bind(tenancy.to_string())
             .fetch_optional(&mut *conn)
             .await?
             .ok_or(Error::NotFound("tenancy"))?;
-        Ok(())
+        Ok(rows::parsed(
+            &row,
+            "group_model",
+            crate::domain::tenancy::GroupModel::parse,
+        )?)
     }
 
     /// Locks groups for the rest of the transaction, in id order (PostgreSQL; SQLite's write

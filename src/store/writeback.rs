@@ -119,6 +119,23 @@ pub(super) async fn enqueue(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(record) = record else { return Ok(()) };
+    let (link, sobject, id) = (
+        rows::text(&record, "org_link_id")?,
+        rows::text(&record, "sobject")?,
+        rows::text(&record, "record_id")?,
+    );
+    enqueue_record(conn, tenancy, client, status, (&link, &sobject, &id), now).await
+}
+
+/// As `enqueue`, for a client whose record the caller knows: (org link, sObject, record id).
+pub(super) async fn enqueue_record(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    client: Uuid,
+    status: ClientStatus,
+    (link, sobject, record): (&str, &str, &str),
+    now: i64,
+) -> Result<()> {
     // A newer status replaces one not yet written, and starts over a failed one.
     sqlx::query(
         "INSERT INTO crm_writebacks (id, org_link_id, tenancy_id, client_id, sobject, record_id, status, version, \
@@ -131,11 +148,11 @@ pub(super) async fn enqueue(
            updated_at = excluded.updated_at",
     )
     .bind(Uuid::now_v7().to_string())
-    .bind(rows::text(&record, "org_link_id")?)
+    .bind(link.to_string())
     .bind(tenancy.to_string())
     .bind(client.to_string())
-    .bind(rows::text(&record, "sobject")?)
-    .bind(rows::text(&record, "record_id")?)
+    .bind(sobject.to_string())
+    .bind(record.to_string())
     .bind(status.as_str())
     .bind(now)
     .execute(conn)
