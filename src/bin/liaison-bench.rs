@@ -52,6 +52,9 @@ enum Bench {
     Invite {
         #[arg(long, default_value_t = 5_000)]
         invites: usize,
+        /// Clients the tenancy holds before the run (the firm's existing book).
+        #[arg(long, default_value_t = 20_000)]
+        existing: usize,
         /// Invites in flight at once.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
@@ -101,8 +104,9 @@ async fn main() -> anyhow::Result<()> {
         Bench::Resend { invitations, due } => resend(&store, &url, invitations, due).await,
         Bench::Invite {
             invites,
+            existing,
             concurrency,
-        } => invite(&store, invites, concurrency).await,
+        } => invite(&store, &url, invites, existing, concurrency).await,
         Bench::Intake { messages, senders } => intake(&store, messages, senders).await,
     };
     store.close().await;
@@ -578,7 +582,13 @@ impl Respond for ContactRecord {
     }
 }
 
-async fn invite(store: &Store, invites: usize, concurrency: usize) -> anyhow::Result<Value> {
+async fn invite(
+    store: &Store,
+    url: &str,
+    invites: usize,
+    existing: usize,
+    concurrency: usize,
+) -> anyhow::Result<Value> {
     use futures::StreamExt;
     use liaison::crm::invite::{FromRecord, actor, invite_from_record};
     use liaison::crm::record::RecordKind;
@@ -594,6 +604,60 @@ async fn invite(store: &Store, invites: usize, concurrency: usize) -> anyhow::Re
         .await;
     let org = connected_org(store, &salesforce).await?;
     let link = store.org_link(org.link, None).await?;
+    // The firm's existing clients, in its team and linked to their records, and the statistics
+    // the database plans with.
+    println!("seeding {existing} existing clients…");
+    sqlx::any::install_default_drivers();
+    let raw = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await?;
+    let now = liaison::clock::to_millis(time::OffsetDateTime::now_utc());
+    for chunk in (0..existing).collect::<Vec<_>>().chunks(500) {
+        let mut users = Vec::with_capacity(chunk.len());
+        let mut members = Vec::with_capacity(chunk.len());
+        let mut records = Vec::with_capacity(chunk.len());
+        for &n in chunk {
+            let client = Uuid::now_v7();
+            records.push(format!(
+                "('{client}', '{t}', '{link}', 'Contact', '003X{n:011}AAA', {now})",
+                t = org.tenancy,
+                link = org.link
+            ));
+            users.push(format!(
+                "('{client}', '{t}', 'client', 'Existing', 'E{n}', 'e{n}@book.example', 'e{n}@book.example', \
+                 'Client', 'active', {now}, {now})",
+                t = org.tenancy
+            ));
+            members.push(format!(
+                "('{t}', '{team}', '{client}', {now}, 'client', 1)",
+                t = org.tenancy,
+                team = org.team
+            ));
+        }
+        let mut tx = raw.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, title, status, created_at, updated_at) VALUES {}",
+            users.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "INSERT INTO group_members (tenancy_id, group_id, user_id, added_at, member_kind, member_active) VALUES {}",
+            members.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) VALUES {}",
+            records.join(", ")
+        ))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    sqlx::query("ANALYZE").execute(&raw).await?;
+    raw.close().await;
     let user = SalesforceUser {
         user_id: SalesforceId::parse("0055g00000AbCdE").map_err(anyhow::Error::msg)?,
         username: Some("ada@bench.example.sf".into()),
@@ -699,6 +763,7 @@ async fn invite(store: &Store, invites: usize, concurrency: usize) -> anyhow::Re
         "bench": "invite",
         "backend": store.backend().name(),
         "invites": service.len(),
+        "existing_clients": existing,
         "concurrency": concurrency,
         "invites_per_second": (service.len() as f64 / seconds).round(),
         "p50_service_ms": percentile(&service, 50.0) as f64 / 1000.0,
