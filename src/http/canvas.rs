@@ -125,9 +125,11 @@ async fn canvas(State(state): State<AppState>, body: Bytes) -> Response {
     )
         .into_response();
     // Inside Salesforce's iframe the cookie is a third-party one: it needs SameSite=None, which
-    // browsers accept only with Secure (HTTPS). Served over plain HTTP (development) it is Lax.
+    // browsers accept only with Secure (HTTPS), and Partitioned keeps it (keyed to the
+    // Salesforce page) where browsers block unpartitioned third-party cookies. Served over
+    // plain HTTP (development) it is Lax.
     let attributes = if state.crm.config().public_url.starts_with("https://") {
-        "SameSite=None; Secure"
+        "SameSite=None; Secure; Partitioned"
     } else {
         "SameSite=Lax"
     };
