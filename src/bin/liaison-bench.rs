@@ -474,18 +474,8 @@ async fn resend(store: &Store, url: &str, invitations: usize, due: usize) -> any
             ));
         }
         let mut tx = raw.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, title, status, created_at, updated_at) VALUES {}",
-            users.join(", ")
-        ))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&format!(
-            "INSERT INTO invitation_cycles (id, tenancy_id, client_id, started_at, ends_at, next_due_at, emails_sent, failed_attempts) VALUES {}",
-            cycles.join(", ")
-        ))
-        .execute(&mut *tx)
-        .await?;
+        insert_values(&mut tx, "users (id, tenancy_id, kind, first_name, last_name, email, email_key, title, status, created_at, updated_at)", &users).await?;
+        insert_values(&mut tx, "invitation_cycles (id, tenancy_id, client_id, started_at, ends_at, next_due_at, emails_sent, failed_attempts)", &cycles).await?;
         tx.commit().await?;
     }
     let analyze = match store.backend() {
@@ -566,6 +556,18 @@ async fn resend(store: &Store, url: &str, invitations: usize, due: usize) -> any
     }))
 }
 
+/// Inserts rows already written as SQL tuples into `table (columns)`, in one statement.
+async fn insert_values(
+    conn: &mut sqlx::AnyConnection,
+    into: &str,
+    rows: &[String],
+) -> anyhow::Result<()> {
+    sqlx::query(&format!("INSERT INTO {into} VALUES {}", rows.join(", ")))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Answers a Contact read with a person made from the record's id.
 struct ContactRecord;
 
@@ -636,23 +638,18 @@ async fn invite(
             ));
         }
         let mut tx = raw.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, title, status, created_at, updated_at) VALUES {}",
-            users.join(", ")
-        ))
-        .execute(&mut *tx)
+        insert_values(&mut tx, "users (id, tenancy_id, kind, first_name, last_name, email, email_key, title, status, created_at, updated_at)", &users).await?;
+        insert_values(
+            &mut tx,
+            "group_members (tenancy_id, group_id, user_id, added_at, member_kind, member_active)",
+            &members,
+        )
         .await?;
-        sqlx::query(&format!(
-            "INSERT INTO group_members (tenancy_id, group_id, user_id, added_at, member_kind, member_active) VALUES {}",
-            members.join(", ")
-        ))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&format!(
-            "INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) VALUES {}",
-            records.join(", ")
-        ))
-        .execute(&mut *tx)
+        insert_values(
+            &mut tx,
+            "crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at)",
+            &records,
+        )
         .await?;
         tx.commit().await?;
     }
