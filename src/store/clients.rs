@@ -13,8 +13,8 @@ use super::groups::{
 };
 use super::users::{USER_COLUMNS, check_unique_contact, prefixed};
 use super::{
-    Error, Page, PageRequest, Result, Store, contains_pattern, is_unique_violation, lock_tenancy,
-    rows,
+    Backend, Error, Page, PageRequest, Result, Store, contains_pattern, is_unique_violation,
+    lock_tenancy, rows,
 };
 use crate::domain::client_status::{ClientStatus, IllegalTransition};
 use crate::domain::coverage;
@@ -165,6 +165,147 @@ pub struct Inviter {
     pub staff: Option<Uuid>,
     /// Administrators may use any group; plain staff only groups they belong to.
     pub administers_users: bool,
+}
+
+/// A client an invite is about to create, with everything that goes with it.
+struct NewClient<'a> {
+    id: Uuid,
+    tenancy: Uuid,
+    invite: &'a Invite,
+    status: ClientStatus,
+    groups: &'a [Uuid],
+    record: Option<&'a RecordRef>,
+    actor: &'a str,
+    now: i64,
+}
+
+/// Writes a new client: the user row, the memberships, the record link, the first event, the
+/// write-back, and (sent at once) the invitation cycle.
+async fn insert_client(conn: &mut AnyConnection, c: &NewClient<'_>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, mobile, title, status, invite_message, created_at, updated_at) \
+         VALUES ($1, $2, 'client', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(c.id.to_string())
+    .bind(c.tenancy.to_string())
+    .bind(c.invite.first_name.as_str().to_string())
+    .bind(c.invite.last_name.as_str().to_string())
+    .bind(c.invite.email.as_str().to_string())
+    .bind(c.invite.email.key())
+    .bind(c.invite.mobile.as_ref().map(|m| m.as_str().to_string()))
+    .bind(c.invite.title.as_str().to_string())
+    .bind(c.status.as_str())
+    .bind(c.invite.message.as_ref().map(|m| m.as_str().to_string()))
+    .bind(c.now)
+    .execute(&mut *conn)
+    .await?;
+    for group in c.groups {
+        insert_member(conn, c.tenancy, *group, c.id, c.now).await?;
+    }
+    if let Some(record) = c.record {
+        sqlx::query(
+            "INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(c.id.to_string())
+        .bind(c.tenancy.to_string())
+        .bind(record.org_link.to_string())
+        .bind(record.sobject.to_string())
+        .bind(record.record_id.as_str().to_string())
+        .bind(c.now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    // Sent at once, the client is created invited (one event, its cycle started); the
+    // coverage just checked holds for both statuses. The status goes to the record.
+    insert_event(conn, c.tenancy, c.id, None, c.status, c.actor, c.now).await?;
+    if let Some(record) = c.record {
+        super::writeback::enqueue_record(
+            conn,
+            c.tenancy,
+            c.id,
+            c.status,
+            (
+                &record.org_link.to_string(),
+                record.sobject,
+                record.record_id.as_str(),
+            ),
+            c.now,
+        )
+        .await?;
+    }
+    if c.status == ClientStatus::Invited {
+        super::invitations::start_cycle(conn, c.tenancy, c.id, c.now).await?;
+    }
+    Ok(())
+}
+
+/// As `insert_client`, in one statement on PostgreSQL (data-modifying CTEs): one round trip
+/// instead of six, which is most of an invite's time on a busy server.
+async fn insert_client_at_once(conn: &mut AnyConnection, c: &NewClient<'_>) -> Result<()> {
+    let mut ctes = vec![
+        "u AS (INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, mobile, title, status, \
+           invite_message, created_at, updated_at) VALUES ($1, $2, 'client', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11))"
+            .to_string(),
+        "m AS (INSERT INTO group_members (tenancy_id, group_id, user_id, added_at, member_kind, member_active) \
+           SELECT $2, g, $1, $11, 'client', 1 FROM unnest(string_to_array($12, ',')) AS g)"
+            .to_string(),
+        "e AS (INSERT INTO client_events (id, tenancy_id, client_id, from_status, to_status, actor, at) \
+           VALUES ($13, $2, $1, NULL, $9, $14, $11))"
+            .to_string(),
+    ];
+    if c.record.is_some() {
+        ctes.push(
+            "r AS (INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) \
+               VALUES ($1, $2, $15, $16, $17, $11))"
+                .to_string(),
+        );
+        ctes.push(format!(
+            "w AS ({})",
+            super::writeback::upsert_sql(["$18", "$15", "$2", "$1", "$16", "$17", "$9", "$11"])
+        ));
+    }
+    let cycle = if c.record.is_some() { "$19" } else { "$15" };
+    if c.status == ClientStatus::Invited {
+        ctes.push(format!(
+            "c AS (INSERT INTO invitation_cycles (id, tenancy_id, client_id, started_at, next_due_at, emails_sent, \
+               failed_attempts) VALUES ({cycle}, $2, $1, $11, $11, 0, 0))"
+        ));
+    }
+    let sql = format!("WITH {} SELECT 1", ctes.join(", "));
+    let mut query = sqlx::query(&sql)
+        .bind(c.id.to_string())
+        .bind(c.tenancy.to_string())
+        .bind(c.invite.first_name.as_str().to_string())
+        .bind(c.invite.last_name.as_str().to_string())
+        .bind(c.invite.email.as_str().to_string())
+        .bind(c.invite.email.key())
+        .bind(c.invite.mobile.as_ref().map(|m| m.as_str().to_string()))
+        .bind(c.invite.title.as_str().to_string())
+        .bind(c.status.as_str())
+        .bind(c.invite.message.as_ref().map(|m| m.as_str().to_string()))
+        .bind(c.now)
+        .bind(
+            c.groups
+                .iter()
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(c.actor.to_string());
+    if let Some(record) = c.record {
+        query = query
+            .bind(record.org_link.to_string())
+            .bind(record.sobject)
+            .bind(record.record_id.as_str().to_string())
+            .bind(Uuid::now_v7().to_string());
+    }
+    if c.status == ClientStatus::Invited {
+        query = query.bind(Uuid::now_v7().to_string());
+    }
+    query.fetch_one(conn).await?;
+    Ok(())
 }
 
 /// The Salesforce record a client is invited from.
@@ -370,60 +511,19 @@ impl Store {
         } else {
             ClientStatus::Draft
         };
-        sqlx::query(
-            "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, mobile, title, status, invite_message, created_at, updated_at) \
-             VALUES ($1, $2, 'client', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-        )
-        .bind(id.to_string())
-        .bind(tenancy.to_string())
-        .bind(invite.first_name.as_str().to_string())
-        .bind(invite.last_name.as_str().to_string())
-        .bind(invite.email.as_str().to_string())
-        .bind(invite.email.key())
-        .bind(invite.mobile.as_ref().map(|m| m.as_str().to_string()))
-        .bind(invite.title.as_str().to_string())
-        .bind(status.as_str())
-        .bind(invite.message.as_ref().map(|m| m.as_str().to_string()))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        for group in &group_ids {
-            insert_member(&mut tx, tenancy, *group, id, now).await?;
-        }
-        if let Some(record) = &options.record {
-            sqlx::query(
-                "INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id.to_string())
-            .bind(tenancy.to_string())
-            .bind(record.org_link.to_string())
-            .bind(record.sobject.to_string())
-            .bind(record.record_id.as_str().to_string())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        // Sent at once, the client is created invited (one event, its cycle started); the
-        // coverage just checked holds for both statuses. The status goes to the record.
-        insert_event(&mut tx, tenancy, id, None, status, actor, now).await?;
-        if let Some(record) = &options.record {
-            super::writeback::enqueue_record(
-                &mut tx,
-                tenancy,
-                id,
-                status,
-                (
-                    &record.org_link.to_string(),
-                    record.sobject,
-                    record.record_id.as_str(),
-                ),
-                now,
-            )
-            .await?;
-        }
-        if options.send {
-            super::invitations::start_cycle(&mut tx, tenancy, id, now).await?;
+        let created = NewClient {
+            id,
+            tenancy,
+            invite: &invite,
+            status,
+            groups: &group_ids,
+            record: options.record.as_ref(),
+            actor,
+            now,
+        };
+        match self.backend {
+            Backend::Postgres => insert_client_at_once(&mut tx, &created).await?,
+            Backend::Sqlite => insert_client(&mut tx, &created).await?,
         }
         tx.commit().await?;
         let client = Client {

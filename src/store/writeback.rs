@@ -136,17 +136,9 @@ pub(super) async fn enqueue_record(
     (link, sobject, record): (&str, &str, &str),
     now: i64,
 ) -> Result<()> {
-    // A newer status replaces one not yet written, and starts over a failed one.
-    sqlx::query(
-        "INSERT INTO crm_writebacks (id, org_link_id, tenancy_id, client_id, sobject, record_id, status, version, \
-           changed_at, state, run_at, attempts, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, 'pending', $8, 0, $8) \
-         ON CONFLICT (org_link_id, record_id) DO UPDATE SET status = excluded.status, \
-           tenancy_id = excluded.tenancy_id, client_id = excluded.client_id, sobject = excluded.sobject, \
-           version = crm_writebacks.version + 1, changed_at = excluded.changed_at, state = 'pending', \
-           run_at = excluded.run_at, attempts = 0, last_error_code = NULL, last_error = NULL, \
-           updated_at = excluded.updated_at",
-    )
+    sqlx::query(&upsert_sql([
+        "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8",
+    ]))
     .bind(Uuid::now_v7().to_string())
     .bind(link.to_string())
     .bind(tenancy.to_string())
@@ -158,6 +150,24 @@ pub(super) async fn enqueue_record(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The outbox upsert, with its parameters named: id, org link, tenancy, client, sObject,
+/// record id, status, now. A newer status replaces one not yet written, and starts over a
+/// failed one.
+pub(super) fn upsert_sql(
+    [id, link, tenancy, client, sobject, record, status, now]: [&str; 8],
+) -> String {
+    format!(
+        "INSERT INTO crm_writebacks (id, org_link_id, tenancy_id, client_id, sobject, record_id, status, version, \
+           changed_at, state, run_at, attempts, updated_at) \
+         VALUES ({id}, {link}, {tenancy}, {client}, {sobject}, {record}, {status}, 1, {now}, 'pending', {now}, 0, {now}) \
+         ON CONFLICT (org_link_id, record_id) DO UPDATE SET status = excluded.status, \
+           tenancy_id = excluded.tenancy_id, client_id = excluded.client_id, sobject = excluded.sobject, \
+           version = crm_writebacks.version + 1, changed_at = excluded.changed_at, state = 'pending', \
+           run_at = excluded.run_at, attempts = 0, last_error_code = NULL, last_error = NULL, \
+           updated_at = excluded.updated_at"
+    )
 }
 
 /// Refuses an org link that does not serve the tenancy, naming the `org_link_id` field.
