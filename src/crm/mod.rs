@@ -52,6 +52,17 @@ pub struct Crm {
     config: CrmConfig,
     renewals: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     usage: Mutex<HashMap<Uuid, PendingUsage>>,
+    /// Each link's access token as last read or obtained here, with its version: reading and
+    /// unsealing it for every call cost a query per call. A token another instance replaced
+    /// is found out by Salesforce's answer (`INVALID_SESSION`), and `renew` then takes theirs.
+    sessions: Mutex<HashMap<Uuid, CachedSession>>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedSession {
+    instance_url: String,
+    access_token: String,
+    version: i64,
 }
 
 /// API calls made for interactive requests (the invite form's record reads), counted here and
@@ -98,6 +109,7 @@ impl Crm {
             config,
             renewals: Mutex::new(HashMap::new()),
             usage: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -139,23 +151,66 @@ impl Crm {
 
     /// A session on the link's current access token, obtaining one if there is none.
     pub async fn session(&self, link: &OrgLink) -> LinkResult<(Session, i64)> {
+        if let Some(cached) = self.cached_session(link.id) {
+            return Ok((
+                Session {
+                    instance_url: cached.instance_url,
+                    access_token: cached.access_token,
+                    api_version: link.api_version.clone(),
+                },
+                cached.version,
+            ));
+        }
         let secrets = self.store.link_secrets(link.id).await?;
-        match (&secrets.access_token, &link.instance_url) {
-            (Some(sealed), Some(instance_url)) => Ok((
+        let found = match (&secrets.access_token, &link.instance_url) {
+            (Some(sealed), Some(instance_url)) => (
                 Session {
                     instance_url: instance_url.clone(),
                     access_token: self.open(link.id, "access_token", sealed)?,
                     api_version: link.api_version.clone(),
                 },
                 secrets.token_version,
-            )),
-            _ => self.renew(link, secrets.token_version).await,
+            ),
+            _ => self.renew(link, secrets.token_version).await?,
+        };
+        self.remember_session(link.id, Some(&found));
+        Ok(found)
+    }
+
+    fn cached_session(&self, link: Uuid) -> Option<CachedSession> {
+        let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.get(&link).cloned()
+    }
+
+    /// Keeps (or, with `None`, forgets) the link's session.
+    fn remember_session(&self, link: Uuid, session: Option<&(Session, i64)>) {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        match session {
+            Some((session, version)) => {
+                sessions.insert(
+                    link,
+                    CachedSession {
+                        instance_url: session.instance_url.clone(),
+                        access_token: session.access_token.clone(),
+                        version: *version,
+                    },
+                );
+            }
+            None => {
+                sessions.remove(&link);
+            }
         }
     }
 
     /// Obtains a new access token, once per link at a time. If the tokens changed since
     /// `stale_version` (another task or instance renewed them), those are used instead.
     pub async fn renew(&self, link: &OrgLink, stale_version: i64) -> LinkResult<(Session, i64)> {
+        let renewed = self.renew_tokens(link, stale_version).await;
+        self.remember_session(link.id, renewed.as_ref().ok());
+        renewed
+    }
+
+    async fn renew_tokens(&self, link: &OrgLink, stale_version: i64) -> LinkResult<(Session, i64)> {
         let lock = self.renewal_lock(link.id);
         let _guard = lock.lock().await;
         let secrets = self.store.link_secrets(link.id).await?;
@@ -408,6 +463,7 @@ impl Crm {
 
     /// JWT bearer links connect at once: a first token proves the key and user are right.
     pub async fn connect_jwt(&self, link: &OrgLink) -> LinkResult<OrgLink> {
+        self.remember_session(link.id, None);
         let secrets = self.store.link_secrets(link.id).await?;
         let token = self.jwt_token(link, &secrets).await?;
         self.check_org(link, &token)?;
@@ -537,6 +593,7 @@ impl Crm {
                 refresh.as_deref(),
             )
             .await?;
+        self.remember_session(link_id, None);
         tracing::info!(org_link = %link_id, started_by = %started_by, "org link connected");
         Ok(self.store.org_link(link_id, None).await?)
     }
@@ -544,6 +601,7 @@ impl Crm {
     /// Revokes the link's token at Salesforce and forgets it. A revocation Salesforce refuses
     /// (the token was already dead) still disconnects.
     pub async fn disconnect(&self, link: &OrgLink) -> LinkResult<OrgLink> {
+        self.remember_session(link.id, None);
         let secrets = self.store.link_secrets(link.id).await?;
         let token = match (&secrets.refresh_token, &secrets.access_token) {
             (Some(sealed), _) => Some(self.open(link.id, "refresh_token", sealed)?),
