@@ -303,8 +303,7 @@ async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result
     while pass(&crm, store, &config).await?.calls > 0 {}
     calls.store(0, Ordering::Relaxed);
 
-    type Move =
-        fn(ClientStatus) -> Result<ClientStatus, liaison::domain::client_status::IllegalTransition>;
+    type Move = liaison::domain::client_status::Transition;
     let mut plan: Vec<(Uuid, Move)> = clients
         .iter()
         .map(|c| (*c, ClientStatus::send as fn(_) -> _))

@@ -30,6 +30,9 @@ pub struct IllegalTransition {
     pub action: &'static str,
 }
 
+/// A move of the state machine, e.g. `ClientStatus::send`.
+pub type Transition = fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>;
+
 impl ClientStatus {
     pub const ALL: [ClientStatus; 6] = [
         Self::Draft,

@@ -24,15 +24,13 @@ use crate::crm::invite::{self, FromRecord, InviteError};
 use crate::crm::oauth::random_token;
 use crate::crm::record::{Prefill, RecordKind};
 use crate::crm::{LinkError, digest};
-use crate::domain::client_status::{ClientStatus, IllegalTransition};
+use crate::domain::client_status::{ClientStatus, Transition};
 use crate::domain::invite::{InviteInput, NewGroupInput};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::values::SalesforceId;
 use crate::store::{
     self, ActingStaff, CanvasSession, Client, OrgLink, PageRequest, SalesforceUser,
 };
-
-type Transition = fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>;
 
 const SESSION_COOKIE: &str = "liaison_canvas";
 /// How long a canvas session lasts; Salesforce signs a new request each time the app opens.

@@ -16,7 +16,7 @@ use super::{
     Backend, Error, Page, PageRequest, Result, Store, contains_pattern, is_unique_violation,
     lock_tenancy, rows,
 };
-use crate::domain::client_status::{ClientStatus, IllegalTransition};
+use crate::domain::client_status::{ClientStatus, IllegalTransition, Transition};
 use crate::domain::coverage;
 use crate::domain::invite::{Invite, parse_mobile};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
@@ -659,7 +659,7 @@ impl Store {
         &self,
         tenancy: Uuid,
         id: Uuid,
-        transition: fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>,
+        transition: Transition,
         actor: &str,
     ) -> Result<Client> {
         // A move that brings a client back under the coverage rule must see the tenancy's groups
@@ -679,7 +679,7 @@ impl Store {
         tx: &mut AnyConnection,
         tenancy: Uuid,
         id: Uuid,
-        transition: fn(ClientStatus) -> Result<ClientStatus, IllegalTransition>,
+        transition: Transition,
         actor: &str,
     ) -> Result<Client> {
         let reenters_cover = |from: ClientStatus| {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{PageQuery, invalid, optional};
 use crate::domain::FieldErrors;
-use crate::domain::client_status::ClientStatus;
+use crate::domain::client_status::{ClientStatus, Transition};
 use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
 use crate::domain::values::{Email, PersonName, Title};
 use crate::http::AppState;
@@ -41,19 +41,7 @@ async fn send_invitation(
     caller: Caller,
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Client>> {
-    let access = caller.in_tenancy(tenancy_id)?;
-    access.require_users_admin()?;
-    let client = state
-        .store
-        .transition_client(
-            access.tenancy,
-            id,
-            ClientStatus::send,
-            &access.actor_label(),
-        )
-        .await?;
-    state.wake_workers.notify_one();
-    Ok(axum::Json(client))
+    administer(&state, &caller, tenancy_id, id, ClientStatus::send).await
 }
 
 /// Start a new 30-day cycle (administrators): every older link stops working at once.
@@ -66,18 +54,26 @@ async fn resend_invitation(
     caller: Caller,
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Client>> {
+    administer(&state, &caller, tenancy_id, id, ClientStatus::resend).await
+}
+
+/// A status change only administrators make; one that makes an e-mail due wakes the workers.
+async fn administer(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    id: Uuid,
+    transition: Transition,
+) -> ApiResult<axum::Json<Client>> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let client = state
         .store
-        .transition_client(
-            access.tenancy,
-            id,
-            ClientStatus::resend,
-            &access.actor_label(),
-        )
+        .transition_client(access.tenancy, id, transition, &access.actor_label())
         .await?;
-    state.wake_workers.notify_one();
+    if client.status == ClientStatus::Invited {
+        state.wake_workers.notify_one();
+    }
     Ok(axum::Json(client))
 }
 
@@ -386,18 +382,7 @@ async fn revoke_client(
     caller: Caller,
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Client>> {
-    let access = caller.in_tenancy(tenancy_id)?;
-    access.require_users_admin()?;
-    let client = state
-        .store
-        .transition_client(
-            access.tenancy,
-            id,
-            ClientStatus::revoke,
-            &access.actor_label(),
-        )
-        .await?;
-    Ok(axum::Json(client))
+    administer(&state, &caller, tenancy_id, id, ClientStatus::revoke).await
 }
 
 /// The client's status history: each change, who made it and when.
