@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::PageQuery;
-use super::org_links::managed_tenancy;
+use super::org_links::managed_link;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
@@ -43,8 +43,7 @@ async fn list_inbox(
     Path(id): Path<Uuid>,
     Query(query): Query<InboxQuery>,
 ) -> ApiResult<axum::Json<Page<InboxItem>>> {
-    let scope = managed_tenancy(&caller)?;
-    state.store.org_link(id, scope).await?;
+    managed_link(&state, &caller, id).await?;
     let page = PageQuery {
         limit: query.limit,
         after: query.after,
@@ -66,8 +65,7 @@ async fn replay_inbox_item(
     caller: Caller,
     Path((id, item)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<InboxItem>> {
-    let scope = managed_tenancy(&caller)?;
-    state.store.org_link(id, scope).await?;
+    managed_link(&state, &caller, id).await?;
     let replayed = state.store.replay_change(id, item).await?;
     state.wake_workers.notify_one();
     Ok(axum::Json(replayed))
@@ -83,7 +81,6 @@ async fn dismiss_inbox_item(
     caller: Caller,
     Path((id, item)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<InboxItem>> {
-    let scope = managed_tenancy(&caller)?;
-    state.store.org_link(id, scope).await?;
+    managed_link(&state, &caller, id).await?;
     Ok(axum::Json(state.store.dismiss_change(id, item).await?))
 }

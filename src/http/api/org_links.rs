@@ -218,6 +218,16 @@ pub(super) fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError>
     }
 }
 
+/// The org link, when the caller may manage it (else 404, as for an unknown link).
+pub(super) async fn managed_link(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<OrgLink> {
+    let scope = managed_tenancy(caller)?;
+    Ok(state.store.org_link(id, scope).await?)
+}
+
 /// A system administrator may only link their own tenancy.
 fn check_tenancies(scope: Option<Uuid>, tenancies: &[Uuid], errors: &mut FieldErrors) {
     if tenancies.is_empty() {
@@ -406,8 +416,7 @@ async fn get_org_link(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<OrgLink>> {
-    let scope = managed_tenancy(&caller)?;
-    Ok(axum::Json(state.store.org_link(id, scope).await?))
+    Ok(axum::Json(managed_link(&state, &caller, id).await?))
 }
 
 /// Change a link. New secrets replace the old; the field mapping is replaced whole.
@@ -508,8 +517,7 @@ async fn connect_org_link(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<Connect>> {
-    let scope = managed_tenancy(&caller)?;
-    let link = state.store.org_link(id, scope).await?;
+    let link = managed_link(&state, &caller, id).await?;
     let started_by = match caller.0 {
         crate::store::Actor::Operator { token_id } => format!("operator:{token_id}"),
         crate::store::Actor::Staff { staff_id, .. } => format!("staff:{staff_id}"),
@@ -542,8 +550,7 @@ async fn disconnect_org_link(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<OrgLink>> {
-    let scope = managed_tenancy(&caller)?;
-    let link = state.store.org_link(id, scope).await?;
+    let link = managed_link(&state, &caller, id).await?;
     Ok(axum::Json(
         state.crm.disconnect(&link).await.map_err(link_error)?,
     ))
@@ -570,8 +577,7 @@ async fn list_writebacks(
     Path(id): Path<Uuid>,
     Query(query): Query<WritebackQuery>,
 ) -> ApiResult<axum::Json<Page<Writeback>>> {
-    let scope = managed_tenancy(&caller)?;
-    state.store.org_link(id, scope).await?;
+    managed_link(&state, &caller, id).await?;
     let page = PageQuery {
         limit: query.limit,
         after: query.after,
@@ -593,8 +599,7 @@ async fn retry_writeback(
     caller: Caller,
     Path((id, writeback)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Writeback>> {
-    let scope = managed_tenancy(&caller)?;
-    state.store.org_link(id, scope).await?;
+    managed_link(&state, &caller, id).await?;
     Ok(axum::Json(
         state.store.retry_writeback(id, writeback).await?,
     ))
@@ -610,8 +615,7 @@ async fn dismiss_writeback(
     caller: Caller,
     Path((id, writeback)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Writeback>> {
-    let scope = managed_tenancy(&caller)?;
-    state.store.org_link(id, scope).await?;
+    managed_link(&state, &caller, id).await?;
     Ok(axum::Json(
         state.store.dismiss_writeback(id, writeback).await?,
     ))
@@ -628,8 +632,7 @@ async fn rotate_intake_secrets(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<IntakeSecrets>> {
-    let scope = managed_tenancy(&caller)?;
-    state.store.org_link(id, scope).await?;
+    managed_link(&state, &caller, id).await?;
     let (secrets, token_hash, webhook_sealed) = new_intake_secrets(&state, id)?;
     state
         .store
@@ -656,8 +659,7 @@ async fn create_api_key(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedApiKey>)> {
-    let scope = managed_tenancy(&caller)?;
-    state.store.org_link(id, scope).await?;
+    managed_link(&state, &caller, id).await?;
     let key = format!(
         "{}{}",
         crate::http::auth::LINK_KEY_PREFIX,
