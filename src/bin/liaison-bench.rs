@@ -55,8 +55,8 @@ enum Bench {
         /// Clients the tenancy holds before the run (the firm's existing book).
         #[arg(long, default_value_t = 20_000)]
         existing: usize,
-        /// Invites in flight at once.
-        #[arg(long, default_value_t = 16)]
+        /// Invites in flight at once: staff inviting back to back.
+        #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
     /// Status changes written back to Salesforce (wiremock at zero latency) under steady load.

@@ -51,8 +51,8 @@ pub async fn invite_from_record(
     input: InviteInput,
     send: bool,
 ) -> Result<Invited, InviteError> {
-    let (model, mobile_policy) = store.invite_settings(acting.tenancy).await?;
-    let invite = Invite::parse(input, model, mobile_policy).map_err(InviteError::Fields)?;
+    let invite = Invite::parse(input, acting.group_model, acting.mobile_policy)
+        .map_err(InviteError::Fields)?;
     let options = InviteOptions {
         record: Some(RecordRef {
             org_link: from.org_link,

@@ -1088,12 +1088,7 @@ async fn invite(
     form: &Form,
     send: bool,
 ) -> Result<(Client, bool), InviteFailure> {
-    let model = state
-        .store
-        .invite_settings(acting.tenancy)
-        .await
-        .map_err(|e| InviteFailure::Page(unavailable(&e)))?
-        .0;
+    let model = acting.group_model;
     let optional = |v: &str| (!v.trim().is_empty()).then(|| v.to_string());
     let new_group = form.group_mode == "new";
     let input = InviteInput {

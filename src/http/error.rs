@@ -170,6 +170,10 @@ impl From<store::Error> for ApiError {
                 field,
             },
             store::Error::Forbidden(reason) => Self::Forbidden(reason),
+            store::Error::Database(e) if store::is_unavailable(&e) => {
+                tracing::warn!(error = %e, "the database is unavailable");
+                Self::Unavailable
+            }
             store::Error::Database(e) => Self::Internal(e.into()),
         }
     }
@@ -189,6 +193,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if matches!(self, Self::Unavailable | Self::SalesforceUnavailable(_)) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if matches!(self, Self::Unauthorized) {
             response
                 .headers_mut()

@@ -10,6 +10,9 @@ use sqlx::{Connection, Executor};
 
 use crate::config::DatabaseConfig;
 
+/// How long a pooled connection may sit unused before it is pinged on its next acquire.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -55,7 +58,19 @@ pub(super) async fn connect(
     })?;
     let options = AnyPoolOptions::new()
         .max_connections(config.max_connections)
-        .acquire_timeout(Duration::from_secs(config.acquire_timeout_seconds));
+        .acquire_timeout(Duration::from_secs(config.acquire_timeout_seconds))
+        // A connection in steady use is known to be alive; pinging it on every acquire would
+        // cost a round trip per query. One that sat idle may have been cut by the server or a
+        // proxy, so it is checked first, and dropped if it does not answer.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < IDLE_BEFORE_PING {
+                    return Ok(true);
+                }
+                Ok(conn.ping().await.is_ok())
+            })
+        });
     let pool = match backend {
         Backend::Sqlite => {
             let url = sqlite_url(url)?;

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::org_links::StaffMatch;
 use super::{Error, Result, Store, rows};
+use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::user::StaffRole;
 use crate::domain::values::{Email, SalesforceId};
 
@@ -36,6 +37,9 @@ pub struct ActingStaff {
     pub tenancy_name: String,
     pub staff: Uuid,
     pub role: StaffRole,
+    /// The tenancy's settings an invitation is parsed with, read with the staff user.
+    pub group_model: GroupModel,
+    pub mobile_policy: MobilePolicy,
 }
 
 impl Store {
@@ -146,7 +150,8 @@ impl Store {
             return Ok(vec![]);
         };
         let sql = format!(
-            "SELECT t.id AS tenancy_id, t.name AS tenancy_name, u.id AS staff_id, u.role FROM org_link_tenancies l \
+            "SELECT t.id AS tenancy_id, t.name AS tenancy_name, t.group_model, t.mobile_policy, u.id AS staff_id, u.role \
+             FROM org_link_tenancies l \
              JOIN tenancies t ON t.id = l.tenancy_id \
              JOIN users u ON u.tenancy_id = l.tenancy_id AND u.kind = 'staff' AND u.deactivated_at IS NULL \
              WHERE l.org_link_id = $1 AND {condition} ORDER BY t.name, t.id"
@@ -163,6 +168,8 @@ impl Store {
                     tenancy_name: rows::text(row, "tenancy_name")?,
                     staff: rows::id(row, "staff_id")?,
                     role: rows::parsed(row, "role", StaffRole::parse)?,
+                    group_model: rows::parsed(row, "group_model", GroupModel::parse)?,
+                    mobile_policy: rows::parsed(row, "mobile_policy", MobilePolicy::parse)?,
                 })
             })
             .collect()

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::groups::{
     add_firm_members, ensure_clients_covered, group_facts, insert_group, insert_member, rule_error,
 };
-use super::users::{USER_COLUMNS, check_unique_contact, prefixed};
+use super::users::{USER_COLUMNS, check_unique_contact, email_taken, prefixed};
 use super::{
     Backend, Error, Page, PageRequest, Result, Store, contains_pattern, is_unique_violation,
     lock_tenancy, rows,
@@ -407,25 +407,19 @@ impl Store {
         options: &InviteOptions,
     ) -> Result<Invited> {
         let mut tx = self.write_tx().await?;
-        let model = self.share_tenancy(&mut tx, tenancy).await?;
-        if let Some(record) = &options.record {
-            // Whether the link serves the tenancy, and the record's client if it has one.
-            let found = sqlx::query(
-                "SELECT (SELECT COUNT(*) FROM org_link_tenancies WHERE org_link_id = $1 AND tenancy_id = $3) AS serves, \
-                   (SELECT client_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 AND tenancy_id = $3) AS client_id",
-            )
-            .bind(record.org_link.to_string())
-            .bind(record.record_id.as_str().to_string())
-            .bind(tenancy.to_string())
-            .fetch_one(&mut *tx)
+        let opening = self
+            .open_invite(&mut tx, tenancy, options.record.as_ref(), &invite.email)
             .await?;
-            if rows::int(&found, "serves")? == 0 {
+        let model = opening.model;
+        if options.record.is_some() {
+            if !opening.serves {
                 return Err(Error::invalid(
                     "org_link_id",
                     "is not an org link of this tenancy",
                 ));
             }
-            if let Some(existing) = rows::opt_id(&found, "client_id")? {
+            // The record's client, made earlier: the invite is answered with it.
+            if let Some(existing) = opening.record_client {
                 let client = self.client_in(&mut tx, tenancy, existing).await?;
                 tx.commit().await?;
                 return Ok(Invited {
@@ -434,12 +428,14 @@ impl Store {
                 });
             }
         }
+        if let Some(by) = opening.email_taken_by {
+            return Err(email_taken(by));
+        }
         let kind = model.group_kind();
         let field = match model {
             GroupModel::ContactGroups => "contact_groups",
             GroupModel::ClientTeams => "client_teams",
         };
-        check_unique_contact(&mut tx, tenancy, Some(&invite.email), None, None).await?;
 
         // Plain staff may only use contact groups they belong to; to them any other id, known
         // or not, is refused alike, so nothing tells them which groups exist.

@@ -74,6 +74,24 @@ pub enum Error {
     Database(#[from] sqlx::Error),
 }
 
+/// Whether the database could not be reached or dropped the connection (restarted, cut off,
+/// out of connections): a moment's trouble to retry, not a fault in the request.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes 08 (connection exception) and 57 (operator intervention: the server
+        // shutting down or ending the session); SQLite's BUSY.
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57") || code == "5"),
+        _ => false,
+    }
+}
+
 impl Error {
     pub fn conflict(code: &'static str, field: Option<&str>, reason: impl Into<String>) -> Self {
         Self::Conflict {
@@ -248,32 +266,71 @@ impl std::ops::DerefMut for WriteTx {
     }
 }
 
+/// What an invite is checked against, read as its transaction opens.
+struct InviteOpening {
+    /// The tenancy's group model, which the lock holds still.
+    model: crate::domain::tenancy::GroupModel,
+    /// Whether the invite's org link serves the tenancy (false without a record).
+    serves: bool,
+    /// The client the record is already linked to in this tenancy.
+    record_client: Option<Uuid>,
+    /// The kind of user who already has the invite's e-mail in this tenancy.
+    email_taken_by: Option<crate::domain::user::UserKind>,
+}
+
 impl Store {
-    /// Takes the tenancy's lock in shared mode, for a change that must not overlap a change of
-    /// the tenancy's rules' inputs (staff deactivated, members removed, groups deleted: those
-    /// take the lock exclusively, see `lock_tenancy`) but may overlap others like it: invites
-    /// of different clients run side by side on PostgreSQL. On SQLite the write transaction
-    /// already excludes every other writer.
-    /// Answers the tenancy's group model, which the lock holds still.
-    async fn share_tenancy(
+    /// Opens an invite: takes the tenancy's lock in shared mode and, in the same round trip,
+    /// reads what the invite is checked against (see `InviteOpening`).
+    ///
+    /// The shared lock keeps out a change of the tenancy's rules' inputs (staff deactivated,
+    /// members removed, groups deleted: those take the lock exclusively, see `lock_tenancy`) but
+    /// lets invites of different clients run side by side on PostgreSQL. On SQLite the write
+    /// transaction already excludes every other writer.
+    async fn open_invite(
         &self,
         conn: &mut AnyConnection,
         tenancy: Uuid,
-    ) -> Result<crate::domain::tenancy::GroupModel> {
-        let sql = match self.backend {
-            Backend::Postgres => "SELECT group_model FROM tenancies WHERE id = $1 FOR SHARE",
-            Backend::Sqlite => "SELECT group_model FROM tenancies WHERE id = $1",
+        record: Option<&RecordRef>,
+        email: &crate::domain::values::Email,
+    ) -> Result<InviteOpening> {
+        let lock = match self.backend {
+            Backend::Postgres => " FOR SHARE OF t",
+            Backend::Sqlite => "",
         };
-        let row = sqlx::query(sql)
+        let sql = format!(
+            "SELECT t.group_model, \
+               (SELECT COUNT(*) FROM org_link_tenancies l WHERE l.org_link_id = $2 AND l.tenancy_id = t.id) AS serves, \
+               (SELECT r.client_id FROM crm_records r \
+                 WHERE r.org_link_id = $2 AND r.record_id = $3 AND r.tenancy_id = t.id) AS client_id, \
+               (SELECT u.kind FROM users u WHERE u.tenancy_id = t.id AND u.email_key = $4) AS email_taken_by \
+             FROM tenancies t WHERE t.id = $1{lock}"
+        );
+        let row = sqlx::query(&sql)
             .bind(tenancy.to_string())
+            .bind(record.map(|r| r.org_link.to_string()).unwrap_or_default())
+            .bind(
+                record
+                    .map(|r| r.record_id.as_str().to_string())
+                    .unwrap_or_default(),
+            )
+            .bind(email.key())
             .fetch_optional(&mut *conn)
             .await?
             .ok_or(Error::NotFound("tenancy"))?;
-        Ok(rows::parsed(
-            &row,
-            "group_model",
-            crate::domain::tenancy::GroupModel::parse,
-        )?)
+        Ok(InviteOpening {
+            model: rows::parsed(
+                &row,
+                "group_model",
+                crate::domain::tenancy::GroupModel::parse,
+            )?,
+            serves: rows::int(&row, "serves")? > 0,
+            record_client: rows::opt_id(&row, "client_id")?,
+            email_taken_by: rows::opt_parsed(
+                &row,
+                "email_taken_by",
+                crate::domain::user::UserKind::parse,
+            )?,
+        })
     }
 
     /// Locks groups for the rest of the transaction, in id order (PostgreSQL; SQLite's write

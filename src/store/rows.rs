@@ -50,3 +50,14 @@ pub fn parsed<T>(row: &AnyRow, column: &str, parse: impl Fn(&str) -> Option<T>) 
     let raw: String = row.try_get(column)?;
     parse(&raw).ok_or_else(|| corrupt(column, &raw))
 }
+
+/// As `parsed`, for a column that may be NULL.
+pub fn opt_parsed<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> sqlx::Result<Option<T>> {
+    let raw: Option<String> = row.try_get(column)?;
+    raw.map(|raw| parse(&raw).ok_or_else(|| corrupt(column, &raw)))
+        .transpose()
+}

@@ -179,6 +179,15 @@ fn team_account(row: &AnyRow) -> sqlx::Result<TeamAccount> {
 
 /// Refuses an e-mail or (firm-side) mobile already held by another user of the tenancy. Run
 /// under the tenancy lock, so the answer holds until the transaction commits.
+/// The refusal of an e-mail that a user of this kind already has in the tenancy.
+pub(super) fn email_taken(by: UserKind) -> Error {
+    let reason = match by {
+        UserKind::Client => "a client with this e-mail already exists in this tenancy",
+        _ => "this e-mail is already used by another user of this tenancy",
+    };
+    Error::conflict("duplicate-email", Some("email"), reason)
+}
+
 pub(super) async fn check_unique_contact(
     conn: &mut AnyConnection,
     tenancy: Uuid,
@@ -197,12 +206,7 @@ pub(super) async fn check_unique_contact(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(row) = taken {
-            let kind = rows::parsed(&row, "kind", UserKind::parse)?;
-            let reason = match kind {
-                UserKind::Client => "a client with this e-mail already exists in this tenancy",
-                _ => "this e-mail is already used by another user of this tenancy",
-            };
-            return Err(Error::conflict("duplicate-email", Some("email"), reason));
+            return Err(email_taken(rows::parsed(&row, "kind", UserKind::parse)?));
         }
     }
     if let Some(mobile) = firm_mobile {

@@ -96,6 +96,27 @@ pub struct TestApp {
     _db: TestDb,
 }
 
+impl TestApp {
+    /// Ends every server session of the app's PostgreSQL database, as a restart or a proxy
+    /// cutting idle connections would; false on SQLite, which has no server.
+    pub async fn cut_database_sessions(&self) -> bool {
+        let TestDb::Postgres { admin_url, name } = &self._db else {
+            return false;
+        };
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
+            .await
+            .expect("connect as admin");
+        let sql = format!(
+            "SELECT COUNT(pg_terminate_backend(pid)) AS ended FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        );
+        sqlx::Executor::execute(&mut conn, sql.as_str())
+            .await
+            .expect("terminate sessions");
+        true
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
