@@ -503,6 +503,9 @@ struct Form {
     new_group_name: Option<String>,
     new_group_members: Vec<Uuid>,
     confidentiality_override: bool,
+    /// What the lists of groups or teams, and of new group members, are searched for.
+    q_groups: String,
+    q_members: String,
 }
 
 impl Form {
@@ -551,6 +554,8 @@ impl Form {
                 mode
             },
             confidentiality_override: one("confidentiality_override") == "yes",
+            q_groups: one("q_groups"),
+            q_members: one("q_members"),
         }
     }
 
@@ -764,6 +769,157 @@ fn anchor(field: &str) -> &str {
     }
 }
 
+/// One list of choices in the form: what the search found (at most a page), plus the ones
+/// already ticked, so a search never drops a choice.
+struct Choices {
+    /// Form field name, and the list's name in element ids.
+    name: &'static str,
+    list: &'static str,
+    /// The search field's label.
+    search: &'static str,
+    query: String,
+    options: Vec<(Uuid, String, bool)>,
+    /// More matched than are shown.
+    more: bool,
+    /// Nothing matched (the ticked ones are shown all the same).
+    none: bool,
+}
+
+impl Choices {
+    fn html(&self) -> String {
+        let options: String = self
+            .options
+            .iter()
+            .map(|(id, label, checked)| {
+                format!(
+                    "<div class=\"option\"><input type=\"checkbox\" name=\"{name}\" id=\"{name}-{id}\" value=\"{id}\"{c}>\
+                     <label for=\"{name}-{id}\">{label}</label></div>",
+                    name = self.name,
+                    c = if *checked { " checked" } else { "" },
+                    label = escape(label),
+                )
+            })
+            .collect();
+        let note = if self.more {
+            format!(
+                "<p class=\"hint\" id=\"more-{list}\">Showing the first {max}{matching}; search to find the others.</p>",
+                list = self.list,
+                max = PageRequest::MAX_LIMIT,
+                matching = if self.query.trim().is_empty() {
+                    ""
+                } else {
+                    " that match"
+                },
+            )
+        } else if self.none {
+            format!(
+                "<p class=\"hint\" id=\"more-{}\">None{}.</p>",
+                self.list,
+                if self.query.trim().is_empty() {
+                    ""
+                } else {
+                    " match"
+                }
+            )
+        } else {
+            String::new()
+        };
+        // The search button comes before any other submit button of the form, so Enter in a
+        // field searches and never sends an invitation.
+        format!(
+            "<div class=\"search\"><label for=\"q_{list}\">{label}</label>\
+             <input id=\"q_{list}\" name=\"q_{list}\" type=\"search\" class=\"filter\" data-list=\"{list}\" value=\"{q}\" autocomplete=\"off\">\
+             <button type=\"submit\" name=\"action\" value=\"search\">Search</button></div>\
+             {note}<div id=\"list-{list}\">{options}</div>",
+            list = self.list,
+            label = self.search,
+            q = escape(&self.query),
+        )
+    }
+}
+
+/// Builds a list from a search's page and the ticked ids, fetching any ticked one the page
+/// does not hold (a choice that no longer exists is dropped; creating reports it).
+async fn choices<F, Fut>(
+    list: (&'static str, &'static str, &'static str),
+    query: &str,
+    found: store::Page<(Uuid, String)>,
+    ticked: &[Uuid],
+    fetch: F,
+) -> Choices
+where
+    F: Fn(Uuid) -> Fut,
+    Fut: std::future::Future<Output = Option<String>>,
+{
+    let none = found.items.is_empty();
+    let mut options: Vec<(Uuid, String, bool)> = Vec::with_capacity(found.items.len());
+    for &id in ticked {
+        if !found.items.iter().any(|(f, _)| *f == id)
+            && let Some(label) = fetch(id).await
+        {
+            options.push((id, label, true));
+        }
+    }
+    options.extend(
+        found
+            .items
+            .into_iter()
+            .map(|(id, label)| (id, label, ticked.contains(&id))),
+    );
+    Choices {
+        name: list.0,
+        list: list.1,
+        search: list.2,
+        query: query.to_string(),
+        options,
+        more: found.next_cursor.is_some(),
+        none,
+    }
+}
+
+fn labelled<T>(
+    page: store::Page<T>,
+    label: impl Fn(&T) -> (Uuid, String),
+) -> store::Page<(Uuid, String)> {
+    store::Page {
+        items: page.items.iter().map(label).collect(),
+        next_cursor: page.next_cursor,
+    }
+}
+
+/// The groups or teams to choose from: those the form's search finds (only the user's own
+/// contact groups for plain staff), with the ticked ones kept.
+async fn group_choices(
+    state: &AppState,
+    tenancy: Uuid,
+    kind: crate::domain::tenancy::GroupKind,
+    member: Option<Uuid>,
+    form: &Form,
+    search: &'static str,
+) -> Result<Choices, Response> {
+    let query = Some(form.q_groups.trim()).filter(|q| !q.is_empty());
+    let first = PageRequest {
+        limit: PageRequest::MAX_LIMIT,
+        after: None,
+    };
+    let found = state
+        .store
+        .list_groups(tenancy, kind, query, member, &first)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(choices(
+        ("groups", "groups", search),
+        &form.q_groups,
+        labelled(found, |g| (g.id, g.name.clone())),
+        &form.groups,
+        |id| async move {
+            let group = state.store.group(tenancy, kind, id, member).await.ok()?;
+            Some(group.name)
+        },
+    )
+    .await)
+}
+
 async fn groups_section(
     state: &AppState,
     acting: &ActingStaff,
@@ -771,26 +927,14 @@ async fn groups_section(
     form: &Form,
     error_for: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<String, Response> {
-    let all = PageRequest {
+    let first = PageRequest {
         limit: PageRequest::MAX_LIMIT,
         after: None,
     };
-    let checkbox = |name: &str, id: Uuid, label: &str, checked: bool| {
-        format!(
-            "<div class=\"option\"><input type=\"checkbox\" name=\"{name}\" id=\"{name}-{id}\" value=\"{id}\"{c}>\
-             <label for=\"{name}-{id}\">{label}</label></div>",
-            c = if checked { " checked" } else { "" },
-            label = escape(label),
-        )
-    };
+    let search = |q: &str| Some(q.trim().to_string()).filter(|q| !q.is_empty());
     let error_html = |field: &str| match error_for(field) {
         e if e.is_empty() => String::new(),
         e => format!("<p class=\"error\" id=\"{field}-error\">{}</p>", escape(&e)),
-    };
-    let filter = |list: &str, label: &str| {
-        format!(
-            "<label for=\"filter-{list}\">{label}</label><input id=\"filter-{list}\" type=\"search\" class=\"filter\" data-list=\"{list}\" autocomplete=\"off\">"
-        )
     };
     let confidentiality = format!(
         "<div class=\"option\"><input type=\"checkbox\" name=\"confidentiality_override\" id=\"confidentiality_override\" value=\"yes\"{}>\
@@ -804,49 +948,31 @@ async fn groups_section(
     );
     match tenancy.group_model {
         GroupModel::ClientTeams => {
-            let teams = state
-                .store
-                .list_groups(
-                    tenancy.id,
-                    crate::domain::tenancy::GroupKind::ClientTeam,
-                    None,
-                    None,
-                    &all,
-                )
-                .await
-                .map_err(|e| unavailable(&e))?;
-            let options: String = teams
-                .items
-                .iter()
-                .map(|t| checkbox("groups", t.id, &t.name, form.groups.contains(&t.id)))
-                .collect();
+            let teams = group_choices(
+                state,
+                tenancy.id,
+                crate::domain::tenancy::GroupKind::ClientTeam,
+                None,
+                form,
+                "Search teams",
+            )
+            .await?;
             Ok(format!(
-                "<fieldset id=\"groups\"><legend>Client teams (one or several)</legend>{}<div id=\"list-teams\">{options}</div>{}</fieldset>",
-                filter("teams", "Search teams"),
+                "<fieldset id=\"groups\"><legend>Client teams (one or several)</legend>{}{}</fieldset>",
+                teams.html(),
                 error_html("client_teams"),
             ))
         }
         GroupModel::ContactGroups => {
             let member = (!acting.role.administers_users()).then_some(acting.staff);
-            let groups = state
-                .store
-                .list_groups(
-                    tenancy.id,
-                    crate::domain::tenancy::GroupKind::ContactGroup,
-                    None,
-                    member,
-                    &all,
-                )
-                .await
-                .map_err(|e| unavailable(&e))?;
             let staff = state
                 .store
-                .list_staff(tenancy.id, None, &all)
+                .list_staff(tenancy.id, search(&form.q_members).as_deref(), &first)
                 .await
                 .map_err(|e| unavailable(&e))?;
             let teams = state
                 .store
-                .list_team_accounts(tenancy.id, None, &all)
+                .list_team_accounts(tenancy.id, search(&form.q_members).as_deref(), &first)
                 .await
                 .map_err(|e| unavailable(&e))?;
             let name = form.new_group_name.clone().unwrap_or_else(|| {
@@ -857,34 +983,56 @@ async fn groups_section(
                     .trim()
                     .to_string()
             });
-            let mut members: String = staff
+            // The new group's members: the user is ticked until the form says otherwise.
+            let ticked = if form.new_group_members.is_empty() && form.new_group_name.is_none() {
+                vec![acting.staff]
+            } else {
+                form.new_group_members.clone()
+            };
+            let mut found: Vec<(Uuid, String)> = staff
                 .items
                 .iter()
                 .filter(|s| s.active)
-                .map(|s| {
-                    let checked = form.new_group_members.contains(&s.id)
-                        || (form.new_group_members.is_empty() && s.id == acting.staff);
-                    checkbox(
-                        "new_group_members",
-                        s.id,
-                        &format!("{} {} (staff)", s.first_name, s.last_name),
-                        checked,
-                    )
-                })
+                .map(|s| (s.id, format!("{} {} (staff)", s.first_name, s.last_name)))
                 .collect();
-            members.extend(teams.items.iter().map(|t| {
-                checkbox(
+            found.extend(
+                teams
+                    .items
+                    .iter()
+                    .map(|t| (t.id, format!("{} (team account)", t.name))),
+            );
+            let members = choices(
+                (
                     "new_group_members",
-                    t.id,
-                    &format!("{} (team account)", t.name),
-                    form.new_group_members.contains(&t.id),
-                )
-            }));
-            let existing: String = groups
-                .items
-                .iter()
-                .map(|g| checkbox("groups", g.id, &g.name, form.groups.contains(&g.id)))
-                .collect();
+                    "members",
+                    "Search staff and team accounts",
+                ),
+                &form.q_members,
+                store::Page {
+                    items: found,
+                    next_cursor: staff.next_cursor.or(teams.next_cursor),
+                },
+                &ticked,
+                |id| async move {
+                    if let Ok(s) = state.store.staff(tenancy.id, id).await {
+                        return s
+                            .active
+                            .then(|| format!("{} {} (staff)", s.first_name, s.last_name));
+                    }
+                    let t = state.store.team_account(tenancy.id, id).await.ok()?;
+                    Some(format!("{} (team account)", t.name))
+                },
+            )
+            .await;
+            let existing = group_choices(
+                state,
+                tenancy.id,
+                crate::domain::tenancy::GroupKind::ContactGroup,
+                member,
+                form,
+                "Search groups",
+            )
+            .await?;
             let new_mode = form.group_mode != "existing";
             Ok(format!(
                 "<fieldset id=\"groups\"><legend>Contact group</legend>\
@@ -894,23 +1042,22 @@ async fn groups_section(
                  <label for=\"group_mode-existing\">Add to existing groups</label></div>\
                  <div class=\"mode-new\"><div class=\"field\"><label for=\"new_group_name\">Group name</label>\
                  <input id=\"new_group_name\" name=\"new_group_name\" value=\"{name}\" required>{name_error}</div>\
-                 {member_filter}<div id=\"list-members\">{members}</div>{members_error}</div>\
-                 <div class=\"mode-existing\">{group_filter}<div id=\"list-groups\">{existing}</div>{groups_error}</div>\
+                 {members}{members_error}</div>\
+                 <div class=\"mode-existing\">{existing}{groups_error}</div>\
                  {confidentiality}</fieldset>",
                 new_checked = if new_mode { " checked" } else { "" },
                 existing_checked = if new_mode { "" } else { " checked" },
                 name = escape(&name),
                 name_error = error_html("new_contact_group.name"),
-                member_filter = filter("members", "Search staff and team accounts"),
+                members = members.html(),
                 members_error = error_html("new_contact_group"),
-                group_filter = filter("groups", "Search groups"),
+                existing = existing.html(),
                 groups_error = error_html("contact_groups"),
             ))
         }
     }
 }
 
-/// A little script: filter long lists as the user types, and take the offered E.164 number.
 const SCRIPT: &str = "<script>document.querySelectorAll('input.filter').forEach(function(f){f.addEventListener('input',function(){\
 var q=f.value.toLowerCase();document.querySelectorAll('#list-'+f.dataset.list+' .option').forEach(function(o){\
 o.hidden=q&&o.textContent.toLowerCase().indexOf(q)<0;});});});\
@@ -918,7 +1065,7 @@ document.querySelectorAll('button.use').forEach(function(b){b.addEventListener('
 document.getElementById(b.dataset.target).value=b.dataset.value;});});</script>\
 <style>.error{color:#b00020;margin:.2rem 0}.hint{color:#555;margin:.2rem 0;font-size:.9rem}.field{margin:.8rem 0}\
 .field input,.field textarea{display:block;width:100%;font-size:1rem;padding:.4rem}fieldset{margin:1rem 0}\
-.errors{border:2px solid #b00020;padding:.5rem 1rem}.done{background:#e6f4ea;padding:.5rem 1rem}</style>";
+.errors{border:2px solid #b00020;padding:.5rem 1rem}.search{margin:.5rem 0}.search input{font-size:1rem;padding:.3rem}.done{background:#e6f4ea;padding:.5rem 1rem}</style>";
 
 fn csrf_ok(session: &CanvasSession, pairs: &[(String, String)]) -> bool {
     pairs
@@ -1003,7 +1150,10 @@ async fn create_inner(
         chosen,
         pairs,
     } = posted(state, headers, body).await?;
-    let send = pairs.iter().any(|(k, v)| k == "action" && v == "send");
+    let action = pairs
+        .iter()
+        .find(|(k, _)| k == "action")
+        .map(|(_, v)| v.as_str());
     let mut form = Form::parse(&pairs);
     // Read-only fields come from the record as it is now, never from the browser.
     let prefill = if link.field_mapping.read_only.is_empty() {
@@ -1012,6 +1162,26 @@ async fn create_inner(
         let prefill = read_record(state, &link, kind, &record).await?;
         form.keep_read_only(&prefill);
         prefill
+    };
+    let send = match action {
+        Some("send") => true,
+        Some("draft") => false,
+        // A search (or Enter in a field, whose default button is a search) shows the form
+        // again with the lists searched and everything entered kept; it creates nothing.
+        _ => {
+            return render_form(
+                state,
+                &session,
+                &link,
+                &chosen,
+                &all,
+                &form,
+                &prefill,
+                &[],
+                StatusCode::OK,
+            )
+            .await;
+        }
     };
     let outcome = invite(
         state,

@@ -216,6 +216,32 @@ async fn staff_open_the_form_from_salesforce_pick_a_tenancy_create_a_group_and_s
     let email = browser.client.find(Locator::Css("#email")).await.unwrap();
     email.clear().await.unwrap();
     email.send_keys("not-an-email").await.unwrap();
+    // Enter in the search field searches on the server; it sends nothing and keeps what was
+    // typed and ticked (Jo, whom the search does not find).
+    browser
+        .client
+        .find(Locator::Css("#q_members"))
+        .await
+        .unwrap()
+        .send_keys("nobody by that name\u{E007}")
+        .await
+        .unwrap();
+    browser
+        .wait_for(Locator::Css("#more-members"), "the search's answer")
+        .await;
+    assert_eq!(browser.text("#more-members").await, "None match.");
+    assert_eq!(browser.value("#email").await, "not-an-email");
+    assert!(
+        browser
+            .text("#list-members")
+            .await
+            .contains("Jo Bloggs (staff)")
+    );
+    browser
+        .client
+        .find(Locator::Css("input[name='new_group_members']:checked"))
+        .await
+        .expect("Jo stays ticked");
     browser.click("button[value='send']").await;
     // The same form comes back, now with the error next to the field.
     browser

@@ -103,6 +103,23 @@ async fn post(browser: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
+/// Jo opens Invite on a record and picks the tenancy: the browser, and the page's status and body.
+async fn opened(app: &TestApp, record: &str, tenancy: &str) -> (reqwest::Client, u16, String) {
+    let page = browser();
+    open(
+        app,
+        &page,
+        &sign(SECRET, &envelope("jo.bloggs@firm.example", record)),
+    )
+    .await;
+    let (status, body) = get(
+        &page,
+        &format!("{}/salesforce/invite?tenancy={tenancy}", app.address),
+    )
+    .await;
+    (page, status, body)
+}
+
 fn csrf(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")
         .nth(1)
@@ -130,6 +147,7 @@ on_both_backends!(
     salesforce_trouble_gets_a_clear_page_and_nothing_is_created,
     a_user_who_is_staff_nowhere_is_told_why,
     the_same_email_from_another_record_is_refused_and_named,
+    a_long_list_is_searched_on_the_server_and_a_search_creates_nothing,
 );
 
 async fn a_forged_altered_or_unknown_org_request_gets_a_401_page_and_opens_nothing(app: TestApp) {
@@ -225,18 +243,7 @@ async fn pick_a_tenancy_then_the_form_is_prefilled_and_sending_creates_one_clien
     assert_eq!(made[0]["mobile"], "+447768887464");
 
     // Opened again on the record, the page shows the client's state and the actions that fit.
-    let page = browser();
-    open(
-        &app,
-        &page,
-        &sign(SECRET, &envelope("jo.bloggs@firm.example", RECORD)),
-    )
-    .await;
-    let (status, state) = get(
-        &page,
-        &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
-    )
-    .await;
+    let (page, status, state) = opened(&app, RECORD, &a.id).await;
     assert_eq!(status, 200);
     assert!(state.contains("Pending (Invited)") && state.contains("Resend the invitation"));
     assert!(!state.contains("Send invitation"));
@@ -266,18 +273,7 @@ async fn pick_a_tenancy_then_the_form_is_prefilled_and_sending_creates_one_clien
 async fn errors_are_shown_next_to_their_field_and_nothing_is_created(app: TestApp) {
     let (a, _, _) = org(&app).await;
     record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
-    let page = browser();
-    open(
-        &app,
-        &page,
-        &sign(SECRET, &envelope("jo.bloggs@firm.example", RECORD)),
-    )
-    .await;
-    let (_, form) = get(
-        &page,
-        &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
-    )
-    .await;
+    let (page, _, form) = opened(&app, RECORD, &a.id).await;
     let (status, body) = post(
         &page,
         &format!("{}/salesforce/invite", app.address),
@@ -317,18 +313,7 @@ async fn salesforce_trouble_gets_a_clear_page_and_nothing_is_created(app: TestAp
         (deleted, 404, "The Salesforce record was not found"),
         (down, 503, "Salesforce is not answering"),
     ] {
-        let page = browser();
-        open(
-            &app,
-            &page,
-            &sign(SECRET, &envelope("jo.bloggs@firm.example", record)),
-        )
-        .await;
-        let (got, body) = get(
-            &page,
-            &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
-        )
-        .await;
+        let (_, got, body) = opened(&app, record, &a.id).await;
         assert_eq!(got, status, "{body}");
         assert!(
             body.contains(says) && body.contains("Nothing was created"),
@@ -409,18 +394,7 @@ async fn the_same_email_from_another_record_is_refused_and_named(app: TestApp) {
         .to_string();
     let mut pages = vec![];
     for record in [RECORD, other] {
-        let page = browser();
-        open(
-            &app,
-            &page,
-            &sign(SECRET, &envelope("jo.bloggs@firm.example", record)),
-        )
-        .await;
-        let (_, form) = get(
-            &page,
-            &format!("{}/salesforce/invite?tenancy={}", app.address, a.id),
-        )
-        .await;
+        let (page, _, form) = opened(&app, record, &a.id).await;
         pages.push((page, csrf(&form)));
     }
     let mut outcomes = vec![];
@@ -503,6 +477,22 @@ async fn the_json_flow_acts_for_a_salesforce_user_with_the_link_key(app: TestApp
     assert_eq!(context["suggested_mobile"], "+447768887464");
     assert_eq!(context["new_group_name"], "Smith Relationship");
     assert_eq!(context["group_model"], "contact_groups");
+    for (query, found) in [("PRIVATE", 1), ("nothing like it", 0)] {
+        let context = app
+            .post(
+                "/api/v1/salesforce/invite-context",
+                &key,
+                json!({ "user": user(), "record": record, "tenancy_id": a.id, "groups_query": query }),
+            )
+            .await
+            .expect(200);
+        assert_eq!(
+            context["groups"].as_array().unwrap().len(),
+            found,
+            "{query}"
+        );
+        assert_eq!(context["more_groups"], false);
+    }
 
     let team = app
         .get(
@@ -702,4 +692,61 @@ async fn a_link_that_matches_staff_by_salesforce_user_id_finds_them_by_it(app: T
         body.contains("Invite to Acme Wealth"),
         "staff in one tenancy only: no pick"
     );
+}
+
+/// A tenancy with more teams than the form lists: the page says so, the search runs on the
+/// server with everything typed kept, a ticked team survives a search that does not find it,
+/// and neither a search nor Enter in a field (whose default button is a search) creates anyone.
+async fn a_long_list_is_searched_on_the_server_and_a_search_creates_nothing(app: TestApp) {
+    let (a, _, _) = org(&app).await;
+    for n in 0..200 {
+        app.group(&a, "client-teams", &format!("Team {n:03}"), &[])
+            .await;
+    }
+    let zebra = app
+        .group(&a, "client-teams", "Zebra Holdings", &[&a.admin_id])
+        .await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let (page, _, form) = opened(&app, RECORD, &a.id).await;
+    assert!(form.contains("Showing the first 200; search to find the others."));
+    assert!(form.contains("Private Clients") && !form.contains("Zebra Holdings"));
+    let csrf = csrf(&form);
+    let url = format!("{}/salesforce/invite", app.address);
+    let typed = [
+        ("csrf", csrf.as_str()),
+        ("tenancy", a.id.as_str()),
+        ("first_name", "Jane"),
+        ("last_name", "Smith"),
+        ("email", "jane.smith@example.com"),
+        ("mobile", "+447768887464"),
+    ];
+
+    let mut search = typed.to_vec();
+    search.extend([("q_groups", "zebra"), ("action", "search")]);
+    let (status, found) = post(&page, &url, &search).await;
+    assert_eq!(status, 200, "{found}");
+    assert!(found.contains("Zebra Holdings") && !found.contains("Team 001"));
+    assert!(!found.contains("Showing the first"));
+    assert!(found.contains("value=\"Jane\"") && found.contains("value=\"zebra\""));
+
+    // Zebra ticked, then a search that does not find it, submitted with Enter (no button).
+    let mut enter = typed.to_vec();
+    enter.extend([("groups", zebra.as_str()), ("q_groups", "Team 00")]);
+    let (status, kept) = post(&page, &url, &enter).await;
+    assert_eq!(status, 200, "{kept}");
+    assert!(
+        kept.contains(&format!("value=\"{zebra}\" checked")),
+        "{kept}"
+    );
+    assert!(kept.contains("Team 009") && !kept.contains("Team 010"));
+    assert!(
+        clients(&app, &a).await.is_empty(),
+        "a search created a client"
+    );
+
+    let mut send = typed.to_vec();
+    send.extend([("groups", zebra.as_str()), ("action", "send")]);
+    let (status, done) = post(&page, &url, &send).await;
+    assert_eq!(status, 201, "{done}");
+    assert_eq!(clients(&app, &a).await.len(), 1);
 }

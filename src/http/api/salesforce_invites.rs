@@ -65,6 +65,8 @@ pub struct ContextRequest {
     pub record: RecordRefBody,
     /// The tenancy to prepare the form for; needed only when the user is staff in several.
     pub tenancy_id: Option<Uuid>,
+    /// List only the groups or teams whose name contains this (case-insensitive).
+    pub groups_query: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -96,6 +98,8 @@ pub struct InviteContext {
     /// Contact groups the user may choose (all for administrators, their own for plain staff),
     /// or the tenancy's client teams.
     pub groups: Vec<GroupChoice>,
+    /// More groups matched than the 200 listed: narrow them with `groups_query`.
+    pub more_groups: bool,
     /// The new contact group's name by the tenancy's convention.
     pub new_group_name: Option<String>,
 }
@@ -248,6 +252,7 @@ async fn invite_context(
         prefill: None,
         suggested_mobile: None,
         groups: vec![],
+        more_groups: false,
         new_group_name: None,
     };
     let Some(chosen) = chosen else {
@@ -277,10 +282,17 @@ async fn invite_context(
             (!chosen.role.administers_users()).then_some(chosen.staff),
         ),
     };
-    context.groups = state
+    let query = body
+        .groups_query
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty());
+    let groups = state
         .store
-        .list_groups(tenancy.id, kind, None, member, &all)
-        .await?
+        .list_groups(tenancy.id, kind, query, member, &all)
+        .await?;
+    context.more_groups = groups.next_cursor.is_some();
+    context.groups = groups
         .items
         .into_iter()
         .map(|g| GroupChoice {
