@@ -1,6 +1,6 @@
 //! The invite form inside Salesforce. Salesforce POSTs a canvas signed request; once verified
-//! it opens a short session (a cookie bound to the Salesforce user, org link and record) and the
-//! form is served from it: the record's client if one exists, else the tenancy pick, the form
+//! it opens a short session (bound to the Salesforce user, org link and record, carried by a
+//! cookie and by the pages' forms) and the form is served from it: the record's client if one exists, else the tenancy pick, the form
 //! pre-filled from the record, the groups or teams, and send or draft.
 
 // Handlers here answer with a page either way; the error side is that page.
@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -117,23 +117,24 @@ async fn canvas(State(state): State<AppState>, body: Bytes) -> Response {
     {
         return unavailable(&error);
     }
-    let mut response = (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, "/salesforce/invite")],
-    )
-        .into_response();
-    // Inside Salesforce's iframe the cookie is a third-party one: it needs SameSite=None, which
-    // browsers accept only with Secure (HTTPS), and Partitioned keeps it (keyed to the
-    // Salesforce page) where browsers block unpartitioned third-party cookies. Served over
-    // plain HTTP (development) it is Lax.
+    let visit = Visit { token, session };
+    let mut response = match start(&state, &visit, &link, None).await {
+        Ok(page) | Err(page) => page,
+    };
+    // The page is the answer to Salesforce's POST, so its forms carry the session even where
+    // the cookie is refused (see `Visit`). Inside Salesforce's iframe the cookie is a
+    // third-party one: it needs SameSite=None, which browsers accept only with Secure (HTTPS),
+    // and Partitioned keeps it (keyed to the Salesforce page) where browsers block
+    // unpartitioned third-party cookies. Served over plain HTTP (development) it is Lax.
     let attributes = if state.crm.config().public_url.starts_with("https://") {
         "SameSite=None; Secure; Partitioned"
     } else {
         "SameSite=Lax"
     };
     if let Ok(cookie) = format!(
-        "{SESSION_COOKIE}={token}; Path=/salesforce; HttpOnly; Max-Age={}; {attributes}",
-        SESSION_MS / 1000
+        "{SESSION_COOKIE}={token}; Path=/salesforce; HttpOnly; Max-Age={age}; {attributes}",
+        token = visit.token,
+        age = SESSION_MS / 1000
     )
     .parse()
     {
@@ -178,12 +179,48 @@ async fn verify(
     )))
 }
 
-/// The session the cookie names, with its org link.
+/// A session as a page holds it: its token, and what it was opened for.
+///
+/// The token travels in two ways: in the session cookie, and in a hidden field of every form
+/// the pages show. A browser that keeps no third-party cookie inside Salesforce's iframe (Safari
+/// by default) still carries the session from page to page. A token in the body is also proof
+/// against cross-site requests, as the CSRF token is: a third-party page cannot know it.
+struct Visit {
+    token: String,
+    session: CanvasSession,
+}
+
+impl Visit {
+    /// The hidden fields that carry the session in a form.
+    fn fields(&self) -> String {
+        format!(
+            "<input type=\"hidden\" name=\"session\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+            escape(&self.token),
+            escape(&self.session.csrf),
+        )
+    }
+}
+
+impl std::ops::Deref for Visit {
+    type Target = CanvasSession;
+
+    fn deref(&self) -> &CanvasSession {
+        &self.session
+    }
+}
+
+/// The session a posted form or the cookie names, with its org link.
 async fn session(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<(CanvasSession, OrgLink), Response> {
-    let token = super::html::cookie_value(headers, SESSION_COOKIE).ok_or_else(session_ended)?;
+    pairs: &[(String, String)],
+) -> Result<(Visit, OrgLink), Response> {
+    let token = pairs
+        .iter()
+        .find(|(k, _)| k == "session")
+        .map(|(_, v)| v.clone())
+        .or_else(|| super::html::cookie_value(headers, SESSION_COOKIE))
+        .ok_or_else(session_ended)?;
     let session = match state.store.canvas_session(&digest(&token)).await {
         Ok(session) => session,
         Err(store::Error::NotFound(_)) => return Err(session_ended()),
@@ -194,7 +231,7 @@ async fn session(
         .org_link(session.org_link, None)
         .await
         .map_err(|_| session_ended())?;
-    Ok((session, link))
+    Ok((Visit { token, session }, link))
 }
 
 /// The record the session is on, as a kind the form knows.
@@ -265,9 +302,19 @@ async fn show_inner(
     headers: &HeaderMap,
     tenancy: Option<Uuid>,
 ) -> Result<Response, Response> {
-    let (session, link) = session(state, headers).await?;
-    let (kind, record) = record_of(&session)?;
-    let acting = acting(state, &link, &session.user).await?;
+    let (session, link) = session(state, headers, &[]).await?;
+    start(state, &session, &link, tenancy).await
+}
+
+/// The first page of a visit: the tenancy pick, the record's client, or the form pre-filled.
+async fn start(
+    state: &AppState,
+    session: &Visit,
+    link: &OrgLink,
+    tenancy: Option<Uuid>,
+) -> Result<Response, Response> {
+    let (kind, record) = record_of(session)?;
+    let acting = acting(state, link, &session.user).await?;
     let chosen = match (tenancy, acting.as_slice()) {
         (Some(id), _) => acting
             .iter()
@@ -281,23 +328,23 @@ async fn show_inner(
                 )
             })?,
         (None, [only]) => only.clone(),
-        (None, _) => return pick_tenancy(state, &session, &link, &record, &acting).await,
+        (None, _) => return pick_tenancy(state, session, link, &record, &acting).await,
     };
-    if let Some(client) = existing(state, &chosen, &link, &record).await? {
+    if let Some(client) = existing(state, &chosen, link, &record).await? {
         return Ok(client_state(
-            &session,
+            session,
             &chosen,
             &client,
             None,
             StatusCode::OK,
         ));
     }
-    let prefill = read_record(state, &link, kind, &record).await?;
+    let prefill = read_record(state, link, kind, &record).await?;
     let form = Form::from_prefill(&prefill);
     render_form(
         state,
-        &session,
-        &link,
+        session,
+        link,
         &chosen,
         &acting,
         &form,
@@ -394,7 +441,7 @@ fn salesforce_trouble(link: &OrgLink, error: &LinkError) -> Response {
 
 async fn pick_tenancy(
     state: &AppState,
-    session: &CanvasSession,
+    session: &Visit,
     link: &OrgLink,
     record: &SalesforceId,
     acting: &[ActingStaff],
@@ -419,16 +466,17 @@ async fn pick_tenancy(
         "Invite a client",
         &format!(
             "<p>Hello {name}. This org serves several firms’ spaces; choose the one to invite into.</p>\
-             <form method=\"get\" action=\"/salesforce/invite\"><fieldset><legend>Tenancy</legend>{options}</fieldset>\
-             <button type=\"submit\" class=\"primary\">Continue</button></form>",
+             <form method=\"post\" action=\"/salesforce/invite\">{keys}<fieldset><legend>Tenancy</legend>{options}</fieldset>\
+             <button type=\"submit\" name=\"action\" value=\"open\" class=\"primary\">Continue</button></form>",
             name = escape(&session.user.name),
+            keys = session.fields(),
         ),
     ))
 }
 
 /// The record's client and the actions that fit its status and the user's role.
 fn client_state(
-    session: &CanvasSession,
+    session: &Visit,
     acting: &ActingStaff,
     client: &Client,
     done: Option<&str>,
@@ -466,8 +514,8 @@ fn client_state(
     } else {
         format!(
             "<form method=\"post\" action=\"/salesforce/invite/action\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"tenancy\" value=\"{t}\">{actions}</form>",
-            csrf = session.csrf,
+             {keys}<input type=\"hidden\" name=\"tenancy\" value=\"{t}\">{actions}</form>",
+            keys = session.fields(),
             t = acting.tenancy,
         )
     };
@@ -578,7 +626,7 @@ impl Form {
 #[allow(clippy::too_many_arguments)]
 async fn render_form(
     state: &AppState,
-    session: &CanvasSession,
+    session: &Visit,
     link: &OrgLink,
     acting: &ActingStaff,
     all: &[ActingStaff],
@@ -740,7 +788,12 @@ async fn render_form(
         )
     };
     let switch = if all.len() > 1 {
-        "<p><a href=\"/salesforce/invite\">Choose another tenancy</a></p>".to_string()
+        format!(
+            "<form method=\"post\" action=\"/salesforce/invite\">{keys}<input type=\"hidden\" name=\"tenancy\" value=\"{t}\">\
+             <button type=\"submit\" name=\"action\" value=\"choose\">Choose another tenancy</button></form>",
+            keys = session.fields(),
+            t = acting.tenancy,
+        )
     } else {
         String::new()
     };
@@ -749,11 +802,11 @@ async fn render_form(
         &format!("Invite to {}", tenancy.name),
         &format!(
             "{summary}<form method=\"post\" action=\"/salesforce/invite\" novalidate>\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"tenancy\" value=\"{t}\">\
+             {keys}<input type=\"hidden\" name=\"tenancy\" value=\"{t}\">\
              {fields}{groups}\
              <div class=\"actions\"><button type=\"submit\" name=\"action\" value=\"send\" class=\"primary\">Send invitation</button>\
              <button type=\"submit\" name=\"action\" value=\"draft\">Create without invitation</button></div></form>{switch}",
-            csrf = session.csrf,
+            keys = session.fields(),
             t = acting.tenancy,
         ),
     ))
@@ -1091,7 +1144,7 @@ fn stale_form() -> Response {
 /// A form posted from a session: checked against the session's CSRF token, for a tenancy
 /// where the user is active staff.
 struct Posted {
-    session: CanvasSession,
+    session: Visit,
     link: OrgLink,
     kind: RecordKind,
     record: SalesforceId,
@@ -1101,8 +1154,8 @@ struct Posted {
 }
 
 async fn posted(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Posted, Response> {
-    let (session, link) = session(state, headers).await?;
     let pairs = form_pairs(body);
+    let (session, link) = session(state, headers, &pairs).await?;
     if !csrf_ok(&session, &pairs) {
         return Err(stale_form());
     }
@@ -1166,6 +1219,8 @@ async fn create_inner(
     let send = match action {
         Some("send") => true,
         Some("draft") => false,
+        Some("open") => return start(state, &session, &link, Some(chosen.tenancy)).await,
+        Some("choose") => return pick_tenancy(state, &session, &link, &record, &all).await,
         // A search (or Enter in a field, whose default button is a search) shows the form
         // again with the lists searched and everything entered kept; it creates nothing.
         _ => {

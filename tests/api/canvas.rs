@@ -121,7 +121,12 @@ async fn opened(app: &TestApp, record: &str, tenancy: &str) -> (reqwest::Client,
 }
 
 fn csrf(page: &str) -> String {
-    page.split("name=\"csrf\" value=\"")
+    hidden(page, "csrf")
+}
+
+/// The value of a page's hidden field.
+fn hidden(page: &str, name: &str) -> String {
+    page.split(&format!("name=\"{name}\" value=\""))
         .nth(1)
         .and_then(|rest| rest.split('"').next())
         .unwrap_or_default()
@@ -148,6 +153,7 @@ on_both_backends!(
     a_user_who_is_staff_nowhere_is_told_why,
     the_same_email_from_another_record_is_refused_and_named,
     a_long_list_is_searched_on_the_server_and_a_search_creates_nothing,
+    a_browser_that_refuses_the_cookie_carries_the_session_in_the_page,
 );
 
 async fn a_forged_altered_or_unknown_org_request_gets_a_401_page_and_opens_nothing(app: TestApp) {
@@ -748,5 +754,68 @@ async fn a_long_list_is_searched_on_the_server_and_a_search_creates_nothing(app:
     send.extend([("groups", zebra.as_str()), ("action", "send")]);
     let (status, done) = post(&page, &url, &send).await;
     assert_eq!(status, 201, "{done}");
+    assert_eq!(clients(&app, &a).await.len(), 1);
+}
+
+/// Safari keeps no third-party cookie in Salesforce's iframe: the pages' forms carry the
+/// session, so the whole flow works without it; a made-up session opens nothing.
+async fn a_browser_that_refuses_the_cookie_carries_the_session_in_the_page(app: TestApp) {
+    let (a, _, _) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let no_cookies = reqwest::Client::new();
+    let (status, pick) = open(
+        &app,
+        &no_cookies,
+        &sign(SECRET, &envelope("jo.bloggs@firm.example", RECORD)),
+    )
+    .await;
+    assert_eq!(status, 200, "{pick}");
+    assert!(pick.contains("choose the one to invite into"));
+    let url = format!("{}/salesforce/invite", app.address);
+    let (session, csrf) = (hidden(&pick, "session"), hidden(&pick, "csrf"));
+    assert!(!session.is_empty() && !csrf.is_empty());
+    let keys = [("session", session.as_str()), ("csrf", csrf.as_str())];
+
+    // Without the cookie, a plain navigation has no session; the forms do.
+    let (status, _) = get(&no_cookies, &format!("{url}?tenancy={}", a.id)).await;
+    assert_eq!(status, 401);
+    let mut pick_a = keys.to_vec();
+    pick_a.extend([("tenancy", a.id.as_str()), ("action", "open")]);
+    let (status, form) = post(&no_cookies, &url, &pick_a).await;
+    assert_eq!(status, 200, "{form}");
+    assert!(form.contains("Invite to Acme Wealth") && form.contains("value=\"Jane\""));
+    assert_eq!(hidden(&form, "session"), session);
+
+    let mut choose = keys.to_vec();
+    choose.extend([("tenancy", a.id.as_str()), ("action", "choose")]);
+    let (status, again) = post(&no_cookies, &url, &choose).await;
+    assert_eq!(status, 200);
+    assert!(again.contains("choose the one to invite into"));
+
+    let team = form
+        .split("id=\"groups-")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let mut send = keys.to_vec();
+    send.extend([
+        ("tenancy", a.id.as_str()),
+        ("first_name", "Jane"),
+        ("last_name", "Smith"),
+        ("email", "jane.smith@example.com"),
+        ("groups", team.as_str()),
+        ("action", "send"),
+    ]);
+    let mut forged = send.clone();
+    forged[0] = ("session", "made-up");
+    let (status, refused) = post(&no_cookies, &url, &forged).await;
+    assert_eq!(status, 401);
+    assert!(refused.contains("Your session has ended"));
+    assert!(clients(&app, &a).await.is_empty());
+
+    let (status, done) = post(&no_cookies, &url, &send).await;
+    assert_eq!(status, 201, "{done}");
+    assert!(done.contains("Pending (Invited)"));
     assert_eq!(clients(&app, &a).await.len(), 1);
 }
