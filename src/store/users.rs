@@ -367,6 +367,16 @@ impl Store {
         }
         if deactivated_at == Some(Some(now)) {
             super::groups::ensure_groups_of_user_cover_their_clients(&mut tx, tenancy, id).await?;
+            // A deactivated user's tokens end with them: reactivating the user must not bring
+            // back credentials issued before, which may have leaked in the meantime.
+            sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $3 WHERE tenancy_id = $1 AND staff_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(tenancy.to_string())
+            .bind(id.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         let after = staff(&self.user_row(&mut tx, tenancy, id, UserKind::Staff).await?)?;
         tx.commit().await?;

@@ -23,7 +23,7 @@ on_both_backends!(
     contact_group_members_all_see_each_other_clients_included,
     client_team_clients_never_see_other_clients_but_staff_see_every_member,
     plain_staff_see_only_their_clients_and_address_books,
-    a_deactivated_staff_user_disappears_from_address_books_and_their_token_stops_working,
+    a_deactivated_staff_user_disappears_from_address_books_and_their_token_stops_working_for_good,
     one_client_per_tenancy_per_email_whatever_the_case_but_other_tenancies_are_separate,
     revoking_a_draft_makes_it_revoked_and_revoking_again_is_an_illegal_transition,
     plain_staff_cannot_manage_users_tokens_clients_or_the_tenancy,
@@ -1014,7 +1014,7 @@ async fn plain_staff_see_only_their_clients_and_address_books(app: TestApp) {
     .problem(404);
 }
 
-async fn a_deactivated_staff_user_disappears_from_address_books_and_their_token_stops_working(
+async fn a_deactivated_staff_user_disappears_from_address_books_and_their_token_stops_working_for_good(
     app: TestApp,
 ) {
     let t = app.tenancy("Acme Wealth", "contact_groups").await;
@@ -1069,6 +1069,26 @@ async fn a_deactivated_staff_user_disappears_from_address_books_and_their_token_
         .await,
         &["staff_id"],
     );
+    // Brought back, they need a new token: the one they held before was revoked, not paused.
+    app.patch(
+        &at(&t, &format!("/staff/{s2}")),
+        &t.admin_token,
+        json!({ "active": true }),
+    )
+    .await
+    .expect(200);
+    app.get(&at(&t, ""), &s2_token).await.problem(401);
+    let fresh = app
+        .post(
+            &at(&t, "/tokens"),
+            &t.admin_token,
+            json!({ "staff_id": s2, "name": "Back" }),
+        )
+        .await
+        .expect(201);
+    app.get(&at(&t, ""), fresh["token"].as_str().unwrap())
+        .await
+        .expect(200);
 }
 
 // ---- uniqueness ----
