@@ -198,7 +198,7 @@ impl Store {
         let done = sqlx::query("UPDATE org_links SET api_key_hash = $2 WHERE id = $1")
             .bind(org_link.to_string())
             .bind(key_hash.to_string())
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("org link"));

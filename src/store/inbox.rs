@@ -313,7 +313,7 @@ impl Store {
         .bind(outbound_token_hash.to_string())
         .bind(webhook_secret_sealed.to_string())
         .bind(self.now())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("org link"));
@@ -407,7 +407,7 @@ impl Store {
             .bind(now)
             .bind(now + INBOX_LEASE_MS)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.writer().await?)
             .await?
             .iter()
             .map(|row| {
@@ -431,7 +431,7 @@ impl Store {
 
     /// Marks a change skipped without applying it (an echo of our own write-back, say).
     pub async fn skip_change(&self, id: Uuid, reason: &str) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer().await?;
         finish(&mut conn, id, InboxState::Skipped, reason, self.now()).await
     }
 
@@ -452,7 +452,7 @@ impl Store {
         .bind(reason.to_string())
         .bind(i64::from(give_up))
         .bind(self.now())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -813,7 +813,7 @@ impl Store {
         .bind(id.to_string())
         .bind(state.as_str())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         let sql = format!("SELECT {COLUMNS} FROM crm_inbox WHERE org_link_id = $1 AND id = $2");
         let row = sqlx::query(&sql)

@@ -200,7 +200,7 @@ impl Store {
             .bind(now)
             .bind(now + CYCLE_LEASE_MS)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.writer().await?)
             .await?
             .iter()
             .map(|row| rows::text(row, "id"))
@@ -617,7 +617,7 @@ impl Store {
             .bind(now)
             .bind(now + CYCLE_LEASE_MS)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.writer().await?)
             .await?;
         let mut due = Vec::with_capacity(ids.len());
         for id in ids {

@@ -238,6 +238,41 @@ impl Store {
             }),
         }
     }
+
+    /// A connection for one write statement outside a transaction. On SQLite it takes its turn
+    /// at the same gate as `write_tx`: a statement that went around the gate would wait in
+    /// SQLite's busy handler and keep losing the lock to the gate's queue, which under load
+    /// held the write-back worker's claims for seconds.
+    async fn writer(&self) -> sqlx::Result<Writer> {
+        let turn = match self.backend {
+            Backend::Sqlite => Some(self.writer_gate.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        Ok(Writer {
+            conn: self.pool.acquire().await?,
+            _turn: turn,
+        })
+    }
+}
+
+/// A pooled connection holding this instance's turn to write on SQLite (see `Store::writer`).
+struct Writer {
+    conn: sqlx::pool::PoolConnection<sqlx::Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for Writer {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Writer {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
 }
 
 /// A write transaction, holding this instance's turn to write on SQLite until it ends.

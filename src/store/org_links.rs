@@ -535,7 +535,7 @@ impl Store {
         .bind(access_token.to_string())
         .bind(refresh_token.map(str::to_string))
         .bind(self.now())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -555,7 +555,7 @@ impl Store {
         .bind(state.as_str())
         .bind(reason.map(str::to_string))
         .bind(self.now())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -577,7 +577,7 @@ impl Store {
         .bind(started_by.to_string())
         .bind(ticket_hash.to_string())
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -599,7 +599,7 @@ impl Store {
         .bind(state_hash.to_string())
         .bind(binding_hash.to_string())
         .bind(verifier_sealed.to_string())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.writer().await?)
         .await?
         .ok_or(Error::NotFound("connection ticket"))?;
         Ok(rows::id(&row, "org_link_id")?)
@@ -620,7 +620,7 @@ impl Store {
         .bind(state_hash.to_string())
         .bind(binding_hash.to_string())
         .bind(self.now())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.writer().await?)
         .await?
         .ok_or(Error::NotFound("connection attempt"))?;
         Ok((

@@ -67,7 +67,7 @@ impl Store {
         .bind(new.mobile_policy.as_str())
         .bind(new.group_name_convention)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         self.tenancy(id).await
     }
@@ -113,7 +113,7 @@ impl Store {
         .bind(update.mobile_policy.map(|p| p.as_str().to_string()))
         .bind(update.group_name_convention)
         .bind(self.now())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("tenancy"));

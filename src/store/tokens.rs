@@ -85,7 +85,7 @@ impl Store {
         .bind(staff.map(|(t, _)| t.to_string()))
         .bind(staff.map(|(_, s)| s.to_string()))
         .bind(self.now())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         let row = sqlx::query("SELECT id, name, tenancy_id, staff_id, created_at, revoked_at FROM api_tokens WHERE id = $1")
             .bind(id.to_string())
@@ -192,7 +192,7 @@ impl Store {
         .bind(id.to_string())
         .bind(tenancy.map(|t| t.to_string()).unwrap_or_default())
         .bind(self.now())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("token"));

@@ -549,7 +549,7 @@ impl Store {
             .bind(tenancy.to_string())
             .bind(team.to_string())
             .bind(staff_id.to_string())
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("delegate"));

@@ -297,7 +297,7 @@ impl Store {
             .bind(now)
             .bind(now + LEASE_MS)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.writer().await?)
             .await?;
         let mut rows_out = claimed
             .iter()
@@ -445,7 +445,7 @@ impl Store {
         .bind(id.to_string())
         .bind(state.as_str())
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         if done.rows_affected() == 0 {
             let exists =
@@ -481,7 +481,7 @@ impl Store {
         .bind(link.to_string())
         .bind(hour)
         .bind(calls)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -506,7 +506,7 @@ impl Store {
         .bind(used)
         .bind(max)
         .bind(self.now())
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await?;
         Ok(())
     }
@@ -529,7 +529,7 @@ impl Store {
             .bind(to)
             .bind(reason.map(str::to_string))
             .bind(self.now())
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await?;
         Ok(())
     }
