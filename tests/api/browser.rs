@@ -19,6 +19,14 @@ struct Browser {
     client: Client,
 }
 
+/// A test that fails half-way still ends its chromedriver (and with it the browser).
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
 impl Browser {
     async fn start() -> Self {
         // The WebDriver client's TLS stack needs a process-wide provider; Liaison's is ring.
@@ -60,10 +68,9 @@ impl Browser {
         Self { driver, client }
     }
 
-    async fn stop(mut self) {
-        let _ = self.client.close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+    /// Ends the browser session; dropping then ends chromedriver.
+    async fn stop(self) {
+        let _ = self.client.clone().close().await;
     }
 
     /// Opens the app as Salesforce does: a form POST of the signed request.
