@@ -30,7 +30,13 @@ pub struct AutoInvite {
     /// The tenancy the client is created in (one the link serves).
     pub tenancy_id: Uuid,
     /// The client teams or contact groups (per the tenancy's model) that cover the client.
+    #[serde(default)]
     pub groups: Vec<Uuid>,
+    /// Contact groups only: give each client a contact group of their own, named by the
+    /// tenancy's convention (e.g. `Patel Relationship`), with these staff users and team
+    /// accounts as members, as staff do in the invite form. `groups` may then be empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_contact_group_members: Option<Vec<Uuid>>,
     /// `true` sends the invitation at once; `false` creates the client as a draft.
     pub send: bool,
 }
@@ -49,10 +55,25 @@ impl AutoInvite {
                 "must be one of the tenancies the link serves",
             );
         }
-        if self.groups.is_empty() {
+        match &self.new_contact_group_members {
+            Some(members) if members.is_empty() => errors.push(
+                format!("{prefix}.new_contact_group_members"),
+                "name at least one staff user or team account",
+            ),
+            Some(members) if members.len() > crate::domain::invite::MAX_NEW_GROUP_MEMBERS => errors
+                .push(
+                    format!("{prefix}.new_contact_group_members"),
+                    format!(
+                        "must list at most {}",
+                        crate::domain::invite::MAX_NEW_GROUP_MEMBERS
+                    ),
+                ),
+            _ => {}
+        }
+        if self.groups.is_empty() && self.new_contact_group_members.is_none() {
             errors.push(
                 format!("{prefix}.groups"),
-                "name at least one group or team",
+                "name at least one group or team, or set new_contact_group_members",
             );
         } else if self.groups.len() > crate::domain::invite::MAX_GROUPS {
             errors.push(

@@ -97,6 +97,15 @@ pub const DEFAULT_GROUP_NAME_CONVENTION: &str = "{last_name} Relationship";
 /// Placeholders a convention may use.
 const PLACEHOLDERS: [&str; 2] = ["{first_name}", "{last_name}"];
 
+/// A new contact group's name for a client, by the tenancy's convention.
+pub fn group_name_for(convention: &str, first_name: &str, last_name: &str) -> String {
+    convention
+        .replace("{last_name}", last_name.trim())
+        .replace("{first_name}", first_name.trim())
+        .trim()
+        .to_string()
+}
+
 /// Checks a convention: it must name the relationship (use at least one placeholder), so the
 /// name it yields is never blank and never the same for every client.
 pub fn parse_group_name_convention(raw: &str) -> Result<String, String> {

@@ -1029,12 +1029,11 @@ async fn groups_section(
                 .await
                 .map_err(|e| unavailable(&e))?;
             let name = form.new_group_name.clone().unwrap_or_else(|| {
-                tenancy
-                    .group_name_convention
-                    .replace("{last_name}", form.last_name.trim())
-                    .replace("{first_name}", form.first_name.trim())
-                    .trim()
-                    .to_string()
+                crate::domain::tenancy::group_name_for(
+                    &tenancy.group_name_convention,
+                    &form.first_name,
+                    &form.last_name,
+                )
             });
             // The new group's members: the user is ticked until the form says otherwise.
             let ticked = if form.new_group_members.is_empty() && form.new_group_name.is_none() {

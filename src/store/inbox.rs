@@ -693,12 +693,24 @@ impl Store {
         actor: &str,
     ) -> Result<()> {
         let c = &claimed.change;
-        let (model, policy) = self.invite_settings(auto.tenancy_id).await?;
+        let tenancy = self.tenancy(auto.tenancy_id).await?;
+        let (model, policy) = (tenancy.group_model, tenancy.mobile_policy);
         let value = |field: &(String, RecordValue)| field.1.clone().flatten();
         let (contact_groups, client_teams) = match model {
             GroupModel::ContactGroups => (auto.groups.clone(), Vec::new()),
             GroupModel::ClientTeams => (Vec::new(), auto.groups.clone()),
         };
+        // A group of the client's own, named by the tenancy's convention from the record.
+        let new_contact_group = auto.new_contact_group_members.as_ref().map(|members| {
+            crate::domain::invite::NewGroupInput {
+                name: crate::domain::tenancy::group_name_for(
+                    &tenancy.group_name_convention,
+                    &value(&details.first_name).unwrap_or_default(),
+                    &value(&details.last_name).unwrap_or_default(),
+                ),
+                members: members.clone(),
+            }
+        });
         let input = InviteInput {
             first_name: value(&details.first_name).unwrap_or_default(),
             last_name: value(&details.last_name).unwrap_or_default(),
@@ -709,6 +721,7 @@ impl Store {
             },
             title: value(&details.title),
             contact_groups,
+            new_contact_group,
             client_teams,
             ..Default::default()
         };
@@ -719,6 +732,9 @@ impl Store {
                 "email" => details.email.0.clone(),
                 "mobile" => details.mobile.0.clone(),
                 "title" => details.title.0.clone(),
+                f if f.starts_with("new_contact_group") => {
+                    "auto_invite.new_contact_group_members".to_string()
+                }
                 _ => "auto_invite.groups".to_string(),
             };
             Error::Invalid(

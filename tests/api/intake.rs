@@ -261,6 +261,7 @@ on_both_backends!(
     an_email_change_voids_the_old_links_and_invites_the_new_address,
     an_invalid_value_fails_with_its_reason_and_ops_can_replay_or_dismiss_it,
     auto_invite_makes_one_client_per_record_as_the_link_says,
+    auto_invite_gives_each_client_a_contact_group_of_their_own,
     org_link_intake_settings_are_validated_by_field,
 );
 
@@ -976,6 +977,123 @@ async fn auto_invite_makes_one_client_per_record_as_the_link_says(app: TestApp) 
     )
     .await;
     assert_eq!(work(&app).await.invited, 0);
+}
+
+/// In a contact-group tenancy each relationship has its own group: auto-invite makes one per
+/// client, named by the tenancy's convention, with the members the link names.
+async fn auto_invite_gives_each_client_a_contact_group_of_their_own(app: TestApp) {
+    let i = intake(&app).await;
+    let beta = app.tenancy("Beta Trust", "contact_groups").await;
+    let (adviser, _) = app.staff(&beta, "Ann", "Adviser", "staff").await;
+    let settings = |members: Value| {
+        json!({ "tenancies": [i.t.id, beta.id],
+                "auto_invite": { "field": "Invite_to_Messenger__c", "tenancy_id": beta.id,
+                                 "new_contact_group_members": members, "send": false } })
+    };
+    let refused = app
+        .patch(
+            &format!("/api/v1/org-links/{}", i.link),
+            &app.operator,
+            settings(json!([])),
+        )
+        .await
+        .problem(422);
+    assert_eq!(
+        crate::helpers::Reply::fields(&refused),
+        ["auto_invite.new_contact_group_members"]
+    );
+    let on_teams = json!({ "auto_invite": { "field": "Invite_to_Messenger__c", "tenancy_id": i.t.id,
+                                            "new_contact_group_members": [i.t.admin_id], "send": false } });
+    let refused = app
+        .patch(
+            &format!("/api/v1/org-links/{}", i.link),
+            &app.operator,
+            on_teams,
+        )
+        .await
+        .problem(422);
+    assert!(
+        refused.to_string().contains("uses client teams"),
+        "{refused}"
+    );
+    app.patch(
+        &format!("/api/v1/org-links/{}", i.link),
+        &app.operator,
+        settings(json!([beta.admin_id, adviser])),
+    )
+    .await
+    .expect(200);
+
+    let person = |nid: usize, record: usize, first: &str, last: &str| {
+        contact(
+            nid,
+            record,
+            "2026-03-02T08:50:00.000Z",
+            &[
+                (
+                    "Email",
+                    Some(&format!("{first}@example.com").to_lowercase()),
+                ),
+                ("FirstName", Some(first)),
+                ("LastName", Some(last)),
+                ("Invite_to_Messenger__c", Some("true")),
+            ],
+        )
+    };
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[
+                person(1, 11, "Ravi", "Patel"),
+                person(2, 12, "Mina", "Okafor"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(work(&app).await.invited, 2);
+
+    let groups = app
+        .get(
+            &format!("/api/v1/tenancies/{}/contact-groups", beta.id),
+            &beta.admin_token,
+        )
+        .await
+        .expect(200);
+    let mut names: Vec<_> = groups["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Okafor Relationship", "Patel Relationship"]);
+    for group in groups["items"].as_array().unwrap() {
+        let members = app
+            .get(
+                &format!(
+                    "/api/v1/tenancies/{}/contact-groups/{}/members",
+                    beta.id,
+                    group["id"].as_str().unwrap()
+                ),
+                &beta.admin_token,
+            )
+            .await
+            .expect(200);
+        let kinds: Vec<_> = members["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["kind"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(members["items"].as_array().unwrap().len(), 3, "{members:#}");
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "client").count(),
+            1,
+            "{members:#}"
+        );
+    }
 }
 
 async fn org_link_intake_settings_are_validated_by_field(app: TestApp) {

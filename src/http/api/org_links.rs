@@ -243,6 +243,26 @@ fn check_tenancies(scope: Option<Uuid>, tenancies: &[Uuid], errors: &mut FieldEr
     }
 }
 
+/// Checks auto-invite's settings, its groups against the tenancy's model among them.
+async fn check_auto_invite(
+    state: &AppState,
+    auto: &AutoInvite,
+    tenancies: &[Uuid],
+    errors: &mut FieldErrors,
+) -> ApiResult<()> {
+    auto.validate(errors, "auto_invite", tenancies);
+    if auto.new_contact_group_members.is_some() && tenancies.contains(&auto.tenancy_id) {
+        let tenancy = state.store.tenancy(auto.tenancy_id).await?;
+        if tenancy.group_model == crate::domain::tenancy::GroupModel::ClientTeams {
+            errors.push(
+                "auto_invite.new_contact_group_members",
+                "the tenancy uses client teams, not contact groups: name its teams in groups",
+            );
+        }
+    }
+    Ok(())
+}
+
 fn link_error(error: LinkError) -> ApiError {
     match error {
         LinkError::Store(e) => e.into(),
@@ -345,7 +365,7 @@ async fn create_org_link(
         .as_deref()
         .and_then(|raw| errors.take("integration_user_id", user_id(raw)));
     if let Some(auto) = &body.auto_invite {
-        auto.validate(&mut errors, "auto_invite", &body.tenancies);
+        check_auto_invite(&state, auto, &body.tenancies, &mut errors).await?;
     }
     errors.finish().map_err(invalid)?;
     let (
@@ -469,7 +489,7 @@ async fn update_org_link(
     };
     if let Some(Some(auto)) = &body.auto_invite {
         let tenancies = body.tenancies.as_ref().unwrap_or(&before.tenancies);
-        auto.validate(&mut errors, "auto_invite", tenancies);
+        check_auto_invite(&state, auto, tenancies, &mut errors).await?;
     }
     let key = body
         .private_key

@@ -301,14 +301,11 @@ async fn invite_context(
         })
         .collect();
     if tenancy.group_model == GroupModel::ContactGroups {
-        context.new_group_name = Some(
-            tenancy
-                .group_name_convention
-                .replace("{last_name}", prefill.last_name.as_deref().unwrap_or(""))
-                .replace("{first_name}", prefill.first_name.as_deref().unwrap_or(""))
-                .trim()
-                .to_string(),
-        );
+        context.new_group_name = Some(crate::domain::tenancy::group_name_for(
+            &tenancy.group_name_convention,
+            prefill.first_name.as_deref().unwrap_or(""),
+            prefill.last_name.as_deref().unwrap_or(""),
+        ));
     }
     context.suggested_mobile = prefill
         .mobile
