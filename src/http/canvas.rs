@@ -1051,6 +1051,7 @@ async fn groups_section(
                 teams
                     .items
                     .iter()
+                    .filter(|t| t.active)
                     .map(|t| (t.id, format!("{} (team account)", t.name))),
             );
             let members = choices(

@@ -483,6 +483,25 @@ async fn the_json_flow_acts_for_a_salesforce_user_with_the_link_key(app: TestApp
     assert_eq!(context["suggested_mobile"], "+447768887464");
     assert_eq!(context["new_group_name"], "Smith Relationship");
     assert_eq!(context["group_model"], "contact_groups");
+    // Who a new contact group may hold, searchable.
+    assert!(
+        context["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "Jo Bloggs" && m["kind"] == "staff"),
+        "{context:#}"
+    );
+    let none = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": user(), "record": record, "tenancy_id": b.id, "members_query": "nobody like it" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(none["members"], json!([]));
+    assert_eq!(none["more_members"], false);
     for (query, found) in [("PRIVATE", 1), ("nothing like it", 0)] {
         let context = app
             .post(

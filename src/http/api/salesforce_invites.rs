@@ -67,6 +67,8 @@ pub struct ContextRequest {
     pub tenancy_id: Option<Uuid>,
     /// List only the groups or teams whose name contains this (case-insensitive).
     pub groups_query: Option<String>,
+    /// List only the possible new-group members whose name or e-mail contains this.
+    pub members_query: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,6 +84,15 @@ pub struct TenancyChoice {
 pub struct GroupChoice {
     pub id: Uuid,
     pub name: String,
+}
+
+/// A staff user or team account who can be a member of a new contact group.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberChoice {
+    pub id: Uuid,
+    pub name: String,
+    /// `staff` or `team_account`.
+    pub kind: &'static str,
 }
 
 /// What the form needs: where the user may invite, the record's client if any, and (for the
@@ -102,6 +113,11 @@ pub struct InviteContext {
     pub more_groups: bool,
     /// The new contact group's name by the tenancy's convention.
     pub new_group_name: Option<String>,
+    /// Contact groups only: the active staff users and team accounts a new group may hold
+    /// (up to 200 of each; `members_query` searches them).
+    pub members: Vec<MemberChoice>,
+    /// More members matched than are listed: narrow them with `members_query`.
+    pub more_members: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -254,6 +270,8 @@ async fn invite_context(
         groups: vec![],
         more_groups: false,
         new_group_name: None,
+        members: vec![],
+        more_members: false,
     };
     let Some(chosen) = chosen else {
         return Ok(axum::Json(context));
@@ -306,6 +324,38 @@ async fn invite_context(
             prefill.first_name.as_deref().unwrap_or(""),
             prefill.last_name.as_deref().unwrap_or(""),
         ));
+        let query = body
+            .members_query
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty());
+        let staff = state.store.list_staff(tenancy.id, query, &all).await?;
+        let teams = state
+            .store
+            .list_team_accounts(tenancy.id, query, &all)
+            .await?;
+        context.more_members = staff.next_cursor.is_some() || teams.next_cursor.is_some();
+        context.members = staff
+            .items
+            .into_iter()
+            .filter(|s| s.active)
+            .map(|s| MemberChoice {
+                id: s.id,
+                name: format!("{} {}", s.first_name, s.last_name),
+                kind: "staff",
+            })
+            .chain(
+                teams
+                    .items
+                    .into_iter()
+                    .filter(|t| t.active)
+                    .map(|t| MemberChoice {
+                        id: t.id,
+                        name: t.name,
+                        kind: "team_account",
+                    }),
+            )
+            .collect();
     }
     context.suggested_mobile = prefill
         .mobile
