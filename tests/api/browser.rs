@@ -2,6 +2,7 @@
 //! staff user sees and does inside Salesforce.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -19,10 +20,12 @@ struct Browser {
     client: Client,
 }
 
-/// A test that fails half-way still ends its chromedriver (and with it the browser).
+/// A test that fails half-way still ends chromedriver and the browser it started: they run
+/// in a process group of their own, which is ended whole.
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }
@@ -37,6 +40,7 @@ impl Browser {
             .port();
         let mut driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
