@@ -78,10 +78,13 @@ pub(super) async fn connect(
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         // WAL lets readers run beside the one writer; the busy timeout makes a
-                        // second writer wait instead of failing.
+                        // second writer wait instead of failing. FULL syncs the log at every
+                        // commit, so what was acknowledged (a webhook's Ack, a created client)
+                        // survives a power cut, not only a crash; it cost about 13% on the
+                        // intake and invite benchmarks and nothing on the others.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-                             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                         )
                         .await?;
                         Ok(())
