@@ -930,16 +930,6 @@ where
     }
 }
 
-fn labelled<T>(
-    page: store::Page<T>,
-    label: impl Fn(&T) -> (Uuid, String),
-) -> store::Page<(Uuid, String)> {
-    store::Page {
-        items: page.items.iter().map(label).collect(),
-        next_cursor: page.next_cursor,
-    }
-}
-
 /// The groups or teams to choose from: those the form's search finds (only the user's own
 /// contact groups for plain staff), with the ticked ones kept.
 async fn group_choices(
@@ -950,20 +940,22 @@ async fn group_choices(
     form: &Form,
     search: &'static str,
 ) -> Result<Choices, Response> {
-    let query = Some(form.q_groups.trim()).filter(|q| !q.is_empty());
     let first = PageRequest {
         limit: PageRequest::MAX_LIMIT,
         after: None,
     };
     let found = state
         .store
-        .list_groups(tenancy, kind, query, member, &first)
+        .list_groups(tenancy, kind, Some(&form.q_groups), member, &first)
         .await
         .map_err(|e| unavailable(&e))?;
     Ok(choices(
         ("groups", "groups", search),
         &form.q_groups,
-        labelled(found, |g| (g.id, g.name.clone())),
+        store::Page {
+            items: found.items.iter().map(|g| (g.id, g.name.clone())).collect(),
+            next_cursor: found.next_cursor,
+        },
         &form.groups,
         |id| async move {
             let group = state.store.group(tenancy, kind, id, member).await.ok()?;
@@ -984,7 +976,6 @@ async fn groups_section(
         limit: PageRequest::MAX_LIMIT,
         after: None,
     };
-    let search = |q: &str| Some(q.trim().to_string()).filter(|q| !q.is_empty());
     let error_html = |field: &str| match error_for(field) {
         e if e.is_empty() => String::new(),
         e => format!("<p class=\"error\" id=\"{field}-error\">{}</p>", escape(&e)),
@@ -1020,12 +1011,12 @@ async fn groups_section(
             let member = (!acting.role.administers_users()).then_some(acting.staff);
             let staff = state
                 .store
-                .list_staff(tenancy.id, search(&form.q_members).as_deref(), &first)
+                .list_staff(tenancy.id, Some(&form.q_members), &first)
                 .await
                 .map_err(|e| unavailable(&e))?;
             let teams = state
                 .store
-                .list_team_accounts(tenancy.id, search(&form.q_members).as_deref(), &first)
+                .list_team_accounts(tenancy.id, Some(&form.q_members), &first)
                 .await
                 .map_err(|e| unavailable(&e))?;
             let name = form.new_group_name.clone().unwrap_or_else(|| {

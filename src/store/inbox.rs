@@ -791,21 +791,15 @@ impl Store {
         state: Option<InboxState>,
         page: &PageRequest,
     ) -> Result<Page<InboxItem>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM crm_inbox WHERE org_link_id = $1 AND ($2 = '' OR state = $2) AND id > $3 \
-             ORDER BY id LIMIT $4"
-        );
-        let found = sqlx::query(&sql)
-            .bind(link.to_string())
-            .bind(state.map(|s| s.as_str()).unwrap_or(""))
-            .bind(page.after())
-            .bind(page.fetch())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(item)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        Ok(Page::from_rows(found, page, |i| i.id))
+        self.list_link_queue(
+            &format!("SELECT {COLUMNS} FROM crm_inbox"),
+            link,
+            state.map(|s| s.as_str()),
+            page,
+            item,
+            |i| i.id,
+        )
+        .await
     }
 
     /// Ops apply a failed (or dismissed) change again now, with fresh attempts.

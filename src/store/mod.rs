@@ -253,6 +253,34 @@ impl Store {
             _turn: turn,
         })
     }
+
+    /// One page of an org link's queue (`select` reads `crm_writebacks` or `crm_inbox`),
+    /// optionally only the rows in one state, in id order.
+    async fn list_link_queue<T>(
+        &self,
+        select: &str,
+        link: Uuid,
+        state: Option<&str>,
+        page: &PageRequest,
+        row: impl Fn(&sqlx::any::AnyRow) -> sqlx::Result<T>,
+        id: impl Fn(&T) -> Uuid,
+    ) -> Result<Page<T>> {
+        let sql = format!(
+            "{select} WHERE org_link_id = $1 AND ($2 = '' OR state = $2) AND id > $3 \
+             ORDER BY id LIMIT $4"
+        );
+        let found = sqlx::query(&sql)
+            .bind(link.to_string())
+            .bind(state.unwrap_or(""))
+            .bind(page.after())
+            .bind(page.fetch())
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page::from_rows(found, page, id))
+    }
 }
 
 /// A pooled connection holding this instance's turn to write on SQLite (see `Store::writer`).

@@ -400,21 +400,15 @@ impl Store {
         state: Option<WritebackState>,
         page: &PageRequest,
     ) -> Result<Page<Writeback>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM crm_writebacks WHERE org_link_id = $1 AND ($2 = '' OR state = $2) AND id > $3 \
-             ORDER BY id LIMIT $4"
-        );
-        let found = sqlx::query(&sql)
-            .bind(link.to_string())
-            .bind(state.map(|s| s.as_str()).unwrap_or(""))
-            .bind(page.after())
-            .bind(page.fetch())
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(writeback)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        Ok(Page::from_rows(found, page, |w| w.id))
+        self.list_link_queue(
+            &format!("SELECT {COLUMNS} FROM crm_writebacks"),
+            link,
+            state.map(|s| s.as_str()),
+            page,
+            writeback,
+            |w| w.id,
+        )
+        .await
     }
 
     /// An admin retries a failed (or dismissed) write-back now, with fresh attempts.

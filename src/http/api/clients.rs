@@ -224,6 +224,15 @@ pub struct NewContactGroup {
     pub members: Vec<Uuid>,
 }
 
+impl From<NewContactGroup> for NewGroupInput {
+    fn from(group: NewContactGroup) -> Self {
+        Self {
+            name: group.name,
+            members: group.members,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClient {
@@ -268,10 +277,7 @@ async fn invite_client(
         title: body.title,
         message: body.message,
         contact_groups: body.contact_groups,
-        new_contact_group: body.new_contact_group.map(|g| NewGroupInput {
-            name: g.name,
-            members: g.members,
-        }),
+        new_contact_group: body.new_contact_group.map(NewGroupInput::from),
         client_teams: body.client_teams,
         confidentiality_override: body.confidentiality_override,
     };

@@ -300,14 +300,10 @@ async fn invite_context(
             (!chosen.role.administers_users()).then_some(chosen.staff),
         ),
     };
-    let query = body
-        .groups_query
-        .as_deref()
-        .map(str::trim)
-        .filter(|q| !q.is_empty());
+    // The store searches by what the text contains; none, or blank, lists all.
     let groups = state
         .store
-        .list_groups(tenancy.id, kind, query, member, &all)
+        .list_groups(tenancy.id, kind, body.groups_query.as_deref(), member, &all)
         .await?;
     context.more_groups = groups.next_cursor.is_some();
     context.groups = groups
@@ -324,11 +320,7 @@ async fn invite_context(
             prefill.first_name.as_deref().unwrap_or(""),
             prefill.last_name.as_deref().unwrap_or(""),
         ));
-        let query = body
-            .members_query
-            .as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty());
+        let query = body.members_query.as_deref();
         let staff = state.store.list_staff(tenancy.id, query, &all).await?;
         let teams = state
             .store
@@ -399,10 +391,7 @@ async fn invite_from_salesforce(
         title: body.title,
         message: body.message,
         contact_groups: body.contact_groups,
-        new_contact_group: body.new_contact_group.map(|g| NewGroupInput {
-            name: g.name,
-            members: g.members,
-        }),
+        new_contact_group: body.new_contact_group.map(NewGroupInput::from),
         client_teams: body.client_teams,
         confidentiality_override: body.confidentiality_override,
     };
