@@ -25,6 +25,7 @@ pub struct Config {
     /// Run the background workers in this instance (off for API-only instances).
     pub workers: bool,
     pub database: DatabaseConfig,
+    pub api: ApiConfig,
     pub crm: CrmConfig,
     pub writeback: crate::jobs::writeback::WritebackConfig,
     pub mail: crate::mail::MailConfig,
@@ -37,6 +38,51 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Seconds to wait for a free connection before a request fails.
     pub acquire_timeout_seconds: u64,
+}
+
+/// The HTTP API's own settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Addresses (`203.0.113.7`) or networks (`10.0.0.0/8`) of the reverse proxies in front of
+    /// Liaison. Only a request from one of them has its `Forwarded` / `X-Forwarded-For` header
+    /// believed; every rate limit keys on the client address found that way.
+    pub trusted_proxies: Vec<String>,
+    /// Days a new API token lives unless its creator says otherwise; 0 means new tokens do not
+    /// expire unless asked to.
+    pub token_expiry_days: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: Vec::new(),
+            token_expiry_days: 90,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// The trusted proxies, parsed; the error names the entry at fault.
+    pub fn proxies(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|raw| {
+                let raw = raw.trim();
+                raw.parse::<ipnet::IpNet>()
+                    .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("`{raw}` is not an IP address or a network such as 10.0.0.0/8")
+                    })
+            })
+            .collect()
+    }
+
+    /// How long a new token lives by default.
+    pub fn token_expiry(&self) -> Option<time::Duration> {
+        (self.token_expiry_days > 0)
+            .then(|| time::Duration::days(i64::from(self.token_expiry_days)))
+    }
 }
 
 /// Salesforce connections.
@@ -97,6 +143,7 @@ impl Default for Config {
                 max_connections: 10,
                 acquire_timeout_seconds: 5,
             },
+            api: ApiConfig::default(),
             crm: CrmConfig::default(),
             writeback: Default::default(),
             mail: Default::default(),
@@ -159,6 +206,18 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "database.max_connections",
                 reason: "must be at least 1".into(),
+            });
+        }
+        if let Err(reason) = self.api.proxies() {
+            return Err(ConfigError::Invalid {
+                key: "api.trusted_proxies",
+                reason,
+            });
+        }
+        if self.api.token_expiry_days > crate::domain::token::MAX_EXPIRY_DAYS {
+            return Err(ConfigError::Invalid {
+                key: "api.token_expiry_days",
+                reason: format!("must be at most {}", crate::domain::token::MAX_EXPIRY_DAYS),
             });
         }
         if let Some(key) = &self.crm.encryption_key

@@ -22,11 +22,26 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-/// Builds the application state on an open store.
+/// Builds the application state on an open store, with the API's default settings.
 pub fn app_state(
     store: store::Store,
     crm: config::CrmConfig,
 ) -> Result<AppState, config::ConfigError> {
+    app_state_with(store, crm, &config::ApiConfig::default())
+}
+
+/// Builds the application state on an open store.
+pub fn app_state_with(
+    store: store::Store,
+    crm: config::CrmConfig,
+    api: &config::ApiConfig,
+) -> Result<AppState, config::ConfigError> {
+    let proxies = api
+        .proxies()
+        .map_err(|reason| config::ConfigError::Invalid {
+            key: "api.trusted_proxies",
+            reason,
+        })?;
     let sealer = crm
         .encryption_key
         .as_ref()
@@ -43,6 +58,8 @@ pub fn app_state(
         metrics: Arc::new(telemetry::Metrics::default()),
         wake_workers: Arc::new(tokio::sync::Notify::new()),
         page_limiter: http::pages::limiter(60),
+        trusted_proxies: Arc::new(http::client_ip::TrustedProxies::new(proxies)),
+        token_expiry: api.token_expiry(),
     })
 }
 

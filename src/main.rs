@@ -51,6 +51,12 @@ enum TokenCommand {
         /// What the token is for.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Days until the token stops working (default: `api.token_expiry_days`).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650), conflicts_with = "no_expiry")]
+        expires_in_days: Option<u32>,
+        /// Make a token that does not expire.
+        #[arg(long)]
+        no_expiry: bool,
     },
     /// Revoke a token by id (`--tenancy` for a tenancy's token).
     Revoke {
@@ -112,7 +118,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                      secrets need it (set LIAISON__CRM__ENCRYPTION_KEY)"
                 );
             }
-            let state = liaison::app_state(store.clone(), config.crm.clone())?;
+            let state = liaison::app_state_with(store.clone(), config.crm.clone(), &config.api)?;
             let mailer =
                 liaison::mail::SmtpMailer::new(&config.mail).map_err(anyhow::Error::msg)?;
             let (stop_workers, stopped) = tokio::sync::watch::channel(false);
@@ -155,16 +161,36 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             tenancy,
             staff,
             name,
+            expires_in_days,
+            no_expiry,
         }) => {
             let store = open_store(&config).await?;
+            let asked = if no_expiry {
+                Some(None)
+            } else {
+                expires_in_days.map(Some)
+            };
+            let lifetime = liaison::domain::token::lifetime(asked, config.api.token_expiry())
+                .map_err(|reason| anyhow::anyhow!("--expires-in-days {reason}"))?;
             let created = match (operator, tenancy, staff) {
-                (true, _, _) => store.create_operator_token(&name).await?,
+                (true, _, _) => store.create_operator_token(&name, lifetime).await?,
                 (false, Some(tenancy), Some(staff)) => {
-                    store.create_staff_token(tenancy, staff, &name).await?
+                    store
+                        .create_staff_token(tenancy, staff, &name, lifetime)
+                        .await?
                 }
                 _ => anyhow::bail!("say --operator, or --tenancy and --staff"),
             };
-            eprintln!("token {} created; it is shown only now:", created.info.id);
+            match created.info.expires_at {
+                Some(at) => eprintln!(
+                    "token {} created, expires {at}; it is shown only now:",
+                    created.info.id
+                ),
+                None => eprintln!(
+                    "token {} created, does not expire; it is shown only now:",
+                    created.info.id
+                ),
+            }
             println!("{}", created.token);
             Ok(())
         }

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod canvas;
+pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod html;
@@ -36,6 +37,10 @@ pub struct AppState {
     pub wake_workers: Arc<tokio::sync::Notify>,
     /// Limits requests to the invitation pages per client address.
     pub page_limiter: Arc<pages::PageLimiter>,
+    /// The reverse proxies whose forwarding headers name the client a rate limit keys on.
+    pub trusted_proxies: Arc<client_ip::TrustedProxies>,
+    /// How long a new API token lives when its creator does not say.
+    pub token_expiry: Option<time::Duration>,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -107,7 +112,10 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(salesforce::router())
         .merge(intake::router())
         .merge(canvas::router())
-        .merge(pages::router(state.page_limiter.clone()))
+        .merge(pages::router(pages::PageGuard {
+            limiter: state.page_limiter.clone(),
+            proxies: state.trusted_proxies.clone(),
+        }))
         .fallback(|| async { ApiError::NotFound("route").into_response() })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed.into_response() })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -13,6 +13,7 @@ use axum::routing::{get, post};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::client_ip::TrustedProxies;
 use super::extract::Path;
 use super::html::{escape, page, page_html};
 use crate::crm::{digest, oauth::random_token};
@@ -33,21 +34,29 @@ pub fn limiter(per_minute: u32) -> Arc<PageLimiter> {
     )))
 }
 
-pub fn router(limiter: Arc<PageLimiter>) -> Router<AppState> {
+/// The pages' limit, keyed on the client's address as the trusted proxies report it.
+#[derive(Clone)]
+pub struct PageGuard {
+    pub limiter: Arc<PageLimiter>,
+    pub proxies: Arc<TrustedProxies>,
+}
+
+pub fn router(guard: PageGuard) -> Router<AppState> {
     Router::new()
         .route("/invitations/{token}", get(open))
         .route("/invitations/{token}/accept", post(accept))
         .route("/invitations/{token}/decline", post(decline))
-        .layer(axum::middleware::from_fn_with_state(limiter, limit))
+        .layer(axum::middleware::from_fn_with_state(guard, limit))
 }
 
 async fn limit(
-    State(limiter): State<Arc<PageLimiter>>,
+    State(guard): State<PageGuard>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    if limiter.check_key(&peer.ip()).is_err() {
+    let client = guard.proxies.client(peer.ip(), request.headers());
+    if guard.limiter.check_key(&client).is_err() {
         let mut response = page(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many attempts",

@@ -40,6 +40,9 @@ pub struct TokenInfo {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// When the token stops working; absent for a token that does not expire.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -67,17 +70,24 @@ fn token_info(row: &AnyRow) -> sqlx::Result<TokenInfo> {
         staff_id: rows::opt_id(row, "staff_id")?,
         created_at: rows::time(row, "created_at")?,
         revoked_at: rows::opt_time(row, "revoked_at")?,
+        expires_at: rows::opt_time(row, "expires_at")?,
     })
 }
 
 impl Store {
-    async fn insert_token(&self, name: &str, staff: Option<(Uuid, Uuid)>) -> Result<CreatedToken> {
+    async fn insert_token(
+        &self,
+        name: &str,
+        staff: Option<(Uuid, Uuid)>,
+        lifetime: Option<time::Duration>,
+    ) -> Result<CreatedToken> {
         let mut secret = [0u8; 32];
         rand::rng().fill_bytes(&mut secret);
         let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
         let id = Uuid::now_v7();
         sqlx::query(
-            "INSERT INTO api_tokens (id, token_hash, name, tenancy_id, staff_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_tokens (id, token_hash, name, tenancy_id, staff_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id.to_string())
         .bind(hash(&token))
@@ -85,9 +95,10 @@ impl Store {
         .bind(staff.map(|(t, _)| t.to_string()))
         .bind(staff.map(|(_, s)| s.to_string()))
         .bind(self.now())
+        .bind(lifetime.map(|l| crate::clock::to_millis(self.clock.now() + l)))
         .execute(&mut *self.writer().await?)
         .await?;
-        let row = sqlx::query("SELECT id, name, tenancy_id, staff_id, created_at, revoked_at FROM api_tokens WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, tenancy_id, staff_id, created_at, revoked_at, expires_at FROM api_tokens WHERE id = $1")
             .bind(id.to_string())
             .fetch_one(&self.pool)
             .await?;
@@ -97,8 +108,12 @@ impl Store {
         })
     }
 
-    pub async fn create_operator_token(&self, name: &str) -> Result<CreatedToken> {
-        self.insert_token(name, None).await
+    pub async fn create_operator_token(
+        &self,
+        name: &str,
+        lifetime: Option<time::Duration>,
+    ) -> Result<CreatedToken> {
+        self.insert_token(name, None, lifetime).await
     }
 
     /// A token that acts as an active staff user of the tenancy.
@@ -107,6 +122,7 @@ impl Store {
         tenancy: Uuid,
         staff: Uuid,
         name: &str,
+        lifetime: Option<time::Duration>,
     ) -> Result<CreatedToken> {
         let user = match self.staff(tenancy, staff).await {
             Ok(user) => user,
@@ -121,10 +137,12 @@ impl Store {
         if !user.active {
             return Err(Error::invalid("staff_id", "is a deactivated staff user"));
         }
-        self.insert_token(name, Some((tenancy, staff))).await
+        self.insert_token(name, Some((tenancy, staff)), lifetime)
+            .await
     }
 
-    /// The caller behind a bearer token, if it is live and its staff user is active.
+    /// The caller behind a bearer token, if it is live (not revoked, not expired) and its
+    /// staff user is active.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Actor>> {
         if !token.starts_with(PREFIX) || token.len() > 100 {
             return Ok(None);
@@ -132,9 +150,11 @@ impl Store {
         let row = sqlx::query(
             "SELECT t.id, t.tenancy_id, t.staff_id, u.role, u.deactivated_at FROM api_tokens t \
              LEFT JOIN users u ON u.id = t.staff_id AND u.tenancy_id = t.tenancy_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL \
+             AND (t.expires_at IS NULL OR t.expires_at > $2)",
         )
         .bind(hash(token))
+        .bind(self.now())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
@@ -169,7 +189,7 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<TokenInfo>> {
         let found = sqlx::query(
-            "SELECT id, name, tenancy_id, staff_id, created_at, revoked_at FROM api_tokens \
+            "SELECT id, name, tenancy_id, staff_id, created_at, revoked_at, expires_at FROM api_tokens \
              WHERE COALESCE(tenancy_id, '') = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(tenancy.map(|t| t.to_string()).unwrap_or_default())
@@ -197,7 +217,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("token"));
         }
-        let row = sqlx::query("SELECT id, name, tenancy_id, staff_id, created_at, revoked_at FROM api_tokens WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, tenancy_id, staff_id, created_at, revoked_at, expires_at FROM api_tokens WHERE id = $1")
             .bind(id.to_string())
             .fetch_one(&self.pool)
             .await?;

@@ -173,6 +173,11 @@ impl Reply {
 
 impl TestApp {
     pub async fn spawn(backend: TestBackend) -> TestApp {
+        Self::spawn_with(backend, liaison::config::ApiConfig::default()).await
+    }
+
+    /// The app with API settings of the test's own (trusted proxies, token lifetimes).
+    pub async fn spawn_with(backend: TestBackend, api: liaison::config::ApiConfig) -> TestApp {
         let (url, db) = match backend {
             TestBackend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -211,7 +216,7 @@ impl TestApp {
             }
         );
         let operator = store
-            .create_operator_token("tests")
+            .create_operator_token("tests", None)
             .await
             .expect("operator token")
             .token;
@@ -222,7 +227,8 @@ impl TestApp {
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let salesforce = wiremock::MockServer::start().await;
         let (tx, rx) = oneshot::channel::<()>();
-        let state = liaison::app_state(store.clone(), crm_config(&address)).expect("app state");
+        let state =
+            liaison::app_state_with(store.clone(), crm_config(&address), &api).expect("app state");
         tokio::spawn(liaison::serve(listener, state, 64 * 1024, async {
             let _ = rx.await;
         }));

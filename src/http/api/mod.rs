@@ -65,6 +65,16 @@ impl PageQuery {
     }
 }
 
+/// Tells a field sent as `null` (`Some(None)`) from a field left out (`None`), for settings
+/// where `null` means "none" and silence means "the default" or "leave as is".
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 /// Turns collected field errors into one 422.
 pub fn invalid(errors: Vec<FieldError>) -> ApiError {
     ApiError::Invalid(errors)

@@ -6,7 +6,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::PageQuery;
+use super::{PageQuery, invalid, parsed, present};
+use crate::domain::FieldErrors;
+use crate::domain::token;
 use crate::domain::user::StaffRole;
 use crate::domain::values::DisplayName;
 use crate::http::AppState;
@@ -30,22 +32,45 @@ pub struct CreateToken {
     pub staff_id: Uuid,
     /// What the token is for, e.g. "Salesforce integration".
     pub name: String,
+    /// Days until the token stops working, 1 to 3650; `null` for a token that never expires;
+    /// left out, the installation's default (`api.token_expiry_days`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
+    pub expires_in_days: Option<Option<u32>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOperatorToken {
     pub name: String,
+    /// Days until the token stops working, 1 to 3650; `null` for a token that never expires;
+    /// left out, the installation's default (`api.token_expiry_days`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
+    pub expires_in_days: Option<Option<u32>>,
 }
 
-fn token_name(raw: &str) -> Result<String, ApiError> {
-    DisplayName::parse(raw)
-        .map(|n| n.as_str().to_string())
-        .map_err(|reason| ApiError::invalid("name", reason))
+/// The new token's name and lifetime, every field error at once.
+fn parse_token(
+    state: &AppState,
+    name: &str,
+    expires_in_days: Option<Option<u32>>,
+) -> Result<(String, Option<time::Duration>), ApiError> {
+    let mut errors = FieldErrors::new();
+    let name = errors.take(
+        "name",
+        DisplayName::parse(name).map(|n| n.as_str().to_string()),
+    );
+    let lifetime = errors.take(
+        "expires_in_days",
+        token::lifetime(expires_in_days, state.token_expiry),
+    );
+    errors.finish().map_err(invalid)?;
+    Ok((parsed(name)?, parsed(lifetime)?))
 }
 
 /// Issue a token that acts as a staff user of the tenancy (administrators). The secret is in
-/// this response only.
+/// this response only. An expired token is refused like an unknown one.
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/tokens", tag = "tokens",
     params(("tenancy_id" = Uuid, Path)), request_body = CreateToken,
     responses((status = 201, body = CreatedToken), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -58,7 +83,7 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    let name = token_name(&body.name)?;
+    let (name, lifetime) = parse_token(&state, &body.name, body.expires_in_days)?;
     // A token carries its staff user's rights: only those who may appoint system
     // administrators may issue one that acts as a system administrator.
     if !access.role.is_none_or(StaffRole::administers_tenancy)
@@ -71,7 +96,7 @@ async fn create_token(
     }
     let created = state
         .store
-        .create_staff_token(access.tenancy, body.staff_id, &name)
+        .create_staff_token(access.tenancy, body.staff_id, &name, lifetime)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
@@ -126,10 +151,10 @@ async fn create_operator_token(
     Json(body): Json<CreateOperatorToken>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
     caller.require_operator()?;
-    let name = token_name(&body.name)?;
+    let (name, lifetime) = parse_token(&state, &body.name, body.expires_in_days)?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(state.store.create_operator_token(&name).await?),
+        axum::Json(state.store.create_operator_token(&name, lifetime).await?),
     ))
 }
 
