@@ -26,6 +26,7 @@ use liaison::domain::invite::{Invite, InviteInput};
 use liaison::domain::tenancy::{GroupKind, GroupModel, MobilePolicy};
 use liaison::domain::user::StaffRole;
 use liaison::domain::values::{DisplayName, Email, PersonName, SalesforceId};
+use liaison::jobs::inbox::{InboxConfig, PassReport as InboxReport, pass as inbox_pass};
 use liaison::jobs::writeback::{WritebackConfig, pass};
 use liaison::store::{
     AuthKind, Inviter, NewGroupRequest, NewOrgLink, NewStaff, NewTenancy, StaffMatch, Store,
@@ -77,6 +78,14 @@ enum Bench {
         /// Senders posting at once.
         #[arg(long, default_value_t = 8)]
         senders: usize,
+        /// After the Acks, also time the inbox worker settling every item: first the posted
+        /// changes of unlinked records, then changes of `linked` linked records whose mapped
+        /// fields changed.
+        #[arg(long)]
+        apply: bool,
+        /// Linked records (each with a client) for the second phase of `--apply`.
+        #[arg(long, default_value_t = 5_000)]
+        linked: usize,
     },
 }
 
@@ -107,7 +116,12 @@ async fn main() -> anyhow::Result<()> {
             existing,
             concurrency,
         } => invite(&store, &url, invites, existing, concurrency).await,
-        Bench::Intake { messages, senders } => intake(&store, messages, senders).await,
+        Bench::Intake {
+            messages,
+            senders,
+            apply,
+            linked,
+        } => intake(&store, messages, senders, apply.then_some(linked)).await,
     };
     store.close().await;
     let _ = std::fs::remove_dir_all(scratch);
@@ -168,6 +182,7 @@ async fn connected_org(store: &Store, salesforce: &MockServer) -> anyhow::Result
             group_model: GroupModel::ClientTeams,
             mobile_policy: MobilePolicy::Optional,
             group_name_convention: "{last_name} Relationship".into(),
+            phone_region: Default::default(),
         })
         .await?
         .id;
@@ -439,6 +454,7 @@ async fn resend(store: &Store, url: &str, invitations: usize, due: usize) -> any
             group_model: GroupModel::ClientTeams,
             mobile_policy: MobilePolicy::Optional,
             group_name_convention: "{last_name} Relationship".into(),
+            phone_region: Default::default(),
         })
         .await?
         .id;
@@ -805,6 +821,12 @@ fn bench_org_id() -> String {
 }
 
 async fn intake_link(store: &Store, org: &str) -> anyhow::Result<(Uuid, String)> {
+    let (link, token, _) = intake_link_in(store, org).await?;
+    Ok((link, token))
+}
+
+/// An org link with intake secrets, and the tenancy it serves.
+async fn intake_link_in(store: &Store, org: &str) -> anyhow::Result<(Uuid, String, Uuid)> {
     let tenancy = store
         .create_tenancy(NewTenancy {
             name: DisplayName::parse(&format!("Bench {}", Uuid::now_v7().simple()))
@@ -812,6 +834,7 @@ async fn intake_link(store: &Store, org: &str) -> anyhow::Result<(Uuid, String)>
             group_model: GroupModel::ClientTeams,
             mobile_policy: MobilePolicy::Optional,
             group_name_convention: "{last_name} Relationship".into(),
+            phone_region: Default::default(),
         })
         .await?
         .id;
@@ -849,10 +872,158 @@ async fn intake_link(store: &Store, org: &str) -> anyhow::Result<(Uuid, String)>
     store
         .set_intake_secrets(link, &liaison::crm::digest(&token), &sealed)
         .await?;
-    Ok((link, token))
+    Ok((link, token, tenancy))
 }
 
-async fn intake(store: &Store, messages: usize, senders: usize) -> anyhow::Result<Value> {
+/// Runs inbox passes until none claims anything; returns the seconds taken and the report.
+async fn settle_inbox(store: &Store) -> anyhow::Result<(f64, InboxReport)> {
+    let config = InboxConfig::default();
+    let started = Instant::now();
+    let mut total = InboxReport::default();
+    loop {
+        let report = inbox_pass(store, &config).await?;
+        if report.claimed == 0 {
+            break;
+        }
+        total.claimed += report.claimed;
+        total.applied += report.applied;
+        total.skipped += report.skipped;
+        total.failed += report.failed;
+        total.retried += report.retried;
+    }
+    Ok((started.elapsed().as_secs_f64(), total))
+}
+
+/// Fails unless every item of `link` is settled (none pending).
+async fn ensure_settled(store: &Store, link: Uuid) -> anyhow::Result<()> {
+    let pending = store
+        .list_changes(
+            link,
+            Some(liaison::store::InboxState::Pending),
+            &liaison::store::PageRequest {
+                limit: 1,
+                after: None,
+            },
+        )
+        .await?;
+    anyhow::ensure!(pending.items.is_empty(), "items were left pending");
+    Ok(())
+}
+
+/// Phase two of `--apply`: `count` clients linked to Contacts, then one change of each record
+/// that renames the client and sets a title, stored as the intake stores them; returns the
+/// figures of the worker applying them.
+async fn apply_linked(store: &Store, count: usize) -> anyhow::Result<Value> {
+    let (link, _, tenancy) = intake_link_in(store, &bench_org_id()).await?;
+    let staff = store
+        .create_staff(
+            tenancy,
+            NewStaff {
+                first_name: PersonName::parse("Ada").map_err(anyhow::Error::msg)?,
+                last_name: PersonName::parse("Admin").map_err(anyhow::Error::msg)?,
+                email: Email::parse("ada@bench.example").map_err(anyhow::Error::msg)?,
+                mobile: None,
+                title: None,
+                role: StaffRole::SystemAdministrator,
+            },
+        )
+        .await?
+        .id;
+    let team = store
+        .create_group(
+            tenancy,
+            GroupKind::ClientTeam,
+            NewGroupRequest {
+                name: DisplayName::parse("Everyone").map_err(anyhow::Error::msg)?,
+                members: vec![staff],
+            },
+            None,
+        )
+        .await?
+        .id;
+    println!("creating {count} linked clients…");
+    for n in 0..count {
+        let input = InviteInput {
+            first_name: "Client".into(),
+            last_name: format!("N{n}"),
+            email: format!("client{n}@bench.example"),
+            client_teams: vec![team],
+            ..Default::default()
+        };
+        let invite = Invite::parse(input, GroupModel::ClientTeams, MobilePolicy::Optional)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let client = store
+            .invite_client(
+                tenancy,
+                invite,
+                Inviter {
+                    staff: None,
+                    administers_users: true,
+                },
+                "bench",
+            )
+            .await?
+            .id;
+        let record = SalesforceId::parse(&format!("003{n:012}")).map_err(anyhow::Error::msg)?;
+        store
+            .link_crm_record(tenancy, client, link, "Contact", record.as_str())
+            .await?;
+    }
+    let changes: Vec<liaison::store::RecordChange> = (0..count)
+        .map(|n| {
+            let record = SalesforceId::parse(&format!("003{n:012}")).map_err(anyhow::Error::msg)?;
+            let mut fields = serde_json::Map::new();
+            for (name, value) in [
+                ("Id", record.as_str().to_string()),
+                ("FirstName", format!("Renamed{n}")),
+                ("LastName", format!("N{n}")),
+                ("Email", format!("client{n}@bench.example")),
+                ("Title", "Director".to_string()),
+                ("LastModifiedDate", "2026-03-02T09:00:00.000Z".to_string()),
+            ] {
+                fields.insert(name.into(), Value::String(value));
+            }
+            Ok(liaison::store::RecordChange {
+                delivery_id: format!("04l{n:015}"),
+                sobject: "Contact".into(),
+                record_id: record.as_str().to_string(),
+                modstamp: 1_772_442_000_000,
+                deleted: false,
+                master_record_id: None,
+                fields,
+                changed_fields: None,
+                changed_by: None,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    for batch in changes.chunks(100) {
+        store
+            .receive_changes(link, liaison::store::ChangeSource::OutboundMessage, batch)
+            .await?;
+    }
+    println!("applying {count} changes of linked records…");
+    let (seconds, report) = settle_inbox(store).await?;
+    ensure_settled(store, link).await?;
+    anyhow::ensure!(
+        report.applied == count,
+        "{} of {count} changes applied ({} skipped, {} failed)",
+        report.applied,
+        report.skipped,
+        report.failed
+    );
+    Ok(json!({
+        "changes": count,
+        "seconds": (seconds * 1000.0).round() / 1000.0,
+        "applied_per_second": (count as f64 / seconds).round(),
+    }))
+}
+
+async fn intake(
+    store: &Store,
+    messages: usize,
+    senders: usize,
+    apply: Option<usize>,
+) -> anyhow::Result<Value> {
     let org = bench_org_id();
     let (link, token) = intake_link(store, &org).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -932,6 +1103,31 @@ async fn intake(store: &Store, messages: usize, senders: usize) -> anyhow::Resul
     let _ = stop.send(());
     let _ = server.await;
 
+    // The posted changes are of records no client is linked to: each is only skipped.
+    let applied = match apply {
+        Some(linked) => {
+            let notifications = messages * 100;
+            println!("applying {notifications} changes of unlinked records…");
+            let (unlinked_seconds, report) = settle_inbox(store).await?;
+            ensure_settled(store, link).await?;
+            anyhow::ensure!(
+                report.skipped == notifications,
+                "{} of {notifications} changes skipped",
+                report.skipped
+            );
+            let linked = apply_linked(store, linked).await?;
+            json!({
+                "unlinked": {
+                    "changes": notifications,
+                    "seconds": (unlinked_seconds * 1000.0).round() / 1000.0,
+                    "applied_per_second": (notifications as f64 / unlinked_seconds).round(),
+                },
+                "linked": linked,
+            })
+        }
+        None => Value::Null,
+    };
+
     // The same rows, parsed once up front, inserted directly by as many writers.
     let (raw_link, _) = intake_link(store, &bench_org_id()).await?;
     let changes: Vec<Vec<liaison::store::RecordChange>> = bodies
@@ -983,5 +1179,6 @@ async fn intake(store: &Store, messages: usize, senders: usize) -> anyhow::Resul
         "p99_ack_ms": percentile(&latencies, 99.0) as f64 / 1000.0,
         "max_ack_ms": latencies.last().copied().unwrap_or(0) as f64 / 1000.0,
         "raw_insert_per_second": (notifications as f64 / raw_seconds).round(),
+        "apply": applied,
     }))
 }

@@ -275,6 +275,7 @@ pub fn decide(link: &OrgLink, claimed: &ClaimedChange, linked: bool) -> Decision
         email: value(&Some(mapped.email.clone())),
         mobile: value(&mapped.mobile),
         title: value(&mapped.title),
+        phone_region: link.field_mapping.phone_region(),
     };
     if !linked
         && let Some(auto) = &link.auto_invite

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::FieldErrors;
+use crate::domain::values::{E164Phone, PhoneRegion};
 
 /// Record fields for each invite field, for one kind of record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -50,7 +51,8 @@ pub struct FieldMapping {
     pub read_only: Vec<InviteField>,
     pub write_back: WriteBackFields,
     /// The country (ISO 3166 code, e.g. `GB`) whose numbering a record's mobile number without
-    /// a `+` is read in, to offer its E.164 form in the invite form.
+    /// a `+` is read in, in the invite form and when a change is applied. When absent, the
+    /// tenancy's `phone_region` is used.
     #[serde(default)]
     pub phone_region: Option<String>,
 }
@@ -99,21 +101,22 @@ pub(crate) fn is_field_name(name: &str) -> bool {
         && !body.ends_with('_')
 }
 
-/// A country code phonenumber knows.
-pub fn region_of(code: &str) -> Option<phonenumber::country::Id> {
-    code.trim().to_ascii_uppercase().parse().ok()
-}
-
 /// The E.164 form of a number written as people write it, read in `region` when it has no `+`.
 /// Only offered to the user, never applied silently.
-pub fn suggest_e164(raw: &str, region: Option<&str>) -> Option<String> {
-    let country = region.and_then(region_of);
-    let number = phonenumber::parse(country, raw).ok()?;
-    phonenumber::is_valid(&number)
-        .then(|| number.format().mode(phonenumber::Mode::E164).to_string())
+pub fn suggest_e164(raw: &str, region: Option<PhoneRegion>) -> Option<String> {
+    E164Phone::parse_in_region(raw, region)
+        .ok()
+        .map(|n| n.as_str().to_string())
 }
 
 impl FieldMapping {
+    /// The mapping's own phone region, which overrides the tenancy's (checked when saved).
+    pub fn phone_region(&self) -> Option<PhoneRegion> {
+        self.phone_region
+            .as_deref()
+            .and_then(|r| PhoneRegion::parse(r).ok())
+    }
+
     /// Checks every field name, naming each bad one by its path.
     pub fn validate(&self, errors: &mut FieldErrors, prefix: &str) {
         let mut check = |path: &str, name: &str| {
@@ -139,12 +142,9 @@ impl FieldMapping {
             }
         }
         if let Some(region) = &self.phone_region
-            && region_of(region).is_none()
+            && let Err(reason) = PhoneRegion::parse(region)
         {
-            errors.push(
-                format!("{prefix}.phone_region"),
-                "is not a two-letter country code, e.g. GB",
-            );
+            errors.push(format!("{prefix}.phone_region"), reason);
         }
         let wb = &self.write_back;
         let custom = [
@@ -181,8 +181,9 @@ mod tests {
 
     #[test]
     fn a_uk_number_without_its_plus_is_offered_in_e164() {
+        let gb = PhoneRegion::parse("GB").ok();
         assert_eq!(
-            suggest_e164("07768 887464", Some("GB")).as_deref(),
+            suggest_e164("07768 887464", gb).as_deref(),
             Some("+447768887464")
         );
         assert_eq!(
@@ -194,7 +195,7 @@ mod tests {
             None,
             "no region, no guess"
         );
-        assert_eq!(suggest_e164("call me", Some("GB")), None);
+        assert_eq!(suggest_e164("call me", gb), None);
     }
 
     #[test]

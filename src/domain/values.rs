@@ -90,6 +90,78 @@ impl E164Phone {
     }
 }
 
+impl E164Phone {
+    /// A number as a CRM record holds it: E.164 as it is, or written as people write it
+    /// (spaces, a national trunk prefix) when its country is known, in `region` for a number
+    /// without a `+`. The refusal says what was missing.
+    pub fn parse_in_region(raw: &str, region: Option<PhoneRegion>) -> Result<Self, String> {
+        let strict = Self::parse(raw);
+        if strict.is_ok() {
+            return strict;
+        }
+        let value = raw.trim();
+        if !value.starts_with('+') && region.is_none() {
+            return Err(
+                "is a national number and no phone region is set to read it in; write it with + and the country code"
+                    .into(),
+            );
+        }
+        phonenumber::parse(region.map(|r| r.0), value)
+            .ok()
+            .filter(phonenumber::is_valid)
+            .map(|n| Self(n.format().mode(phonenumber::Mode::E164).to_string()))
+            .ok_or_else(|| match region {
+                Some(r) if !value.starts_with('+') => {
+                    format!("is not a valid phone number in {}", r.as_str())
+                }
+                _ => {
+                    "is not a valid phone number; write it in E.164 form, e.g. +447768887464".into()
+                }
+            })
+    }
+}
+
+/// The country whose numbering a phone number without a `+` is read in: an ISO 3166 alpha-2
+/// code that has a telephone numbering plan, e.g. `GB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhoneRegion(phonenumber::country::Id);
+
+impl PhoneRegion {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim();
+        if value.len() != 2 {
+            return Err("must be a two-letter country code, e.g. GB".into());
+        }
+        value
+            .to_ascii_uppercase()
+            .parse()
+            .map(Self)
+            .map_err(|_| "is not a country code with a telephone numbering plan, e.g. GB".into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_ref()
+    }
+}
+
+impl Default for PhoneRegion {
+    fn default() -> Self {
+        Self(phonenumber::country::Id::GB)
+    }
+}
+
+impl fmt::Display for PhoneRegion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for PhoneRegion {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// A Salesforce record, user or org id: 15 case-sensitive characters, or the 18-character form
 /// whose last three characters encode the case of the first fifteen. Kept in the 18 form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -276,6 +348,30 @@ mod tests {
             "+1234567890123456",
         ] {
             assert!(E164Phone::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn a_national_number_is_read_in_its_region() {
+        let gb = PhoneRegion::parse("gb").unwrap();
+        assert_eq!(gb.as_str(), "GB");
+        assert_eq!(
+            E164Phone::parse_in_region("07768 887464", Some(gb))
+                .unwrap()
+                .as_str(),
+            "+447768887464"
+        );
+        assert_eq!(
+            E164Phone::parse_in_region("+44 7768 887464", None)
+                .unwrap()
+                .as_str(),
+            "+447768887464"
+        );
+        let no_region = E164Phone::parse_in_region("07768 887464", None).unwrap_err();
+        assert!(no_region.contains("no phone region"), "{no_region}");
+        assert!(E164Phone::parse_in_region("call me", Some(gb)).is_err());
+        for bad in ["", "G", "GBR", "ZZ", "1A"] {
+            assert!(PhoneRegion::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
 

@@ -726,7 +726,9 @@ async fn render_form(
             .then(|| {
                 crate::crm::mapping::suggest_e164(
                     &form.mobile,
-                    link.field_mapping.phone_region.as_deref(),
+                    link.field_mapping
+                        .phone_region()
+                        .or(Some(tenancy.phone_region)),
                 )
             })
             .flatten();

@@ -40,6 +40,15 @@ impl Backend {
         }
     }
 
+    /// The most parameters one statement may bind: SQLite's default limit (32766 since 3.32;
+    /// the bundled library is 3.46) and PostgreSQL's protocol limit (65535).
+    pub fn max_bind_params(self) -> usize {
+        match self {
+            Self::Sqlite => 32_766,
+            Self::Postgres => 65_535,
+        }
+    }
+
     pub(super) fn migrator(self) -> &'static Migrator {
         match self {
             Self::Sqlite => &SQLITE_MIGRATIONS,

@@ -19,7 +19,7 @@ use crate::domain::FieldError;
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invite::{Invite, InviteInput, parse_mobile};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
-use crate::domain::values::{Email, PersonName, SalesforceId, Title};
+use crate::domain::values::{E164Phone, Email, PersonName, PhoneRegion, SalesforceId, Title};
 
 /// Milliseconds a claimed change stays with one worker.
 pub const INBOX_LEASE_MS: i64 = 60_000;
@@ -165,6 +165,8 @@ pub struct RecordDetails {
     pub email: (String, RecordValue),
     pub mobile: (String, RecordValue),
     pub title: (String, RecordValue),
+    /// The mapping's phone region, which overrides the tenancy's for a national number.
+    pub phone_region: Option<PhoneRegion>,
 }
 
 /// What a change does.
@@ -265,6 +267,65 @@ async fn finish(
     Ok(())
 }
 
+/// Records a failed attempt of a change: retried at `run_at`, or kept as failed when `give_up`.
+async fn fail_in(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    reason: &str,
+    run_at: i64,
+    give_up: bool,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE crm_inbox SET attempts = attempts + 1, lease_until = NULL, run_at = $2, last_error = $3, \
+         state = CASE WHEN $4 = 1 THEN 'failed' ELSE state END, updated_at = $5 WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(run_at)
+    .bind(reason.to_string())
+    .bind(i64::from(give_up))
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A refusal as ops read it on the item: each field and its reason.
+pub fn refusal_reason(error: &Error) -> String {
+    match error {
+        Error::Invalid(errors) => errors
+            .iter()
+            .map(|e| format!("{} {}", e.field, e.reason))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// `count` groups of `width` parameters, numbered from `$first`: `$1, $2` or `($1, $2), ($3, $4)`.
+fn placeholders(first: usize, count: usize, width: usize) -> String {
+    let mut out = String::with_capacity(count * width * 6);
+    for i in 0..count {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if width > 1 {
+            out.push('(');
+        }
+        for j in 0..width {
+            if j > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(first + i * width + j).to_string());
+        }
+        if width > 1 {
+            out.push(')');
+        }
+    }
+    out
+}
+
 /// Parses one mapped field; a required one (a name, the e-mail) may not be empty.
 fn required<T>(
     (field, value): &(String, RecordValue),
@@ -276,6 +337,31 @@ fn required<T>(
         Some(Some(raw)) => parse(raw)
             .map(Some)
             .map_err(|reason| Error::invalid(field.clone(), reason)),
+    }
+}
+
+/// Takes a field's refusal as a problem to report, passing any other error on.
+fn lenient<T>(parsed: Result<Option<T>>, problems: &mut Vec<FieldError>) -> Result<Option<T>> {
+    match parsed {
+        Err(Error::Invalid(errors)) => {
+            problems.extend(errors);
+            Ok(None)
+        }
+        other => other,
+    }
+}
+
+/// A record's mobile under the tenancy's policy, a national number read in `region`.
+fn parse_record_mobile(
+    raw: Option<&str>,
+    policy: MobilePolicy,
+    region: Option<PhoneRegion>,
+) -> std::result::Result<Option<E164Phone>, String> {
+    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(value) if policy != MobilePolicy::Hidden => {
+            E164Phone::parse_in_region(value, region).map(Some)
+        }
+        given => parse_mobile(given, policy),
     }
 }
 
@@ -443,18 +529,8 @@ impl Store {
         run_at: i64,
         give_up: bool,
     ) -> Result<()> {
-        sqlx::query(
-            "UPDATE crm_inbox SET attempts = attempts + 1, lease_until = NULL, run_at = $2, last_error = $3, \
-             state = CASE WHEN $4 = 1 THEN 'failed' ELSE state END, updated_at = $5 WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .bind(run_at)
-        .bind(reason.to_string())
-        .bind(i64::from(give_up))
-        .bind(self.now())
-        .execute(&mut *self.writer().await?)
-        .await?;
-        Ok(())
+        let now = self.now();
+        fail_in(&mut *self.writer().await?, id, reason, run_at, give_up, now).await
     }
 
     /// Applies one change in one transaction, and marks it done or skipped in the same
@@ -466,13 +542,166 @@ impl Store {
         actor: &str,
     ) -> Result<(InboxState, String)> {
         let now = self.now();
+        let mut tx = self.write_tx().await?;
+        let done = self.apply_in(&mut tx, claimed, effect, actor, now).await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Applies the changes of linked records in one transaction, in the order given (per
+    /// record by modification time), after locking the tenancies they touch in one order, so
+    /// two workers never wait on each other's locks. A change refused for its values or a
+    /// broken rule rolls back alone (to a savepoint) and is kept as failed; a database failure
+    /// rolls back the whole group, for the caller to apply its changes one at a time.
+    pub async fn apply_changes(
+        &self,
+        changes: &[(&ClaimedChange, RecordEffect)],
+        tenancies: &[Uuid],
+        actor: &str,
+    ) -> Result<Vec<Result<(InboxState, String)>>> {
+        use sqlx::Connection;
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        let mut locks = tenancies.to_vec();
+        locks.sort();
+        locks.dedup();
+        for tenancy in locks {
+            match lock_tenancy(&mut tx, tenancy).await {
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let mut results = Vec::with_capacity(changes.len());
+        for (claimed, effect) in changes {
+            let mut savepoint = (*tx).begin().await?;
+            match self
+                .apply_in(&mut savepoint, claimed, effect, actor, now)
+                .await
+            {
+                Ok(done) => {
+                    savepoint.commit().await?;
+                    results.push(Ok(done));
+                }
+                Err(Error::Database(e)) => return Err(Error::Database(e)),
+                Err(refusal) => {
+                    savepoint.rollback().await?;
+                    fail_in(
+                        &mut tx,
+                        claimed.id,
+                        &refusal_reason(&refusal),
+                        now,
+                        true,
+                        now,
+                    )
+                    .await?;
+                    results.push(Err(refusal));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    /// Settles changes that need no work in one transaction, a statement per outcome and
+    /// chunk: echoes, changes of records no client is linked to, changes of links that are
+    /// gone. `versions` (one per record, its newest modification time) are recorded as
+    /// applied as the one-at-a-time path would, so a late older change stays older.
+    pub async fn skip_changes(
+        &self,
+        skipped: &[(Uuid, String)],
+        versions: &[(Uuid, String, i64)],
+    ) -> Result<()> {
+        if skipped.is_empty() && versions.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let per_statement = self.backend.max_bind_params().min(10_000);
+        let mut by_outcome: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for (id, outcome) in skipped {
+            by_outcome
+                .entry(outcome.as_str())
+                .or_default()
+                .push(id.to_string());
+        }
+        let mut tx = self.write_tx().await?;
+        for (outcome, ids) in &by_outcome {
+            for chunk in ids.chunks(per_statement - 2) {
+                let list = placeholders(3, chunk.len(), 1);
+                let sql = format!(
+                    "UPDATE crm_inbox SET state = 'skipped', outcome = $1, attempts = attempts + 1, lease_until = NULL, \
+                     last_error = NULL, updated_at = $2 WHERE id IN ({list})"
+                );
+                let mut query = sqlx::query(&sql).bind(outcome.to_string()).bind(now);
+                for id in chunk {
+                    query = query.bind(id.clone());
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        for chunk in versions.chunks(per_statement / 3) {
+            let rows = placeholders(1, chunk.len(), 3);
+            // One row per record: PostgreSQL refuses an upsert that touches a row twice.
+            let sql = format!(
+                "INSERT INTO crm_record_versions (org_link_id, record_id, modstamp) VALUES {rows} \
+                 ON CONFLICT (org_link_id, record_id) DO UPDATE SET modstamp = excluded.modstamp \
+                 WHERE crm_record_versions.modstamp < excluded.modstamp"
+            );
+            let mut query = sqlx::query(&sql);
+            for (link, record, modstamp) in chunk {
+                query = query
+                    .bind(link.to_string())
+                    .bind(record.clone())
+                    .bind(*modstamp);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The tenancies each record (of `link`) has a linked client in, for records that have
+    /// one; a query per chunk of records.
+    pub async fn linked_tenancies(
+        &self,
+        link: Uuid,
+        records: &[&str],
+    ) -> Result<std::collections::HashMap<String, Vec<Uuid>>> {
+        let mut linked: std::collections::HashMap<String, Vec<Uuid>> = Default::default();
+        let per_statement = self.backend.max_bind_params().min(10_000);
+        for chunk in records.chunks(per_statement - 1) {
+            let list = placeholders(2, chunk.len(), 1);
+            let sql = format!(
+                "SELECT record_id, tenancy_id FROM crm_records WHERE org_link_id = $1 AND record_id IN ({list})"
+            );
+            let mut query = sqlx::query(&sql).bind(link.to_string());
+            for record in chunk {
+                query = query.bind(record.to_string());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                linked
+                    .entry(rows::text(&row, "record_id")?)
+                    .or_default()
+                    .push(rows::id(&row, "tenancy_id")?);
+            }
+        }
+        Ok(linked)
+    }
+
+    /// One change's effect and its item's state, in `tx`.
+    async fn apply_in(
+        &self,
+        tx: &mut AnyConnection,
+        claimed: &ClaimedChange,
+        effect: &RecordEffect,
+        actor: &str,
+        now: i64,
+    ) -> Result<(InboxState, String)> {
         let c = &claimed.change;
         let link = claimed.org_link_id.to_string();
-        let mut tx = self.write_tx().await?;
-        if !claim_newest(&mut tx, &link, &c.record_id, c.modstamp).await? {
+        let tx = &mut *tx;
+        if !claim_newest(tx, &link, &c.record_id, c.modstamp).await? {
             let outcome = "older than (or as old as) a change already applied to this record";
-            finish(&mut tx, claimed.id, InboxState::Skipped, outcome, now).await?;
-            tx.commit().await?;
+            finish(tx, claimed.id, InboxState::Skipped, outcome, now).await?;
             return Ok((InboxState::Skipped, outcome.into()));
         }
         let (state, outcome) = match effect {
@@ -533,7 +762,7 @@ impl Store {
                     let mut notes = Vec::new();
                     for (tenancy, client) in linked {
                         if let Some(note) = self
-                            .follow_record(&mut tx, tenancy, client, details, actor, now)
+                            .follow_record(&mut *tx, tenancy, client, details, actor, now)
                             .await?
                         {
                             notes.push(format!("client {client}: {note}"));
@@ -550,8 +779,7 @@ impl Store {
                 }
             }
         };
-        finish(&mut tx, claimed.id, state, &outcome, now).await?;
-        tx.commit().await?;
+        finish(tx, claimed.id, state, &outcome, now).await?;
         Ok((state, outcome))
     }
 
@@ -567,30 +795,48 @@ impl Store {
     ) -> Result<Option<String>> {
         lock_tenancy(tx, tenancy).await?;
         let before = self.client_in(tx, tenancy, client).await?;
-        let policy_row = sqlx::query("SELECT mobile_policy FROM tenancies WHERE id = $1")
-            .bind(tenancy.to_string())
-            .fetch_one(&mut *tx)
-            .await?;
-        let policy = rows::parsed(&policy_row, "mobile_policy", MobilePolicy::parse)?;
+        let settings =
+            sqlx::query("SELECT mobile_policy, phone_region FROM tenancies WHERE id = $1")
+                .bind(tenancy.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+        let policy = rows::parsed(&settings, "mobile_policy", MobilePolicy::parse)?;
+        let region =
+            details
+                .phone_region
+                .or(PhoneRegion::parse(&rows::text(&settings, "phone_region")?).ok());
 
-        let first_name = required(&details.first_name, PersonName::parse)?;
-        let last_name = required(&details.last_name, PersonName::parse)?;
-        let email = required(&details.email, Email::parse)?;
+        // A value that does not parse is left as it was and reported on the item; the rest of
+        // the change still applies.
+        let mut problems = Vec::new();
+        let first_name = lenient(
+            required(&details.first_name, PersonName::parse),
+            &mut problems,
+        )?;
+        let last_name = lenient(
+            required(&details.last_name, PersonName::parse),
+            &mut problems,
+        )?;
+        let email = lenient(required(&details.email, Email::parse), &mut problems)?;
         let (mobile_field, mobile_value) = &details.mobile;
         let mobile = match (policy, mobile_value) {
             // A tenancy that does not collect mobiles ignores the record's.
             (MobilePolicy::Hidden, _) | (_, None) => None,
-            (_, Some(raw)) => Some(
-                parse_mobile(raw.as_deref(), policy)
-                    .map_err(|reason| Error::invalid(mobile_field.clone(), reason))?,
-            ),
+            (_, Some(raw)) => lenient(
+                parse_record_mobile(raw.as_deref(), policy, region)
+                    .map(Some)
+                    .map_err(|reason| Error::invalid(mobile_field.clone(), reason)),
+                &mut problems,
+            )?,
         };
         let title = match &details.title.1 {
             None => None,
-            Some(raw) => Some(
+            Some(raw) => lenient(
                 Title::parse_or_default(raw.as_deref())
-                    .map_err(|reason| Error::invalid(details.title.0.clone(), reason))?,
-            ),
+                    .map(Some)
+                    .map_err(|reason| Error::invalid(details.title.0.clone(), reason)),
+                &mut problems,
+            )?,
         };
 
         let mut changed = Vec::new();
@@ -633,6 +879,10 @@ impl Store {
             changed.push("title");
         }
         if changed.is_empty() {
+            // Nothing applies, so the change fails with what was wrong: waiting will not fix it.
+            if !problems.is_empty() {
+                return Err(Error::Invalid(problems));
+            }
             return Ok(if notes.is_empty() {
                 None
             } else {
@@ -664,6 +914,9 @@ impl Store {
         for n in notes {
             note.push_str("; ");
             note.push_str(n);
+        }
+        for p in problems {
+            note.push_str(&format!("; {} not applied: {}", p.field, p.reason));
         }
         Ok(Some(note))
     }
@@ -715,9 +968,17 @@ impl Store {
             first_name: value(&details.first_name).unwrap_or_default(),
             last_name: value(&details.last_name).unwrap_or_default(),
             email: value(&details.email).unwrap_or_default(),
+            // A national number is offered in E.164 when its region reads it; otherwise the
+            // invite's own check names the field.
             mobile: match policy {
                 MobilePolicy::Hidden => None,
-                _ => value(&details.mobile),
+                _ => value(&details.mobile).map(|raw| {
+                    E164Phone::parse_in_region(
+                        &raw,
+                        details.phone_region.or(Some(tenancy.phone_region)),
+                    )
+                    .map_or(raw, |m| m.as_str().to_string())
+                }),
             },
             title: value(&details.title),
             contact_groups,

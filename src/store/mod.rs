@@ -32,7 +32,7 @@ pub use clients::{
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
 pub use inbox::{
     ChangeSource, ClaimedChange, INBOX_LEASE_MS, InboxItem, InboxState, IntakeLink, RecordChange,
-    RecordDetails, RecordEffect, RecordValue,
+    RecordDetails, RecordEffect, RecordValue, refusal_reason,
 };
 pub use invitations::{
     Answer, CYCLE_LEASE_MS, Delivery, DueCycle, DueNotification, EmailDelivery, InvitationCycle,

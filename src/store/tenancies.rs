@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::rows;
 use super::{Error, Page, PageRequest, Result, Store};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
-use crate::domain::values::DisplayName;
+use crate::domain::values::{DisplayName, PhoneRegion};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Tenancy {
@@ -21,6 +21,10 @@ pub struct Tenancy {
     pub mobile_policy: MobilePolicy,
     /// Pre-fills a new contact group's name, e.g. `{last_name} Relationship`.
     pub group_name_convention: String,
+    /// The country (ISO 3166 alpha-2) a national phone number from Salesforce is read in,
+    /// unless the org link's mapping names one.
+    #[schema(value_type = String, example = "GB")]
+    pub phone_region: PhoneRegion,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -31,6 +35,7 @@ pub struct NewTenancy {
     pub group_model: GroupModel,
     pub mobile_policy: MobilePolicy,
     pub group_name_convention: String,
+    pub phone_region: PhoneRegion,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -38,9 +43,11 @@ pub struct TenancyUpdate {
     pub name: Option<DisplayName>,
     pub mobile_policy: Option<MobilePolicy>,
     pub group_name_convention: Option<String>,
+    pub phone_region: Option<PhoneRegion>,
 }
 
-const COLUMNS: &str = "id, name, group_model, mobile_policy, group_name_convention, created_at";
+const COLUMNS: &str =
+    "id, name, group_model, mobile_policy, group_name_convention, phone_region, created_at";
 
 fn tenancy(row: &AnyRow) -> sqlx::Result<Tenancy> {
     Ok(Tenancy {
@@ -49,6 +56,7 @@ fn tenancy(row: &AnyRow) -> sqlx::Result<Tenancy> {
         group_model: rows::parsed(row, "group_model", GroupModel::parse)?,
         mobile_policy: rows::parsed(row, "mobile_policy", MobilePolicy::parse)?,
         group_name_convention: rows::text(row, "group_name_convention")?,
+        phone_region: rows::parsed(row, "phone_region", |v| PhoneRegion::parse(v).ok())?,
         created_at: rows::time(row, "created_at")?,
     })
 }
@@ -58,14 +66,15 @@ impl Store {
         let id = Uuid::now_v7();
         let now = self.now();
         sqlx::query(
-            "INSERT INTO tenancies (id, name, group_model, mobile_policy, group_name_convention, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            "INSERT INTO tenancies (id, name, group_model, mobile_policy, group_name_convention, phone_region, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
         )
         .bind(id.to_string())
         .bind(new.name.as_str().to_string())
         .bind(new.group_model.as_str())
         .bind(new.mobile_policy.as_str())
         .bind(new.group_name_convention)
+        .bind(new.phone_region.as_str().to_string())
         .bind(now)
         .execute(&mut *self.writer().await?)
         .await?;
@@ -106,13 +115,15 @@ impl Store {
     pub async fn update_tenancy(&self, id: Uuid, update: TenancyUpdate) -> Result<Tenancy> {
         let done = sqlx::query(
             "UPDATE tenancies SET name = COALESCE($2, name), mobile_policy = COALESCE($3, mobile_policy), \
-             group_name_convention = COALESCE($4, group_name_convention), updated_at = $5 WHERE id = $1",
+             group_name_convention = COALESCE($4, group_name_convention), phone_region = COALESCE($6, phone_region), \
+             updated_at = $5 WHERE id = $1",
         )
         .bind(id.to_string())
         .bind(update.name.map(|n| n.as_str().to_string()))
         .bind(update.mobile_policy.map(|p| p.as_str().to_string()))
         .bind(update.group_name_convention)
         .bind(self.now())
+        .bind(update.phone_region.map(|r| r.as_str().to_string()))
         .execute(&mut *self.writer().await?)
         .await?;
         if done.rows_affected() == 0 {

@@ -436,7 +436,54 @@ async fn the_same_email_from_another_record_is_refused_and_named(app: TestApp) {
 on_both_backends!(
     the_json_flow_acts_for_a_salesforce_user_with_the_link_key,
     the_json_flow_refuses_a_missing_key_an_unknown_user_and_a_deleted_record,
+    a_national_mobile_is_offered_in_the_tenancys_region_unless_the_mapping_names_one,
 );
+
+/// The record's `07768 887464` is offered as E.164 in the tenancy's region (GB unless set)
+/// when the mapping names none, and not at all in a region where it is no number.
+async fn a_national_mobile_is_offered_in_the_tenancys_region_unless_the_mapping_names_one(
+    app: TestApp,
+) {
+    let (_, b, link) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let key = link_key(&app, &link).await;
+    let mut mapping = serde_json::to_value(liaison::crm::mapping::FieldMapping::default()).unwrap();
+    let set_mapping = |mapping: Value| {
+        let (app, link) = (&app, &link);
+        async move {
+            app.patch(
+                &format!("/api/v1/org-links/{link}"),
+                &app.operator,
+                json!({ "field_mapping": mapping }),
+            )
+            .await
+            .expect(200);
+        }
+    };
+    let suggested = || async {
+        app.post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": user(), "record": { "sobject": "Contact", "id": RECORD }, "tenancy_id": b.id }),
+        )
+        .await
+        .expect(200)["suggested_mobile"]
+            .clone()
+    };
+    set_mapping(mapping.clone()).await;
+    assert_eq!(suggested().await, "+447768887464", "the tenancy's GB");
+    app.patch(
+        &format!("/api/v1/tenancies/{}", b.id),
+        &app.operator,
+        json!({ "phone_region": "US" }),
+    )
+    .await
+    .expect(200);
+    assert_eq!(suggested().await, Value::Null, "no US number");
+    mapping["phone_region"] = json!("GB");
+    set_mapping(mapping).await;
+    assert_eq!(suggested().await, "+447768887464", "the mapping's GB");
+}
 
 /// Issues the link's API key.
 pub async fn link_key(app: &TestApp, link: &str) -> String {

@@ -52,6 +52,7 @@ async fn start_up_refuses_without_an_encryption_key_once_org_links_exist() {
             group_model: liaison::domain::tenancy::GroupModel::ClientTeams,
             mobile_policy: liaison::domain::tenancy::MobilePolicy::Optional,
             group_name_convention: "{last_name} Relationship".into(),
+            phone_region: Default::default(),
         })
         .await
         .unwrap();

@@ -115,6 +115,25 @@ fn contact(nid: usize, record: usize, when: &str, fields: &[(&str, Option<&str>)
     body
 }
 
+fn account_id(n: usize) -> String {
+    sf_id("0015g00000", n)
+}
+
+/// A Person Account notification with these fields.
+fn person_account(nid: usize, record: usize, when: &str, fields: &[(&str, &str)]) -> String {
+    let mut body = format!(
+        "<Notification><Id>{}</Id><sObject xsi:type=\"sf:Account\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\"><sf:Id>{}</sf:Id>\
+         <sf:IsPersonAccount>true</sf:IsPersonAccount><sf:LastModifiedDate>{when}</sf:LastModifiedDate>",
+        notification_id(nid),
+        account_id(record)
+    );
+    for (name, value) in fields {
+        body.push_str(&format!("<sf:{name}>{value}</sf:{name}>"));
+    }
+    body.push_str("</sObject></Notification>");
+    body
+}
+
 struct Answer {
     status: u16,
     content_type: String,
@@ -199,6 +218,26 @@ async fn inbox(app: &TestApp, i: &Intake, state: Option<&str>) -> Vec<Value> {
         .clone()
 }
 
+/// Every item of the link, page by page.
+async fn all_items(app: &TestApp, i: &Intake) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = app
+            .get(
+                &format!("/api/v1/org-links/{}/inbox?limit=200{after}", i.link),
+                &app.operator,
+            )
+            .await
+            .expect(200);
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => after = format!("&after={cursor}"),
+            None => return items,
+        }
+    }
+}
+
 async fn work(app: &TestApp) -> PassReport {
     pass(&app.store, &InboxConfig::default()).await.unwrap()
 }
@@ -263,6 +302,9 @@ on_both_backends!(
     auto_invite_makes_one_client_per_record_as_the_link_says,
     auto_invite_gives_each_client_a_contact_group_of_their_own,
     org_link_intake_settings_are_validated_by_field,
+    a_bulk_update_settles_in_bulk_and_keeps_every_guarantee,
+    a_national_mobile_is_read_in_the_phone_region_and_a_bad_one_loses_nothing_else,
+    the_tenancy_phone_region_defaults_to_gb_and_is_validated,
 );
 
 async fn an_outbound_message_is_stored_once_and_acknowledged_with_the_exact_ack(app: TestApp) {
@@ -795,7 +837,7 @@ async fn an_invalid_value_fails_with_its_reason_and_ops_can_replay_or_dismiss_it
     let i = intake(&app).await;
     let id = linked_client(&app, &i, 8, "jane@example.com", false).await;
     let other = linked_client(&app, &i, 9, "taken@example.com", false).await;
-    // A bad e-mail, and one another client holds: each fails whole with its reason.
+    // A bad e-mail is reported and left as it was; the rest of the change applies.
     post_xml(
         &app,
         &i.outbound_url,
@@ -813,48 +855,63 @@ async fn an_invalid_value_fails_with_its_reason_and_ops_can_replay_or_dismiss_it
         ),
     )
     .await;
-    assert_eq!(work(&app).await.failed, 1);
+    assert_eq!(work(&app).await.applied, 1);
+    let done = inbox(&app, &i, Some("done")).await;
+    let outcome = done[0]["outcome"].as_str().unwrap();
+    assert!(
+        outcome.contains("updated first_name") && outcome.contains("Email not applied: "),
+        "{outcome}"
+    );
+    let now = client(&app, &i, &id).await;
+    assert_eq!(
+        (now["first_name"].clone(), now["email"].clone()),
+        (json!("Janet"), json!("jane@example.com"))
+    );
+    // E-mails another client holds break a rule: each change fails whole with its reason.
     post_xml(
         &app,
         &i.outbound_url,
         envelope(
             ORG_ID,
-            &[contact(
-                2,
-                8,
-                "2026-03-02T08:11:00.000Z",
-                &[
-                    ("Email", Some("taken@example.com")),
-                    ("FirstName", Some("Janet")),
-                ],
-            )],
+            &[
+                contact(
+                    2,
+                    8,
+                    "2026-03-02T08:11:00.000Z",
+                    &[
+                        ("Email", Some("taken@example.com")),
+                        ("LastName", Some("Jones")),
+                    ],
+                ),
+                contact(
+                    3,
+                    9,
+                    "2026-03-02T08:11:00.000Z",
+                    &[("Email", Some("jane@example.com"))],
+                ),
+            ],
         ),
     )
     .await;
-    assert_eq!(work(&app).await.failed, 1);
+    assert_eq!(work(&app).await.failed, 2);
     let failed = inbox(&app, &i, Some("failed")).await;
     assert_eq!(failed.len(), 2);
-    assert!(
-        failed[0]["last_error"]
-            .as_str()
-            .unwrap()
-            .starts_with("Email "),
-        "{failed:#?}"
-    );
-    assert!(
-        failed[1]["last_error"].as_str().unwrap().contains("e-mail"),
-        "{failed:#?}"
-    );
+    for item in &failed {
+        assert!(
+            item["last_error"].as_str().unwrap().contains("e-mail"),
+            "{failed:#?}"
+        );
+    }
     let now = client(&app, &i, &id).await;
     assert_eq!(
-        (now["first_name"].clone(), now["email"].clone()),
-        (json!("Jane"), json!("jane@example.com")),
+        (now["last_name"].clone(), now["email"].clone()),
+        (json!("Smith"), json!("jane@example.com")),
         "nothing half-applied"
     );
 
-    // Ops dismiss the first, fix the conflict and replay the second.
-    let first = failed[0]["id"].as_str().unwrap();
-    let second = failed[1]["id"].as_str().unwrap();
+    // Ops dismiss record 9's change, fix the conflict and replay record 8's.
+    let first = failed[1]["id"].as_str().unwrap();
+    let second = failed[0]["id"].as_str().unwrap();
     let dismissed = app
         .post(
             &format!("/api/v1/org-links/{}/inbox/{first}/dismiss", i.link),
@@ -892,8 +949,8 @@ async fn an_invalid_value_fails_with_its_reason_and_ops_can_replay_or_dismiss_it
     assert_eq!(work(&app).await.applied, 1);
     let now = client(&app, &i, &id).await;
     assert_eq!(
-        (now["first_name"].clone(), now["email"].clone()),
-        (json!("Janet"), json!("taken@example.com"))
+        (now["last_name"].clone(), now["email"].clone()),
+        (json!("Jones"), json!("taken@example.com"))
     );
 
     // Another tenancy's administrator sees nothing of this link.
@@ -1156,4 +1213,350 @@ async fn org_link_intake_settings_are_validated_by_field(app: TestApp) {
     )
     .await;
     assert_eq!((answer.status, answer.body.as_str()), (200, ACK));
+}
+
+/// A data loader run: hundreds of changes of unlinked records, echoes, and linked records
+/// changed several times out of order, all in one batch. The unlinked are skipped in bulk (and
+/// their newest times kept), echoes start no work, each linked record ends at its newest
+/// change, and a change that breaks a rule fails alone.
+async fn a_bulk_update_settles_in_bulk_and_keeps_every_guarantee(app: TestApp) {
+    let i = intake(&app).await;
+    app.patch(
+        &format!("/api/v1/org-links/{}", i.link),
+        &app.operator,
+        json!({ "integration_user_id": INTEGRATION_USER }),
+    )
+    .await
+    .expect(200);
+    let jane = linked_client(&app, &i, 1, "jane@example.com", false).await;
+    let john = linked_client(&app, &i, 2, "john@example.com", false).await;
+    let kept = linked_client(&app, &i, 3, "kept@example.com", false).await;
+    let mut notifications = Vec::new();
+    // Jane's record three times, newest first; John's twice; an echo of ours on John's.
+    for (nid, minute) in [(1, 3), (2, 1), (3, 2)] {
+        notifications.push(contact(
+            nid,
+            1,
+            &format!("2026-03-02T08:0{minute}:00.000Z"),
+            &[("FirstName", Some(&format!("Jane{minute}")))],
+        ));
+    }
+    notifications.push(contact(
+        4,
+        2,
+        "2026-03-02T08:05:00.000Z",
+        &[("Title", Some("Director"))],
+    ));
+    notifications.push(contact(
+        5,
+        2,
+        "2026-03-02T08:04:00.000Z",
+        &[("Title", Some("Partner"))],
+    ));
+    notifications.push(contact(
+        6,
+        2,
+        "2026-03-02T08:06:00.000Z",
+        &[
+            ("LastModifiedById", Some(INTEGRATION_USER)),
+            ("Title", Some("Echo")),
+        ],
+    ));
+    // Kept's record takes Jane's e-mail: a broken rule, which fails that change alone.
+    notifications.push(contact(
+        7,
+        3,
+        "2026-03-02T08:07:00.000Z",
+        &[
+            ("Email", Some("jane@example.com")),
+            ("FirstName", Some("Taken")),
+        ],
+    ));
+    for n in 0..250 {
+        // Records 100 to 299: unlinked, record 100 changed at 08:00 and (below) 09:00.
+        notifications.push(contact(
+            1000 + n,
+            100 + n,
+            "2026-03-02T09:00:00.000Z",
+            &[("FirstName", Some("Bulk"))],
+        ));
+    }
+    notifications.push(contact(
+        999,
+        100,
+        "2026-03-02T08:00:00.000Z",
+        &[("FirstName", Some("Older"))],
+    ));
+    for chunk in notifications.chunks(100) {
+        let answer = post_xml(&app, &i.outbound_url, envelope(ORG_ID, chunk)).await;
+        assert_eq!((answer.status, answer.body.as_str()), (200, ACK));
+    }
+    let report = work(&app).await;
+    assert_eq!(
+        (
+            report.claimed,
+            report.applied,
+            report.skipped,
+            report.failed,
+            report.retried
+        ),
+        (258, 5, 252, 1, 0),
+        "one pass settles the whole batch: {report:?}"
+    );
+    assert_eq!(work(&app).await, PassReport::default(), "nothing is left");
+
+    assert_eq!(client(&app, &i, &jane).await["first_name"], "Jane3");
+    assert_eq!(client(&app, &i, &john).await["title"], "Director");
+    let now = client(&app, &i, &kept).await;
+    assert_eq!(
+        (now["first_name"].clone(), now["email"].clone()),
+        (json!("Jane"), json!("kept@example.com")),
+        "the refused change left nothing behind"
+    );
+    let all = all_items(&app, &i).await;
+    let by_delivery = |nid: usize| {
+        all.iter()
+            .find(|item| item["delivery_id"] == notification_id(nid))
+            .unwrap()
+    };
+    for applied in [1, 2, 3, 4, 5] {
+        assert_eq!(
+            by_delivery(applied)["state"],
+            "done",
+            "in modification order"
+        );
+    }
+    assert!(
+        by_delivery(6)["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("integration user")
+    );
+    assert_eq!(by_delivery(7)["state"], "failed");
+    assert!(
+        by_delivery(7)["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("e-mail"),
+        "{:#}",
+        by_delivery(7)
+    );
+    assert_eq!(all.len(), 258);
+    let unlinked = all
+        .iter()
+        .filter(|item| {
+            item["state"] == "skipped" && item["outcome"] == "no client is linked to this record"
+        })
+        .count();
+    assert_eq!(unlinked, 251);
+    assert!(all.iter().all(|item| item["attempts"] == 1));
+
+    // A late change older than the newest applied to Jane's record changes nothing.
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[contact(
+                997,
+                1,
+                "2026-03-02T08:02:30.000Z",
+                &[("FirstName", Some("Stale"))],
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(work(&app).await.skipped, 1);
+    assert_eq!(client(&app, &i, &jane).await["first_name"], "Jane3");
+
+    // Record 100 is linked now; a late change older than the newest skipped one stays older.
+    let late = linked_client(&app, &i, 100, "late@example.com", false).await;
+    post_xml(
+        &app,
+        &i.outbound_url,
+        envelope(
+            ORG_ID,
+            &[contact(
+                998,
+                100,
+                "2026-03-02T08:30:00.000Z",
+                &[("FirstName", Some("Late"))],
+            )],
+        ),
+    )
+    .await;
+    assert_eq!(work(&app).await.skipped, 1);
+    assert_eq!(client(&app, &i, &late).await["first_name"], "Jane");
+}
+
+/// A UK Person Account's mobile as people write it is read in the phone region (the
+/// tenancy's, GB by default, unless the mapping names one); a mobile that cannot be read is
+/// reported on the item and the e-mail change in the same notification still applies.
+async fn a_national_mobile_is_read_in_the_phone_region_and_a_bad_one_loses_nothing_else(
+    app: TestApp,
+) {
+    let i = intake(&app).await;
+    let id = linked_client(&app, &i, 1, "ravi@example.com", false).await;
+    app.put(
+        &format!("/api/v1/tenancies/{}/clients/{id}/crm-record", i.t.id),
+        &i.t.admin_token,
+        Some(json!({ "org_link_id": i.link, "sobject": "Account", "record_id": account_id(1) })),
+    )
+    .await
+    .expect(204);
+    let change = |nid: usize, minute: usize, email: &str, mobile: &str| {
+        envelope(
+            ORG_ID,
+            &[person_account(
+                nid,
+                1,
+                &format!("2026-03-02T08:{minute:02}:00.000Z"),
+                &[
+                    ("FirstName", "Ravi"),
+                    ("LastName", "Patel"),
+                    ("PersonEmail", email),
+                    ("PersonMobilePhone", mobile),
+                ],
+            )],
+        )
+    };
+    post_xml(
+        &app,
+        &i.outbound_url,
+        change(1, 1, "ravi.patel@example.com", "07768 887464"),
+    )
+    .await;
+    assert_eq!(work(&app).await.applied, 1);
+    let now = client(&app, &i, &id).await;
+    assert_eq!(
+        (now["email"].clone(), now["mobile"].clone()),
+        (json!("ravi.patel@example.com"), json!("+447768887464")),
+        "read in the tenancy's region, GB"
+    );
+
+    // In a US tenancy the same national number cannot be read: the e-mail still changes.
+    app.patch(
+        &format!("/api/v1/tenancies/{}", i.t.id),
+        &i.t.admin_token,
+        json!({ "phone_region": "US" }),
+    )
+    .await
+    .expect(200);
+    post_xml(
+        &app,
+        &i.outbound_url,
+        change(2, 2, "ravi.p@example.com", "07768 887465"),
+    )
+    .await;
+    assert_eq!(work(&app).await.applied, 1);
+    let item = inbox(&app, &i, None)
+        .await
+        .into_iter()
+        .find(|item| item["delivery_id"] == notification_id(2))
+        .unwrap();
+    assert_eq!(item["state"], "done");
+    let outcome = item["outcome"].as_str().unwrap();
+    assert!(
+        outcome.contains("updated email")
+            && outcome.contains("PersonMobilePhone not applied: is not a valid phone number in US"),
+        "{outcome}"
+    );
+    let now = client(&app, &i, &id).await;
+    assert_eq!(
+        (now["email"].clone(), now["mobile"].clone()),
+        (json!("ravi.p@example.com"), json!("+447768887464"))
+    );
+
+    // The link's mapping names GB, which overrides the tenancy's region.
+    let mut mapping = serde_json::to_value(liaison::crm::mapping::FieldMapping::default()).unwrap();
+    mapping["phone_region"] = json!("GB");
+    app.patch(
+        &format!("/api/v1/org-links/{}", i.link),
+        &app.operator,
+        json!({ "field_mapping": mapping }),
+    )
+    .await
+    .expect(200);
+    post_xml(
+        &app,
+        &i.outbound_url,
+        change(3, 3, "ravi.p@example.com", "07768 887465"),
+    )
+    .await;
+    assert_eq!(work(&app).await.applied, 1);
+    assert_eq!(client(&app, &i, &id).await["mobile"], "+447768887465");
+
+    // Nothing else changes and the mobile cannot be read: the change fails with the reason.
+    post_xml(
+        &app,
+        &i.outbound_url,
+        change(4, 4, "ravi.p@example.com", "call me"),
+    )
+    .await;
+    assert_eq!(work(&app).await.failed, 1);
+    let failed = inbox(&app, &i, Some("failed")).await;
+    assert!(
+        failed[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("PersonMobilePhone is not a valid phone number"),
+        "{failed:#?}"
+    );
+}
+
+async fn the_tenancy_phone_region_defaults_to_gb_and_is_validated(app: TestApp) {
+    let t = app.tenancy("Acme", "client_teams").await;
+    let read = app
+        .get(&format!("/api/v1/tenancies/{}", t.id), &t.admin_token)
+        .await
+        .expect(200);
+    assert_eq!(read["phone_region"], "GB");
+    let changed = app
+        .patch(
+            &format!("/api/v1/tenancies/{}", t.id),
+            &t.admin_token,
+            json!({ "phone_region": "ie" }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(changed["phone_region"], "IE");
+    for bad in ["XX", "GBR", ""] {
+        let problem = app
+            .patch(
+                &format!("/api/v1/tenancies/{}", t.id),
+                &t.admin_token,
+                json!({ "phone_region": bad }),
+            )
+            .await
+            .problem(422);
+        assert_eq!(
+            problem["errors"][0]["field"], "phone_region",
+            "{bad:?}: {problem:#}"
+        );
+    }
+    let problem = app
+        .post(
+            "/api/v1/tenancies",
+            &app.operator,
+            json!({ "name": "Beta", "group_model": "client_teams", "phone_region": "Narnia" }),
+        )
+        .await
+        .problem(422);
+    assert_eq!(problem["errors"][0]["field"], "phone_region", "{problem:#}");
+    let created = app
+        .post(
+            "/api/v1/tenancies",
+            &app.operator,
+            json!({ "name": "Gamma", "group_model": "client_teams", "phone_region": "US" }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(created["phone_region"], "US");
+    assert_eq!(
+        app.get(&format!("/api/v1/tenancies/{}", t.id), &t.admin_token)
+            .await
+            .expect(200)["phone_region"],
+        "IE",
+        "a refused change leaves the setting as it was"
+    );
 }

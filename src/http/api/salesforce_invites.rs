@@ -103,7 +103,8 @@ pub struct InviteContext {
     pub tenancy_id: Option<Uuid>,
     pub group_model: Option<GroupModel>,
     pub prefill: Option<Prefill>,
-    /// The record's mobile number in E.164, when it is not and the link's phone region reads it.
+    /// The record's mobile number in E.164, when it is not and the phone region (the link
+    /// mapping's, else the tenancy's) reads it.
     /// Offer it; never apply it unasked.
     pub suggested_mobile: Option<String>,
     /// Contact groups the user may choose (all for administrators, their own for plain staff),
@@ -353,7 +354,14 @@ async fn invite_context(
         .mobile
         .as_deref()
         .filter(|m| !m.starts_with('+'))
-        .and_then(|m| suggest_e164(m, link.field_mapping.phone_region.as_deref()));
+        .and_then(|m| {
+            suggest_e164(
+                m,
+                link.field_mapping
+                    .phone_region()
+                    .or(Some(tenancy.phone_region)),
+            )
+        });
     context.group_model = Some(tenancy.group_model);
     context.prefill = Some(prefill);
     Ok(axum::Json(context))

@@ -11,7 +11,7 @@ use crate::domain::FieldErrors;
 use crate::domain::tenancy::{
     DEFAULT_GROUP_NAME_CONVENTION, GroupModel, MobilePolicy, parse_group_name_convention,
 };
-use crate::domain::values::DisplayName;
+use crate::domain::values::{DisplayName, PhoneRegion};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
@@ -34,6 +34,9 @@ pub struct CreateTenancy {
     pub mobile_policy: Option<MobilePolicy>,
     /// Default `{last_name} Relationship`.
     pub group_name_convention: Option<String>,
+    /// The country (ISO 3166 alpha-2, e.g. `GB`) a national phone number from Salesforce is
+    /// read in, unless the org link's mapping names one. Default `GB`.
+    pub phone_region: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -42,6 +45,8 @@ pub struct UpdateTenancy {
     pub name: Option<String>,
     pub mobile_policy: Option<MobilePolicy>,
     pub group_name_convention: Option<String>,
+    /// ISO 3166 alpha-2, e.g. `GB`.
+    pub phone_region: Option<String>,
 }
 
 /// Create a tenancy (operator only).
@@ -64,8 +69,13 @@ async fn create_tenancy(
                 .unwrap_or(DEFAULT_GROUP_NAME_CONVENTION),
         ),
     );
+    let phone_region = match body.phone_region.as_deref() {
+        Some(raw) => errors.take("phone_region", PhoneRegion::parse(raw)),
+        None => Some(PhoneRegion::default()),
+    };
     errors.finish().map_err(invalid)?;
-    let (name, group_name_convention) = (parsed(name)?, parsed(convention)?);
+    let (name, group_name_convention, phone_region) =
+        (parsed(name)?, parsed(convention)?, parsed(phone_region)?);
     let tenancy = state
         .store
         .create_tenancy(NewTenancy {
@@ -73,6 +83,7 @@ async fn create_tenancy(
             group_model: body.group_model.unwrap_or(GroupModel::ClientTeams),
             mobile_policy: body.mobile_policy.unwrap_or(MobilePolicy::Optional),
             group_name_convention,
+            phone_region,
         })
         .await?;
     Ok((StatusCode::CREATED, axum::Json(tenancy)))
@@ -134,6 +145,12 @@ async fn update_tenancy(
             "group_name_convention",
             body.group_name_convention.as_deref(),
             parse_group_name_convention,
+        ),
+        phone_region: optional(
+            &mut errors,
+            "phone_region",
+            body.phone_region.as_deref(),
+            PhoneRegion::parse,
         ),
     };
     errors.finish().map_err(invalid)?;
