@@ -35,6 +35,9 @@ pub enum CrmError {
     /// The record does not exist (or is not visible to the integration user).
     #[error("the Salesforce record was not found")]
     NotFound,
+    /// The record was deleted (or merged into another) in Salesforce.
+    #[error("the Salesforce record was deleted")]
+    Deleted,
     /// Our own settings are wrong (a bad key, a missing secret).
     #[error("{0}")]
     Config(String),
@@ -60,6 +63,7 @@ impl CrmError {
             Self::LimitExceeded => "REQUEST_LIMIT_EXCEEDED",
             Self::Transient { code, .. } | Self::Permanent { code, .. } => code,
             Self::NotFound => "NOT_FOUND",
+            Self::Deleted => "ENTITY_IS_DELETED",
             Self::Config(_) => "CONFIGURATION",
         }
     }
@@ -112,6 +116,10 @@ pub fn classify_response(status: u16, retry_after: Option<Duration>, body: &[u8]
     {
         let error = classify(first);
         return match error {
+            // A read of a deleted record; in a per-record result the same code is a refusal.
+            CrmError::Permanent { code, .. } if status == 404 && code == "ENTITY_IS_DELETED" => {
+                CrmError::Deleted
+            }
             // A 5xx is transient whatever its code says.
             CrmError::Permanent { code, message, .. } if status >= 500 => CrmError::Transient {
                 code,

@@ -398,6 +398,13 @@ fn salesforce_trouble(link: &OrgLink, error: &LinkError) -> Response {
             "The Salesforce record was not found",
             "It may have been deleted or merged. Nothing was created.".to_string(),
         ),
+        LinkError::Crm(CrmError::Deleted) => (
+            StatusCode::NOT_FOUND,
+            "This Salesforce record was deleted",
+            "It was deleted or merged into another record in Salesforce. Open the record that \
+             remains to invite this person. Nothing was created."
+                .to_string(),
+        ),
         LinkError::Crm(CrmError::Unauthorized { .. }) => (
             StatusCode::CONFLICT,
             "Liaison is disconnected from Salesforce",
@@ -1199,13 +1206,16 @@ async fn create_inner(
         .find(|(k, _)| k == "action")
         .map(|(_, v)| v.as_str());
     let mut form = Form::parse(&pairs);
-    // Read-only fields come from the record as it is now, never from the browser.
-    let prefill = if link.field_mapping.read_only.is_empty() {
-        Prefill::default()
-    } else {
+    // A send or a draft reads the record again, so one deleted or merged while the form was
+    // open creates nothing; read-only fields come from the record as it is now, never from
+    // the browser.
+    let submits = matches!(action, Some("send" | "draft"));
+    let prefill = if submits || !link.field_mapping.read_only.is_empty() {
         let prefill = read_record(state, &link, kind, &record).await?;
         form.keep_read_only(&prefill);
         prefill
+    } else {
+        Prefill::default()
     };
     let send = match action {
         Some("send") => true,

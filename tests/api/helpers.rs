@@ -45,7 +45,6 @@ pub enum TestBackend {
     Postgres,
 }
 
-
 /// A database that exists for one test and is removed after it.
 enum TestDb {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
