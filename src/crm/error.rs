@@ -38,6 +38,9 @@ pub enum CrmError {
     /// Our own settings are wrong (a bad key, a missing secret).
     #[error("{0}")]
     Config(String),
+    /// The URL is not one Liaison may call (see `crm::hosts`): nothing was sent to it.
+    #[error("Liaison calls only Salesforce's hosts: {0}")]
+    HostRefused(String),
 }
 
 impl CrmError {
@@ -61,6 +64,7 @@ impl CrmError {
             Self::Transient { code, .. } | Self::Permanent { code, .. } => code,
             Self::NotFound => "NOT_FOUND",
             Self::Config(_) => "CONFIGURATION",
+            Self::HostRefused(_) => "HOST_REFUSED",
         }
     }
 }
