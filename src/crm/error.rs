@@ -41,6 +41,9 @@ pub enum CrmError {
     /// Our own settings are wrong (a bad key, a missing secret).
     #[error("{0}")]
     Config(String),
+    /// The URL is not one Liaison may call (see `crm::hosts`): nothing was sent to it.
+    #[error("Liaison calls only Salesforce's hosts: {0}")]
+    HostRefused(String),
 }
 
 impl CrmError {
@@ -65,6 +68,7 @@ impl CrmError {
             Self::NotFound => "NOT_FOUND",
             Self::Deleted => "ENTITY_IS_DELETED",
             Self::Config(_) => "CONFIGURATION",
+            Self::HostRefused(_) => "HOST_REFUSED",
         }
     }
 }

@@ -13,6 +13,7 @@ mod intake;
 mod invitations;
 mod isolation;
 mod ops;
+mod outbound_hosts;
 mod rules;
 mod salesforce;
 mod smtp;

@@ -44,7 +44,9 @@ pub struct CreateOrgLink {
     pub name: String,
     /// The org id, 15 or 18 characters (Setup → Company Information).
     pub org_id: String,
-    /// `production`, `sandbox`, or the org's My Domain URL (`https://NAME.my.salesforce.com`).
+    /// `production`, `sandbox`, or the https:// URL of a Salesforce login host: the org's My
+    /// Domain (`https://NAME.my.salesforce.com`, `https://NAME--SANDBOX.sandbox.my.salesforce.com`),
+    /// a Government Cloud host, or a host in the operator's `crm.allowed_hosts`.
     pub login_host: String,
     pub auth_kind: AuthKind,
     /// The connected app's consumer key.
@@ -109,30 +111,6 @@ pub struct Connect {
     /// in Salesforce (single use, valid for a few minutes).
     pub connect_url: Option<String>,
     pub org_link: OrgLink,
-}
-
-fn login_host(raw: &str, allow_http: bool) -> Result<String, String> {
-    match raw.trim() {
-        "production" => Ok("https://login.salesforce.com".into()),
-        "sandbox" => Ok("https://test.salesforce.com".into()),
-        url if allow_http && url.starts_with("http://") => {
-            Ok(url.trim_end_matches('/').to_string())
-        }
-        url => {
-            let host = url.strip_prefix("https://").unwrap_or("");
-            let host = host.trim_end_matches('/');
-            let valid = !host.is_empty()
-                && host.len() <= 200
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
-            if valid {
-                Ok(format!("https://{host}"))
-            } else {
-                Err("must be production, sandbox, or an https:// My Domain URL".into())
-            }
-        }
-    }
 }
 
 fn api_version(raw: &str) -> Result<String, String> {
@@ -271,6 +249,11 @@ fn link_error(error: LinkError) -> ApiError {
             detail: error.to_string(),
             field: None,
         },
+        LinkError::Crm(e @ crate::crm::error::CrmError::HostRefused(_)) => ApiError::Conflict {
+            code: "host-refused",
+            detail: e.to_string(),
+            field: None,
+        },
         LinkError::Crm(e) => ApiError::Conflict {
             code: "salesforce-refused",
             detail: e.to_string(),
@@ -313,8 +296,7 @@ async fn create_org_link(
             }
         }),
     );
-    let allow_http = state.crm.config().allow_http_login_hosts;
-    let host = errors.take("login_host", login_host(&body.login_host, allow_http));
+    let host = errors.take("login_host", state.crm.hosts().login_host(&body.login_host));
     let consumer_key = errors.take("consumer_key", short_text(&body.consumer_key, 255));
     let version = errors.take(
         "api_version",
@@ -452,7 +434,7 @@ async fn update_org_link(
 ) -> ApiResult<axum::Json<OrgLink>> {
     let scope = managed_tenancy(&caller)?;
     let before = state.store.org_link(id, scope).await?;
-    let allow_http = state.crm.config().allow_http_login_hosts;
+    let hosts = state.crm.hosts();
     let mut errors = FieldErrors::new();
     let mut text =
         |field: &str, raw: Option<&str>, parse: &dyn Fn(&str) -> Result<String, String>| {
@@ -463,7 +445,7 @@ async fn update_org_link(
             DisplayName::parse(r).map(|n| n.as_str().to_string())
         }),
         login_host: text("login_host", body.login_host.as_deref(), &|r| {
-            login_host(r, allow_http)
+            hosts.login_host(r)
         }),
         consumer_key: text("consumer_key", body.consumer_key.as_deref(), &|r| {
             short_text(r, 255)
