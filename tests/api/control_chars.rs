@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::canvas::{RECORD, clients, csrf, opened, org, post, record_answers};
+use crate::canvas::{RECORD, USER_ID, clients, csrf, link_key, opened, org, post, record_answers};
 use crate::helpers::{Reply, Tenancy, TestApp};
 use crate::on_both_backends;
 use crate::salesforce::fixture;
@@ -19,6 +19,7 @@ on_both_backends!(
     bidi_overrides_and_zero_width_characters_in_names_are_refused,
     a_name_given_decomposed_is_stored_composed,
     the_invite_form_shows_a_control_character_error_beside_its_field,
+    a_control_character_read_from_a_salesforce_record_is_refused_by_field,
 );
 
 fn at(t: &Tenancy, rest: &str) -> String {
@@ -415,5 +416,48 @@ async fn the_invite_form_shows_a_control_character_error_beside_its_field(app: T
     assert_eq!(status, 422, "{body}");
     assert!(body.contains("id=\"q_groups-error\""), "{body}");
     assert!(body.contains("value=\"Jane\""), "what was typed is kept");
+    assert!(clients(&app, &a).await.is_empty());
+}
+
+/// A read-only value comes from the record, never from the caller: one holding a NUL is
+/// refused naming the field, as a typed one would be, and no client is made.
+async fn a_control_character_read_from_a_salesforce_record_is_refused_by_field(app: TestApp) {
+    let (a, _, link) = org(&app).await;
+    let url = format!("/api/v1/org-links/{link}");
+    let mut mapping = app.get(&url, &app.operator).await.expect(200)["field_mapping"].clone();
+    mapping["read_only"] = json!(["first_name"]);
+    app.patch(&url, &app.operator, json!({ "field_mapping": mapping }))
+        .await
+        .expect(200);
+    record_answers(
+        &app,
+        RECORD,
+        wiremock::ResponseTemplate::new(200).set_body_json(json!({
+            "attributes": { "type": "Contact" }, "Id": RECORD,
+            "FirstName": "Ja\u{0}ne", "LastName": "Smith", "Email": "jane.smith@example.com",
+            "MobilePhone": null, "Title": null })),
+    )
+    .await;
+    let key = link_key(&app, &link).await;
+    let team = app
+        .get(&at(&a, "/client-teams"), &a.admin_token)
+        .await
+        .expect(200)["items"][0]["id"]
+        .clone();
+    let invite = json!({
+        "user": { "user_id": USER_ID, "username": "jo@acme.example.sf", "email": "jo.bloggs@firm.example" },
+        "record": { "sobject": "Contact", "id": RECORD }, "tenancy_id": a.id, "send": true,
+        "first_name": "Jane", "last_name": "Smith", "email": "jane.smith@example.com",
+        "client_teams": [team] });
+    let problem = refused(
+        app.post("/api/v1/salesforce/invites", &key, invite).await,
+        &["first_name"],
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("control characters")),
+        "{problem:#}"
+    );
     assert!(clients(&app, &a).await.is_empty());
 }
