@@ -76,14 +76,14 @@ pub async fn record_answers(app: &TestApp, record: &str, answer: ResponseTemplat
 }
 
 /// A browser that keeps cookies and follows the canvas redirect.
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .build()
         .unwrap()
 }
 
-async fn open(app: &TestApp, browser: &reqwest::Client, signed: &str) -> (u16, String) {
+pub async fn open(app: &TestApp, browser: &reqwest::Client, signed: &str) -> (u16, String) {
     let response = browser
         .post(format!("{}/salesforce/canvas", app.address))
         .form(&[("signed_request", signed)])
@@ -93,18 +93,18 @@ async fn open(app: &TestApp, browser: &reqwest::Client, signed: &str) -> (u16, S
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-async fn get(browser: &reqwest::Client, url: &str) -> (u16, String) {
+pub async fn get(browser: &reqwest::Client, url: &str) -> (u16, String) {
     let response = browser.get(url).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-async fn post(browser: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+pub async fn post(browser: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
     let response = browser.post(url).form(form).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
 /// Jo opens Invite on a record and picks the tenancy: the browser, and the page's status and body.
-async fn opened(app: &TestApp, record: &str, tenancy: &str) -> (reqwest::Client, u16, String) {
+pub async fn opened(app: &TestApp, record: &str, tenancy: &str) -> (reqwest::Client, u16, String) {
     let page = browser();
     open(
         app,
@@ -120,7 +120,7 @@ async fn opened(app: &TestApp, record: &str, tenancy: &str) -> (reqwest::Client,
     (page, status, body)
 }
 
-fn csrf(page: &str) -> String {
+pub fn csrf(page: &str) -> String {
     hidden(page, "csrf")
 }
 
@@ -133,7 +133,7 @@ fn hidden(page: &str, name: &str) -> String {
         .to_string()
 }
 
-async fn clients(app: &TestApp, t: &Tenancy) -> Vec<Value> {
+pub async fn clients(app: &TestApp, t: &Tenancy) -> Vec<Value> {
     app.get(
         &format!("/api/v1/tenancies/{}/clients", t.id),
         &t.admin_token,

@@ -15,6 +15,7 @@ use crate::crm::LinkError;
 use crate::crm::intake::AutoInvite;
 use crate::crm::mapping::FieldMapping;
 use crate::domain::FieldErrors;
+use crate::domain::text;
 use crate::domain::values::{DisplayName, SalesforceId};
 use crate::http::AppState;
 use crate::http::auth::Caller;
@@ -132,6 +133,7 @@ fn short_text(raw: &str, max: usize) -> Result<String, String> {
     } else if value.len() > max {
         Err(format!("must be at most {max} characters"))
     } else {
+        text::check_line(value)?;
         Ok(value.into())
     }
 }
@@ -339,6 +341,11 @@ async fn create_org_link(
         }
         _ => {}
     }
+    let integration_username = body
+        .integration_username
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+        .and_then(|u| errors.take("integration_username", short_text(u, 255)));
     let mapping = body.field_mapping.unwrap_or_default();
     mapping.validate(&mut errors, "field_mapping");
     check_tenancies(scope, &body.tenancies, &mut errors);
@@ -372,7 +379,7 @@ async fn create_org_link(
         login_host,
         auth_kind: body.auth_kind,
         consumer_key,
-        integration_username: body.integration_username.map(|u| u.trim().to_string()),
+        integration_username,
         api_version,
         field_mapping: mapping,
         staff_match: body.staff_match.unwrap_or(StaffMatch::Email),
