@@ -14,5 +14,6 @@ mod isolation;
 mod ops;
 mod rules;
 mod salesforce;
+mod shared_links;
 mod smtp;
 mod writeback;

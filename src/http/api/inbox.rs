@@ -1,6 +1,7 @@
 //! The CRM inbox for ops: record changes received from Salesforce, what each did, and the
 //! failed ones to replay or dismiss. Operators see every link; a system administrator the
-//! links that serve their tenancy.
+//! links that serve their tenancy, and of a link that serves other tenancies too only the
+//! changes of records linked to their tenancy's clients.
 
 use axum::extract::State;
 use serde::Deserialize;
@@ -9,7 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::PageQuery;
-use super::org_links::managed_link;
+use super::org_links::link_access;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
@@ -43,7 +44,7 @@ async fn list_inbox(
     Path(id): Path<Uuid>,
     Query(query): Query<InboxQuery>,
 ) -> ApiResult<axum::Json<Page<InboxItem>>> {
-    managed_link(&state, &caller, id).await?;
+    let (_, access) = link_access(&state, &caller, id).await?;
     let page = PageQuery {
         limit: query.limit,
         after: query.after,
@@ -51,7 +52,10 @@ async fn list_inbox(
     }
     .page()?;
     Ok(axum::Json(
-        state.store.list_changes(id, query.state, &page).await?,
+        state
+            .store
+            .list_changes(id, access.tenancy(), query.state, &page)
+            .await?,
     ))
 }
 
@@ -65,8 +69,11 @@ async fn replay_inbox_item(
     caller: Caller,
     Path((id, item)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<InboxItem>> {
-    managed_link(&state, &caller, id).await?;
-    let replayed = state.store.replay_change(id, item).await?;
+    let (_, access) = link_access(&state, &caller, id).await?;
+    let replayed = state
+        .store
+        .replay_change(id, access.tenancy(), item)
+        .await?;
     state.wake_workers.notify_one();
     Ok(axum::Json(replayed))
 }
@@ -81,6 +88,11 @@ async fn dismiss_inbox_item(
     caller: Caller,
     Path((id, item)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<InboxItem>> {
-    managed_link(&state, &caller, id).await?;
-    Ok(axum::Json(state.store.dismiss_change(id, item).await?))
+    let (_, access) = link_access(&state, &caller, id).await?;
+    Ok(axum::Json(
+        state
+            .store
+            .dismiss_change(id, access.tenancy(), item)
+            .await?,
+    ))
 }
