@@ -95,6 +95,12 @@ async fn linked_client(app: &TestApp, t: &Tenancy, team: &str, link: &str, n: us
 /// An Outbound Message with one Contact notification per `(notification, record)` whose
 /// e-mail is invalid, so applying it fails with its reason.
 fn bad_emails(notifications: &[(usize, usize)]) -> String {
+    message(notifications, "Email", "not-an-email")
+}
+
+/// An Outbound Message with one Contact notification per `(notification, record)` that sets
+/// `field` to `value`.
+fn message(notifications: &[(usize, usize)], field: &str, value: &str) -> String {
     let fixture = std::fs::read_to_string(format!(
         "{}/wiremock-fixtures/outbound/contact.xml",
         env!("CARGO_MANIFEST_DIR")
@@ -109,7 +115,7 @@ fn bad_emails(notifications: &[(usize, usize)]) -> String {
             format!(
                 "<Notification><Id>{}</Id><sObject xsi:type=\"sf:Contact\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\">\
                  <sf:Id>{}</sf:Id><sf:LastModifiedDate>2026-03-02T08:10:00.000Z</sf:LastModifiedDate>\
-                 <sf:Email>not-an-email</sf:Email></sObject></Notification>",
+                 <sf:{field}>{value}</sf:{field}></sObject></Notification>",
                 nid.as_str(),
                 contact_id(*record)
             )
@@ -488,6 +494,51 @@ async fn a_served_tenancys_admin_sees_and_acts_on_their_own_queue_items_only(app
         .await
         .expect(200);
     assert_eq!(replayed["state"], "pending");
+
+    // A record linked in both tenancies: each administrator sees their own client's effect.
+    let a_client = linked_client(&app, &s.a, &s.a_team, link, 4).await;
+    let b_client = linked_client(&app, &s.b, &s.b_team, link, 4).await;
+    let (status, ack) = post_outbound(
+        &app,
+        &s.outbound_url,
+        message(&[(4, 4)], "FirstName", "Janet"),
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    inbox_pass(&app.store, &InboxConfig::default())
+        .await
+        .unwrap();
+    let done = |page: Value| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["record_id"] == json!(contact_id(4)))
+            .unwrap()["outcome"]
+            .clone()
+    };
+    let whole = done(
+        app.get(&format!("{inbox}?state=done"), &app.operator)
+            .await
+            .expect(200),
+    );
+    assert!(whole.as_str().unwrap().contains(&a_client), "{whole}");
+    assert_eq!(
+        done(
+            app.get(&format!("{inbox}?state=done"), &s.b.admin_token)
+                .await
+                .expect(200)
+        ),
+        json!(format!("client {b_client}: updated first_name"))
+    );
+    assert_eq!(
+        done(
+            app.get(&format!("{inbox}?state=done"), &s.a.admin_token)
+                .await
+                .expect(200)
+        ),
+        json!(format!("client {a_client}: updated first_name"))
+    );
 }
 
 async fn an_administrator_of_a_link_serving_their_tenancy_alone_manages_it_fully(app: TestApp) {
