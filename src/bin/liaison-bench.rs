@@ -746,6 +746,7 @@ async fn invite(
             .list_writebacks(
                 org.link,
                 None,
+                None,
                 &liaison::store::PageRequest { limit: 200, after },
             )
             .await?;
@@ -921,6 +922,7 @@ async fn intake(store: &Store, messages: usize, senders: usize) -> anyhow::Resul
     let stored = store
         .list_changes(
             link,
+            None,
             None,
             &liaison::store::PageRequest {
                 limit: 1,

@@ -61,7 +61,10 @@ pub struct ClientEvent {
     pub id: Uuid,
     pub from_status: Option<ClientStatus>,
     pub to_status: ClientStatus,
-    /// Who made the change: `staff:<id>`, `operator:<token id>`, `client` or `system`.
+    /// Who made the change: `staff:<id>`, `operator:<token id>`, `client` or `system`; from
+    /// Salesforce, `staff:<id> via Salesforce user <user id>` (the Invite form),
+    /// `salesforce:<link>:key:<key id> as staff:<id> via Salesforce user <user id>` (the JSON
+    /// API with the link's key) or `salesforce:<link>:<integration user>` (auto-invite).
     pub actor: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,

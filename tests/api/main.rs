@@ -17,5 +17,6 @@ mod ops;
 mod outbound_hosts;
 mod rules;
 mod salesforce;
+mod shared_links;
 mod smtp;
 mod writeback;

@@ -1,6 +1,7 @@
 //! Org links: which Salesforce org serves which tenancies, how to authenticate to it, and the
 //! field mapping. Operators manage any link; a system administrator manages the links that
-//! serve their tenancy alone.
+//! serve their tenancy alone, and of a link that serves several tenancies sees only what
+//! concerns their own (`LinkAccess`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -186,8 +187,8 @@ fn budget(value: i64) -> Result<i64, String> {
     }
 }
 
-/// Who may manage links, and which: `None` for operators (all), or the one tenancy a system
-/// administrator may manage links of.
+/// Who may manage links at all: `None` for operators (all), or the one tenancy whose system
+/// administrator the caller is. Other staff are refused.
 pub(super) fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError> {
     match caller.own_tenancy() {
         None => Ok(None),
@@ -198,14 +199,79 @@ pub(super) fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError>
     }
 }
 
-/// The org link, when the caller may manage it (else 404, as for an unknown link).
+/// The caller's relation to one org link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LinkAccess {
+    /// Operators, and the system administrator of the one tenancy the link serves: the whole
+    /// link is theirs to read and change.
+    Manages,
+    /// A system administrator of one of several tenancies the link serves: they see what
+    /// concerns their tenancy and change nothing, since the link belongs to every tenancy.
+    Serves(Uuid),
+}
+
+impl LinkAccess {
+    /// The access a caller scoped to `scope` (see `managed_tenancy`) has to a link that serves
+    /// it.
+    fn of(link: &OrgLink, scope: Option<Uuid>) -> Self {
+        match scope {
+            Some(own) if link.tenancies != [own] => Self::Serves(own),
+            _ => Self::Manages,
+        }
+    }
+
+    /// The tenancy whose items alone the caller may see in the link's queues; `None` for all.
+    pub(super) fn tenancy(self) -> Option<Uuid> {
+        match self {
+            Self::Manages => None,
+            Self::Serves(tenancy) => Some(tenancy),
+        }
+    }
+
+    /// The link as this caller may see it: a served tenancy's administrator sees their own
+    /// tenancy and auto-invite settings only when they are their tenancy's.
+    fn view(self, mut link: OrgLink) -> OrgLink {
+        if let Self::Serves(own) = self {
+            link.tenancies.retain(|t| *t == own);
+            link.auto_invite = link.auto_invite.filter(|a| a.tenancy_id == own);
+        }
+        link
+    }
+}
+
+/// The org link and the caller's access to it: 403 for staff who are not system
+/// administrators, 404 for a link that does not serve the caller's tenancy.
+pub(super) async fn link_access(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<(OrgLink, LinkAccess)> {
+    let scope = managed_tenancy(caller)?;
+    let link = state.store.org_link(id, scope).await?;
+    let access = LinkAccess::of(&link, scope);
+    Ok((link, access))
+}
+
+/// Why a served tenancy's administrator may not change a shared link.
+fn shared_link_refusal() -> ApiError {
+    ApiError::Forbidden(
+        "this org link serves several tenancies: only an operator may change it, its keys or \
+         its connection"
+            .into(),
+    )
+}
+
+/// The org link, when the caller manages it: 404 as for an unknown link when it does not
+/// serve their tenancy, 403 when it serves others too.
 pub(super) async fn managed_link(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
 ) -> ApiResult<OrgLink> {
-    let scope = managed_tenancy(caller)?;
-    Ok(state.store.org_link(id, scope).await?)
+    match link_access(state, caller, id).await? {
+        (link, LinkAccess::Manages) => Ok(link),
+        (_, LinkAccess::Serves(_)) => Err(shared_link_refusal()),
+    }
 }
 
 /// A system administrator may only link their own tenancy.
@@ -402,7 +468,8 @@ async fn create_org_link(
     Ok((StatusCode::CREATED, axum::Json(link)))
 }
 
-/// Org links: all for an operator, those serving one's tenancy for an administrator.
+/// Org links: all for an operator, those serving one's tenancy for an administrator (of a link
+/// that serves other tenancies too, only what concerns theirs).
 #[utoipa::path(get, path = "/org-links", tag = "salesforce", params(PageQuery),
     responses((status = 200, body = Page<OrgLink>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -412,9 +479,13 @@ async fn list_org_links(
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<OrgLink>>> {
     let scope = managed_tenancy(&caller)?;
-    Ok(axum::Json(
-        state.store.list_org_links(scope, &query.page()?).await?,
-    ))
+    let mut page = state.store.list_org_links(scope, &query.page()?).await?;
+    page.items = page
+        .items
+        .into_iter()
+        .map(|link| LinkAccess::of(&link, scope).view(link))
+        .collect();
+    Ok(axum::Json(page))
 }
 
 #[utoipa::path(get, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
@@ -425,10 +496,12 @@ async fn get_org_link(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<OrgLink>> {
-    Ok(axum::Json(managed_link(&state, &caller, id).await?))
+    let (link, access) = link_access(&state, &caller, id).await?;
+    Ok(axum::Json(access.view(link)))
 }
 
-/// Change a link. New secrets replace the old; the field mapping is replaced whole.
+/// Change a link. New secrets replace the old; the field mapping is replaced whole. A link that
+/// serves several tenancies is changed by operators only.
 #[utoipa::path(patch, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
     request_body = UpdateOrgLink,
     responses((status = 200, body = OrgLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -440,7 +513,7 @@ async fn update_org_link(
     Json(body): Json<UpdateOrgLink>,
 ) -> ApiResult<axum::Json<OrgLink>> {
     let scope = managed_tenancy(&caller)?;
-    let before = state.store.org_link(id, scope).await?;
+    let before = managed_link(&state, &caller, id).await?;
     let hosts = state.crm.hosts();
     let mut errors = FieldErrors::new();
     let mut text =
@@ -510,7 +583,7 @@ async fn delete_org_link(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     let scope = managed_tenancy(&caller)?;
-    let link = state.store.org_link(id, scope).await?;
+    let link = managed_link(&state, &caller, id).await?;
     state.crm.disconnect(&link).await.map_err(link_error)?;
     state.store.delete_org_link(id, scope).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -575,7 +648,8 @@ pub struct WritebackQuery {
 }
 
 /// Status write-backs of the link that are waiting, failed or dismissed (written ones leave
-/// the list), with Salesforce's reason for each failure.
+/// the list), with Salesforce's reason for each failure. An administrator of one of several
+/// tenancies the link serves sees those of their tenancy's clients only.
 #[utoipa::path(get, path = "/org-links/{org_link_id}/writebacks", tag = "salesforce",
     params(("org_link_id" = Uuid, Path), WritebackQuery),
     responses((status = 200, body = Page<Writeback>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -586,7 +660,7 @@ async fn list_writebacks(
     Path(id): Path<Uuid>,
     Query(query): Query<WritebackQuery>,
 ) -> ApiResult<axum::Json<Page<Writeback>>> {
-    managed_link(&state, &caller, id).await?;
+    let (_, access) = link_access(&state, &caller, id).await?;
     let page = PageQuery {
         limit: query.limit,
         after: query.after,
@@ -594,11 +668,15 @@ async fn list_writebacks(
     }
     .page()?;
     Ok(axum::Json(
-        state.store.list_writebacks(id, query.state, &page).await?,
+        state
+            .store
+            .list_writebacks(id, access.tenancy(), query.state, &page)
+            .await?,
     ))
 }
 
-/// Retry a failed (or dismissed) write-back now, with fresh attempts.
+/// Retry a failed (or dismissed) write-back now, with fresh attempts (one of the caller's
+/// tenancy, for an administrator of a shared link).
 #[utoipa::path(post, path = "/org-links/{org_link_id}/writebacks/{writeback_id}/retry", tag = "salesforce",
     params(("org_link_id" = Uuid, Path), ("writeback_id" = Uuid, Path)),
     responses((status = 200, body = Writeback), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -608,13 +686,17 @@ async fn retry_writeback(
     caller: Caller,
     Path((id, writeback)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Writeback>> {
-    managed_link(&state, &caller, id).await?;
+    let (_, access) = link_access(&state, &caller, id).await?;
     Ok(axum::Json(
-        state.store.retry_writeback(id, writeback).await?,
+        state
+            .store
+            .retry_writeback(id, access.tenancy(), writeback)
+            .await?,
     ))
 }
 
-/// Give up on a failed write-back; it stays listed as dismissed.
+/// Give up on a failed write-back; it stays listed as dismissed (one of the caller's tenancy,
+/// for an administrator of a shared link).
 #[utoipa::path(post, path = "/org-links/{org_link_id}/writebacks/{writeback_id}/dismiss", tag = "salesforce",
     params(("org_link_id" = Uuid, Path), ("writeback_id" = Uuid, Path)),
     responses((status = 200, body = Writeback), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -624,14 +706,18 @@ async fn dismiss_writeback(
     caller: Caller,
     Path((id, writeback)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Writeback>> {
-    managed_link(&state, &caller, id).await?;
+    let (_, access) = link_access(&state, &caller, id).await?;
     Ok(axum::Json(
-        state.store.dismiss_writeback(id, writeback).await?,
+        state
+            .store
+            .dismiss_writeback(id, access.tenancy(), writeback)
+            .await?,
     ))
 }
 
 /// Issue new intake secrets: a new Outbound Message URL (the old one stops working) and a new
-/// webhook signing secret. They are shown in this answer only.
+/// webhook signing secret. They are shown in this answer only. They belong to the link, so
+/// only who manages it may rotate them.
 #[utoipa::path(post, path = "/org-links/{org_link_id}/intake-secrets", tag = "salesforce",
     params(("org_link_id" = Uuid, Path)),
     responses((status = 200, body = IntakeSecrets), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -656,10 +742,14 @@ pub struct CreatedApiKey {
     /// Send as `Authorization: Bearer …` to `/api/v1/salesforce/…`; store it as a Named
     /// Credential in the org. Liaison keeps only its hash.
     pub api_key: String,
+    /// Names this key in clients' histories (`salesforce:<link>:key:<key_id>`): the first 8
+    /// hex digits of its SHA-256, which tell nothing of the key.
+    pub key_id: String,
 }
 
 /// Issue the link's API key for callers that are not a browser (a Lightning component through
-/// Apex, automation). A new key replaces the old one at once.
+/// Apex, automation). A new key replaces the old one at once. The key belongs to the link, so
+/// only who manages it may issue one.
 #[utoipa::path(post, path = "/org-links/{org_link_id}/api-key", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
     responses((status = 201, body = CreatedApiKey), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -674,12 +764,13 @@ async fn create_api_key(
         crate::http::auth::LINK_KEY_PREFIX,
         crate::crm::oauth::random_token()
     );
-    state
-        .store
-        .set_org_link_api_key(id, &crate::crm::digest(&key))
-        .await?;
+    let hash = crate::crm::digest(&key);
+    state.store.set_org_link_api_key(id, &hash).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(CreatedApiKey { api_key: key }),
+        axum::Json(CreatedApiKey {
+            api_key: key,
+            key_id: crate::store::api_key_id(&hash),
+        }),
     ))
 }

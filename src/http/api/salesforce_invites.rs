@@ -230,7 +230,7 @@ pub fn salesforce_error(link: &OrgLink, error: LinkError) -> ApiError {
     security(("org_link_key" = [])))]
 async fn invite_context(
     State(state): State<AppState>,
-    LinkCaller(link): LinkCaller,
+    LinkCaller { link, .. }: LinkCaller,
     Json(body): Json<ContextRequest>,
 ) -> ApiResult<axum::Json<InviteContext>> {
     let (user, kind, record) = parse_refs(&body.user, &body.record)?;
@@ -361,8 +361,9 @@ async fn invite_context(
 }
 
 /// Create the record's client, sent or as a draft, as the staff user the Salesforce user maps
-/// to. Idempotent per record and tenancy: 201 when created, 200 with the client made earlier.
-/// Read-only mapped fields are taken from the record, whatever the body says.
+/// to, who must be active staff of `tenancy_id`. Idempotent per record and tenancy: 201 when
+/// created, 200 with the client made earlier. Read-only mapped fields are taken from the
+/// record, whatever the body says. The client's history names the link, the key and the user.
 #[utoipa::path(post, path = "/salesforce/invites", tag = "salesforce", request_body = InviteFromSalesforce,
     responses((status = 201, body = Client), (status = 200, body = Client, description = "The record's client, created earlier"),
               (status = "4XX", body = Problem, content_type = "application/problem+json"),
@@ -370,7 +371,7 @@ async fn invite_context(
     security(("org_link_key" = [])))]
 async fn invite_from_salesforce(
     State(state): State<AppState>,
-    LinkCaller(link): LinkCaller,
+    LinkCaller { link, key_id }: LinkCaller,
     Json(body): Json<InviteFromSalesforce>,
 ) -> ApiResult<(StatusCode, axum::Json<Client>)> {
     let (user, kind, record) = parse_refs(&body.user, &body.record)?;
@@ -419,7 +420,7 @@ async fn invite_from_salesforce(
         kind,
         record,
     };
-    let actor = invite::actor(chosen, &user.user_id);
+    let actor = invite::key_actor(link.id, &key_id, chosen, &user.user_id);
     let invited = invite::invite_from_record(&state.store, chosen, &actor, &from, input, body.send)
         .await
         .map_err(|e| match e {
