@@ -12,6 +12,7 @@ mod intake;
 mod invitations;
 mod isolation;
 mod ops;
+mod probe;
 mod rules;
 mod salesforce;
 mod smtp;
