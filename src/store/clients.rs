@@ -561,6 +561,34 @@ impl Store {
         Ok(found)
     }
 
+    /// Whether `viewer` sees `other` in their address book: the domain's visibility rule over
+    /// the groups or teams they share. A user of another tenancy, or none, is not seen.
+    pub async fn sees(&self, tenancy: Uuid, viewer: Uuid, other: Uuid) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        let model = super::groups::tenancy_model(&mut conn, tenancy).await?;
+        let row = sqlx::query(
+            "SELECT v.kind AS viewer_kind, o.kind AS other_kind FROM users v JOIN users o ON o.tenancy_id = v.tenancy_id \
+             WHERE v.tenancy_id = $1 AND v.id = $2 AND o.id = $3",
+        )
+        .bind(tenancy.to_string())
+        .bind(viewer.to_string())
+        .bind(other.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let viewer_kind = rows::parsed(&row, "viewer_kind", UserKind::parse)?;
+        let other_kind = rows::parsed(&row, "other_kind", UserKind::parse)?;
+        let share = self.share_a_group(&mut conn, viewer, other).await?;
+        Ok(crate::domain::visibility::sees(
+            model,
+            viewer_kind,
+            other_kind,
+            share,
+        ))
+    }
+
     async fn share_a_group(&self, conn: &mut AnyConnection, a: Uuid, b: Uuid) -> Result<bool> {
         Ok(sqlx::query(
             "SELECT 1 FROM group_members x JOIN group_members y ON y.group_id = x.group_id \

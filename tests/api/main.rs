@@ -15,6 +15,7 @@ mod invitations;
 mod isolation;
 mod ops;
 mod outbound_hosts;
+mod probe;
 mod rules;
 mod salesforce;
 mod shared_links;

@@ -12,10 +12,11 @@ use uuid::Uuid;
 use super::{PageQuery, invalid, parsed};
 use crate::domain::FieldErrors;
 use crate::domain::tenancy::GroupKind;
+use crate::domain::user::UserKind;
 use crate::domain::values::DisplayName;
 use crate::http::AppState;
 use crate::http::auth::{Access, Caller};
-use crate::http::error::{ApiResult, Problem};
+use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
 use crate::store::{Group, GroupMember, GroupUpdate, NewGroupRequest, Page};
 
@@ -227,6 +228,7 @@ async fn list_members(
             kind,
             id,
             member_filter(&access, kind),
+            access.plain_staff(),
             &query.page()?,
         )
         .await?;
@@ -234,7 +236,8 @@ async fn list_members(
 }
 
 /// Add a user to a group. A client joining a contact group that already holds clients needs
-/// `confidentiality_override`. Plain staff may add only to contact groups they belong to.
+/// `confidentiality_override`. Plain staff may add only to contact groups they belong to, and
+/// only clients they already see (a client they do not see is answered as one that does not exist).
 #[utoipa::path(put, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members/{user_id}", tag = "groups",
     params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     request_body(content = Option<AddMember>),
@@ -250,6 +253,21 @@ async fn add_member(
     let kind = GroupKind::from(kind);
     require_manager(&access, kind)?;
     let body = body.map(|Json(b)| b).unwrap_or_default();
+    if let Some(me) = access.plain_staff() {
+        // The group is checked first, as the store would, so the answer for an unseen client
+        // is the one for a client that does not exist.
+        state
+            .store
+            .group(access.tenancy, kind, id, member_filter(&access, kind))
+            .await?;
+        // Plain staff may bring into their groups only clients they already see; to them any
+        // other client does not exist.
+        if state.store.user_kind(access.tenancy, user_id).await? == UserKind::Client
+            && !state.store.sees(access.tenancy, me, user_id).await?
+        {
+            return Err(ApiError::NotFound("user"));
+        }
+    }
     let member = state
         .store
         .add_group_member(

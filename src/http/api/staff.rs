@@ -212,9 +212,15 @@ async fn list_contacts(
     if let Some(me) = access.plain_staff()
         && me != user_id
     {
-        let allowed = state.store.user_kind(access.tenancy, user_id).await?
-            == UserKind::TeamAccount
-            && state.store.is_delegate(access.tenancy, user_id, me).await?;
+        // An id that names no one is refused like anyone else's book, so the refusal does not
+        // tell plain staff whether the id is a user's.
+        let allowed = match state.store.user_kind(access.tenancy, user_id).await {
+            Ok(UserKind::TeamAccount) => {
+                state.store.is_delegate(access.tenancy, user_id, me).await?
+            }
+            Ok(_) | Err(crate::store::Error::NotFound(_)) => false,
+            Err(e) => return Err(e.into()),
+        };
         if !allowed {
             return Err(ApiError::Forbidden(
                 "staff may see only their own address book and those of team accounts they are delegates of".into(),
