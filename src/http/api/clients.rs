@@ -133,8 +133,10 @@ pub struct CrmRecord {
     /// An org link that serves this tenancy.
     pub org_link_id: Uuid,
     /// `Contact`, or `Account` for a Person Account.
+    #[schema(pattern = "^(?:Contact|Account)$")]
     pub sobject: String,
     /// The record id, 15 or 18 characters.
+    #[schema(value_type = crate::http::api::schema::SalesforceId)]
     pub record_id: String,
 }
 
@@ -191,14 +193,19 @@ async fn link_crm_record(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteClient {
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub first_name: String,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub last_name: String,
+    #[schema(value_type = crate::http::api::schema::Email)]
     pub email: String,
     /// E.164 with a leading `+`; required, optional or refused per the tenancy's mobile policy.
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
     /// Shown under the client's name; default "Client".
     pub title: Option<String>,
     /// A personal message for the invitation e-mail.
+    #[schema(value_type = Option<crate::http::api::schema::InviteMessage>)]
     pub message: Option<String>,
     /// Existing contact groups (tenancies on the contact-group model).
     #[serde(default)]
@@ -218,9 +225,11 @@ pub struct InviteClient {
 #[serde(deny_unknown_fields)]
 pub struct NewContactGroup {
     /// Never blank; the form pre-fills it by the tenancy's convention.
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// Staff users and team accounts who will cover the client.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub members: Vec<Uuid>,
 }
 
@@ -236,11 +245,16 @@ impl From<NewContactGroup> for NewGroupInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClient {
+    #[schema(value_type = Option<crate::http::api::schema::PersonName>)]
     pub first_name: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::PersonName>)]
     pub last_name: Option<String>,
     /// Refused for an active client, whose e-mail is their sign-in.
+    #[schema(value_type = Option<crate::http::api::schema::Email>)]
     pub email: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
 }
 
@@ -249,9 +263,11 @@ pub struct UpdateClient {
 pub struct ClientQuery {
     /// Only clients with this status.
     pub status: Option<ClientStatus>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
     /// Text to search for in names and e-mails.
+    #[param(max_length = 100)]
     pub q: Option<String>,
 }
 

@@ -47,15 +47,18 @@ impl From<GroupKindPath> for GroupKind {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// Staff users and team accounts to add; clients join through an invitation.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub members: Vec<Uuid>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameGroup {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
 }
 
@@ -86,7 +89,7 @@ fn require_manager(access: &Access, kind: GroupKind) -> Result<(), crate::http::
 
 /// Create a contact group or client team.
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/{group_kind}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path)), request_body = CreateGroup,
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path)), request_body = CreateGroup,
     responses((status = 201, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_group(
@@ -123,7 +126,7 @@ async fn create_group(
 
 /// List or search (`q`) groups. Plain staff see only the contact groups they belong to.
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), PageQuery),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), PageQuery),
     responses((status = 200, body = Page<Group>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn list_groups(
@@ -148,7 +151,7 @@ async fn list_groups(
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path)),
     responses((status = 200, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn get_group(
@@ -167,7 +170,7 @@ async fn get_group(
 }
 
 #[utoipa::path(patch, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path)),
     request_body = RenameGroup,
     responses((status = 200, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -191,7 +194,7 @@ async fn rename_group(
 
 /// Delete a group (administrators); refused while one of its clients has no other cover.
 #[utoipa::path(delete, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path)),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn delete_group(
@@ -209,7 +212,7 @@ async fn delete_group(
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), PageQuery),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path), PageQuery),
     responses((status = 200, body = Page<GroupMember>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn list_members(
@@ -236,7 +239,7 @@ async fn list_members(
 /// Add a user to a group. A client joining a contact group that already holds clients needs
 /// `confidentiality_override`. Plain staff may add only to contact groups they belong to.
 #[utoipa::path(put, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members/{user_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     request_body(content = Option<AddMember>),
     responses((status = 200, body = GroupMember), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -266,7 +269,7 @@ async fn add_member(
 
 /// Remove a user from a group (administrators); refused when a client would be left uncovered.
 #[utoipa::path(delete, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members/{user_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn remove_member(

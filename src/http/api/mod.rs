@@ -6,6 +6,7 @@ mod groups;
 mod inbox;
 mod org_links;
 mod salesforce_invites;
+pub mod schema;
 mod staff;
 mod team_accounts;
 mod tenancies;
@@ -39,10 +40,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub after: Option<Uuid>,
     /// Text to search for in names (and e-mails, for users).
+    #[param(max_length = 100)]
     pub q: Option<String>,
 }
 

@@ -41,13 +41,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgLink {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// The org id, 15 or 18 characters (Setup → Company Information).
+    #[schema(value_type = crate::http::api::schema::SalesforceId)]
     pub org_id: String,
     /// `production`, `sandbox`, or the org's My Domain URL (`https://NAME.my.salesforce.com`).
     pub login_host: String,
     pub auth_kind: AuthKind,
     /// The connected app's consumer key.
+    #[schema(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     pub consumer_key: String,
     /// The connected app's consumer secret (web-server flow).
     pub consumer_secret: Option<String>,
@@ -61,11 +64,13 @@ pub struct CreateOrgLink {
     /// How Salesforce users map to staff; default `email`.
     pub staff_match: Option<StaffMatch>,
     /// This link's share of the org's daily API limit, 1 to 100 (default 20).
+    #[schema(minimum = 1, maximum = 100)]
     pub api_budget_percent: Option<i64>,
     /// The tenancies the org serves.
     pub tenancies: Vec<Uuid>,
     /// The Salesforce user id (`005…`) of the integration user our write-back acts as: record
     /// changes it makes start no work (echo suppression).
+    #[schema(value_type = Option<crate::http::api::schema::SalesforceId>)]
     pub integration_user_id: Option<String>,
     /// Invite records whose checkbox turns on (off when absent).
     pub auto_invite: Option<AutoInvite>,
@@ -83,6 +88,7 @@ where
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrgLink {
+    #[schema(value_type = Option<crate::http::api::schema::DisplayName>)]
     pub name: Option<String>,
     pub login_host: Option<String>,
     pub consumer_key: Option<String>,
@@ -92,10 +98,12 @@ pub struct UpdateOrgLink {
     pub api_version: Option<String>,
     pub field_mapping: Option<FieldMapping>,
     pub staff_match: Option<StaffMatch>,
+    #[schema(minimum = 1, maximum = 100)]
     pub api_budget_percent: Option<i64>,
     pub tenancies: Option<Vec<Uuid>>,
     /// `true` pauses every call to the org; `false` resumes.
     pub paused: Option<bool>,
+    #[schema(value_type = Option<crate::http::api::schema::SalesforceId>)]
     pub integration_user_id: Option<String>,
     /// New auto-invite settings, or `null` to turn auto-invite off.
     #[serde(default, deserialize_with = "present")]
@@ -581,6 +589,7 @@ async fn disconnect_org_link(
 pub struct WritebackQuery {
     /// Only write-backs in this state (`failed` to see what needs attention).
     pub state: Option<WritebackState>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
 }

@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SalesforceUserRef {
+    #[schema(value_type = crate::http::api::schema::SalesforceId)]
     pub user_id: String,
     pub username: Option<String>,
     pub email: Option<String>,
@@ -55,6 +56,7 @@ pub enum RecordSobject {
 #[serde(deny_unknown_fields)]
 pub struct RecordRefBody {
     pub sobject: RecordSobject,
+    #[schema(value_type = crate::http::api::schema::SalesforceId)]
     pub id: String,
 }
 
@@ -129,11 +131,16 @@ pub struct InviteFromSalesforce {
     /// Send the invitation now; otherwise the client is a draft.
     #[serde(default)]
     pub send: bool,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub first_name: String,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub last_name: String,
+    #[schema(value_type = crate::http::api::schema::Email)]
     pub email: String,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
     pub title: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::InviteMessage>)]
     pub message: Option<String>,
     #[serde(default)]
     pub contact_groups: Vec<Uuid>,

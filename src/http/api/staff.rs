@@ -27,11 +27,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaff {
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub first_name: String,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub last_name: String,
+    #[schema(value_type = crate::http::api::schema::Email)]
     pub email: String,
     /// E.164 with a leading `+`.
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
     /// Default `staff`.
     pub role: Option<StaffRole>,
@@ -40,9 +45,13 @@ pub struct CreateStaff {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaff {
+    #[schema(value_type = Option<crate::http::api::schema::PersonName>)]
     pub first_name: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::PersonName>)]
     pub last_name: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
     pub role: Option<StaffRole>,
     /// `false` deactivates the user; refused while a client depends on them alone.
@@ -234,8 +243,10 @@ async fn list_contacts(
 #[serde(deny_unknown_fields)]
 pub struct SalesforceUser {
     /// The user's id (`005…`), 15 or 18 characters; absent or null clears it.
+    #[schema(value_type = Option<crate::http::api::schema::SalesforceId>)]
     pub user_id: Option<String>,
     /// The user's Salesforce username; absent or null clears it.
+    #[schema(max_length = 80, pattern = "^[!-~]*@[!-~]*$")]
     pub username: Option<String>,
 }
 

@@ -27,23 +27,32 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateTeamAccount {
     /// The team's name, e.g. "Support".
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// The account's own unique company e-mail.
+    #[schema(value_type = crate::http::api::schema::Email)]
     pub email: String,
     /// The secure mobile number (E.164) that receives sign-in codes; unique.
+    #[schema(value_type = crate::http::api::schema::E164Phone)]
     pub mobile: String,
     /// The number shown to clients, distinct from `mobile`.
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub contact_number: Option<String>,
     /// Shown under the name, e.g. opening hours.
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTeamAccount {
+    #[schema(value_type = Option<crate::http::api::schema::DisplayName>)]
     pub name: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub contact_number: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
     pub active: Option<bool>,
 }

@@ -29,12 +29,14 @@ pub struct CreateToken {
     /// The active staff user the token acts as; it carries their role.
     pub staff_id: Uuid,
     /// What the token is for, e.g. "Salesforce integration".
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOperatorToken {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
 }
 
