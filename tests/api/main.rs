@@ -7,6 +7,7 @@ mod bad_input;
 mod browser;
 mod canvas;
 mod cli;
+mod contract;
 mod directory;
 mod intake;
 mod invitations;

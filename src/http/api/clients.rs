@@ -144,7 +144,8 @@ pub struct CrmRecord {
 /// is written back to it, starting with the current status.
 #[utoipa::path(put, path = "/tenancies/{tenancy_id}/clients/{client_id}/crm-record", tag = "clients",
     params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)), request_body = CrmRecord,
-    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 204), (status = 422, description = "A field is invalid: `record_id` must be an id of the `sobject` kind (`003…` for Contact, `001…` for Account), with a matching checksum in the 18-character form, and `org_link_id` a link that serves the tenancy.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn link_crm_record(
     State(state): State<AppState>,
@@ -267,7 +268,7 @@ pub struct ClientQuery {
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
     /// Text to search for in names and e-mails.
-    #[param(max_length = 100)]
+    #[param(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub q: Option<String>,
 }
 
@@ -275,7 +276,8 @@ pub struct ClientQuery {
 /// of the same address is a 409.
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/clients", tag = "clients",
     params(("tenancy_id" = Uuid, Path)), request_body = InviteClient,
-    responses((status = 201, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = Client), (status = 422, description = "A field is invalid, or breaks a rule of the tenancy the schema cannot state: `mobile` per the tenancy's mobile policy (required, optional or refused), `contact_groups`/`new_contact_group` or `client_teams` per its group model (at least one), and the groups and members must be the tenancy's.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn invite_client(
     State(state): State<AppState>,
@@ -356,7 +358,8 @@ async fn get_client(
 /// Correct a client's details (administrators).
 #[utoipa::path(patch, path = "/tenancies/{tenancy_id}/clients/{client_id}", tag = "clients",
     params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)), request_body = UpdateClient,
-    responses((status = 200, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Client), (status = 422, description = "A field is invalid, or `mobile` is refused by the tenancy's mobile policy, or `email` is changed for an active client.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn update_client(
     State(state): State<AppState>,

@@ -90,7 +90,8 @@ fn require_manager(access: &Access, kind: GroupKind) -> Result<(), crate::http::
 /// Create a contact group or client team.
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/{group_kind}", tag = "groups",
     params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path)), request_body = CreateGroup,
-    responses((status = 201, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = Group), (status = 422, description = "A field is invalid, or a member is not a staff user or team account of the tenancy.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_group(
     State(state): State<AppState>,
@@ -247,12 +248,13 @@ async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenancy_id, kind, id, user_id)): Path<(Uuid, GroupKindPath, Uuid, Uuid)>,
-    body: Option<Json<AddMember>>,
+    body: Option<Json<Option<AddMember>>>,
 ) -> ApiResult<axum::Json<GroupMember>> {
     let access = caller.in_tenancy(tenancy_id)?;
     let kind = GroupKind::from(kind);
     require_manager(&access, kind)?;
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    // The body is optional, and the document allows `null` for it: both mean the defaults.
+    let body = body.and_then(|Json(b)| b).unwrap_or_default();
     let member = state
         .store
         .add_group_member(

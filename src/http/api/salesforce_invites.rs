@@ -68,8 +68,10 @@ pub struct ContextRequest {
     /// The tenancy to prepare the form for; needed only when the user is staff in several.
     pub tenancy_id: Option<Uuid>,
     /// List only the groups or teams whose name contains this (case-insensitive).
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub groups_query: Option<String>,
     /// List only the possible new-group members whose name or e-mail contains this.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub members_query: Option<String>,
 }
 
@@ -240,6 +242,16 @@ async fn invite_context(
     Json(body): Json<ContextRequest>,
 ) -> ApiResult<axum::Json<InviteContext>> {
     let (user, kind, record) = parse_refs(&body.user, &body.record)?;
+    let mut errors = crate::domain::FieldErrors::new();
+    for (field, q) in [
+        ("groups_query", &body.groups_query),
+        ("members_query", &body.members_query),
+    ] {
+        if let Some(q) = q.as_deref() {
+            errors.take(field, super::search_text(q));
+        }
+    }
+    errors.finish().map_err(super::invalid)?;
     let acting = acting(&state, &link, &user).await?;
     let mut tenancies = Vec::with_capacity(acting.len());
     for a in &acting {

@@ -107,6 +107,35 @@ described!(
         .into()
 );
 
+/// A Salesforce id of one kind of object: its three-character key prefix, then the rest.
+fn salesforce_id_of(description: &str, prefix: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .pattern(Some(format!(
+            "^{prefix}[A-Za-z0-9]{{12}}(?:[A-Za-z0-9]{{3}})?$"
+        )))
+        .into()
+}
+
+described!(
+    SalesforceOrgId,
+    salesforce_id_of(
+        "A Salesforce org id (`00D…`), 15 or 18 characters (the 18-character form's checksum \
+         must match).",
+        "00D"
+    )
+);
+
+described!(
+    SalesforceUserId,
+    salesforce_id_of(
+        "A Salesforce user id (`005…`), 15 or 18 characters (the 18-character form's checksum \
+         must match).",
+        "005"
+    )
+);
+
 described!(
     InviteMessage,
     ObjectBuilder::new()

@@ -243,7 +243,7 @@ async fn list_contacts(
 #[serde(deny_unknown_fields)]
 pub struct SalesforceUser {
     /// The user's id (`005…`), 15 or 18 characters; absent or null clears it.
-    #[schema(value_type = Option<crate::http::api::schema::SalesforceId>)]
+    #[schema(value_type = Option<crate::http::api::schema::SalesforceUserId>)]
     pub user_id: Option<String>,
     /// The user's Salesforce username; absent or null clears it.
     #[schema(max_length = 80, pattern = "^[!-~]*@[!-~]*$")]
@@ -253,7 +253,8 @@ pub struct SalesforceUser {
 /// Set which Salesforce user acts as this staff user (administrators).
 #[utoipa::path(put, path = "/tenancies/{tenancy_id}/staff/{staff_id}/salesforce-user", tag = "staff",
     params(("tenancy_id" = Uuid, Path), ("staff_id" = Uuid, Path)), request_body = SalesforceUser,
-    responses((status = 200, body = Staff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Staff), (status = 422, description = "A field is invalid: an 18-character `user_id` whose last three characters do not match the case of the first fifteen.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn set_salesforce_user(
     State(state): State<AppState>,

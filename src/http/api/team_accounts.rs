@@ -60,7 +60,8 @@ pub struct UpdateTeamAccount {
 /// Create a team account (administrators).
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/team-accounts", tag = "team accounts",
     params(("tenancy_id" = Uuid, Path)), request_body = CreateTeamAccount,
-    responses((status = 201, body = TeamAccount), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = TeamAccount), (status = 422, description = "A field is invalid, or `contact_number` equals `mobile` (clients never see the secure number).", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_team_account(
     State(state): State<AppState>,
@@ -130,7 +131,8 @@ async fn get_team_account(
 
 #[utoipa::path(patch, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}", tag = "team accounts",
     params(("tenancy_id" = Uuid, Path), ("team_account_id" = Uuid, Path)), request_body = UpdateTeamAccount,
-    responses((status = 200, body = TeamAccount), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = TeamAccount), (status = 422, description = "A field is invalid, or `contact_number` equals the secure `mobile`.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn update_team_account(
     State(state): State<AppState>,

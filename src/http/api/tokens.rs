@@ -50,7 +50,8 @@ fn token_name(raw: &str) -> Result<String, ApiError> {
 /// this response only.
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/tokens", tag = "tokens",
     params(("tenancy_id" = Uuid, Path)), request_body = CreateToken,
-    responses((status = 201, body = CreatedToken), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = CreatedToken), (status = 422, description = "A field is invalid, or `staff_id` is not an active staff user of the tenancy.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_token(
     State(state): State<AppState>,
