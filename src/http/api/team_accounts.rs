@@ -198,7 +198,9 @@ async fn list_delegates(
 #[utoipa::path(put, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}/delegates/{staff_id}",
     tag = "team accounts",
     params(("tenancy_id" = Uuid, Path), ("team_account_id" = Uuid, Path), ("staff_id" = Uuid, Path)),
-    responses((status = 200, body = Staff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Staff),
+        (status = 422, description = "`staff_id` names a user of the tenancy who is not a staff user (a client or a team account).", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn add_delegate(
     State(state): State<AppState>,
