@@ -34,23 +34,23 @@ macro_rules! string_value {
     };
 }
 
-/// Longest e-mail address SMTP can carry (RFC 5321: 254 characters in a path).
-const EMAIL_MAX: usize = 254;
-
 /// A syntactically valid e-mail address, trimmed. Compared without regard to case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 string_value!(Email);
 
 impl Email {
+    /// Longest e-mail address SMTP can carry (RFC 5321: 254 characters in a path).
+    pub const MAX: usize = 254;
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         let value = raw.trim();
         if value.is_empty() {
             return Err("is required".into());
         }
         text::check_line(value)?;
-        if value.chars().count() > EMAIL_MAX {
-            return Err(format!("must be at most {EMAIL_MAX} characters"));
+        if value.chars().count() > Self::MAX {
+            return Err(format!("must be at most {} characters", Self::MAX));
         }
         // The crate follows RFC 5322; we also insist on a dotted domain, since a bare host
         // name cannot receive mail from the Internet.

@@ -8,6 +8,7 @@ mod bad_input;
 mod browser;
 mod canvas;
 mod cli;
+mod contract;
 mod control_chars;
 mod directory;
 mod intake;

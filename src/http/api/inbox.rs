@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct InboxQuery {
     /// Only items in this state (`failed` to see what needs attention).
     pub state: Option<InboxState>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
 }

@@ -43,15 +43,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgLink {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// The org id, 15 or 18 characters (Setup → Company Information).
+    #[schema(value_type = crate::http::api::schema::SalesforceOrgId)]
     pub org_id: String,
     /// `production`, `sandbox`, or the https:// URL of a Salesforce login host: the org's My
     /// Domain (`https://NAME.my.salesforce.com`, `https://NAME--SANDBOX.sandbox.my.salesforce.com`),
     /// a Government Cloud host, or a host in the operator's `crm.allowed_hosts`.
+    #[schema(pattern = "^(?:production|sandbox|https://[A-Za-z0-9.:-]{1,200}/*)$")]
     pub login_host: String,
     pub auth_kind: AuthKind,
     /// The connected app's consumer key.
+    #[schema(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     pub consumer_key: String,
     /// The connected app's consumer secret (web-server flow).
     pub consumer_secret: Option<String>,
@@ -60,16 +64,19 @@ pub struct CreateOrgLink {
     /// The Salesforce username the JWT bearer flow acts as.
     pub integration_username: Option<String>,
     /// e.g. `62.0`; default from configuration.
+    #[schema(pattern = "^[0-9]{2}\\.0$")]
     pub api_version: Option<String>,
     pub field_mapping: Option<FieldMapping>,
     /// How Salesforce users map to staff; default `email`.
     pub staff_match: Option<StaffMatch>,
     /// This link's share of the org's daily API limit, 1 to 100 (default 20).
+    #[schema(minimum = 1, maximum = 100)]
     pub api_budget_percent: Option<i64>,
     /// The tenancies the org serves.
     pub tenancies: Vec<Uuid>,
     /// The Salesforce user id (`005…`) of the integration user our write-back acts as: record
     /// changes it makes start no work (echo suppression).
+    #[schema(value_type = Option<crate::http::api::schema::SalesforceUserId>)]
     pub integration_user_id: Option<String>,
     /// Invite records whose checkbox turns on (off when absent).
     pub auto_invite: Option<AutoInvite>,
@@ -87,19 +94,24 @@ where
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrgLink {
+    #[schema(value_type = Option<crate::http::api::schema::DisplayName>)]
     pub name: Option<String>,
+    #[schema(pattern = "^(?:production|sandbox|https://[A-Za-z0-9.:-]{1,200}/*)$")]
     pub login_host: Option<String>,
     pub consumer_key: Option<String>,
     pub consumer_secret: Option<String>,
     pub private_key: Option<String>,
     pub integration_username: Option<String>,
+    #[schema(pattern = "^[0-9]{2}\\.0$")]
     pub api_version: Option<String>,
     pub field_mapping: Option<FieldMapping>,
     pub staff_match: Option<StaffMatch>,
+    #[schema(minimum = 1, maximum = 100)]
     pub api_budget_percent: Option<i64>,
     pub tenancies: Option<Vec<Uuid>>,
     /// `true` pauses every call to the org; `false` resumes.
     pub paused: Option<bool>,
+    #[schema(value_type = Option<crate::http::api::schema::SalesforceUserId>)]
     pub integration_user_id: Option<String>,
     /// New auto-invite settings, or `null` to turn auto-invite off.
     #[serde(default, deserialize_with = "present")]
@@ -344,7 +356,8 @@ fn seal(
 /// Link a Salesforce org to tenancies (operators, or a system administrator for their own
 /// tenancy). Secrets are sealed at rest and never returned.
 #[utoipa::path(post, path = "/org-links", tag = "salesforce", request_body = CreateOrgLink,
-    responses((status = 201, body = OrgLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = OrgLink), (status = 422, description = "A field is invalid or missing for the link's `auth_kind`: `jwt_bearer` needs `private_key` (an RSA private key in PEM form) and `integration_username`, `web_server` needs `consumer_secret`; an 18-character id's checksum must match; `tenancies` must exist.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_org_link(
     State(state): State<AppState>,
@@ -504,7 +517,8 @@ async fn get_org_link(
 /// serves several tenancies is changed by operators only.
 #[utoipa::path(patch, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
     request_body = UpdateOrgLink,
-    responses((status = 200, body = OrgLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = OrgLink), (status = 422, description = "A field is invalid, or does not fit the link's `auth_kind` (see creating a link).", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn update_org_link(
     State(state): State<AppState>,
@@ -643,6 +657,7 @@ async fn disconnect_org_link(
 pub struct WritebackQuery {
     /// Only write-backs in this state (`failed` to see what needs attention).
     pub state: Option<WritebackState>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
 }

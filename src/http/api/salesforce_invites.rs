@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SalesforceUserRef {
+    #[schema(value_type = crate::http::api::schema::SalesforceId)]
     pub user_id: String,
     pub username: Option<String>,
     pub email: Option<String>,
@@ -55,6 +56,7 @@ pub enum RecordSobject {
 #[serde(deny_unknown_fields)]
 pub struct RecordRefBody {
     pub sobject: RecordSobject,
+    #[schema(value_type = crate::http::api::schema::SalesforceId)]
     pub id: String,
 }
 
@@ -66,8 +68,10 @@ pub struct ContextRequest {
     /// The tenancy to prepare the form for; needed only when the user is staff in several.
     pub tenancy_id: Option<Uuid>,
     /// List only the groups or teams whose name contains this (case-insensitive).
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub groups_query: Option<String>,
     /// List only the possible new-group members whose name or e-mail contains this.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub members_query: Option<String>,
 }
 
@@ -129,11 +133,16 @@ pub struct InviteFromSalesforce {
     /// Send the invitation now; otherwise the client is a draft.
     #[serde(default)]
     pub send: bool,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub first_name: String,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub last_name: String,
+    #[schema(value_type = crate::http::api::schema::Email)]
     pub email: String,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
     pub title: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::InviteMessage>)]
     pub message: Option<String>,
     #[serde(default)]
     pub contact_groups: Vec<Uuid>,
@@ -234,6 +243,16 @@ async fn invite_context(
     Json(body): Json<ContextRequest>,
 ) -> ApiResult<axum::Json<InviteContext>> {
     let (user, kind, record) = parse_refs(&body.user, &body.record)?;
+    let mut errors = crate::domain::FieldErrors::new();
+    for (field, q) in [
+        ("groups_query", &body.groups_query),
+        ("members_query", &body.members_query),
+    ] {
+        if let Some(q) = q.as_deref() {
+            errors.take(field, super::search_text(q));
+        }
+    }
+    errors.finish().map_err(super::invalid)?;
     let acting = acting(&state, &link, &user).await?;
     let mut tenancies = Vec::with_capacity(acting.len());
     for a in &acting {

@@ -27,20 +27,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenancy {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// Default `client_teams`, the newer model.
     pub group_model: Option<GroupModel>,
     /// Default `optional`.
     pub mobile_policy: Option<MobilePolicy>,
     /// Default `{last_name} Relationship`.
+    #[schema(value_type = Option<crate::http::api::schema::GroupNameConvention>)]
     pub group_name_convention: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenancy {
+    #[schema(value_type = Option<crate::http::api::schema::DisplayName>)]
     pub name: Option<String>,
     pub mobile_policy: Option<MobilePolicy>,
+    #[schema(value_type = Option<crate::http::api::schema::GroupNameConvention>)]
     pub group_name_convention: Option<String>,
 }
 
