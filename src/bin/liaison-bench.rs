@@ -762,6 +762,7 @@ async fn invite(
             .list_writebacks(
                 org.link,
                 None,
+                None,
                 &liaison::store::PageRequest { limit: 200, after },
             )
             .await?;
@@ -899,6 +900,7 @@ async fn ensure_settled(store: &Store, link: Uuid) -> anyhow::Result<()> {
     let pending = store
         .list_changes(
             link,
+            None,
             Some(liaison::store::InboxState::Pending),
             &liaison::store::PageRequest {
                 limit: 1,
@@ -1092,6 +1094,7 @@ async fn intake(
     let stored = store
         .list_changes(
             link,
+            None,
             None,
             &liaison::store::PageRequest {
                 limit: 1,

@@ -35,9 +35,15 @@ pub enum CrmError {
     /// The record does not exist (or is not visible to the integration user).
     #[error("the Salesforce record was not found")]
     NotFound,
+    /// The record was deleted (or merged into another) in Salesforce.
+    #[error("the Salesforce record was deleted")]
+    Deleted,
     /// Our own settings are wrong (a bad key, a missing secret).
     #[error("{0}")]
     Config(String),
+    /// The URL is not one Liaison may call (see `crm::hosts`): nothing was sent to it.
+    #[error("Liaison calls only Salesforce's hosts: {0}")]
+    HostRefused(String),
 }
 
 impl CrmError {
@@ -60,7 +66,9 @@ impl CrmError {
             Self::LimitExceeded => "REQUEST_LIMIT_EXCEEDED",
             Self::Transient { code, .. } | Self::Permanent { code, .. } => code,
             Self::NotFound => "NOT_FOUND",
+            Self::Deleted => "ENTITY_IS_DELETED",
             Self::Config(_) => "CONFIGURATION",
+            Self::HostRefused(_) => "HOST_REFUSED",
         }
     }
 }
@@ -112,6 +120,10 @@ pub fn classify_response(status: u16, retry_after: Option<Duration>, body: &[u8]
     {
         let error = classify(first);
         return match error {
+            // A read of a deleted record; in a per-record result the same code is a refusal.
+            CrmError::Permanent { code, .. } if status == 404 && code == "ENTITY_IS_DELETED" => {
+                CrmError::Deleted
+            }
             // A 5xx is transient whatever its code says.
             CrmError::Permanent { code, message, .. } if status >= 500 => CrmError::Transient {
                 code,

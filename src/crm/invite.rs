@@ -41,6 +41,20 @@ pub fn actor(acting: &ActingStaff, salesforce_user: &SalesforceId) -> String {
     )
 }
 
+/// Who the change is recorded as when a link's API key acts: the link and which of its keys
+/// (so a leaked or misused key can be traced), then the staff user and the Salesforce user.
+pub fn key_actor(
+    link: Uuid,
+    key_id: &str,
+    acting: &ActingStaff,
+    salesforce_user: &SalesforceId,
+) -> String {
+    format!(
+        "salesforce:{link}:key:{key_id} as {}",
+        actor(acting, salesforce_user)
+    )
+}
+
 /// Parses the input against the tenancy's settings and creates the client (or finds the
 /// record's client already made), linked to the record, sent or kept as a draft.
 pub async fn invite_from_record(

@@ -94,6 +94,9 @@ impl MobilePolicy {
 /// The per-tenancy convention that pre-fills a new contact group's name.
 pub const DEFAULT_GROUP_NAME_CONVENTION: &str = "{last_name} Relationship";
 
+/// Longest convention, before its placeholders are filled in.
+pub const GROUP_NAME_CONVENTION_MAX: usize = 80;
+
 /// Placeholders a convention may use.
 const PLACEHOLDERS: [&str; 2] = ["{first_name}", "{last_name}"];
 
@@ -113,8 +116,10 @@ pub fn parse_group_name_convention(raw: &str) -> Result<String, String> {
     if value.is_empty() {
         return Err("must not be blank".into());
     }
-    if value.chars().count() > 80 {
-        return Err("must be at most 80 characters".into());
+    if value.chars().count() > GROUP_NAME_CONVENTION_MAX {
+        return Err(format!(
+            "must be at most {GROUP_NAME_CONVENTION_MAX} characters"
+        ));
     }
     if !PLACEHOLDERS.iter().any(|p| value.contains(p)) {
         return Err("must contain {last_name} or {first_name}".into());

@@ -47,7 +47,11 @@ fn bearer(parts: &Parts) -> Option<&str> {
 
 /// A caller acting for an org link with the link's API key (Apex in the org, automation): it
 /// vouches for the Salesforce user it names, as Salesforce vouches in a canvas request.
-pub struct LinkCaller(pub crate::store::OrgLink);
+pub struct LinkCaller {
+    pub link: crate::store::OrgLink,
+    /// Which of the link's keys it used, as clients' histories name it.
+    pub key_id: String,
+}
 
 impl FromRequestParts<AppState> for LinkCaller {
     type Rejection = ApiError;
@@ -59,16 +63,16 @@ impl FromRequestParts<AppState> for LinkCaller {
         let key = bearer(parts)
             .filter(|k| k.starts_with(LINK_KEY_PREFIX))
             .ok_or(ApiError::Unauthorized)?;
-        let id = match state
-            .store
-            .org_link_by_api_key(&crate::crm::digest(key))
-            .await
-        {
+        let hash = crate::crm::digest(key);
+        let id = match state.store.org_link_by_api_key(&hash).await {
             Ok(id) => id,
             Err(crate::store::Error::NotFound(_)) => return Err(ApiError::Unauthorized),
             Err(e) => return Err(e.into()),
         };
-        Ok(Self(state.store.org_link(id, None).await?))
+        Ok(Self {
+            link: state.store.org_link(id, None).await?,
+            key_id: crate::store::api_key_id(&hash),
+        })
     }
 }
 

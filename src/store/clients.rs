@@ -61,7 +61,10 @@ pub struct ClientEvent {
     pub id: Uuid,
     pub from_status: Option<ClientStatus>,
     pub to_status: ClientStatus,
-    /// Who made the change: `staff:<id>`, `operator:<token id>`, `client` or `system`.
+    /// Who made the change: `staff:<id>`, `operator:<token id>`, `client` or `system`; from
+    /// Salesforce, `staff:<id> via Salesforce user <user id>` (the Invite form),
+    /// `salesforce:<link>:key:<key id> as staff:<id> via Salesforce user <user id>` (the JSON
+    /// API with the link's key) or `salesforce:<link>:<integration user>` (auto-invite).
     pub actor: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -556,6 +559,34 @@ impl Store {
             return Err(Error::NotFound("client"));
         }
         Ok(found)
+    }
+
+    /// Whether `viewer` sees `other` in their address book: the domain's visibility rule over
+    /// the groups or teams they share. A user of another tenancy, or none, is not seen.
+    pub async fn sees(&self, tenancy: Uuid, viewer: Uuid, other: Uuid) -> Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        let model = super::groups::tenancy_model(&mut conn, tenancy).await?;
+        let row = sqlx::query(
+            "SELECT v.kind AS viewer_kind, o.kind AS other_kind FROM users v JOIN users o ON o.tenancy_id = v.tenancy_id \
+             WHERE v.tenancy_id = $1 AND v.id = $2 AND o.id = $3",
+        )
+        .bind(tenancy.to_string())
+        .bind(viewer.to_string())
+        .bind(other.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let viewer_kind = rows::parsed(&row, "viewer_kind", UserKind::parse)?;
+        let other_kind = rows::parsed(&row, "other_kind", UserKind::parse)?;
+        let share = self.share_a_group(&mut conn, viewer, other).await?;
+        Ok(crate::domain::visibility::sees(
+            model,
+            viewer_kind,
+            other_kind,
+            share,
+        ))
     }
 
     async fn share_a_group(&self, conn: &mut AnyConnection, a: Uuid, b: Uuid) -> Result<bool> {

@@ -643,18 +643,25 @@ impl Store {
         kind: GroupKind,
         group_id: Uuid,
         member_filter: Option<Uuid>,
+        clients_visible_to: Option<Uuid>,
         page: &PageRequest,
     ) -> Result<Page<GroupMember>> {
         self.group(tenancy, kind, group_id, member_filter).await?;
+        // Staff see the clients of the groups and teams they are in, and no others: a member
+        // list shown to someone outside the team leaves its clients out.
         let found = sqlx::query(
             "SELECT m.user_id, m.added_at, u.kind, u.first_name, u.last_name, u.email, u.deactivated_at, u.status \
              FROM group_members m JOIN users u ON u.id = m.user_id \
-             WHERE m.tenancy_id = $1 AND m.group_id = $2 AND m.user_id > $3 ORDER BY m.user_id LIMIT $4",
+             WHERE m.tenancy_id = $1 AND m.group_id = $2 AND m.user_id > $3 \
+               AND ($5 = '' OR m.member_kind <> 'client' \
+                    OR EXISTS (SELECT 1 FROM group_members v WHERE v.group_id = m.group_id AND v.user_id = $5)) \
+             ORDER BY m.user_id LIMIT $4",
         )
         .bind(tenancy.to_string())
         .bind(group_id.to_string())
         .bind(page.after())
         .bind(page.fetch())
+        .bind(clients_visible_to.map(|v| v.to_string()).unwrap_or_default())
         .fetch_all(&self.pool)
         .await?
         .iter()

@@ -365,6 +365,15 @@ fn parse_record_mobile(
     }
 }
 
+/// True of an inbox row (`crm_inbox`) whose record is linked to a client of the tenancy in
+/// parameter `param`: the changes that concern that tenancy.
+fn concerns_tenancy(param: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM crm_records r WHERE r.org_link_id = crm_inbox.org_link_id \
+         AND r.record_id = crm_inbox.record_id AND r.tenancy_id = {param})"
+    )
+}
+
 impl Store {
     /// The org and intake secrets of a link, for checking a delivery.
     pub async fn intake_link(&self, link: Uuid) -> Result<Option<IntakeLink>> {
@@ -1045,17 +1054,23 @@ impl Store {
         Ok(())
     }
 
-    /// Changes of a link, optionally in one state, for ops.
+    /// Changes of a link, optionally in one state or of records linked to one tenancy's
+    /// clients, for ops.
     pub async fn list_changes(
         &self,
         link: Uuid,
+        tenancy: Option<Uuid>,
         state: Option<InboxState>,
         page: &PageRequest,
     ) -> Result<Page<InboxItem>> {
         self.list_link_queue(
             &format!("SELECT {COLUMNS} FROM crm_inbox"),
             link,
-            state.map(|s| s.as_str()),
+            super::QueueFilter {
+                state: state.map(|s| s.as_str()),
+                tenancy,
+                concerns: &concerns_tenancy("$5"),
+            },
             page,
             item,
             |i| i.id,
@@ -1063,33 +1078,62 @@ impl Store {
         .await
     }
 
-    /// Ops apply a failed (or dismissed) change again now, with fresh attempts.
-    pub async fn replay_change(&self, link: Uuid, id: Uuid) -> Result<InboxItem> {
-        self.set_change_state(link, id, InboxState::Pending).await
+    /// Ops apply a failed (or dismissed) change again now, with fresh attempts. With
+    /// `tenancy`, a change of a record not linked to a client of that tenancy is not found.
+    pub async fn replay_change(
+        &self,
+        link: Uuid,
+        tenancy: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<InboxItem> {
+        self.set_change_state(link, tenancy, id, InboxState::Pending)
+            .await
     }
 
-    /// Ops decide a failed change will not be applied; it stays listed.
-    pub async fn dismiss_change(&self, link: Uuid, id: Uuid) -> Result<InboxItem> {
-        self.set_change_state(link, id, InboxState::Dismissed).await
+    /// Ops decide a failed change will not be applied; it stays listed. `tenancy` as for
+    /// `replay_change`.
+    pub async fn dismiss_change(
+        &self,
+        link: Uuid,
+        tenancy: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<InboxItem> {
+        self.set_change_state(link, tenancy, id, InboxState::Dismissed)
+            .await
     }
 
-    async fn set_change_state(&self, link: Uuid, id: Uuid, state: InboxState) -> Result<InboxItem> {
+    async fn set_change_state(
+        &self,
+        link: Uuid,
+        tenancy: Option<Uuid>,
+        id: Uuid,
+        state: InboxState,
+    ) -> Result<InboxItem> {
         let now = self.now();
-        let done = sqlx::query(
+        let tenancy = tenancy.map(|t| t.to_string()).unwrap_or_default();
+        let update = format!(
             "UPDATE crm_inbox SET state = $3, attempts = CASE WHEN $3 = 'pending' THEN 0 ELSE attempts END, \
              run_at = $4, lease_until = NULL, updated_at = $4 \
-             WHERE org_link_id = $1 AND id = $2 AND state IN ('failed', 'dismissed') AND state <> $3",
-        )
-        .bind(link.to_string())
-        .bind(id.to_string())
-        .bind(state.as_str())
-        .bind(now)
-        .execute(&mut *self.writer().await?)
-        .await?;
-        let sql = format!("SELECT {COLUMNS} FROM crm_inbox WHERE org_link_id = $1 AND id = $2");
+             WHERE org_link_id = $1 AND id = $2 AND state IN ('failed', 'dismissed') AND state <> $3 \
+             AND ($5 = '' OR {})",
+            concerns_tenancy("$5")
+        );
+        let done = sqlx::query(&update)
+            .bind(link.to_string())
+            .bind(id.to_string())
+            .bind(state.as_str())
+            .bind(now)
+            .bind(tenancy.clone())
+            .execute(&mut *self.writer().await?)
+            .await?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM crm_inbox WHERE org_link_id = $1 AND id = $2 AND ($3 = '' OR {})",
+            concerns_tenancy("$3")
+        );
         let row = sqlx::query(&sql)
             .bind(link.to_string())
             .bind(id.to_string())
+            .bind(tenancy)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(Error::NotFound("inbox item"))?;

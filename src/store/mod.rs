@@ -40,7 +40,7 @@ pub use invitations::{
 };
 pub use org_links::{
     ApiUsage, AuthKind, IntakeSecrets, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate,
-    StaffMatch,
+    StaffMatch, api_key_id,
 };
 pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
 pub use tokens::{Actor, CreatedToken, TokenInfo};
@@ -254,26 +254,28 @@ impl Store {
         })
     }
 
-    /// One page of an org link's queue (`select` reads `crm_writebacks` or `crm_inbox`),
-    /// optionally only the rows in one state, in id order.
+    /// One page of an org link's queue (`select` reads `crm_writebacks` or `crm_inbox`), in id
+    /// order, optionally only the rows in one state or of one tenancy.
     async fn list_link_queue<T>(
         &self,
         select: &str,
         link: Uuid,
-        state: Option<&str>,
+        filter: QueueFilter<'_>,
         page: &PageRequest,
         row: impl Fn(&sqlx::any::AnyRow) -> sqlx::Result<T>,
         id: impl Fn(&T) -> Uuid,
     ) -> Result<Page<T>> {
+        let concerns = filter.concerns;
         let sql = format!(
             "{select} WHERE org_link_id = $1 AND ($2 = '' OR state = $2) AND id > $3 \
-             ORDER BY id LIMIT $4"
+             AND ($5 = '' OR {concerns}) ORDER BY id LIMIT $4"
         );
         let found = sqlx::query(&sql)
             .bind(link.to_string())
-            .bind(state.unwrap_or(""))
+            .bind(filter.state.unwrap_or(""))
             .bind(page.after())
             .bind(page.fetch())
+            .bind(filter.tenancy.map(|t| t.to_string()).unwrap_or_default())
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -281,6 +283,15 @@ impl Store {
             .collect::<sqlx::Result<Vec<_>>>()?;
         Ok(Page::from_rows(found, page, id))
     }
+}
+
+/// Which rows of a link's queue to list.
+struct QueueFilter<'a> {
+    state: Option<&'a str>,
+    /// Only the rows of this tenancy, as `concerns` says.
+    tenancy: Option<Uuid>,
+    /// A condition on `$5`, the tenancy id, true of the rows that concern that tenancy.
+    concerns: &'a str,
 }
 
 /// A pooled connection holding this instance's turn to write on SQLite (see `Store::writer`).

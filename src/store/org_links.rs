@@ -141,6 +141,9 @@ pub struct OrgLink {
     pub has_outbound_token: bool,
     /// Whether JSON webhooks have a signing secret.
     pub has_webhook_secret: bool,
+    /// The current API key's id (see `api-key`), as clients' histories name it; absent when
+    /// the link has no key.
+    pub api_key_id: Option<String>,
     /// The intake endpoints and secrets, shown once: when the link is created and when they
     /// are rotated. Only a hash of the token and the sealed secret are kept.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -206,7 +209,7 @@ pub struct OrgLinkUpdate {
 const LINK_COLUMNS: &str = "id, name, org_id, login_host, auth_kind, consumer_key, consumer_secret_sealed, \
     private_key_sealed, integration_username, api_version, field_mapping, staff_match, api_budget_percent, state, \
     state_reason, instance_url, api_used, api_max, api_checked_at, created_at, integration_user_id, auto_invite, \
-    outbound_token_hash, webhook_secret_sealed";
+    outbound_token_hash, webhook_secret_sealed, api_key_hash";
 
 fn link(row: &AnyRow, tenancies: Vec<Uuid>) -> sqlx::Result<OrgLink> {
     let mapping: String = rows::text(row, "field_mapping")?;
@@ -249,8 +252,38 @@ fn link(row: &AnyRow, tenancies: Vec<Uuid>) -> sqlx::Result<OrgLink> {
             .transpose()?,
         has_outbound_token: rows::opt_text(row, "outbound_token_hash")?.is_some(),
         has_webhook_secret: rows::opt_text(row, "webhook_secret_sealed")?.is_some(),
+        api_key_id: rows::opt_text(row, "api_key_hash")?
+            .as_deref()
+            .map(api_key_id),
         intake_secrets: None,
     })
+}
+
+/// An API key's id: the first 8 hex digits of its SHA-256 (`key_hash`), enough to tell one key
+/// from the next in a client's history and nothing towards guessing the key.
+pub fn api_key_id(key_hash: &str) -> String {
+    key_hash.chars().take(8).collect()
+}
+
+/// A link changed by the administrator of `tenancy` must serve that tenancy (else it is not
+/// found, as for an unknown link) and no other (a shared link is the operators').
+fn check_managed_by(link: &OrgLink, tenancy: Option<Uuid>) -> Result<()> {
+    match tenancy {
+        Some(own) if link.tenancies != [own] => Err(Error::Forbidden(
+            "this org link serves several tenancies: only an operator may change it".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Takes the link's row lock (PostgreSQL) before its tenancies are read, so a concurrent
+/// change of them commits first and is seen.
+async fn lock_link(conn: &mut AnyConnection, id: Uuid) -> Result<()> {
+    sqlx::query("UPDATE org_links SET updated_at = updated_at WHERE id = $1")
+        .bind(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 fn row_opt_int(row: &AnyRow, column: &str) -> sqlx::Result<Option<i64>> {
@@ -406,16 +439,20 @@ impl Store {
         Ok(Page::from_rows(links, page, |l| l.id))
     }
 
+    /// Changes a link; `managed_by` is the tenancy of the administrator changing it (`None` for
+    /// an operator), which must be the only tenancy the link serves.
     pub async fn update_org_link(
         &self,
         id: Uuid,
-        serving: Option<Uuid>,
+        managed_by: Option<Uuid>,
         update: OrgLinkUpdate,
         consumer_secret: Option<String>,
         private_key: Option<String>,
     ) -> Result<OrgLink> {
         let mut tx = self.write_tx().await?;
-        let before = self.link_in(&mut tx, id, serving).await?;
+        lock_link(&mut tx, id).await?;
+        let before = self.link_in(&mut tx, id, managed_by).await?;
+        check_managed_by(&before, managed_by)?;
         let state = match update.paused {
             Some(true) => Some(LinkState::Paused),
             Some(false) if before.state == LinkState::Paused => {
@@ -469,9 +506,12 @@ impl Store {
         Ok(after)
     }
 
-    pub async fn delete_org_link(&self, id: Uuid, serving: Option<Uuid>) -> Result<()> {
+    /// Deletes a link; `managed_by` as for `update_org_link`.
+    pub async fn delete_org_link(&self, id: Uuid, managed_by: Option<Uuid>) -> Result<()> {
         let mut tx = self.write_tx().await?;
-        self.link_in(&mut tx, id, serving).await?;
+        lock_link(&mut tx, id).await?;
+        let before = self.link_in(&mut tx, id, managed_by).await?;
+        check_managed_by(&before, managed_by)?;
         for sql in [
             "DELETE FROM oauth_flows WHERE org_link_id = $1",
             "DELETE FROM org_link_tenancies WHERE org_link_id = $1",

@@ -393,17 +393,22 @@ impl Store {
         Ok(())
     }
 
-    /// Write-backs of a link, optionally in one state, for ops.
+    /// Write-backs of a link, optionally in one state or of one tenancy's clients, for ops.
     pub async fn list_writebacks(
         &self,
         link: Uuid,
+        tenancy: Option<Uuid>,
         state: Option<WritebackState>,
         page: &PageRequest,
     ) -> Result<Page<Writeback>> {
         self.list_link_queue(
             &format!("SELECT {COLUMNS} FROM crm_writebacks"),
             link,
-            state.map(|s| s.as_str()),
+            super::QueueFilter {
+                state: state.map(|s| s.as_str()),
+                tenancy,
+                concerns: "tenancy_id = $5",
+            },
             page,
             writeback,
             |w| w.id,
@@ -411,43 +416,61 @@ impl Store {
         .await
     }
 
-    /// An admin retries a failed (or dismissed) write-back now, with fresh attempts.
-    pub async fn retry_writeback(&self, link: Uuid, id: Uuid) -> Result<Writeback> {
-        self.set_writeback_state(link, id, WritebackState::Pending)
+    /// An admin retries a failed (or dismissed) write-back now, with fresh attempts. With
+    /// `tenancy`, a write-back of another tenancy's client is not found.
+    pub async fn retry_writeback(
+        &self,
+        link: Uuid,
+        tenancy: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<Writeback> {
+        self.set_writeback_state(link, tenancy, id, WritebackState::Pending)
             .await
     }
 
-    /// An admin decides a failed write-back will not be written; it stays listed.
-    pub async fn dismiss_writeback(&self, link: Uuid, id: Uuid) -> Result<Writeback> {
-        self.set_writeback_state(link, id, WritebackState::Dismissed)
+    /// An admin decides a failed write-back will not be written; it stays listed. `tenancy` as
+    /// for `retry_writeback`.
+    pub async fn dismiss_writeback(
+        &self,
+        link: Uuid,
+        tenancy: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<Writeback> {
+        self.set_writeback_state(link, tenancy, id, WritebackState::Dismissed)
             .await
     }
 
     async fn set_writeback_state(
         &self,
         link: Uuid,
+        tenancy: Option<Uuid>,
         id: Uuid,
         state: WritebackState,
     ) -> Result<Writeback> {
         let now = self.now();
+        let tenancy = tenancy.map(|t| t.to_string()).unwrap_or_default();
         let done = sqlx::query(
             "UPDATE crm_writebacks SET state = $3, attempts = CASE WHEN $3 = 'pending' THEN 0 ELSE attempts END, \
              run_at = $4, lease_until = NULL, updated_at = $4 \
-             WHERE org_link_id = $1 AND id = $2 AND state <> 'pending'",
+             WHERE org_link_id = $1 AND id = $2 AND state <> 'pending' AND ($5 = '' OR tenancy_id = $5)",
         )
         .bind(link.to_string())
         .bind(id.to_string())
         .bind(state.as_str())
         .bind(now)
+        .bind(tenancy.clone())
         .execute(&mut *self.writer().await?)
         .await?;
         if done.rows_affected() == 0 {
-            let exists =
-                sqlx::query("SELECT 1 FROM crm_writebacks WHERE org_link_id = $1 AND id = $2")
-                    .bind(link.to_string())
-                    .bind(id.to_string())
-                    .fetch_optional(&self.pool)
-                    .await?;
+            let exists = sqlx::query(
+                "SELECT 1 FROM crm_writebacks WHERE org_link_id = $1 AND id = $2 \
+                 AND ($3 = '' OR tenancy_id = $3)",
+            )
+            .bind(link.to_string())
+            .bind(id.to_string())
+            .bind(tenancy)
+            .fetch_optional(&self.pool)
+            .await?;
             return Err(match exists {
                 Some(_) => Error::conflict(
                     "writeback-pending",

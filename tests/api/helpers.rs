@@ -16,6 +16,28 @@ use uuid::Uuid;
 /// watches it) and is reported as ignored otherwise.
 #[macro_export]
 macro_rules! on_both_backends {
+    // `with OPTIONS; names…`: each test's app is spawned with those `TestOptions`.
+    (with $options:expr; $($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn_with($crate::helpers::TestBackend::Sqlite, $options).await;
+                    super::$name(app).await;
+                }
+
+                #[tokio::test]
+                #[cfg_attr(
+                    not(liaison_test_postgres),
+                    ignore = "LIAISON_TEST_POSTGRES_URL is not set (scripts/test sets it)"
+                )]
+                async fn postgres() {
+                    let app = $crate::helpers::TestApp::spawn_with($crate::helpers::TestBackend::Postgres, $options).await;
+                    super::$name(app).await;
+                }
+            }
+        )+
+    };
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
@@ -78,6 +100,21 @@ impl Drop for TestDb {
             .join();
         }
     }
+}
+
+/// How a `TestApp` differs from the default one (`TestOptions::default()` is the default app:
+/// the test-double switch on, so links may point at the wiremock server).
+#[derive(Clone, Default)]
+pub struct TestOptions {
+    /// Leave `crm.allow_http_login_hosts` off: only Salesforce's hosts and `allowed_hosts`
+    /// may be called, over https, as in production.
+    pub strict_hosts: bool,
+    /// `crm.allowed_hosts`.
+    pub allowed_hosts: Vec<String>,
+    /// Answers the app's host-name look-ups instead of the system resolver.
+    pub lookup: Option<Arc<dyn liaison::crm::hosts::Lookup>>,
+    /// The API's settings (trusted proxies, token lifetimes).
+    pub api: liaison::config::ApiConfig,
 }
 
 pub struct TestApp {
@@ -170,11 +207,10 @@ impl Reply {
 
 impl TestApp {
     pub async fn spawn(backend: TestBackend) -> TestApp {
-        Self::spawn_with(backend, liaison::config::ApiConfig::default()).await
+        Self::spawn_with(backend, TestOptions::default()).await
     }
 
-    /// The app with API settings of the test's own (trusted proxies, token lifetimes).
-    pub async fn spawn_with(backend: TestBackend, api: liaison::config::ApiConfig) -> TestApp {
+    pub async fn spawn_with(backend: TestBackend, options: TestOptions) -> TestApp {
         let (url, db) = match backend {
             TestBackend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -224,8 +260,14 @@ impl TestApp {
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let salesforce = wiremock::MockServer::start().await;
         let (tx, rx) = oneshot::channel::<()>();
-        let state =
-            liaison::app_state_with(store.clone(), crm_config(&address), &api).expect("app state");
+        let mut crm = crm_config(&address);
+        crm.allow_http_login_hosts = !options.strict_hosts;
+        crm.allowed_hosts = options.allowed_hosts;
+        let lookup = options
+            .lookup
+            .unwrap_or_else(|| Arc::new(liaison::crm::hosts::SystemLookup));
+        let state = liaison::app_state_with_lookup(store.clone(), crm, &options.api, lookup)
+            .expect("app state");
         tokio::spawn(liaison::serve(listener, state, 64 * 1024, async {
             let _ = rx.await;
         }));
@@ -379,6 +421,114 @@ impl TestApp {
             .await
             .expect(201);
         group["id"].as_str().expect("id").to_string()
+    }
+}
+
+/// The shape of a tenancy's model in the API.
+#[derive(Clone, Copy)]
+pub struct Model {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub other_kind: &'static str,
+    /// The invite field that names existing groups.
+    pub field: &'static str,
+}
+
+pub const CONTACT_GROUPS: Model = Model {
+    name: "contact_groups",
+    kind: "contact-groups",
+    other_kind: "client-teams",
+    field: "contact_groups",
+};
+
+pub const CLIENT_TEAMS: Model = Model {
+    name: "client_teams",
+    kind: "client-teams",
+    other_kind: "contact-groups",
+    field: "client_teams",
+};
+
+/// A populated tenancy: staff, a team account with a delegate, a group with members, a client.
+pub struct Populated {
+    pub t: Tenancy,
+    /// A plain staff user: in the group, delegate of the team account.
+    pub staff: String,
+    pub staff_token: String,
+    /// A second staff user, in nothing yet.
+    pub spare: String,
+    pub team_account: String,
+    pub group: String,
+    pub client: String,
+    /// The id of the admin's token (as listed under /tokens).
+    pub admin_token_id: String,
+}
+
+pub async fn populate(app: &TestApp, name: &str, slug: &str, m: Model) -> Populated {
+    let t = app.tenancy(name, m.name).await;
+    let (staff, staff_token) = app.staff(&t, "Sam", &format!("Staff{slug}"), "staff").await;
+    let (spare, _) = app.staff(&t, "Pat", &format!("Spare{slug}"), "staff").await;
+    let team_account = app
+        .post(
+            &format!("/api/v1/tenancies/{}/team-accounts", t.id),
+            &t.admin_token,
+            json!({ "name": "Support", "email": format!("support@{slug}.example"),
+                    "mobile": "+447700900001", "contact_number": "+442070000001" }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.put(
+        &format!(
+            "/api/v1/tenancies/{}/team-accounts/{team_account}/delegates/{staff}",
+            t.id
+        ),
+        &t.admin_token,
+        None,
+    )
+    .await
+    .expect(200);
+    let group = app
+        .group(&t, m.kind, "Smith Relationship", &[&staff, &team_account])
+        .await;
+    let client = app
+        .post(
+            &format!("/api/v1/tenancies/{}/clients", t.id),
+            &t.admin_token,
+            json!({ "first_name": "Jane", "last_name": "Smith", "email": format!("jane@{slug}.example"),
+                    (m.field): [group] }),
+        )
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let tokens = app
+        .get(
+            &format!("/api/v1/tenancies/{}/tokens", t.id),
+            &t.admin_token,
+        )
+        .await
+        .expect(200);
+    let admin_token_id = tokens["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|tok| tok["staff_id"] == t.admin_id.as_str())
+        .expect("admin's token is listed")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    Populated {
+        t,
+        staff,
+        staff_token,
+        spare,
+        team_account,
+        group,
+        client,
+        admin_token_id,
     }
 }
 

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Tenancy, TestApp};
+use crate::helpers::{CLIENT_TEAMS, CONTACT_GROUPS, Model, Populated, TestApp, populate};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -18,114 +18,6 @@ on_both_backends!(
     ids_of_tenancy_a_name_nothing_under_tenancy_b_on_client_teams,
     a_tenancy_scoped_token_lists_only_its_own_tenancy_and_an_operator_lists_all,
 );
-
-/// The shape of a tenancy's model in the API.
-#[derive(Clone, Copy)]
-struct Model {
-    name: &'static str,
-    kind: &'static str,
-    other_kind: &'static str,
-    /// The invite field that names existing groups.
-    field: &'static str,
-}
-
-const CONTACT_GROUPS: Model = Model {
-    name: "contact_groups",
-    kind: "contact-groups",
-    other_kind: "client-teams",
-    field: "contact_groups",
-};
-
-const CLIENT_TEAMS: Model = Model {
-    name: "client_teams",
-    kind: "client-teams",
-    other_kind: "contact-groups",
-    field: "client_teams",
-};
-
-/// A populated tenancy: staff, a team account with a delegate, a group with members, a client.
-struct Populated {
-    t: Tenancy,
-    /// A plain staff user: in the group, delegate of the team account.
-    staff: String,
-    staff_token: String,
-    /// A second staff user, in nothing yet.
-    spare: String,
-    team_account: String,
-    group: String,
-    client: String,
-    /// The id of the admin's token (as listed under /tokens).
-    admin_token_id: String,
-}
-
-async fn populate(app: &TestApp, name: &str, slug: &str, m: Model) -> Populated {
-    let t = app.tenancy(name, m.name).await;
-    let (staff, staff_token) = app.staff(&t, "Sam", &format!("Staff{slug}"), "staff").await;
-    let (spare, _) = app.staff(&t, "Pat", &format!("Spare{slug}"), "staff").await;
-    let team_account = app
-        .post(
-            &format!("/api/v1/tenancies/{}/team-accounts", t.id),
-            &t.admin_token,
-            json!({ "name": "Support", "email": format!("support@{slug}.example"),
-                    "mobile": "+447700900001", "contact_number": "+442070000001" }),
-        )
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    app.put(
-        &format!(
-            "/api/v1/tenancies/{}/team-accounts/{team_account}/delegates/{staff}",
-            t.id
-        ),
-        &t.admin_token,
-        None,
-    )
-    .await
-    .expect(200);
-    let group = app
-        .group(&t, m.kind, "Smith Relationship", &[&staff, &team_account])
-        .await;
-    let client = app
-        .post(
-            &format!("/api/v1/tenancies/{}/clients", t.id),
-            &t.admin_token,
-            json!({ "first_name": "Jane", "last_name": "Smith", "email": format!("jane@{slug}.example"),
-                    (m.field): [group] }),
-        )
-        .await
-        .expect(201)["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let tokens = app
-        .get(
-            &format!("/api/v1/tenancies/{}/tokens", t.id),
-            &t.admin_token,
-        )
-        .await
-        .expect(200);
-    let admin_token_id = tokens["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|tok| tok["staff_id"] == t.admin_id.as_str())
-        .expect("admin's token is listed")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    Populated {
-        t,
-        staff,
-        staff_token,
-        spare,
-        team_account,
-        group,
-        client,
-        admin_token_id,
-    }
-}
 
 /// Everything of a tenancy its own administrator can read, to compare before and after.
 async fn snapshot(app: &TestApp, p: &Populated, m: Model) -> Vec<(String, Value)> {

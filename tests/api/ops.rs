@@ -46,6 +46,72 @@ fn committed_openapi_matches_the_routes() {
     );
 }
 
+/// Every `$ref` in `doc` that does not resolve to a value inside `doc`.
+fn dangling_refs(doc: &Value) -> Vec<String> {
+    fn walk(doc: &Value, node: &Value, out: &mut Vec<String>) {
+        match node {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("$ref", Value::String(target)) => {
+                            let resolves = target
+                                .strip_prefix('#')
+                                .is_some_and(|pointer| doc.pointer(pointer).is_some());
+                            if !resolves {
+                                out.push(target.clone());
+                            }
+                        }
+                        _ => walk(doc, value, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| walk(doc, item, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(doc, doc, &mut out);
+    out
+}
+
+#[test]
+fn a_dangling_ref_is_found() {
+    let doc = serde_json::json!({
+        "components": {"schemas": {"A": {"type": "string"}}},
+        "paths": {"/x": {"get": {"parameters": [
+            {"schema": {"$ref": "#/components/schemas/A"}},
+            {"schema": {"$ref": "#/components/schemas/Missing"}}
+        ]}}}
+    });
+    assert_eq!(dangling_refs(&doc), ["#/components/schemas/Missing"]);
+}
+
+/// Client generators and API testers read the document: each reference must resolve and the
+/// document must be valid OpenAPI 3.1 by the OpenAPI Initiative's own schema.
+#[test]
+fn the_openapi_document_is_valid_openapi_3_1() {
+    let doc: Value =
+        serde_json::from_str(&liaison::http::openapi_json()).expect("document is JSON");
+    assert_eq!(dangling_refs(&doc), Vec::<String>::new(), "unresolved $ref");
+
+    let schema: Value = serde_json::from_str(include_str!("../data/oas-3.1-schema.json"))
+        .expect("OAS 3.1 schema is JSON");
+    let validator = jsonschema::draft202012::new(&schema).expect("OAS 3.1 schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "not valid OpenAPI 3.1:\n{}",
+        errors.join("\n")
+    );
+    // The validator does refuse an invalid document, so a pass above means something.
+    let mut broken = doc.clone();
+    broken["paths"]["/api/v1/tenancies"]["get"]["responses"] = Value::String("none".into());
+    assert!(!validator.is_valid(&broken));
+}
+
 on_both_backends!(a_database_that_drops_its_connections_costs_a_retry_not_a_500);
 
 /// Pooled connections are not pinged while in steady use, so one the server has ended is found

@@ -133,8 +133,10 @@ pub struct CrmRecord {
     /// An org link that serves this tenancy.
     pub org_link_id: Uuid,
     /// `Contact`, or `Account` for a Person Account.
+    #[schema(pattern = "^(?:Contact|Account)$")]
     pub sobject: String,
     /// The record id, 15 or 18 characters.
+    #[schema(value_type = crate::http::api::schema::SalesforceId)]
     pub record_id: String,
 }
 
@@ -142,7 +144,8 @@ pub struct CrmRecord {
 /// is written back to it, starting with the current status.
 #[utoipa::path(put, path = "/tenancies/{tenancy_id}/clients/{client_id}/crm-record", tag = "clients",
     params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)), request_body = CrmRecord,
-    responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 204), (status = 422, description = "A field is invalid: `record_id` must be an id of the `sobject` kind (`003…` for Contact, `001…` for Account), with a matching checksum in the 18-character form, and `org_link_id` a link that serves the tenancy.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn link_crm_record(
     State(state): State<AppState>,
@@ -191,14 +194,19 @@ async fn link_crm_record(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteClient {
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub first_name: String,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub last_name: String,
+    #[schema(value_type = crate::http::api::schema::Email)]
     pub email: String,
     /// E.164 with a leading `+`; required, optional or refused per the tenancy's mobile policy.
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
     /// Shown under the client's name; default "Client".
     pub title: Option<String>,
     /// A personal message for the invitation e-mail.
+    #[schema(value_type = Option<crate::http::api::schema::InviteMessage>)]
     pub message: Option<String>,
     /// Existing contact groups (tenancies on the contact-group model).
     #[serde(default)]
@@ -218,9 +226,11 @@ pub struct InviteClient {
 #[serde(deny_unknown_fields)]
 pub struct NewContactGroup {
     /// Never blank; the form pre-fills it by the tenancy's convention.
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// Staff users and team accounts who will cover the client.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub members: Vec<Uuid>,
 }
 
@@ -236,11 +246,16 @@ impl From<NewContactGroup> for NewGroupInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateClient {
+    #[schema(value_type = Option<crate::http::api::schema::PersonName>)]
     pub first_name: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::PersonName>)]
     pub last_name: Option<String>,
     /// Refused for an active client, whose e-mail is their sign-in.
+    #[schema(value_type = Option<crate::http::api::schema::Email>)]
     pub email: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
 }
 
@@ -249,9 +264,11 @@ pub struct UpdateClient {
 pub struct ClientQuery {
     /// Only clients with this status.
     pub status: Option<ClientStatus>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
     /// Text to search for in names and e-mails.
+    #[param(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub q: Option<String>,
 }
 
@@ -259,7 +276,8 @@ pub struct ClientQuery {
 /// of the same address is a 409.
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/clients", tag = "clients",
     params(("tenancy_id" = Uuid, Path)), request_body = InviteClient,
-    responses((status = 201, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = Client), (status = 422, description = "A field is invalid, or breaks a rule of the tenancy the schema cannot state: `mobile` per the tenancy's mobile policy (required, optional or refused), `contact_groups`/`new_contact_group` or `client_teams` per its group model (at least one), and the groups and members must be the tenancy's.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn invite_client(
     State(state): State<AppState>,
@@ -340,7 +358,8 @@ async fn get_client(
 /// Correct a client's details (administrators).
 #[utoipa::path(patch, path = "/tenancies/{tenancy_id}/clients/{client_id}", tag = "clients",
     params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)), request_body = UpdateClient,
-    responses((status = 200, body = Client), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Client), (status = 422, description = "A field is invalid, or `mobile` is refused by the tenancy's mobile policy, or `email` is changed for an active client.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn update_client(
     State(state): State<AppState>,

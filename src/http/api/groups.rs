@@ -12,10 +12,11 @@ use uuid::Uuid;
 use super::{PageQuery, invalid, parsed};
 use crate::domain::FieldErrors;
 use crate::domain::tenancy::GroupKind;
+use crate::domain::user::UserKind;
 use crate::domain::values::DisplayName;
 use crate::http::AppState;
 use crate::http::auth::{Access, Caller};
-use crate::http::error::{ApiResult, Problem};
+use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
 use crate::store::{Group, GroupMember, GroupUpdate, NewGroupRequest, Page};
 
@@ -47,15 +48,18 @@ impl From<GroupKindPath> for GroupKind {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// Staff users and team accounts to add; clients join through an invitation.
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub members: Vec<Uuid>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameGroup {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
 }
 
@@ -86,8 +90,9 @@ fn require_manager(access: &Access, kind: GroupKind) -> Result<(), crate::http::
 
 /// Create a contact group or client team.
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/{group_kind}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path)), request_body = CreateGroup,
-    responses((status = 201, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path)), request_body = CreateGroup,
+    responses((status = 201, body = Group), (status = 422, description = "A field is invalid, or a member is not a staff user or team account of the tenancy.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_group(
     State(state): State<AppState>,
@@ -123,7 +128,7 @@ async fn create_group(
 
 /// List or search (`q`) groups. Plain staff see only the contact groups they belong to.
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), PageQuery),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), PageQuery),
     responses((status = 200, body = Page<Group>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn list_groups(
@@ -148,7 +153,7 @@ async fn list_groups(
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path)),
     responses((status = 200, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn get_group(
@@ -167,7 +172,7 @@ async fn get_group(
 }
 
 #[utoipa::path(patch, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path)),
     request_body = RenameGroup,
     responses((status = 200, body = Group), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -191,7 +196,7 @@ async fn rename_group(
 
 /// Delete a group (administrators); refused while one of its clients has no other cover.
 #[utoipa::path(delete, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path)),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn delete_group(
@@ -209,7 +214,7 @@ async fn delete_group(
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), PageQuery),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path), PageQuery),
     responses((status = 200, body = Page<GroupMember>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn list_members(
@@ -227,6 +232,7 @@ async fn list_members(
             kind,
             id,
             member_filter(&access, kind),
+            access.plain_staff(),
             &query.page()?,
         )
         .await?;
@@ -234,9 +240,10 @@ async fn list_members(
 }
 
 /// Add a user to a group. A client joining a contact group that already holds clients needs
-/// `confidentiality_override`. Plain staff may add only to contact groups they belong to.
+/// `confidentiality_override`. Plain staff may add only to contact groups they belong to, and
+/// only clients they already see (a client they do not see is answered as one that does not exist).
 #[utoipa::path(put, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members/{user_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     request_body(content = Option<AddMember>),
     responses((status = 200, body = GroupMember), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -244,12 +251,28 @@ async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenancy_id, kind, id, user_id)): Path<(Uuid, GroupKindPath, Uuid, Uuid)>,
-    body: Option<Json<AddMember>>,
+    body: Option<Json<Option<AddMember>>>,
 ) -> ApiResult<axum::Json<GroupMember>> {
     let access = caller.in_tenancy(tenancy_id)?;
     let kind = GroupKind::from(kind);
     require_manager(&access, kind)?;
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    // The body is optional, and the document allows `null` for it: both mean the defaults.
+    let body = body.and_then(|Json(b)| b).unwrap_or_default();
+    if let Some(me) = access.plain_staff() {
+        // The group is checked first, as the store would, so the answer for an unseen client
+        // is the one for a client that does not exist.
+        state
+            .store
+            .group(access.tenancy, kind, id, member_filter(&access, kind))
+            .await?;
+        // Plain staff may bring into their groups only clients they already see; to them any
+        // other client does not exist.
+        if state.store.user_kind(access.tenancy, user_id).await? == UserKind::Client
+            && !state.store.sees(access.tenancy, me, user_id).await?
+        {
+            return Err(ApiError::NotFound("user"));
+        }
+    }
     let member = state
         .store
         .add_group_member(
@@ -266,7 +289,7 @@ async fn add_member(
 
 /// Remove a user from a group (administrators); refused when a client would be left uncovered.
 #[utoipa::path(delete, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members/{user_id}", tag = "groups",
-    params(("tenancy_id" = Uuid, Path), ("group_kind" = GroupKindPath, Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    params(("tenancy_id" = Uuid, Path), ("group_kind" = inline(GroupKindPath), Path), ("group_id" = Uuid, Path), ("user_id" = Uuid, Path)),
     responses((status = 204), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn remove_member(

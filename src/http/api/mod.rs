@@ -6,6 +6,7 @@ mod groups;
 mod inbox;
 mod org_links;
 mod salesforce_invites;
+pub mod schema;
 mod staff;
 mod team_accounts;
 mod tenancies;
@@ -39,10 +40,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub after: Option<Uuid>,
     /// Text to search for in names (and e-mails, for users).
+    #[param(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub q: Option<String>,
 }
 
@@ -55,8 +58,8 @@ impl PageQuery {
                 format!("must be between 1 and {}", PageRequest::MAX_LIMIT),
             ));
         }
-        if self.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
-            return Err(ApiError::bad_request("q", "must be at most 100 characters"));
+        if let Some(q) = self.q.as_deref() {
+            search_text(q).map_err(|reason| ApiError::bad_request("q", reason))?;
         }
         Ok(PageRequest {
             limit,
@@ -73,6 +76,21 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Longest search text.
+pub const SEARCH_MAX: usize = 100;
+
+/// Checks text to search names and e-mails for. No name or e-mail holds a control character,
+/// and PostgreSQL refuses a NUL in any text, so such a search is refused rather than run.
+pub fn search_text(q: &str) -> Result<(), String> {
+    if q.chars().count() > SEARCH_MAX {
+        return Err(format!("must be at most {SEARCH_MAX} characters"));
+    }
+    if q.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(())
 }
 
 /// Turns collected field errors into one 422.

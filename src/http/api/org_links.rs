@@ -1,6 +1,7 @@
 //! Org links: which Salesforce org serves which tenancies, how to authenticate to it, and the
 //! field mapping. Operators manage any link; a system administrator manages the links that
-//! serve their tenancy alone.
+//! serve their tenancy alone, and of a link that serves several tenancies sees only what
+//! concerns their own (`LinkAccess`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,6 +16,7 @@ use crate::crm::LinkError;
 use crate::crm::intake::AutoInvite;
 use crate::crm::mapping::FieldMapping;
 use crate::domain::FieldErrors;
+use crate::domain::text;
 use crate::domain::values::{DisplayName, SalesforceId};
 use crate::http::AppState;
 use crate::http::auth::Caller;
@@ -41,13 +43,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgLink {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// The org id, 15 or 18 characters (Setup → Company Information).
+    #[schema(value_type = crate::http::api::schema::SalesforceOrgId)]
     pub org_id: String,
-    /// `production`, `sandbox`, or the org's My Domain URL (`https://NAME.my.salesforce.com`).
+    /// `production`, `sandbox`, or the https:// URL of a Salesforce login host: the org's My
+    /// Domain (`https://NAME.my.salesforce.com`, `https://NAME--SANDBOX.sandbox.my.salesforce.com`),
+    /// a Government Cloud host, or a host in the operator's `crm.allowed_hosts`.
+    #[schema(pattern = "^(?:production|sandbox|https://[A-Za-z0-9.:-]{1,200}/*)$")]
     pub login_host: String,
     pub auth_kind: AuthKind,
     /// The connected app's consumer key.
+    #[schema(min_length = 1, max_length = 255, pattern = "^[!-~]+$")]
     pub consumer_key: String,
     /// The connected app's consumer secret (web-server flow).
     pub consumer_secret: Option<String>,
@@ -56,16 +64,19 @@ pub struct CreateOrgLink {
     /// The Salesforce username the JWT bearer flow acts as.
     pub integration_username: Option<String>,
     /// e.g. `62.0`; default from configuration.
+    #[schema(pattern = "^[0-9]{2}\\.0$")]
     pub api_version: Option<String>,
     pub field_mapping: Option<FieldMapping>,
     /// How Salesforce users map to staff; default `email`.
     pub staff_match: Option<StaffMatch>,
     /// This link's share of the org's daily API limit, 1 to 100 (default 20).
+    #[schema(minimum = 1, maximum = 100)]
     pub api_budget_percent: Option<i64>,
     /// The tenancies the org serves.
     pub tenancies: Vec<Uuid>,
     /// The Salesforce user id (`005…`) of the integration user our write-back acts as: record
     /// changes it makes start no work (echo suppression).
+    #[schema(value_type = Option<crate::http::api::schema::SalesforceUserId>)]
     pub integration_user_id: Option<String>,
     /// Invite records whose checkbox turns on (off when absent).
     pub auto_invite: Option<AutoInvite>,
@@ -83,19 +94,24 @@ where
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrgLink {
+    #[schema(value_type = Option<crate::http::api::schema::DisplayName>)]
     pub name: Option<String>,
+    #[schema(pattern = "^(?:production|sandbox|https://[A-Za-z0-9.:-]{1,200}/*)$")]
     pub login_host: Option<String>,
     pub consumer_key: Option<String>,
     pub consumer_secret: Option<String>,
     pub private_key: Option<String>,
     pub integration_username: Option<String>,
+    #[schema(pattern = "^[0-9]{2}\\.0$")]
     pub api_version: Option<String>,
     pub field_mapping: Option<FieldMapping>,
     pub staff_match: Option<StaffMatch>,
+    #[schema(minimum = 1, maximum = 100)]
     pub api_budget_percent: Option<i64>,
     pub tenancies: Option<Vec<Uuid>>,
     /// `true` pauses every call to the org; `false` resumes.
     pub paused: Option<bool>,
+    #[schema(value_type = Option<crate::http::api::schema::SalesforceUserId>)]
     pub integration_user_id: Option<String>,
     /// New auto-invite settings, or `null` to turn auto-invite off.
     #[serde(default, deserialize_with = "present")]
@@ -109,30 +125,6 @@ pub struct Connect {
     /// in Salesforce (single use, valid for a few minutes).
     pub connect_url: Option<String>,
     pub org_link: OrgLink,
-}
-
-fn login_host(raw: &str, allow_http: bool) -> Result<String, String> {
-    match raw.trim() {
-        "production" => Ok("https://login.salesforce.com".into()),
-        "sandbox" => Ok("https://test.salesforce.com".into()),
-        url if allow_http && url.starts_with("http://") => {
-            Ok(url.trim_end_matches('/').to_string())
-        }
-        url => {
-            let host = url.strip_prefix("https://").unwrap_or("");
-            let host = host.trim_end_matches('/');
-            let valid = !host.is_empty()
-                && host.len() <= 200
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
-            if valid {
-                Ok(format!("https://{host}"))
-            } else {
-                Err("must be production, sandbox, or an https:// My Domain URL".into())
-            }
-        }
-    }
 }
 
 fn api_version(raw: &str) -> Result<String, String> {
@@ -154,6 +146,7 @@ fn short_text(raw: &str, max: usize) -> Result<String, String> {
     } else if value.len() > max {
         Err(format!("must be at most {max} characters"))
     } else {
+        text::check_line(value)?;
         Ok(value.into())
     }
 }
@@ -206,8 +199,8 @@ fn budget(value: i64) -> Result<i64, String> {
     }
 }
 
-/// Who may manage links, and which: `None` for operators (all), or the one tenancy a system
-/// administrator may manage links of.
+/// Who may manage links at all: `None` for operators (all), or the one tenancy whose system
+/// administrator the caller is. Other staff are refused.
 pub(super) fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError> {
     match caller.own_tenancy() {
         None => Ok(None),
@@ -218,14 +211,79 @@ pub(super) fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError>
     }
 }
 
-/// The org link, when the caller may manage it (else 404, as for an unknown link).
+/// The caller's relation to one org link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LinkAccess {
+    /// Operators, and the system administrator of the one tenancy the link serves: the whole
+    /// link is theirs to read and change.
+    Manages,
+    /// A system administrator of one of several tenancies the link serves: they see what
+    /// concerns their tenancy and change nothing, since the link belongs to every tenancy.
+    Serves(Uuid),
+}
+
+impl LinkAccess {
+    /// The access a caller scoped to `scope` (see `managed_tenancy`) has to a link that serves
+    /// it.
+    fn of(link: &OrgLink, scope: Option<Uuid>) -> Self {
+        match scope {
+            Some(own) if link.tenancies != [own] => Self::Serves(own),
+            _ => Self::Manages,
+        }
+    }
+
+    /// The tenancy whose items alone the caller may see in the link's queues; `None` for all.
+    pub(super) fn tenancy(self) -> Option<Uuid> {
+        match self {
+            Self::Manages => None,
+            Self::Serves(tenancy) => Some(tenancy),
+        }
+    }
+
+    /// The link as this caller may see it: a served tenancy's administrator sees their own
+    /// tenancy and auto-invite settings only when they are their tenancy's.
+    fn view(self, mut link: OrgLink) -> OrgLink {
+        if let Self::Serves(own) = self {
+            link.tenancies.retain(|t| *t == own);
+            link.auto_invite = link.auto_invite.filter(|a| a.tenancy_id == own);
+        }
+        link
+    }
+}
+
+/// The org link and the caller's access to it: 403 for staff who are not system
+/// administrators, 404 for a link that does not serve the caller's tenancy.
+pub(super) async fn link_access(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<(OrgLink, LinkAccess)> {
+    let scope = managed_tenancy(caller)?;
+    let link = state.store.org_link(id, scope).await?;
+    let access = LinkAccess::of(&link, scope);
+    Ok((link, access))
+}
+
+/// Why a served tenancy's administrator may not change a shared link.
+fn shared_link_refusal() -> ApiError {
+    ApiError::Forbidden(
+        "this org link serves several tenancies: only an operator may change it, its keys or \
+         its connection"
+            .into(),
+    )
+}
+
+/// The org link, when the caller manages it: 404 as for an unknown link when it does not
+/// serve their tenancy, 403 when it serves others too.
 pub(super) async fn managed_link(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
 ) -> ApiResult<OrgLink> {
-    let scope = managed_tenancy(caller)?;
-    Ok(state.store.org_link(id, scope).await?)
+    match link_access(state, caller, id).await? {
+        (link, LinkAccess::Manages) => Ok(link),
+        (_, LinkAccess::Serves(_)) => Err(shared_link_refusal()),
+    }
 }
 
 /// A system administrator may only link their own tenancy.
@@ -271,6 +329,11 @@ fn link_error(error: LinkError) -> ApiError {
             detail: error.to_string(),
             field: None,
         },
+        LinkError::Crm(e @ crate::crm::error::CrmError::HostRefused(_)) => ApiError::Conflict {
+            code: "host-refused",
+            detail: e.to_string(),
+            field: None,
+        },
         LinkError::Crm(e) => ApiError::Conflict {
             code: "salesforce-refused",
             detail: e.to_string(),
@@ -293,7 +356,8 @@ fn seal(
 /// Link a Salesforce org to tenancies (operators, or a system administrator for their own
 /// tenancy). Secrets are sealed at rest and never returned.
 #[utoipa::path(post, path = "/org-links", tag = "salesforce", request_body = CreateOrgLink,
-    responses((status = 201, body = OrgLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = OrgLink), (status = 422, description = "A field is invalid or missing for the link's `auth_kind`: `jwt_bearer` needs `private_key` (an RSA private key in PEM form) and `integration_username`, `web_server` needs `consumer_secret`; an 18-character id's checksum must match; `tenancies` must exist.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_org_link(
     State(state): State<AppState>,
@@ -313,8 +377,7 @@ async fn create_org_link(
             }
         }),
     );
-    let allow_http = state.crm.config().allow_http_login_hosts;
-    let host = errors.take("login_host", login_host(&body.login_host, allow_http));
+    let host = errors.take("login_host", state.crm.hosts().login_host(&body.login_host));
     let consumer_key = errors.take("consumer_key", short_text(&body.consumer_key, 255));
     let version = errors.take(
         "api_version",
@@ -357,6 +420,11 @@ async fn create_org_link(
         }
         _ => {}
     }
+    let integration_username = body
+        .integration_username
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+        .and_then(|u| errors.take("integration_username", short_text(u, 255)));
     let mapping = body.field_mapping.unwrap_or_default();
     mapping.validate(&mut errors, "field_mapping");
     check_tenancies(scope, &body.tenancies, &mut errors);
@@ -390,7 +458,7 @@ async fn create_org_link(
         login_host,
         auth_kind: body.auth_kind,
         consumer_key,
-        integration_username: body.integration_username.map(|u| u.trim().to_string()),
+        integration_username,
         api_version,
         field_mapping: mapping,
         staff_match: body.staff_match.unwrap_or(StaffMatch::Email),
@@ -413,7 +481,8 @@ async fn create_org_link(
     Ok((StatusCode::CREATED, axum::Json(link)))
 }
 
-/// Org links: all for an operator, those serving one's tenancy for an administrator.
+/// Org links: all for an operator, those serving one's tenancy for an administrator (of a link
+/// that serves other tenancies too, only what concerns theirs).
 #[utoipa::path(get, path = "/org-links", tag = "salesforce", params(PageQuery),
     responses((status = 200, body = Page<OrgLink>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -423,9 +492,13 @@ async fn list_org_links(
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<OrgLink>>> {
     let scope = managed_tenancy(&caller)?;
-    Ok(axum::Json(
-        state.store.list_org_links(scope, &query.page()?).await?,
-    ))
+    let mut page = state.store.list_org_links(scope, &query.page()?).await?;
+    page.items = page
+        .items
+        .into_iter()
+        .map(|link| LinkAccess::of(&link, scope).view(link))
+        .collect();
+    Ok(axum::Json(page))
 }
 
 #[utoipa::path(get, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
@@ -436,13 +509,16 @@ async fn get_org_link(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<OrgLink>> {
-    Ok(axum::Json(managed_link(&state, &caller, id).await?))
+    let (link, access) = link_access(&state, &caller, id).await?;
+    Ok(axum::Json(access.view(link)))
 }
 
-/// Change a link. New secrets replace the old; the field mapping is replaced whole.
+/// Change a link. New secrets replace the old; the field mapping is replaced whole. A link that
+/// serves several tenancies is changed by operators only.
 #[utoipa::path(patch, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
     request_body = UpdateOrgLink,
-    responses((status = 200, body = OrgLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = OrgLink), (status = 422, description = "A field is invalid, or does not fit the link's `auth_kind` (see creating a link).", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn update_org_link(
     State(state): State<AppState>,
@@ -451,8 +527,8 @@ async fn update_org_link(
     Json(body): Json<UpdateOrgLink>,
 ) -> ApiResult<axum::Json<OrgLink>> {
     let scope = managed_tenancy(&caller)?;
-    let before = state.store.org_link(id, scope).await?;
-    let allow_http = state.crm.config().allow_http_login_hosts;
+    let before = managed_link(&state, &caller, id).await?;
+    let hosts = state.crm.hosts();
     let mut errors = FieldErrors::new();
     let mut text =
         |field: &str, raw: Option<&str>, parse: &dyn Fn(&str) -> Result<String, String>| {
@@ -463,7 +539,7 @@ async fn update_org_link(
             DisplayName::parse(r).map(|n| n.as_str().to_string())
         }),
         login_host: text("login_host", body.login_host.as_deref(), &|r| {
-            login_host(r, allow_http)
+            hosts.login_host(r)
         }),
         consumer_key: text("consumer_key", body.consumer_key.as_deref(), &|r| {
             short_text(r, 255)
@@ -521,7 +597,7 @@ async fn delete_org_link(
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     let scope = managed_tenancy(&caller)?;
-    let link = state.store.org_link(id, scope).await?;
+    let link = managed_link(&state, &caller, id).await?;
     state.crm.disconnect(&link).await.map_err(link_error)?;
     state.store.delete_org_link(id, scope).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -581,12 +657,14 @@ async fn disconnect_org_link(
 pub struct WritebackQuery {
     /// Only write-backs in this state (`failed` to see what needs attention).
     pub state: Option<WritebackState>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
 }
 
 /// Status write-backs of the link that are waiting, failed or dismissed (written ones leave
-/// the list), with Salesforce's reason for each failure.
+/// the list), with Salesforce's reason for each failure. An administrator of one of several
+/// tenancies the link serves sees those of their tenancy's clients only.
 #[utoipa::path(get, path = "/org-links/{org_link_id}/writebacks", tag = "salesforce",
     params(("org_link_id" = Uuid, Path), WritebackQuery),
     responses((status = 200, body = Page<Writeback>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -597,7 +675,7 @@ async fn list_writebacks(
     Path(id): Path<Uuid>,
     Query(query): Query<WritebackQuery>,
 ) -> ApiResult<axum::Json<Page<Writeback>>> {
-    managed_link(&state, &caller, id).await?;
+    let (_, access) = link_access(&state, &caller, id).await?;
     let page = PageQuery {
         limit: query.limit,
         after: query.after,
@@ -605,11 +683,15 @@ async fn list_writebacks(
     }
     .page()?;
     Ok(axum::Json(
-        state.store.list_writebacks(id, query.state, &page).await?,
+        state
+            .store
+            .list_writebacks(id, access.tenancy(), query.state, &page)
+            .await?,
     ))
 }
 
-/// Retry a failed (or dismissed) write-back now, with fresh attempts.
+/// Retry a failed (or dismissed) write-back now, with fresh attempts (one of the caller's
+/// tenancy, for an administrator of a shared link).
 #[utoipa::path(post, path = "/org-links/{org_link_id}/writebacks/{writeback_id}/retry", tag = "salesforce",
     params(("org_link_id" = Uuid, Path), ("writeback_id" = Uuid, Path)),
     responses((status = 200, body = Writeback), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -619,13 +701,17 @@ async fn retry_writeback(
     caller: Caller,
     Path((id, writeback)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Writeback>> {
-    managed_link(&state, &caller, id).await?;
+    let (_, access) = link_access(&state, &caller, id).await?;
     Ok(axum::Json(
-        state.store.retry_writeback(id, writeback).await?,
+        state
+            .store
+            .retry_writeback(id, access.tenancy(), writeback)
+            .await?,
     ))
 }
 
-/// Give up on a failed write-back; it stays listed as dismissed.
+/// Give up on a failed write-back; it stays listed as dismissed (one of the caller's tenancy,
+/// for an administrator of a shared link).
 #[utoipa::path(post, path = "/org-links/{org_link_id}/writebacks/{writeback_id}/dismiss", tag = "salesforce",
     params(("org_link_id" = Uuid, Path), ("writeback_id" = Uuid, Path)),
     responses((status = 200, body = Writeback), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -635,14 +721,18 @@ async fn dismiss_writeback(
     caller: Caller,
     Path((id, writeback)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Writeback>> {
-    managed_link(&state, &caller, id).await?;
+    let (_, access) = link_access(&state, &caller, id).await?;
     Ok(axum::Json(
-        state.store.dismiss_writeback(id, writeback).await?,
+        state
+            .store
+            .dismiss_writeback(id, access.tenancy(), writeback)
+            .await?,
     ))
 }
 
 /// Issue new intake secrets: a new Outbound Message URL (the old one stops working) and a new
-/// webhook signing secret. They are shown in this answer only.
+/// webhook signing secret. They are shown in this answer only. They belong to the link, so
+/// only who manages it may rotate them.
 #[utoipa::path(post, path = "/org-links/{org_link_id}/intake-secrets", tag = "salesforce",
     params(("org_link_id" = Uuid, Path)),
     responses((status = 200, body = IntakeSecrets), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -667,10 +757,14 @@ pub struct CreatedApiKey {
     /// Send as `Authorization: Bearer …` to `/api/v1/salesforce/…`; store it as a Named
     /// Credential in the org. Liaison keeps only its hash.
     pub api_key: String,
+    /// Names this key in clients' histories (`salesforce:<link>:key:<key_id>`): the first 8
+    /// hex digits of its SHA-256, which tell nothing of the key.
+    pub key_id: String,
 }
 
 /// Issue the link's API key for callers that are not a browser (a Lightning component through
-/// Apex, automation). A new key replaces the old one at once.
+/// Apex, automation). A new key replaces the old one at once. The key belongs to the link, so
+/// only who manages it may issue one.
 #[utoipa::path(post, path = "/org-links/{org_link_id}/api-key", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
     responses((status = 201, body = CreatedApiKey), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -685,12 +779,13 @@ async fn create_api_key(
         crate::http::auth::LINK_KEY_PREFIX,
         crate::crm::oauth::random_token()
     );
-    state
-        .store
-        .set_org_link_api_key(id, &crate::crm::digest(&key))
-        .await?;
+    let hash = crate::crm::digest(&key);
+    state.store.set_org_link_api_key(id, &hash).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(CreatedApiKey { api_key: key }),
+        axum::Json(CreatedApiKey {
+            api_key: key,
+            key_id: crate::store::api_key_id(&hash),
+        }),
     ))
 }

@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SalesforceUserRef {
+    #[schema(value_type = crate::http::api::schema::SalesforceId)]
     pub user_id: String,
     pub username: Option<String>,
     pub email: Option<String>,
@@ -55,6 +56,7 @@ pub enum RecordSobject {
 #[serde(deny_unknown_fields)]
 pub struct RecordRefBody {
     pub sobject: RecordSobject,
+    #[schema(value_type = crate::http::api::schema::SalesforceId)]
     pub id: String,
 }
 
@@ -66,8 +68,10 @@ pub struct ContextRequest {
     /// The tenancy to prepare the form for; needed only when the user is staff in several.
     pub tenancy_id: Option<Uuid>,
     /// List only the groups or teams whose name contains this (case-insensitive).
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub groups_query: Option<String>,
     /// List only the possible new-group members whose name or e-mail contains this.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub members_query: Option<String>,
 }
 
@@ -130,11 +134,16 @@ pub struct InviteFromSalesforce {
     /// Send the invitation now; otherwise the client is a draft.
     #[serde(default)]
     pub send: bool,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub first_name: String,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub last_name: String,
+    #[schema(value_type = crate::http::api::schema::Email)]
     pub email: String,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
     pub title: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::InviteMessage>)]
     pub message: Option<String>,
     #[serde(default)]
     pub contact_groups: Vec<Uuid>,
@@ -201,6 +210,7 @@ pub fn salesforce_error(link: &OrgLink, error: LinkError) -> ApiError {
             field: None,
         },
         LinkError::Crm(CrmError::NotFound) => ApiError::NotFound("record"),
+        LinkError::Crm(CrmError::Deleted) => ApiError::RecordDeleted,
         LinkError::Crm(CrmError::Unauthorized { .. }) => ApiError::Conflict {
             code: "org-link-unauthorized",
             detail: format!(
@@ -230,10 +240,20 @@ pub fn salesforce_error(link: &OrgLink, error: LinkError) -> ApiError {
     security(("org_link_key" = [])))]
 async fn invite_context(
     State(state): State<AppState>,
-    LinkCaller(link): LinkCaller,
+    LinkCaller { link, .. }: LinkCaller,
     Json(body): Json<ContextRequest>,
 ) -> ApiResult<axum::Json<InviteContext>> {
     let (user, kind, record) = parse_refs(&body.user, &body.record)?;
+    let mut errors = crate::domain::FieldErrors::new();
+    for (field, q) in [
+        ("groups_query", &body.groups_query),
+        ("members_query", &body.members_query),
+    ] {
+        if let Some(q) = q.as_deref() {
+            errors.take(field, super::search_text(q));
+        }
+    }
+    errors.finish().map_err(super::invalid)?;
     let acting = acting(&state, &link, &user).await?;
     let mut tenancies = Vec::with_capacity(acting.len());
     for a in &acting {
@@ -368,8 +388,9 @@ async fn invite_context(
 }
 
 /// Create the record's client, sent or as a draft, as the staff user the Salesforce user maps
-/// to. Idempotent per record and tenancy: 201 when created, 200 with the client made earlier.
-/// Read-only mapped fields are taken from the record, whatever the body says.
+/// to, who must be active staff of `tenancy_id`. Idempotent per record and tenancy: 201 when
+/// created, 200 with the client made earlier. Read-only mapped fields are taken from the
+/// record, whatever the body says. The client's history names the link, the key and the user.
 #[utoipa::path(post, path = "/salesforce/invites", tag = "salesforce", request_body = InviteFromSalesforce,
     responses((status = 201, body = Client), (status = 200, body = Client, description = "The record's client, created earlier"),
               (status = "4XX", body = Problem, content_type = "application/problem+json"),
@@ -377,7 +398,7 @@ async fn invite_context(
     security(("org_link_key" = [])))]
 async fn invite_from_salesforce(
     State(state): State<AppState>,
-    LinkCaller(link): LinkCaller,
+    LinkCaller { link, key_id }: LinkCaller,
     Json(body): Json<InviteFromSalesforce>,
 ) -> ApiResult<(StatusCode, axum::Json<Client>)> {
     let (user, kind, record) = parse_refs(&body.user, &body.record)?;
@@ -403,20 +424,30 @@ async fn invite_from_salesforce(
         client_teams: body.client_teams,
         confidentiality_override: body.confidentiality_override,
     };
-    if !link.field_mapping.read_only.is_empty() {
-        let prefill = state
-            .crm
-            .read_prefill(&link, kind, record.as_str())
-            .await
-            .map_err(|e| salesforce_error(&link, e))?;
-        keep_read_only(&mut input, &prefill);
+    // Field errors need no call to Salesforce, so they come first (a read-only field's value
+    // comes from the record below, so it cannot be judged before).
+    if link.field_mapping.read_only.is_empty() {
+        crate::domain::invite::Invite::parse(
+            input.clone(),
+            chosen.group_model,
+            chosen.mobile_policy,
+        )
+        .map_err(invalid)?;
     }
+    // The record is read again whatever the mapping says: one deleted or merged since the
+    // context was read creates nothing, and read-only fields take the record's values.
+    let prefill = state
+        .crm
+        .read_prefill(&link, kind, record.as_str())
+        .await
+        .map_err(|e| salesforce_error(&link, e))?;
+    keep_read_only(&mut input, &prefill);
     let from = FromRecord {
         org_link: link.id,
         kind,
         record,
     };
-    let actor = invite::actor(chosen, &user.user_id);
+    let actor = invite::key_actor(link.id, &key_id, chosen, &user.user_id);
     let invited = invite::invite_from_record(&state.store, chosen, &actor, &from, input, body.send)
         .await
         .map_err(|e| match e {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{PageQuery, invalid, optional, parsed};
 use crate::domain::FieldErrors;
+use crate::domain::text;
 use crate::domain::user::{StaffRole, UserKind};
 use crate::domain::values::{E164Phone, Email, PersonName, SalesforceId, Title};
 use crate::http::AppState;
@@ -27,11 +28,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateStaff {
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub first_name: String,
+    #[schema(value_type = crate::http::api::schema::PersonName)]
     pub last_name: String,
+    #[schema(value_type = crate::http::api::schema::Email)]
     pub email: String,
     /// E.164 with a leading `+`.
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
     /// Default `staff`.
     pub role: Option<StaffRole>,
@@ -40,9 +46,13 @@ pub struct CreateStaff {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaff {
+    #[schema(value_type = Option<crate::http::api::schema::PersonName>)]
     pub first_name: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::PersonName>)]
     pub last_name: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
     pub role: Option<StaffRole>,
     /// `false` deactivates the user; refused while a client depends on them alone.
@@ -211,9 +221,15 @@ async fn list_contacts(
     if let Some(me) = access.plain_staff()
         && me != user_id
     {
-        let allowed = state.store.user_kind(access.tenancy, user_id).await?
-            == UserKind::TeamAccount
-            && state.store.is_delegate(access.tenancy, user_id, me).await?;
+        // An id that names no one is refused like anyone else's book, so the refusal does not
+        // tell plain staff whether the id is a user's.
+        let allowed = match state.store.user_kind(access.tenancy, user_id).await {
+            Ok(UserKind::TeamAccount) => {
+                state.store.is_delegate(access.tenancy, user_id, me).await?
+            }
+            Ok(_) | Err(crate::store::Error::NotFound(_)) => false,
+            Err(e) => return Err(e.into()),
+        };
         if !allowed {
             return Err(ApiError::Forbidden(
                 "staff may see only their own address book and those of team accounts they are delegates of".into(),
@@ -234,15 +250,18 @@ async fn list_contacts(
 #[serde(deny_unknown_fields)]
 pub struct SalesforceUser {
     /// The user's id (`005…`), 15 or 18 characters; absent or null clears it.
+    #[schema(value_type = Option<crate::http::api::schema::SalesforceUserId>)]
     pub user_id: Option<String>,
     /// The user's Salesforce username; absent or null clears it.
+    #[schema(max_length = 80, pattern = "^[!-~]*@[!-~]*$")]
     pub username: Option<String>,
 }
 
 /// Set which Salesforce user acts as this staff user (administrators).
 #[utoipa::path(put, path = "/tenancies/{tenancy_id}/staff/{staff_id}/salesforce-user", tag = "staff",
     params(("tenancy_id" = Uuid, Path), ("staff_id" = Uuid, Path)), request_body = SalesforceUser,
-    responses((status = 200, body = Staff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Staff), (status = 422, description = "A field is invalid: an 18-character `user_id` whose last three characters do not match the case of the first fifteen.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn set_salesforce_user(
     State(state): State<AppState>,
@@ -269,6 +288,8 @@ async fn set_salesforce_user(
                 "must be a Salesforce username, like an e-mail address, at most 80 characters"
                     .into(),
             )
+        } else if let Err(reason) = text::check_line(raw) {
+            Err(reason)
         } else {
             Ok(raw.to_string())
         }

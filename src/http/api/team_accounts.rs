@@ -27,23 +27,32 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateTeamAccount {
     /// The team's name, e.g. "Support".
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// The account's own unique company e-mail.
+    #[schema(value_type = crate::http::api::schema::Email)]
     pub email: String,
     /// The secure mobile number (E.164) that receives sign-in codes; unique.
+    #[schema(value_type = crate::http::api::schema::E164Phone)]
     pub mobile: String,
     /// The number shown to clients, distinct from `mobile`.
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub contact_number: Option<String>,
     /// Shown under the name, e.g. opening hours.
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTeamAccount {
+    #[schema(value_type = Option<crate::http::api::schema::DisplayName>)]
     pub name: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub mobile: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::E164Phone>)]
     pub contact_number: Option<String>,
+    #[schema(value_type = Option<crate::http::api::schema::Title>)]
     pub title: Option<String>,
     pub active: Option<bool>,
 }
@@ -51,7 +60,8 @@ pub struct UpdateTeamAccount {
 /// Create a team account (administrators).
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/team-accounts", tag = "team accounts",
     params(("tenancy_id" = Uuid, Path)), request_body = CreateTeamAccount,
-    responses((status = 201, body = TeamAccount), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = TeamAccount), (status = 422, description = "A field is invalid, or `contact_number` equals `mobile` (clients never see the secure number).", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_team_account(
     State(state): State<AppState>,
@@ -121,7 +131,8 @@ async fn get_team_account(
 
 #[utoipa::path(patch, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}", tag = "team accounts",
     params(("tenancy_id" = Uuid, Path), ("team_account_id" = Uuid, Path)), request_body = UpdateTeamAccount,
-    responses((status = 200, body = TeamAccount), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = TeamAccount), (status = 422, description = "A field is invalid, or `contact_number` equals the secure `mobile`.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn update_team_account(
     State(state): State<AppState>,
@@ -187,7 +198,9 @@ async fn list_delegates(
 #[utoipa::path(put, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}/delegates/{staff_id}",
     tag = "team accounts",
     params(("tenancy_id" = Uuid, Path), ("team_account_id" = Uuid, Path), ("staff_id" = Uuid, Path)),
-    responses((status = 200, body = Staff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Staff),
+        (status = 422, description = "`staff_id` names a user of the tenancy who is not a staff user (a client or a team account).", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn add_delegate(
     State(state): State<AppState>,

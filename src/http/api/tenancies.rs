@@ -27,12 +27,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenancy {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// Default `client_teams`, the newer model.
     pub group_model: Option<GroupModel>,
     /// Default `optional`.
     pub mobile_policy: Option<MobilePolicy>,
     /// Default `{last_name} Relationship`.
+    #[schema(value_type = Option<crate::http::api::schema::GroupNameConvention>)]
     pub group_name_convention: Option<String>,
     /// The country (ISO 3166 alpha-2, e.g. `GB`) a national phone number from Salesforce is
     /// read in, unless the org link's mapping names one. Default `GB`.
@@ -42,8 +44,10 @@ pub struct CreateTenancy {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenancy {
+    #[schema(value_type = Option<crate::http::api::schema::DisplayName>)]
     pub name: Option<String>,
     pub mobile_policy: Option<MobilePolicy>,
+    #[schema(value_type = Option<crate::http::api::schema::GroupNameConvention>)]
     pub group_name_convention: Option<String>,
     /// ISO 3166 alpha-2, e.g. `GB`.
     pub phone_region: Option<String>,

@@ -31,6 +31,7 @@ pub struct CreateToken {
     /// The active staff user the token acts as; it carries their role.
     pub staff_id: Uuid,
     /// What the token is for, e.g. "Salesforce integration".
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// Days until the token stops working, 1 to 3650; `null` for a token that never expires;
     /// left out, the installation's default (`api.token_expiry_days`).
@@ -42,6 +43,7 @@ pub struct CreateToken {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOperatorToken {
+    #[schema(value_type = crate::http::api::schema::DisplayName)]
     pub name: String,
     /// Days until the token stops working, 1 to 3650; `null` for a token that never expires;
     /// left out, the installation's default (`api.token_expiry_days`).
@@ -73,7 +75,8 @@ fn parse_token(
 /// this response only. An expired token is refused like an unknown one.
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/tokens", tag = "tokens",
     params(("tenancy_id" = Uuid, Path)), request_body = CreateToken,
-    responses((status = 201, body = CreatedToken), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = CreatedToken), (status = 422, description = "A field is invalid, or `staff_id` is not an active staff user of the tenancy.", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_token(
     State(state): State<AppState>,
