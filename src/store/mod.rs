@@ -39,6 +39,7 @@ pub use invitations::{
     InvitationLink, LinkView,
 };
 pub use org_links::{
+    CallSchedule,
     ApiUsage, AuthKind, IntakeSecrets, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate,
     StaffMatch,
 };
