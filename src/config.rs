@@ -104,7 +104,16 @@ pub struct CrmConfig {
     pub retry_max_delay_ms: u64,
     /// How long an admin has to approve a connection in Salesforce.
     pub oauth_flow_minutes: u64,
-    /// Accept `http://` login hosts (local test doubles only; Salesforce is always https).
+    /// Extra hosts Liaison may call besides Salesforce's own (`login.salesforce.com`,
+    /// `test.salesforce.com`, and subdomains of salesforce.com, force.com, salesforce-gov.com
+    /// and salesforce.mil): each an exact `host` (port 443) or `host:port`, e.g. an egress
+    /// proxy or a private endpoint. An allow-listed host skips the Salesforce-domain rule and
+    /// the check that refuses names resolving to loopback, private, link-local or metadata
+    /// addresses; it is still called over https only.
+    pub allowed_hosts: Vec<String>,
+    /// Test-double switch, for tests and local development only, never in production: admits
+    /// `http://` URLs and loopback hosts (`localhost`, 127.0.0.0/8, `::1`) on any port, so
+    /// tests can point links at a local mock of Salesforce. Salesforce itself is always https.
     pub allow_http_login_hosts: bool,
 }
 
@@ -119,6 +128,7 @@ impl Default for CrmConfig {
             retry_min_delay_ms: 200,
             retry_max_delay_ms: 5000,
             oauth_flow_minutes: 10,
+            allowed_hosts: Vec::new(),
             allow_http_login_hosts: false,
         }
     }
@@ -236,6 +246,15 @@ impl Config {
                 reason: "must be an http:// or https:// URL".into(),
             });
         }
+        if let Err(reason) = crate::crm::hosts::HostPolicy::new(
+            &self.crm.allowed_hosts,
+            self.crm.allow_http_login_hosts,
+        ) {
+            return Err(ConfigError::Invalid {
+                key: "crm.allowed_hosts",
+                reason,
+            });
+        }
         if !(1..=200).contains(&self.writeback.batch_size) {
             return Err(ConfigError::Invalid {
                 key: "writeback.batch_size",
@@ -343,6 +362,19 @@ mod tests {
         };
         let err = config.validate().unwrap_err().to_string();
         assert!(err.contains("`listen`"), "{err}");
+    }
+
+    #[test]
+    fn an_allowed_host_that_is_not_a_host_names_the_key_and_the_entry() {
+        let mut config = Config::default();
+        config.crm.allowed_hosts = vec!["https://proxy.example/path".into()];
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("crm.allowed_hosts") && err.contains("https://proxy.example/path"),
+            "{err}"
+        );
+        config.crm.allowed_hosts = vec!["proxy.example:8443".into()];
+        assert!(config.validate().is_ok());
     }
 
     #[test]

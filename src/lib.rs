@@ -36,6 +36,22 @@ pub fn app_state_with(
     crm: config::CrmConfig,
     api: &config::ApiConfig,
 ) -> Result<AppState, config::ConfigError> {
+    app_state_with_lookup(store, crm, api, Arc::new(crm::hosts::SystemLookup))
+}
+
+/// As `app_state_with`, resolving Salesforce's host names with `lookup` (tests feed a table).
+pub fn app_state_with_lookup(
+    store: store::Store,
+    crm: config::CrmConfig,
+    api: &config::ApiConfig,
+    lookup: Arc<dyn crm::hosts::Lookup>,
+) -> Result<AppState, config::ConfigError> {
+    crm::hosts::HostPolicy::new(&crm.allowed_hosts, crm.allow_http_login_hosts).map_err(
+        |reason| config::ConfigError::Invalid {
+            key: "crm.allowed_hosts",
+            reason,
+        },
+    )?;
     let proxies = api
         .proxies()
         .map_err(|reason| config::ConfigError::Invalid {
@@ -51,7 +67,7 @@ pub fn app_state_with(
             key: "crm.encryption_key",
             reason: e.to_string(),
         })?;
-    let crm = Arc::new(crm::Crm::new(store.clone(), sealer, crm));
+    let crm = Arc::new(crm::Crm::with_lookup(store.clone(), sealer, crm, lookup));
     Ok(AppState {
         store,
         crm,

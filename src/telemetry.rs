@@ -15,10 +15,14 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global log subscriber. `RUST_LOG` filters (default `info`).
+/// Installs the global log subscriber. `RUST_LOG` filters (default `info`). Logs go to
+/// standard error, so that standard output carries only what a command prints (a token, the
+/// OpenAPI document) and can be captured whole.
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // A second call (tests) keeps the first subscriber.
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

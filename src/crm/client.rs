@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiErrorEntry, CrmError, classify_response, parse_retry_after};
+use super::hosts::{GuardedResolver, HostPolicy, HostRefused, Lookup};
 use super::oauth::TokenResponse;
 
 /// Most records Salesforce takes in one sObject Collections call.
@@ -96,12 +97,9 @@ pub struct Session {
 }
 
 impl Session {
-    fn data_url(&self, path: &str) -> String {
-        format!(
-            "{}/services/data/v{}/{path}",
-            self.instance_url.trim_end_matches('/'),
-            self.api_version
-        )
+    /// `path` under the REST API of `base`, the session's instance URL once checked.
+    fn data_url(&self, base: &str, path: &str) -> String {
+        format!("{base}/services/data/v{}/{path}", self.api_version)
     }
 }
 
@@ -123,19 +121,70 @@ pub struct RecordResult {
 
 #[derive(Debug, Clone)]
 pub struct Salesforce {
-    http: reqwest::Client,
+    /// `None` when the client could not be built: every call then fails, rather than going
+    /// out through a client without the host checks.
+    http: Option<reqwest::Client>,
     retry: RetryPolicy,
+    hosts: Arc<HostPolicy>,
 }
 
 impl Salesforce {
-    pub fn new(timeout: Duration, retry: RetryPolicy) -> Self {
+    /// A client that calls only the hosts `hosts` admits, resolving names with `lookup` and
+    /// connecting only to the addresses the policy allows. Redirects are not followed:
+    /// Salesforce's APIs do not redirect, and a redirect could lead anywhere.
+    pub fn new(
+        timeout: Duration,
+        retry: RetryPolicy,
+        hosts: Arc<HostPolicy>,
+        lookup: Arc<dyn Lookup>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("liaison/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver::new(hosts.clone(), lookup)))
             .build()
-            .unwrap_or_default();
-        Self { http, retry }
+            .inspect_err(
+                |e| tracing::error!(error = %e, "the Salesforce HTTP client could not be built"),
+            )
+            .ok();
+        Self { http, retry, hosts }
+    }
+
+    pub fn hosts(&self) -> &HostPolicy {
+        &self.hosts
+    }
+
+    fn http(&self) -> Result<&reqwest::Client, CrmError> {
+        self.http
+            .as_ref()
+            .ok_or_else(|| CrmError::Config("the Salesforce HTTP client could not be built".into()))
+    }
+
+    /// The origin (`https://host[:port]`) of a base URL Liaison is about to call, if the host
+    /// rule admits it; `what` names the URL in the refusal.
+    fn base(&self, what: &str, raw: &str) -> Result<String, CrmError> {
+        self.hosts
+            .base_url(raw)
+            .map(|url| url.origin().ascii_serialization())
+            .map_err(|HostRefused(reason)| CrmError::HostRefused(format!("{what}: {reason}")))
+    }
+
+    /// Refuses a token answer whose `instance_url` or identity URL is not a host Liaison may
+    /// call, before anything of it is stored or called.
+    fn check_answer(&self, answer: &TokenResponse) -> Result<(), CrmError> {
+        self.hosts
+            .base_url(&answer.instance_url)
+            .map_err(|HostRefused(reason)| {
+                CrmError::HostRefused(format!("the token answer's instance_url: {reason}"))
+            })?;
+        if let Some(id) = &answer.id {
+            self.hosts.identity_url(id).map_err(|HostRefused(reason)| {
+                CrmError::HostRefused(format!("the token answer's identity URL (id): {reason}"))
+            })?;
+        }
+        Ok(())
     }
 
     fn backoff(&self) -> ExponentialBuilder {
@@ -192,13 +241,19 @@ impl Salesforce {
         login_host: &str,
         form: Vec<(&'static str, String)>,
     ) -> Result<TokenResponse, CrmError> {
-        let url = format!("{}/services/oauth2/token", login_host.trim_end_matches('/'));
-        let (body, _) = self.send(None, || self.http.post(&url).form(&form)).await?;
-        serde_json::from_slice(&body).map_err(|_| CrmError::Transient {
+        let url = format!(
+            "{}/services/oauth2/token",
+            self.base("the login host", login_host)?
+        );
+        let http = self.http()?;
+        let (body, _) = self.send(None, || http.post(&url).form(&form)).await?;
+        let answer = serde_json::from_slice(&body).map_err(|_| CrmError::Transient {
             code: "BAD_TOKEN_RESPONSE".into(),
             message: "the token endpoint's answer could not be read".into(),
             retry_after: None,
-        })
+        })?;
+        self.check_answer(&answer)?;
+        Ok(answer)
     }
 
     /// Web-server flow: trades the authorization code (and the PKCE verifier) for tokens.
@@ -264,9 +319,13 @@ impl Salesforce {
 
     /// Revokes a token at Salesforce (a refresh token takes its access tokens with it).
     pub async fn revoke(&self, host: &str, token: &str) -> Result<(), CrmError> {
-        let url = format!("{}/services/oauth2/revoke", host.trim_end_matches('/'));
+        let url = format!(
+            "{}/services/oauth2/revoke",
+            self.base("the revocation host", host)?
+        );
         let form = [("token", token.to_string())];
-        self.send(None, || self.http.post(&url).form(&form))
+        let http = self.http()?;
+        self.send(None, || http.post(&url).form(&form))
             .await
             .map(|_| ())
     }
@@ -279,12 +338,15 @@ impl Salesforce {
         id: &str,
         fields: &[String],
     ) -> Result<Reply<Map<String, Value>>, CrmError> {
-        let url = session.data_url(&format!("sobjects/{sobject}/{id}"));
+        let url = session.data_url(
+            &self.base("the instance URL", &session.instance_url)?,
+            &format!("sobjects/{sobject}/{id}"),
+        );
         let fields = fields.join(",");
+        let http = self.http()?;
         let (body, headers) = self
             .send(Some(&session.meter), || {
-                self.http
-                    .get(&url)
+                http.get(&url)
                     .bearer_auth(&session.access_token)
                     .query(&[("fields", &fields)])
             })
@@ -303,10 +365,14 @@ impl Salesforce {
     /// The org's limits (`GET …/limits`): the cheapest call that reports the org's usage, in
     /// `Sforce-Limit-Info` and as `DailyApiRequests` `Max` and `Remaining`.
     pub async fn limits(&self, session: &Session) -> Result<Reply<Option<LimitInfo>>, CrmError> {
-        let url = session.data_url("limits");
+        let url = session.data_url(
+            &self.base("the instance URL", &session.instance_url)?,
+            "limits",
+        );
+        let http = self.http()?;
         let (body, headers) = self
             .send(Some(&session.meter), || {
-                self.http.get(&url).bearer_auth(&session.access_token)
+                http.get(&url).bearer_auth(&session.access_token)
             })
             .await?;
         let daily = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
@@ -336,12 +402,15 @@ impl Salesforce {
                 "at most {COLLECTION_LIMIT} records per call"
             )));
         }
-        let url = session.data_url("composite/sobjects");
+        let url = session.data_url(
+            &self.base("the instance URL", &session.instance_url)?,
+            "composite/sobjects",
+        );
         let body = json!({ "allOrNone": false, "records": records });
+        let http = self.http()?;
         let (answer, headers) = self
             .send(Some(&session.meter), || {
-                self.http
-                    .patch(&url)
+                http.patch(&url)
                     .bearer_auth(&session.access_token)
                     .json(&body)
             })
@@ -367,6 +436,10 @@ impl Salesforce {
 }
 
 fn transport_error(error: reqwest::Error) -> CrmError {
+    // The resolver refused the host's addresses: nothing was sent, and retrying will not help.
+    if let Some(HostRefused(reason)) = super::hosts::refusal_in(&error) {
+        return CrmError::HostRefused(reason);
+    }
     let code = if error.is_timeout() {
         "TIMEOUT"
     } else if error.is_connect() {

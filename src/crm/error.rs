@@ -39,9 +39,15 @@ pub enum CrmError {
     /// The record does not exist (or is not visible to the integration user).
     #[error("the Salesforce record was not found")]
     NotFound,
+    /// The record was deleted (or merged into another) in Salesforce.
+    #[error("the Salesforce record was deleted")]
+    Deleted,
     /// Our own settings are wrong (a bad key, a missing secret).
     #[error("{0}")]
     Config(String),
+    /// The URL is not one Liaison may call (see `crm::hosts`): nothing was sent to it.
+    #[error("Liaison calls only Salesforce's hosts: {0}")]
+    HostRefused(String),
 }
 
 impl CrmError {
@@ -64,7 +70,9 @@ impl CrmError {
             Self::LimitExceeded => "REQUEST_LIMIT_EXCEEDED",
             Self::Transient { code, .. } | Self::Permanent { code, .. } => code,
             Self::NotFound => "NOT_FOUND",
+            Self::Deleted => "ENTITY_IS_DELETED",
             Self::Config(_) => "CONFIGURATION",
+            Self::HostRefused(_) => "HOST_REFUSED",
         }
     }
 }
@@ -130,6 +138,10 @@ pub fn classify_response(
                     message: first.message.clone(),
                     retry_after,
                 }
+            }
+            // A read of a deleted record; in a per-record result the same code is a refusal.
+            CrmError::Permanent { code, .. } if status == 404 && code == "ENTITY_IS_DELETED" => {
+                CrmError::Deleted
             }
             CrmError::Permanent { code, message, .. } if retry_status => CrmError::Transient {
                 code,

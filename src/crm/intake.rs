@@ -102,6 +102,9 @@ pub fn from_notification(n: &Notification) -> Result<RecordChange, String> {
     if !valid_id {
         return Err("Id is not a notification id".into());
     }
+    if !is_field_name(&n.sobject) {
+        return Err("sObject type is not an sObject API name".into());
+    }
     let record_id = text(n.fields.get("Id"))
         .ok_or("sObject has no Id field")
         .and_then(|raw| {

@@ -9,6 +9,7 @@ pub mod canvas;
 pub mod client;
 pub mod crypto;
 pub mod error;
+pub mod hosts;
 pub mod intake;
 pub mod invite;
 pub mod mapping;
@@ -101,6 +102,20 @@ fn context(link: Uuid, column: &str) -> String {
 
 impl Crm {
     pub fn new(store: Store, sealer: Option<Sealer>, config: CrmConfig) -> Self {
+        Self::with_lookup(store, sealer, config, Arc::new(hosts::SystemLookup))
+    }
+
+    /// As `new`, resolving Salesforce's host names with `lookup` (tests feed a table).
+    pub fn with_lookup(
+        store: Store,
+        sealer: Option<Sealer>,
+        config: CrmConfig,
+        lookup: Arc<dyn hosts::Lookup>,
+    ) -> Self {
+        // Configuration is validated on load; an entry that slipped through is left out,
+        // which only ever refuses more.
+        let policy = hosts::HostPolicy::new(&config.allowed_hosts, config.allow_http_login_hosts)
+            .unwrap_or_else(|_| hosts::HostPolicy::salesforce_only(config.allow_http_login_hosts));
         let salesforce = Salesforce::new(
             Duration::from_secs(config.request_timeout_seconds),
             RetryPolicy {
@@ -108,6 +123,8 @@ impl Crm {
                 min_delay: Duration::from_millis(config.retry_min_delay_ms),
                 max_delay: Duration::from_millis(config.retry_max_delay_ms),
             },
+            Arc::new(policy),
+            lookup,
         );
         Self {
             store,
@@ -130,6 +147,11 @@ impl Crm {
 
     pub fn salesforce(&self) -> &Salesforce {
         &self.salesforce
+    }
+
+    /// The rule for which hosts this service calls.
+    pub fn hosts(&self) -> &hosts::HostPolicy {
+        self.salesforce.hosts()
     }
 
     pub fn sealer(&self) -> LinkResult<&Sealer> {
@@ -289,6 +311,19 @@ impl Crm {
                     .await?;
                 tracing::warn!(org_link = %link.id, code = %code, "org link is unauthorized");
                 Err(CrmError::Unauthorized { code, description }.into())
+            }
+            Err(CrmError::HostRefused(reason)) => {
+                // Nothing of the answer is kept: a login host or a token answer that points
+                // outside Salesforce needs an administrator, not another try.
+                let state_reason = format!(
+                    "Liaison calls only Salesforce's hosts: {reason}; nothing was stored. Check the \
+                     org link's login host and reconnect the org"
+                );
+                self.store
+                    .clear_tokens(link.id, LinkState::Unauthorized, Some(&state_reason))
+                    .await?;
+                tracing::warn!(org_link = %link.id, reason = %reason, "renewal refused: host outside Salesforce");
+                Err(CrmError::HostRefused(reason).into())
             }
             Err(other) => Err(other.into()),
         }
@@ -579,6 +614,7 @@ impl Crm {
     /// The first step of the web-server flow: a single-use link for the admin's browser.
     pub async fn start_web_flow(&self, link: &OrgLink, started_by: &str) -> LinkResult<String> {
         self.sealer()?;
+        self.check_login_host(link)?;
         let ticket = oauth::random_token();
         let expires = crate::clock::to_millis(self.store.clock().now())
             + i64::try_from(self.config.oauth_flow_minutes).unwrap_or(10) * 60_000;
@@ -608,6 +644,7 @@ impl Crm {
             )
             .await?;
         let link = self.store.org_link(link_id, None).await?;
+        self.check_login_host(&link)?;
         let url = oauth::authorize_url(
             &link.login_host,
             &link.consumer_key,
@@ -616,6 +653,15 @@ impl Crm {
             &pkce.challenge,
         );
         Ok((url, binding))
+    }
+
+    /// Refuses a link whose stored login host the host rule does not admit (one stored before
+    /// the rule, or under other settings), before a browser is sent there.
+    fn check_login_host(&self, link: &OrgLink) -> Result<(), CrmError> {
+        self.hosts()
+            .base_url(&link.login_host)
+            .map(|_| ())
+            .map_err(|e| CrmError::HostRefused(format!("the org link's login host: {e}")))
     }
 
     pub fn callback_url(&self) -> String {

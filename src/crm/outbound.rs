@@ -104,11 +104,26 @@ struct Partial {
     fields: Map<String, Value>,
 }
 
+/// XML 1.0 allows no C0 control but TAB, LF and CR, and neither U+FFFE nor U+FFFF, raw or
+/// as a character reference; quick-xml decodes `&#1;` all the same, so decoded text is checked
+/// here before it can reach the inbox.
+fn xml_chars(text: &str) -> Result<&str, OutboundError> {
+    let illegal = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
+    match text.chars().find(|c| illegal(*c)) {
+        Some(c) => Err(malformed(format!(
+            "it holds the character U+{:04X}, which XML 1.0 does not allow",
+            u32::from(c)
+        ))),
+        None => Ok(text),
+    }
+}
+
 fn attribute(start: &BytesStart, local: &[u8]) -> Result<Option<String>, OutboundError> {
     for attr in start.attributes() {
         let attr = attr.map_err(malformed)?;
         if attr.key.local_name().as_ref() == local {
-            return Ok(Some(attr.unescape_value().map_err(malformed)?.into_owned()));
+            let value = attr.unescape_value().map_err(malformed)?;
+            return Ok(Some(xml_chars(&value)?.to_string()));
         }
     }
     Ok(None)
@@ -127,6 +142,8 @@ fn local(start: &BytesStart) -> Result<String, OutboundError> {
 /// Parses an Outbound Message envelope.
 pub fn parse(body: &[u8]) -> Result<OutboundMessage, OutboundError> {
     let text = std::str::from_utf8(body).map_err(|_| malformed("it is not UTF-8"))?;
+    // Raw, the illegal characters could sit in names as well as in text.
+    xml_chars(text)?;
     let mut reader = NsReader::from_str(text);
     let config = reader.config_mut();
     config.expand_empty_elements = true;
@@ -265,7 +282,7 @@ pub fn parse(body: &[u8]) -> Result<OutboundMessage, OutboundError> {
             Event::Text(t) => {
                 let value = t.unescape().map_err(malformed)?;
                 if matches!(place, Place::Header | Place::NotificationId | Place::Field) {
-                    text_value.push_str(&value);
+                    text_value.push_str(xml_chars(&value)?);
                 }
             }
             Event::CData(c) => {
@@ -353,6 +370,28 @@ mod tests {
             parse(entity.as_bytes()),
             Err(OutboundError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn refuses_control_characters_raw_or_as_references() {
+        for bad in [
+            "a&#1;b@example.com",
+            "a&#x1B;b@example.com",
+            "a\u{1}b@example.com",
+            "&#xFFFE;",
+        ] {
+            let doc = envelope(&notification(1)).replace("a&amp;b@example.com", bad);
+            assert!(
+                matches!(parse(doc.as_bytes()), Err(OutboundError::Malformed(_))),
+                "{bad:?} accepted"
+            );
+        }
+        let nul = envelope(&notification(1)).replace("a&amp;b@example.com", "a&#0;b");
+        assert!(parse(nul.as_bytes()).is_err());
+        let sobject = envelope(&notification(1)).replace("sf:Contact", "sf:Con&#2;tact");
+        assert!(parse(sobject.as_bytes()).is_err());
+        let tabs = envelope(&notification(1)).replace("a&amp;b@example.com", "a&#9;b&#10;c");
+        assert!(parse(tabs.as_bytes()).is_ok());
     }
 
     #[test]

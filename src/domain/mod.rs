@@ -6,6 +6,7 @@ pub mod coverage;
 pub mod invitation;
 pub mod invite;
 pub mod tenancy;
+pub mod text;
 pub mod token;
 pub mod user;
 pub mod values;

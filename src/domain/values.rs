@@ -3,6 +3,9 @@
 use std::fmt;
 
 use serde::{Serialize, Serializer};
+use unicode_normalization::UnicodeNormalization;
+
+use super::text;
 
 macro_rules! string_value {
     ($name:ident) => {
@@ -45,6 +48,7 @@ impl Email {
         if value.is_empty() {
             return Err("is required".into());
         }
+        text::check_line(value)?;
         if value.chars().count() > EMAIL_MAX {
             return Err(format!("must be at most {EMAIL_MAX} characters"));
         }
@@ -139,19 +143,23 @@ fn case_suffix(id15: &str) -> String {
         .collect()
 }
 
-/// Parses a required line of text: trimmed, not blank, no control characters, bounded length.
-fn parse_line(raw: &str, max: usize) -> Result<String, String> {
-    let value = raw.trim();
+/// Parses a required name: trimmed, not blank, no control characters, bounded length, and in
+/// Unicode NFC, so that the same name typed on two systems is stored and compared alike.
+/// Bidirectional controls and zero-width characters are refused: in a name they serve only to
+/// make it display as something it is not.
+fn parse_name(raw: &str, max: usize) -> Result<String, String> {
+    let value: String = raw.trim().nfc().collect();
     if value.is_empty() {
         return Err("must not be blank".into());
     }
     if value.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
     }
-    if value.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
+    text::check_line(&value)?;
+    if value.chars().any(text::is_invisible_format) {
+        return Err("must not contain bidirectional controls or zero-width characters".into());
     }
-    Ok(value.to_string())
+    Ok(value)
 }
 
 /// A person's first or last name.
@@ -163,7 +171,7 @@ impl PersonName {
     pub const MAX: usize = 100;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        parse_line(raw, Self::MAX).map(Self)
+        parse_name(raw, Self::MAX).map(Self)
     }
 }
 
@@ -176,7 +184,7 @@ impl DisplayName {
     pub const MAX: usize = 120;
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        parse_line(raw, Self::MAX).map(Self)
+        parse_name(raw, Self::MAX).map(Self)
     }
 }
 
@@ -191,7 +199,7 @@ impl Title {
     pub const CLIENT_DEFAULT: &'static str = "Client";
 
     pub fn parse(raw: &str) -> Result<Self, String> {
-        parse_line(raw, Self::MAX).map(Self)
+        parse_name(raw, Self::MAX).map(Self)
     }
 
     /// A missing or blank title falls back to the default rather than failing.
@@ -220,12 +228,7 @@ impl InviteMessage {
         if value.chars().count() > Self::MAX {
             return Err(format!("must be at most {} characters", Self::MAX));
         }
-        if value
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-        {
-            return Err("must not contain control characters".into());
-        }
+        text::check_multiline(value)?;
         Ok(Some(Self(value.to_string())))
     }
 }
@@ -320,6 +323,70 @@ mod tests {
                 .contains("at most")
         );
         assert!(DisplayName::parse("Smith\u{0}Relationship").is_err());
+    }
+
+    #[test]
+    fn names_refuse_every_control_character() {
+        for bad in [
+            "Ada\u{0}",
+            "Ada\tLovelace",
+            "Ada\nLovelace",
+            "Ada\u{7f}",
+            "Ad\u{85}a",
+        ] {
+            assert!(
+                PersonName::parse(bad).unwrap_err().contains("control"),
+                "{bad:?}"
+            );
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+            assert!(Title::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_bidi_controls_and_zero_width_characters() {
+        for bad in [
+            "Ada\u{202e}ecalevol",
+            "A\u{200b}da",
+            "\u{2066}Ada\u{2069}",
+            "Ada\u{200f}",
+            "\u{feff}Ada",
+        ] {
+            assert!(
+                PersonName::parse(bad)
+                    .unwrap_err()
+                    .contains("bidirectional"),
+                "{bad:?}"
+            );
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+            assert!(Title::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_stored_in_nfc() {
+        let decomposed = "Zoe\u{308} Ange\u{301}lique";
+        assert_eq!(
+            PersonName::parse(decomposed).unwrap().as_str(),
+            "Zoë Angélique"
+        );
+        assert_eq!(
+            DisplayName::parse(decomposed).unwrap().as_str(),
+            "Zoë Angélique"
+        );
+    }
+
+    #[test]
+    fn invite_message_keeps_lines_but_refuses_other_controls() {
+        assert!(InviteMessage::parse("Hi\r\n\tthere").unwrap().is_some());
+        assert!(InviteMessage::parse("Hi\u{0}").is_err());
+        assert!(InviteMessage::parse("Hi\u{1b}[31m").is_err());
+    }
+
+    #[test]
+    fn email_with_a_control_character_is_refused() {
+        assert!(Email::parse("\"a\u{1}\"@example.com").is_err());
+        assert!(Email::parse("a\u{0}@example.com").is_err());
     }
 
     #[test]

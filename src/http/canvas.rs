@@ -27,6 +27,7 @@ use crate::crm::{LinkError, digest};
 use crate::domain::client_status::{ClientStatus, Transition};
 use crate::domain::invite::{InviteInput, NewGroupInput};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
+use crate::domain::text;
 use crate::domain::values::SalesforceId;
 use crate::store::{
     self, ActingStaff, CanvasSession, Client, OrgLink, PageRequest, SalesforceUser,
@@ -398,6 +399,13 @@ fn salesforce_trouble(link: &OrgLink, error: &LinkError) -> Response {
             "The Salesforce record was not found",
             "It may have been deleted or merged. Nothing was created.".to_string(),
         ),
+        LinkError::Crm(CrmError::Deleted) => (
+            StatusCode::NOT_FOUND,
+            "This Salesforce record was deleted",
+            "It was deleted or merged into another record in Salesforce. Open the record that \
+             remains to invite this person. Nothing was created."
+                .to_string(),
+        ),
         LinkError::Crm(CrmError::Unauthorized { .. }) => (
             StatusCode::CONFLICT,
             "Liaison is disconnected from Salesforce",
@@ -624,6 +632,35 @@ impl Form {
             q_groups: one("q_groups"),
             q_members: one("q_members"),
         }
+    }
+
+    /// Refuses control characters in what was typed, before any of it reaches a search or
+    /// the database. A refused field is emptied, so the form shown again does not echo it.
+    fn control_errors(&mut self) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        let mut check = |name: &str, value: &mut String, multiline: bool| {
+            let checked = if multiline {
+                text::check_multiline(value)
+            } else {
+                text::check_line(value)
+            };
+            if let Err(reason) = checked {
+                value.clear();
+                errors.push((name.to_string(), reason));
+            }
+        };
+        check("first_name", &mut self.first_name, false);
+        check("last_name", &mut self.last_name, false);
+        check("email", &mut self.email, false);
+        check("mobile", &mut self.mobile, false);
+        check("title", &mut self.title, false);
+        check("message", &mut self.message, true);
+        if let Some(name) = self.new_group_name.as_mut() {
+            check("new_contact_group.name", name, false);
+        }
+        check("q_groups", &mut self.q_groups, false);
+        check("q_members", &mut self.q_members, false);
+        errors
     }
 
     /// Read-only fields take the record's value, whatever the browser sent.
@@ -858,7 +895,8 @@ struct Choices {
 }
 
 impl Choices {
-    fn html(&self) -> String {
+    /// The list with its search field; `error` is shown under the search field.
+    fn html(&self, error: &str) -> String {
         let options: String = self
             .options
             .iter()
@@ -901,11 +939,20 @@ impl Choices {
         format!(
             "<div class=\"search\"><label for=\"q_{list}\">{label}</label>\
              <input id=\"q_{list}\" name=\"q_{list}\" type=\"search\" class=\"filter\" data-list=\"{list}\" value=\"{q}\" autocomplete=\"off\">\
-             <button type=\"submit\" name=\"action\" value=\"search\">Search</button></div>\
+             <button type=\"submit\" name=\"action\" value=\"search\">Search</button>{error}</div>\
              {note}<div id=\"list-{list}\">{options}</div>",
             list = self.list,
             label = self.search,
             q = escape(&self.query),
+            error = if error.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<p class=\"error\" id=\"q_{}-error\">{}</p>",
+                    self.list,
+                    escape(error)
+                )
+            },
         )
     }
 }
@@ -1022,7 +1069,7 @@ async fn groups_section(
             .await?;
             Ok(format!(
                 "<fieldset id=\"groups\"><legend>Client teams (one or several)</legend>{}{}</fieldset>",
-                teams.html(),
+                teams.html(&error_for("q_groups")),
                 error_html("client_teams"),
             ))
         }
@@ -1112,9 +1159,9 @@ async fn groups_section(
                 existing_checked = if new_mode { "" } else { " checked" },
                 name = escape(&name),
                 name_error = error_html("new_contact_group.name"),
-                members = members.html(),
+                members = members.html(&error_for("q_members")),
                 members_error = error_html("new_contact_group"),
-                existing = existing.html(),
+                existing = existing.html(&error_for("q_groups")),
                 groups_error = error_html("contact_groups"),
             ))
         }
@@ -1218,14 +1265,32 @@ async fn create_inner(
         .find(|(k, _)| k == "action")
         .map(|(_, v)| v.as_str());
     let mut form = Form::parse(&pairs);
-    // Read-only fields come from the record as it is now, never from the browser.
-    let prefill = if link.field_mapping.read_only.is_empty() {
-        Prefill::default()
-    } else {
+    let refused = form.control_errors();
+    // A send or a draft reads the record again, so one deleted or merged while the form was
+    // open creates nothing; read-only fields come from the record as it is now, never from
+    // the browser.
+    let submits = matches!(action, Some("send" | "draft"));
+    let prefill = if submits || !link.field_mapping.read_only.is_empty() {
         let prefill = read_record(state, &link, kind, &record).await?;
         form.keep_read_only(&prefill);
         prefill
+    } else {
+        Prefill::default()
     };
+    if !refused.is_empty() && action != Some("open") && action != Some("choose") {
+        return render_form(
+            state,
+            &session,
+            &link,
+            &chosen,
+            &all,
+            &form,
+            &prefill,
+            &refused,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
     let send = match action {
         Some("send") => true,
         Some("draft") => false,

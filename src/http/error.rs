@@ -23,6 +23,8 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("the Salesforce record was deleted (or merged into another); nothing was created")]
+    RecordDeleted,
     #[error("{detail}")]
     Conflict {
         code: &'static str,
@@ -86,6 +88,7 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Self::RecordDeleted => (StatusCode::NOT_FOUND, "record-deleted", "Record deleted"),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code, "Conflict"),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

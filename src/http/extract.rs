@@ -9,9 +9,12 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::objects::{NOT_AN_OBJECT, Objects};
+use crate::domain::text;
 
-/// A JSON body. Syntax errors are 400; a well-formed body with wrong or missing fields is 422
-/// and names the field's path.
+/// A JSON body. Syntax errors are 400; a well-formed body with wrong or missing fields, one
+/// that is not an object, or a string holding a control character is 422 and names the
+/// field's path.
 pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>
@@ -68,9 +71,33 @@ where
     }
 }
 
+/// Parses a JSON body that must be an object into `T`. Strings anywhere in it, object keys
+/// included, must be text that may be stored: PostgreSQL cannot hold NUL at all, and no other
+/// control character but TAB, LF and CR belongs in what people type (single-line values are
+/// stricter still, in their own types).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if may_hold_forbidden(bytes)
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(field) = forbidden_at(&value, String::new())
+    {
+        return Err(ApiError::invalid(field, text::CONTROL_REASON));
+    }
+    parse_json_object(bytes)
+}
+
+/// Parses a JSON body that must be an object, whatever characters its strings hold: for
+/// record changes from Salesforce, whose fields we store as JSON (escaped, so either database
+/// holds them) and parse only when a change is applied. A control character in a field we do
+/// not map must not refuse the whole delivery.
+pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+    {
+        return Err(ApiError::invalid("body", NOT_AN_OBJECT));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    let value = serde_path_to_error::deserialize(Objects(&mut deserializer)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let message = inner.to_string();
@@ -91,6 +118,49 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::bad_request("body", "has trailing characters after the JSON value")
     })?;
     Ok(value)
+}
+
+/// Whether a JSON text may hold a forbidden character: only as a `\u` escape (raw C0
+/// controls are not valid JSON), or raw as DEL, a C1 control or U+FFFE/U+FFFF. A body with
+/// none of these is not walked at all.
+fn may_hold_forbidden(bytes: &[u8]) -> bool {
+    bytes.windows(2).any(|w| {
+        matches!(
+            w,
+            [b'\\', b'u'] | [0x7f, _] | [_, 0x7f] | [0xc2, 0x80..=0x9f] | [0xbf, 0xbe..=0xbf]
+        )
+    })
+}
+
+/// The path of the first string (or object key) holding a forbidden character, written as
+/// serde_path_to_error writes paths.
+fn forbidden_at(value: &serde_json::Value, path: String) -> Option<String> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) => s
+            .chars()
+            .any(text::is_forbidden)
+            .then(|| if path.is_empty() { "body".into() } else { path }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| forbidden_at(item, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.chars().any(text::is_forbidden) {
+                let shown: String = key.chars().filter(|c| !text::is_forbidden(*c)).collect();
+                Some(join(&shown))
+            } else {
+                forbidden_at(item, join(key))
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// serde reports a missing field at its parent's path; an unknown one at its own path.
@@ -139,7 +209,8 @@ where
     }
 }
 
-/// A query string, refused with 400 and the parameter at fault.
+/// A query string, refused with 400 and the parameter at fault; a control character in any
+/// decoded parameter is 422, like the same character in a body.
 pub struct Query<T>(pub T);
 
 impl<S, T> FromRequestParts<S> for Query<T>
@@ -150,6 +221,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(field) = parts.uri.query().and_then(query_control_at) {
+            return Err(ApiError::invalid(field, text::CONTROL_REASON));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(v)| Query(v))
@@ -166,6 +240,19 @@ where
                 ApiError::bad_request(field, reason)
             })
     }
+}
+
+/// The first parameter whose decoded name or value holds a control character: every query
+/// parameter is a single line (a search, a cursor, a filter), and one reaches the database.
+fn query_control_at(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes()).find_map(|(key, value)| {
+        let bad = |s: &str| s.chars().any(text::is_forbidden_in_line);
+        (bad(&key) || bad(&value)).then(|| {
+            key.chars()
+                .filter(|c| !text::is_forbidden_in_line(*c))
+                .collect()
+        })
+    })
 }
 
 #[cfg(test)]
@@ -208,6 +295,67 @@ mod tests {
     fn unknown_field_is_refused_by_name() {
         let err = parse_json::<Body>(br#"{"name":"x","nmae":"y"}"#).unwrap_err();
         assert_eq!(fields(err), ["nmae"]);
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Inner,
+        list: Option<Vec<Inner>>,
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused_as_body() {
+        for bad in [&br#"["x", null]"#[..], br#""x""#, b"42", b" null "] {
+            let err = parse_json::<Body>(bad).unwrap_err();
+            assert_eq!(err.problem().status, 422);
+            let problem = err.problem();
+            assert_eq!(problem.errors[0].field, "body");
+            assert_eq!(problem.errors[0].reason, "must be a JSON object");
+        }
+    }
+
+    #[test]
+    fn a_nested_positional_array_is_refused_where_a_struct_belongs() {
+        let err = parse_json::<Outer>(br#"{"inner":[3]}"#).unwrap_err();
+        let problem = err.problem();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].field, "inner");
+        assert_eq!(problem.errors[0].reason, "must be a JSON object");
+        let err =
+            parse_json::<Outer>(br#"{"inner":{"count":1},"list":[{"count":2},[3]]}"#).unwrap_err();
+        assert_eq!(fields(err), ["list[1]"]);
+        let ok = parse_json::<Outer>(br#"{"inner":{"count":1},"list":[{"count":2}]}"#).unwrap();
+        assert_eq!(ok.list.unwrap()[0].count, 2);
+    }
+
+    #[test]
+    fn a_control_character_anywhere_names_its_path() {
+        let err = parse_json::<Body>(br#"{"name":"a\u0000b"}"#).unwrap_err();
+        assert_eq!(err.problem().status, 422);
+        assert_eq!(fields(err), ["name"]);
+        let err = parse_json::<serde_json::Value>(br#"{"a":{"b":[1,"\u001b"]}}"#).unwrap_err();
+        assert_eq!(fields(err), ["a.b[1]"]);
+        let err = parse_json::<serde_json::Value>("{\"a\":\"x\u{85}\"}".as_bytes()).unwrap_err();
+        assert_eq!(fields(err), ["a"]);
+        let err = parse_json::<serde_json::Value>(br#"{"k\u0001":1}"#).unwrap_err();
+        assert_eq!(fields(err), ["k"]);
+    }
+
+    #[test]
+    fn tab_newline_and_escapes_of_printable_characters_pass() {
+        let ok = parse_json::<Body>(br#"{"name":"a\tb\nc\u00e9\\u0000"}"#).unwrap();
+        assert_eq!(ok.name, "a\tb\nc\u{e9}\\u0000");
+    }
+
+    #[test]
+    fn a_query_parameter_with_a_control_character_is_named() {
+        assert_eq!(query_control_at("q=a%00b&limit=2").as_deref(), Some("q"));
+        assert_eq!(
+            query_control_at("limit=2&after=x%0A").as_deref(),
+            Some("after")
+        );
+        assert_eq!(query_control_at("q=caf%C3%A9+au+lait"), None);
     }
 
     #[test]

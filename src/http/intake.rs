@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, Problem};
-use super::extract::parse_json;
+use super::extract::parse_json_object;
 use crate::crm::intake::{from_notification, from_webhook};
 use crate::crm::webhook::{self, WebhookBody};
 use crate::crm::{digest, outbound};
@@ -234,7 +234,7 @@ async fn webhook(
         return bad_signature(error.to_string());
     }
     let webhook_id = webhook_id.unwrap_or_default();
-    let parsed: WebhookBody = match parse_json(&bytes) {
+    let parsed: WebhookBody = match parse_json_object(&bytes) {
         Ok(parsed) => parsed,
         Err(error) => return error.into_response(),
     };

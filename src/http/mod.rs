@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod html;
 pub mod intake;
+mod objects;
 pub mod ops;
 pub mod pages;
 pub mod salesforce;

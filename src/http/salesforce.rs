@@ -127,6 +127,16 @@ async fn callback(
             "Connection not recognised",
             "This connection attempt is unknown, was already used, or has expired. Start again from Liaison; nothing was changed.",
         ),
+        Err(LinkError::Crm(crate::crm::error::CrmError::HostRefused(reason))) => {
+            tracing::warn!(reason = %reason, "OAuth callback refused: host outside Salesforce");
+            page(
+                StatusCode::BAD_GATEWAY,
+                "Connection refused",
+                &format!(
+                    "Liaison calls only Salesforce's hosts, and {reason}. Nothing was stored; check the org link's login host and start again from Liaison."
+                ),
+            )
+        }
         Err(LinkError::Crm(error)) => {
             tracing::warn!(code = error.code(), "OAuth callback refused by Salesforce");
             page(

@@ -387,7 +387,9 @@ async fn send_batch(
                 true,
             )
         }
-        Err(LinkError::Crm(error @ (CrmError::Permanent { .. } | CrmError::NotFound))) => {
+        Err(LinkError::Crm(
+            error @ (CrmError::Permanent { .. } | CrmError::NotFound | CrmError::Deleted),
+        )) => {
             let (code, message) = (error.code().to_string(), error.to_string());
             let settled = claimed
                 .into_iter()

@@ -4,7 +4,7 @@
 use liaison::config::ApiConfig;
 use serde_json::{Value, json};
 
-use crate::helpers::{Reply, TestApp, TestBackend};
+use crate::helpers::{Reply, TestApp, TestBackend, TestOptions};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -135,9 +135,12 @@ async fn statuses(app: &TestApp, forwarded_for: &str, count: usize) -> Vec<u16> 
 async fn behind_a_trusted_proxy_each_client_is_limited_on_its_own() {
     let app = TestApp::spawn_with(
         TestBackend::Sqlite,
-        ApiConfig {
-            trusted_proxies: vec!["127.0.0.0/8".into()],
-            ..ApiConfig::default()
+        TestOptions {
+            api: ApiConfig {
+                trusted_proxies: vec!["127.0.0.0/8".into()],
+                ..ApiConfig::default()
+            },
+            ..TestOptions::default()
         },
     )
     .await;

@@ -76,14 +76,14 @@ pub async fn record_answers(app: &TestApp, record: &str, answer: ResponseTemplat
 }
 
 /// A browser that keeps cookies and follows the canvas redirect.
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .build()
         .unwrap()
 }
 
-async fn open(app: &TestApp, browser: &reqwest::Client, signed: &str) -> (u16, String) {
+pub async fn open(app: &TestApp, browser: &reqwest::Client, signed: &str) -> (u16, String) {
     let response = browser
         .post(format!("{}/salesforce/canvas", app.address))
         .form(&[("signed_request", signed)])
@@ -93,18 +93,18 @@ async fn open(app: &TestApp, browser: &reqwest::Client, signed: &str) -> (u16, S
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-async fn get(browser: &reqwest::Client, url: &str) -> (u16, String) {
+pub async fn get(browser: &reqwest::Client, url: &str) -> (u16, String) {
     let response = browser.get(url).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-async fn post(browser: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+pub async fn post(browser: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (u16, String) {
     let response = browser.post(url).form(form).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
 /// Jo opens Invite on a record and picks the tenancy: the browser, and the page's status and body.
-async fn opened(app: &TestApp, record: &str, tenancy: &str) -> (reqwest::Client, u16, String) {
+pub async fn opened(app: &TestApp, record: &str, tenancy: &str) -> (reqwest::Client, u16, String) {
     let page = browser();
     open(
         app,
@@ -120,7 +120,7 @@ async fn opened(app: &TestApp, record: &str, tenancy: &str) -> (reqwest::Client,
     (page, status, body)
 }
 
-fn csrf(page: &str) -> String {
+pub fn csrf(page: &str) -> String {
     hidden(page, "csrf")
 }
 
@@ -133,7 +133,7 @@ fn hidden(page: &str, name: &str) -> String {
         .to_string()
 }
 
-async fn clients(app: &TestApp, t: &Tenancy) -> Vec<Value> {
+pub async fn clients(app: &TestApp, t: &Tenancy) -> Vec<Value> {
     app.get(
         &format!("/api/v1/tenancies/{}/clients", t.id),
         &t.admin_token,
@@ -837,4 +837,111 @@ async fn a_browser_that_refuses_the_cookie_carries_the_session_in_the_page(app: 
     assert_eq!(status, 201, "{done}");
     assert!(done.contains("Pending (Invited)"));
     assert_eq!(clients(&app, &a).await.len(), 1);
+}
+
+on_both_backends!(
+    a_record_deleted_while_the_form_is_open_invites_no_one,
+    the_json_flow_refuses_a_record_deleted_since_its_context_was_read,
+);
+
+/// From now on Salesforce answers reads of `record` as it answers a deleted record.
+async fn deleted_in_salesforce(app: &TestApp, record: &str) {
+    Mock::given(method("GET"))
+        .and(path_regex(format!(
+            "/services/data/v[0-9.]+/sobjects/Contact/{record}"
+        )))
+        .respond_with(fixture(app, "rest/entity-is-deleted.json"))
+        .with_priority(1)
+        .mount(&app.salesforce)
+        .await;
+}
+
+async fn first_team(app: &TestApp, t: &Tenancy) -> String {
+    app.get(
+        &format!("/api/v1/tenancies/{}/client-teams", t.id),
+        &t.admin_token,
+    )
+    .await
+    .expect(200)["items"][0]["id"]
+        .as_str()
+        .expect("team id")
+        .to_string()
+}
+
+async fn a_record_deleted_while_the_form_is_open_invites_no_one(app: TestApp) {
+    let (a, _, _) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let (page, status, form) = opened(&app, RECORD, &a.id).await;
+    assert_eq!(status, 200, "{form}");
+    let team = first_team(&app, &a).await;
+    deleted_in_salesforce(&app, RECORD).await;
+    for action in ["send", "draft"] {
+        let (status, body) = post(
+            &page,
+            &format!("{}/salesforce/invite", app.address),
+            &[
+                ("csrf", &csrf(&form)),
+                ("tenancy", &a.id),
+                ("first_name", "Jane"),
+                ("last_name", "Smith"),
+                ("email", "jane.smith@example.com"),
+                ("title", "Client"),
+                ("groups", &team),
+                ("action", action),
+            ],
+        )
+        .await;
+        assert_eq!(status, 404, "{action}: {body}");
+        assert!(
+            body.contains("This Salesforce record was deleted")
+                && body.contains("Nothing was created"),
+            "{action}: {body}"
+        );
+    }
+    assert!(clients(&app, &a).await.is_empty(), "no client, no e-mail");
+    // Opened again, the page says the record is gone, not that the mapping is wrong.
+    let (_, status, body) = opened(&app, RECORD, &a.id).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body.contains("This Salesforce record was deleted"),
+        "{body}"
+    );
+    assert!(!body.contains("field mapping"), "{body}");
+}
+
+async fn the_json_flow_refuses_a_record_deleted_since_its_context_was_read(app: TestApp) {
+    let (a, _, link) = org(&app).await;
+    record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
+    let key = link_key(&app, &link).await;
+    let record = json!({ "sobject": "Contact", "id": RECORD });
+    app.post(
+        "/api/v1/salesforce/invite-context",
+        &key,
+        json!({ "user": user(), "record": record, "tenancy_id": a.id }),
+    )
+    .await
+    .expect(200);
+    deleted_in_salesforce(&app, RECORD).await;
+    let team = first_team(&app, &a).await;
+    let refused = app
+        .post(
+            "/api/v1/salesforce/invites",
+            &key,
+            json!({ "user": user(), "record": record, "tenancy_id": a.id, "send": true,
+                    "first_name": "Jane", "last_name": "Smith", "email": "jane.smith@example.com",
+                    "client_teams": [team] }),
+        )
+        .await
+        .problem(404);
+    assert_eq!(refused["code"], "record-deleted", "{refused:#}");
+    assert!(clients(&app, &a).await.is_empty());
+    let context = app
+        .post(
+            "/api/v1/salesforce/invite-context",
+            &key,
+            json!({ "user": user(), "record": record, "tenancy_id": a.id }),
+        )
+        .await
+        .problem(404);
+    assert_eq!(context["code"], "record-deleted");
 }

@@ -110,3 +110,46 @@ fn a_bad_configuration_value_stops_start_up_naming_the_key() {
         "the secret is not echoed"
     );
 }
+
+#[test]
+fn token_create_prints_only_the_token_on_standard_output_even_with_debug_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/liaison.db", dir.path().display());
+    let env = [
+        ("LIAISON_DATABASE_URL", url.as_str()),
+        ("RUST_LOG", "debug"),
+    ];
+
+    let migrated = liaison(dir.path(), &env, &["migrate"]);
+    assert!(migrated.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&migrated.stdout),
+        "migrations are up to date\n"
+    );
+
+    let out = liaison(dir.path(), &env, &["token", "create", "--operator"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "stdout holds more than the token: {stdout:?}"
+    );
+    assert!(stdout.ends_with('\n'));
+    let token = lines[0];
+    assert!(
+        !token.is_empty() && !token.contains(char::is_whitespace),
+        "{token:?}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("DEBUG"),
+        "the debug logs go to standard error: {stderr}"
+    );
+    assert!(stderr.contains("it is shown only now"), "{stderr}");
+}

@@ -16,6 +16,28 @@ use uuid::Uuid;
 /// watches it) and is reported as ignored otherwise.
 #[macro_export]
 macro_rules! on_both_backends {
+    // `with OPTIONS; names…`: each test's app is spawned with those `TestOptions`.
+    (with $options:expr; $($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn_with($crate::helpers::TestBackend::Sqlite, $options).await;
+                    super::$name(app).await;
+                }
+
+                #[tokio::test]
+                #[cfg_attr(
+                    not(liaison_test_postgres),
+                    ignore = "LIAISON_TEST_POSTGRES_URL is not set (scripts/test sets it)"
+                )]
+                async fn postgres() {
+                    let app = $crate::helpers::TestApp::spawn_with($crate::helpers::TestBackend::Postgres, $options).await;
+                    super::$name(app).await;
+                }
+            }
+        )+
+    };
     ($($name:ident),+ $(,)?) => {
         $(
             mod $name {
@@ -44,7 +66,6 @@ pub enum TestBackend {
     Sqlite,
     Postgres,
 }
-
 
 /// A database that exists for one test and is removed after it.
 enum TestDb {
@@ -79,6 +100,21 @@ impl Drop for TestDb {
             .join();
         }
     }
+}
+
+/// How a `TestApp` differs from the default one (`TestOptions::default()` is the default app:
+/// the test-double switch on, so links may point at the wiremock server).
+#[derive(Clone, Default)]
+pub struct TestOptions {
+    /// Leave `crm.allow_http_login_hosts` off: only Salesforce's hosts and `allowed_hosts`
+    /// may be called, over https, as in production.
+    pub strict_hosts: bool,
+    /// `crm.allowed_hosts`.
+    pub allowed_hosts: Vec<String>,
+    /// Answers the app's host-name look-ups instead of the system resolver.
+    pub lookup: Option<Arc<dyn liaison::crm::hosts::Lookup>>,
+    /// The API's settings (trusted proxies, token lifetimes).
+    pub api: liaison::config::ApiConfig,
 }
 
 pub struct TestApp {
@@ -171,11 +207,10 @@ impl Reply {
 
 impl TestApp {
     pub async fn spawn(backend: TestBackend) -> TestApp {
-        Self::spawn_with(backend, liaison::config::ApiConfig::default()).await
+        Self::spawn_with(backend, TestOptions::default()).await
     }
 
-    /// The app with API settings of the test's own (trusted proxies, token lifetimes).
-    pub async fn spawn_with(backend: TestBackend, api: liaison::config::ApiConfig) -> TestApp {
+    pub async fn spawn_with(backend: TestBackend, options: TestOptions) -> TestApp {
         let (url, db) = match backend {
             TestBackend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -225,8 +260,14 @@ impl TestApp {
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let salesforce = wiremock::MockServer::start().await;
         let (tx, rx) = oneshot::channel::<()>();
-        let state =
-            liaison::app_state_with(store.clone(), crm_config(&address), &api).expect("app state");
+        let mut crm = crm_config(&address);
+        crm.allow_http_login_hosts = !options.strict_hosts;
+        crm.allowed_hosts = options.allowed_hosts;
+        let lookup = options
+            .lookup
+            .unwrap_or_else(|| Arc::new(liaison::crm::hosts::SystemLookup));
+        let state = liaison::app_state_with_lookup(store.clone(), crm, &options.api, lookup)
+            .expect("app state");
         tokio::spawn(liaison::serve(listener, state, 64 * 1024, async {
             let _ = rx.await;
         }));

@@ -263,6 +263,7 @@ on_both_backends!(
     auto_invite_makes_one_client_per_record_as_the_link_says,
     auto_invite_gives_each_client_a_contact_group_of_their_own,
     org_link_intake_settings_are_validated_by_field,
+    control_characters_from_salesforce_are_refused_or_failed_never_stored_in_a_client,
 );
 
 async fn an_outbound_message_is_stored_once_and_acknowledged_with_the_exact_ack(app: TestApp) {
@@ -1156,4 +1157,80 @@ async fn org_link_intake_settings_are_validated_by_field(app: TestApp) {
     )
     .await;
     assert_eq!((answer.status, answer.body.as_str()), (200, ACK));
+}
+
+/// An Outbound Message is XML 1.0, which allows no C0 control but TAB, LF and CR even as a
+/// character reference: it is refused as malformed. A webhook's record fields are stored as
+/// JSON (escaped, so both databases hold them) and a control character in a mapped field fails
+/// the change with its reason when applied; one in a field we do not map does no harm.
+async fn control_characters_from_salesforce_are_refused_or_failed_never_stored_in_a_client(
+    app: TestApp,
+) {
+    let i = intake(&app).await;
+    let id = linked_client(&app, &i, 8, "jane@example.com", false).await;
+    for bad in ["Ja&#0;net", "Ja&#1;net", "Ja&#x1B;net", "Ja\u{1}net"] {
+        let answer = post_xml(
+            &app,
+            &i.outbound_url,
+            envelope(
+                ORG_ID,
+                &[contact(
+                    1,
+                    8,
+                    "2026-03-02T08:10:00.000Z",
+                    &[("FirstName", Some(bad))],
+                )],
+            ),
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{bad}: {}", answer.body);
+        assert!(answer.body.contains("<soapenv:Fault>"), "{}", answer.body);
+    }
+    assert!(inbox(&app, &i, None).await.is_empty(), "nothing was stored");
+
+    let (status, problem) = webhook(
+        &app,
+        &i,
+        "msg_ctl_0",
+        &json!({ "records": [{ "sobject": "Con\u{0}tact", "Id": contact_id(8),
+                               "LastModifiedDate": "2026-03-02T08:11:00.000Z", "fields": {} }] }),
+    )
+    .await;
+    assert_eq!(status, 422, "{problem:#}");
+    assert_eq!(problem["errors"][0]["field"], "records[0].sobject");
+    assert!(inbox(&app, &i, None).await.is_empty(), "nothing was stored");
+
+    let (status, body) = webhook(
+        &app,
+        &i,
+        "msg_ctl_1",
+        &json!({ "records": [{ "sobject": "Contact", "Id": contact_id(8),
+                               "LastModifiedDate": "2026-03-02T08:12:00.000Z",
+                               "fields": { "FirstName": "Ja\u{0}net", "Email": "jane@example.com" } }] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(work(&app).await.failed, 1);
+    let failed = inbox(&app, &i, Some("failed")).await;
+    assert_eq!(failed.len(), 1);
+    let reason = failed[0]["last_error"].as_str().unwrap();
+    assert!(
+        reason.starts_with("FirstName ") && reason.contains("control characters"),
+        "{reason}"
+    );
+    assert_eq!(client(&app, &i, &id).await["first_name"], "Jane");
+
+    let (status, body) = webhook(
+        &app,
+        &i,
+        "msg_ctl_2",
+        &json!({ "records": [{ "sobject": "Contact", "Id": contact_id(8),
+                               "LastModifiedDate": "2026-03-02T08:13:00.000Z",
+                               "fields": { "FirstName": "Janet", "Email": "jane@example.com",
+                                           "Description": "pasted\u{b}from\u{0}Word" } }] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(work(&app).await.applied, 1);
+    assert_eq!(client(&app, &i, &id).await["first_name"], "Janet");
 }

@@ -61,7 +61,7 @@ pub async fn web_server_link(app: &TestApp, t: &Tenancy) -> Value {
     .expect(201)
 }
 
-async fn jwt_link(app: &TestApp, t: &Tenancy) -> Value {
+pub async fn jwt_link(app: &TestApp, t: &Tenancy) -> Value {
     let key = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/wiremock-fixtures/oauth/test-only-jwt-key.pem"
@@ -103,7 +103,7 @@ pub async fn connect(app: &TestApp, link: &Value) -> Uuid {
 }
 
 /// Opens a connect URL as a browser would, without following the redirect.
-async fn open_ticket(app: &TestApp, url: &str) -> (String, String) {
+pub async fn open_ticket(app: &TestApp, url: &str) -> (String, String) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -129,7 +129,7 @@ async fn open_ticket(app: &TestApp, url: &str) -> (String, String) {
     )
 }
 
-async fn callback(app: &TestApp, query: &str, cookie: Option<&str>) -> (u16, String) {
+pub async fn callback(app: &TestApp, query: &str, cookie: Option<&str>) -> (u16, String) {
     let mut request = app
         .http
         .get(format!("{}/salesforce/oauth/callback?{query}", app.address));
@@ -143,7 +143,7 @@ async fn callback(app: &TestApp, query: &str, cookie: Option<&str>) -> (u16, Str
     )
 }
 
-fn query_value(url: &str, key: &str) -> String {
+pub fn query_value(url: &str, key: &str) -> String {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == key)

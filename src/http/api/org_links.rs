@@ -15,6 +15,7 @@ use crate::crm::LinkError;
 use crate::crm::intake::AutoInvite;
 use crate::crm::mapping::FieldMapping;
 use crate::domain::FieldErrors;
+use crate::domain::text;
 use crate::domain::values::{DisplayName, SalesforceId};
 use crate::http::AppState;
 use crate::http::auth::Caller;
@@ -44,7 +45,9 @@ pub struct CreateOrgLink {
     pub name: String,
     /// The org id, 15 or 18 characters (Setup → Company Information).
     pub org_id: String,
-    /// `production`, `sandbox`, or the org's My Domain URL (`https://NAME.my.salesforce.com`).
+    /// `production`, `sandbox`, or the https:// URL of a Salesforce login host: the org's My
+    /// Domain (`https://NAME.my.salesforce.com`, `https://NAME--SANDBOX.sandbox.my.salesforce.com`),
+    /// a Government Cloud host, or a host in the operator's `crm.allowed_hosts`.
     pub login_host: String,
     pub auth_kind: AuthKind,
     /// The connected app's consumer key.
@@ -111,30 +114,6 @@ pub struct Connect {
     pub org_link: OrgLink,
 }
 
-fn login_host(raw: &str, allow_http: bool) -> Result<String, String> {
-    match raw.trim() {
-        "production" => Ok("https://login.salesforce.com".into()),
-        "sandbox" => Ok("https://test.salesforce.com".into()),
-        url if allow_http && url.starts_with("http://") => {
-            Ok(url.trim_end_matches('/').to_string())
-        }
-        url => {
-            let host = url.strip_prefix("https://").unwrap_or("");
-            let host = host.trim_end_matches('/');
-            let valid = !host.is_empty()
-                && host.len() <= 200
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == ':');
-            if valid {
-                Ok(format!("https://{host}"))
-            } else {
-                Err("must be production, sandbox, or an https:// My Domain URL".into())
-            }
-        }
-    }
-}
-
 fn api_version(raw: &str) -> Result<String, String> {
     let value = raw.trim();
     let valid = value.split_once('.').is_some_and(|(major, minor)| {
@@ -154,6 +133,7 @@ fn short_text(raw: &str, max: usize) -> Result<String, String> {
     } else if value.len() > max {
         Err(format!("must be at most {max} characters"))
     } else {
+        text::check_line(value)?;
         Ok(value.into())
     }
 }
@@ -271,6 +251,11 @@ fn link_error(error: LinkError) -> ApiError {
             detail: error.to_string(),
             field: None,
         },
+        LinkError::Crm(e @ crate::crm::error::CrmError::HostRefused(_)) => ApiError::Conflict {
+            code: "host-refused",
+            detail: e.to_string(),
+            field: None,
+        },
         LinkError::Crm(e) => ApiError::Conflict {
             code: "salesforce-refused",
             detail: e.to_string(),
@@ -323,8 +308,7 @@ async fn create_org_link(
             }
         }),
     );
-    let allow_http = state.crm.config().allow_http_login_hosts;
-    let host = errors.take("login_host", login_host(&body.login_host, allow_http));
+    let host = errors.take("login_host", state.crm.hosts().login_host(&body.login_host));
     let consumer_key = errors.take("consumer_key", short_text(&body.consumer_key, 255));
     let version = errors.take(
         "api_version",
@@ -367,6 +351,11 @@ async fn create_org_link(
         }
         _ => {}
     }
+    let integration_username = body
+        .integration_username
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+        .and_then(|u| errors.take("integration_username", short_text(u, 255)));
     let mapping = body.field_mapping.unwrap_or_default();
     mapping.validate(&mut errors, "field_mapping");
     check_tenancies(scope, &body.tenancies, &mut errors);
@@ -400,7 +389,7 @@ async fn create_org_link(
         login_host,
         auth_kind: body.auth_kind,
         consumer_key,
-        integration_username: body.integration_username.map(|u| u.trim().to_string()),
+        integration_username,
         api_version,
         field_mapping: mapping,
         staff_match: body.staff_match.unwrap_or(StaffMatch::Email),
@@ -462,7 +451,7 @@ async fn update_org_link(
 ) -> ApiResult<axum::Json<OrgLink>> {
     let scope = managed_tenancy(&caller)?;
     let before = state.store.org_link(id, scope).await?;
-    let allow_http = state.crm.config().allow_http_login_hosts;
+    let hosts = state.crm.hosts();
     let mut errors = FieldErrors::new();
     let mut text =
         |field: &str, raw: Option<&str>, parse: &dyn Fn(&str) -> Result<String, String>| {
@@ -473,7 +462,7 @@ async fn update_org_link(
             DisplayName::parse(r).map(|n| n.as_str().to_string())
         }),
         login_host: text("login_host", body.login_host.as_deref(), &|r| {
-            login_host(r, allow_http)
+            hosts.login_host(r)
         }),
         consumer_key: text("consumer_key", body.consumer_key.as_deref(), &|r| {
             short_text(r, 255)

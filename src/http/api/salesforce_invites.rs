@@ -200,6 +200,7 @@ pub fn salesforce_error(link: &OrgLink, error: LinkError) -> ApiError {
             field: None,
         },
         LinkError::Crm(CrmError::NotFound) => ApiError::NotFound("record"),
+        LinkError::Crm(CrmError::Deleted) => ApiError::RecordDeleted,
         LinkError::Crm(CrmError::Unauthorized { .. }) => ApiError::Conflict {
             code: "org-link-unauthorized",
             detail: format!(
@@ -411,14 +412,24 @@ async fn invite_from_salesforce(
         client_teams: body.client_teams,
         confidentiality_override: body.confidentiality_override,
     };
-    if !link.field_mapping.read_only.is_empty() {
-        let prefill = state
-            .crm
-            .read_prefill(&link, kind, record.as_str())
-            .await
-            .map_err(|e| salesforce_error(&link, e))?;
-        keep_read_only(&mut input, &prefill);
+    // Field errors need no call to Salesforce, so they come first (a read-only field's value
+    // comes from the record below, so it cannot be judged before).
+    if link.field_mapping.read_only.is_empty() {
+        crate::domain::invite::Invite::parse(
+            input.clone(),
+            chosen.group_model,
+            chosen.mobile_policy,
+        )
+        .map_err(invalid)?;
     }
+    // The record is read again whatever the mapping says: one deleted or merged since the
+    // context was read creates nothing, and read-only fields take the record's values.
+    let prefill = state
+        .crm
+        .read_prefill(&link, kind, record.as_str())
+        .await
+        .map_err(|e| salesforce_error(&link, e))?;
+    keep_read_only(&mut input, &prefill);
     let from = FromRecord {
         org_link: link.id,
         kind,

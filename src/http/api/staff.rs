@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{PageQuery, invalid, optional, parsed};
 use crate::domain::FieldErrors;
+use crate::domain::text;
 use crate::domain::user::{StaffRole, UserKind};
 use crate::domain::values::{E164Phone, Email, PersonName, SalesforceId, Title};
 use crate::http::AppState;
@@ -269,6 +270,8 @@ async fn set_salesforce_user(
                 "must be a Salesforce username, like an e-mail address, at most 80 characters"
                     .into(),
             )
+        } else if let Err(reason) = text::check_line(raw) {
+            Err(reason)
         } else {
             Ok(raw.to_string())
         }
