@@ -183,7 +183,9 @@ impl Respond for Collections {
             self.failed_calls.fetch_add(1, Ordering::Relaxed);
             let answer = ResponseTemplate::new(503)
                 .insert_header("Sforce-Limit-Info", "api-usage=1000/5000000")
-                .set_body_json(json!([{ "message": "Server unavailable", "errorCode": "SERVER_UNAVAILABLE" }]));
+                .set_body_json(
+                    json!([{ "message": "Server unavailable", "errorCode": "SERVER_UNAVAILABLE" }]),
+                );
             return if draw(0.5) {
                 answer.insert_header("Retry-After", "2")
             } else {

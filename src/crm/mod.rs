@@ -43,7 +43,9 @@ pub enum LinkError {
     )]
     NoKey,
     /// An admin paused the link: nothing calls its org until it is resumed.
-    #[error("the org link is paused; a CRM administrator must resume it before Salesforce is called")]
+    #[error(
+        "the org link is paused; a CRM administrator must resume it before Salesforce is called"
+    )]
     Paused,
     /// The link is at its share of the org's API limit, or the org's limit is spent: no
     /// interactive call until it has room again.

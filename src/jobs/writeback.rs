@@ -140,7 +140,9 @@ pub async fn pass(
                 store
                     .set_budget_capped(link.id, true, Some(&reason))
                     .await?;
-                if !probe_due(config, &link, now) || !probe(crm, store, config, &link, &mut report).await? {
+                if !probe_due(config, &link, now)
+                    || !probe(crm, store, config, &link, &mut report).await?
+                {
                     continue;
                 }
             }

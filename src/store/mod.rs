@@ -39,9 +39,8 @@ pub use invitations::{
     InvitationLink, LinkView,
 };
 pub use org_links::{
-    CallSchedule,
-    ApiUsage, AuthKind, IntakeSecrets, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate,
-    StaffMatch,
+    ApiUsage, AuthKind, CallSchedule, IntakeSecrets, LinkSecrets, LinkState, NewOrgLink, OrgLink,
+    OrgLinkUpdate, StaffMatch,
 };
 pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
 pub use tokens::{Actor, CreatedToken, TokenInfo};

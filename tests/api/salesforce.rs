@@ -960,7 +960,11 @@ async fn a_paused_or_capped_link_makes_no_call_from_the_invite_form(app: TestApp
     .await
     .expect(200);
     app.store
-        .set_budget_capped(id, true, Some("the org has used 14900 of its 15000 daily API requests"))
+        .set_budget_capped(
+            id,
+            true,
+            Some("the org has used 14900 of its 15000 daily API requests"),
+        )
         .await
         .unwrap();
     let capped = app.store.org_link(id, None).await.unwrap();

@@ -729,7 +729,10 @@ async fn records_that_failed_together_retry_together_and_fill_a_batch_with_fresh
     // Just due: they linger for company like fresh rows, though their change is old.
     app.clock.advance(time::Duration::seconds(30));
     assert_eq!(
-        pass(&crm(&app), &app.store, &lingering).await.unwrap().calls,
+        pass(&crm(&app), &app.store, &lingering)
+            .await
+            .unwrap()
+            .calls,
         0
     );
     for n in 5..=6 {
@@ -864,7 +867,10 @@ async fn at_the_daily_limit_one_probe_per_interval_and_a_raised_limit_is_noticed
     pass(&crm(&app), &app.store, &config()).await.unwrap();
     let capped = link_json(&app, link).await;
     assert_eq!(capped["state"], "budget_capped");
-    assert_eq!(capped["api_usage"]["used"], 100000, "usage read from the 403");
+    assert_eq!(
+        capped["api_usage"]["used"], 100000,
+        "usage read from the 403"
+    );
 
     // Every pass of the next five minutes: no write, no probe.
     for _ in 0..29 {
