@@ -2,7 +2,7 @@
 //! (default: a throw-away SQLite file), prints what it measures, and ends with one line of
 //! JSON holding its figures.
 //!
-//! `cargo run --release --features bench --bin liaison-bench -- writeback`
+//! `cargo run --release --features bench --bin liaison-bench -- writeback [--faults]`
 
 #![forbid(unsafe_code)]
 
@@ -68,6 +68,19 @@ enum Bench {
         /// Changes per second, spread evenly.
         #[arg(long, default_value_t = 2_000)]
         rate: usize,
+        /// Salesforce misbehaves: a seeded share of calls answered 503 (half of them with
+        /// `Retry-After: 2`) and of records `UNABLE_TO_LOCK_ROW`.
+        #[arg(long)]
+        faults: bool,
+        /// Share of Collections calls answered 503 with `--faults`.
+        #[arg(long, default_value_t = 0.20)]
+        unavailable: f64,
+        /// Share of records answered `UNABLE_TO_LOCK_ROW` with `--faults`.
+        #[arg(long, default_value_t = 0.05)]
+        locked: f64,
+        /// Seed of the faults, so runs can be compared.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
     },
     /// Outbound Messages of 100 notifications posted over HTTP by concurrent senders, each
     /// stored durably before its Ack; then the same rows inserted directly, for comparison.
@@ -109,7 +122,21 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     println!("backend: {}", store.backend().name());
     let result = match cli.bench {
-        Bench::Writeback { changes, rate } => writeback(&store, changes, rate).await,
+        Bench::Writeback {
+            changes,
+            rate,
+            faults,
+            unavailable,
+            locked,
+            seed,
+        } => {
+            let faults = faults.then_some(Faults {
+                unavailable,
+                locked,
+                seed,
+            });
+            writeback(&store, changes, rate, faults).await
+        }
         Bench::Resend { invitations, due } => resend(&store, &url, invitations, due).await,
         Bench::Invite {
             invites,
@@ -136,19 +163,71 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-/// Answers each Collections call with success for every record, and counts the calls.
-struct Collections(Arc<AtomicUsize>);
+/// How a misbehaving Salesforce answers.
+#[derive(Debug, Clone, Copy)]
+struct Faults {
+    unavailable: f64,
+    locked: f64,
+    seed: u64,
+}
+
+/// Answers each Collections call, counts the calls, and keeps the status each record was
+/// last written with; with faults, a seeded share of calls is answered 503 and of records
+/// `UNABLE_TO_LOCK_ROW`.
+struct Collections {
+    calls: Arc<AtomicUsize>,
+    failed_calls: Arc<AtomicUsize>,
+    written: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+    faults: Option<(Faults, std::sync::Mutex<rand::rngs::StdRng>)>,
+}
 
 impl Respond for Collections {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        use rand::Rng;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let draw = |p: f64| match &self.faults {
+            Some((_, rng)) => rng.lock().unwrap_or_else(|e| e.into_inner()).random_bool(p),
+            None => false,
+        };
+        let (unavailable, locked) = self
+            .faults
+            .as_ref()
+            .map_or((0.0, 0.0), |(f, _)| (f.unavailable, f.locked));
+        if draw(unavailable) {
+            self.failed_calls.fetch_add(1, Ordering::Relaxed);
+            let answer = ResponseTemplate::new(503)
+                .insert_header("Sforce-Limit-Info", "api-usage=1000/5000000")
+                .set_body_json(
+                    json!([{ "message": "Server unavailable", "errorCode": "SERVER_UNAVAILABLE" }]),
+                );
+            return if draw(0.5) {
+                answer.insert_header("Retry-After", "2")
+            } else {
+                answer
+            };
+        }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
         let results: Vec<Value> = body["records"]
             .as_array()
             .map(|records| {
                 records
                     .iter()
-                    .map(|r| json!({ "id": r["id"], "success": true, "errors": [] }))
+                    .map(|r| {
+                        if draw(locked) {
+                            return json!({ "id": r["id"], "success": false, "errors": [{
+                                "statusCode": "UNABLE_TO_LOCK_ROW",
+                                "message": "unable to obtain exclusive access to this record",
+                                "fields": []
+                            }] });
+                        }
+                        if let (Some(id), Some(status)) =
+                            (r["id"].as_str(), r["Liaison_Status__c"].as_str())
+                        {
+                            written.insert(id.to_string(), status.to_string());
+                        }
+                        json!({ "id": r["id"], "success": true, "errors": [] })
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -264,12 +343,27 @@ async fn connected_org(store: &Store, salesforce: &MockServer) -> anyhow::Result
     })
 }
 
-async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result<Value> {
+async fn writeback(
+    store: &Store,
+    changes: usize,
+    rate: usize,
+    faults: Option<Faults>,
+) -> anyhow::Result<Value> {
+    use rand::SeedableRng;
     let salesforce = MockServer::start().await;
     let calls = Arc::new(AtomicUsize::new(0));
+    let failed_calls = Arc::new(AtomicUsize::new(0));
+    let written = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    // Linking writes each record's first status: set-up, not measured, and made without
+    // faults.
     Mock::given(method("PATCH"))
         .and(path("/services/data/v62.0/composite/sobjects"))
-        .respond_with(Collections(calls.clone()))
+        .respond_with(Collections {
+            calls: Arc::new(AtomicUsize::new(0)),
+            failed_calls: Arc::new(AtomicUsize::new(0)),
+            written: written.clone(),
+            faults: None,
+        })
         .mount(&salesforce)
         .await;
 
@@ -311,20 +405,36 @@ async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result
         store
             .link_crm_record(tenancy, client, link, "Contact", record.as_str())
             .await?;
-        clients.push(client);
+        clients.push((client, record.as_str().to_string()));
     }
     let config = WritebackConfig::default();
-    // Linking wrote each record's first status; that is set-up, not measured.
     while pass(&crm, store, &config).await?.calls > 0 {}
+    salesforce.reset().await;
+    Mock::given(method("PATCH"))
+        .and(path("/services/data/v62.0/composite/sobjects"))
+        .respond_with(Collections {
+            calls: calls.clone(),
+            failed_calls: failed_calls.clone(),
+            written: written.clone(),
+            faults: faults.map(|f| {
+                (
+                    f,
+                    std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(f.seed)),
+                )
+            }),
+        })
+        .mount(&salesforce)
+        .await;
     calls.store(0, Ordering::Relaxed);
+    let clients_only: Vec<Uuid> = clients.iter().map(|(c, _)| *c).collect();
 
     type Move = liaison::domain::client_status::Transition;
-    let mut plan: Vec<(Uuid, Move)> = clients
+    let mut plan: Vec<(Uuid, Move)> = clients_only
         .iter()
         .map(|c| (*c, ClientStatus::send as fn(_) -> _))
         .collect();
     plan.shuffle(&mut rand::rng());
-    let mut accepts: Vec<_> = clients
+    let mut accepts: Vec<_> = clients_only
         .iter()
         .take(changes.saturating_sub(clients.len()))
         .map(|c| (*c, ClientStatus::accept as fn(_) -> _))
@@ -343,18 +453,21 @@ async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result
         let (store, done, config) = (store.clone(), done.clone(), config.clone());
         tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let mut gave_up = 0;
             loop {
                 let finished = done.load(Ordering::Relaxed);
                 let report = pass(&crm, &store, &config).await?;
                 latencies.extend(report.latencies_ms);
-                if report.calls == 0 && finished {
+                gave_up += report.failed;
+                // Done when the load is over and nothing waits, not even a retry.
+                if report.calls == 0 && finished && !pending_writebacks(&store, link).await? {
                     break;
                 }
                 if report.full_batches == 0 {
                     tokio::time::sleep(Duration::from_millis(config.poll_interval_ms)).await;
                 }
             }
-            anyhow::Ok(latencies)
+            anyhow::Ok((latencies, gave_up))
         })
     };
     // Several writers share the schedule, as requests from many users would; a client's changes
@@ -390,17 +503,41 @@ async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result
     }
     let load_seconds = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
-    let mut latencies = worker.await??;
+    let (mut latencies, gave_up) = worker.await??;
     latencies.sort_unstable();
     service.sort_unstable();
     let total_calls = calls.load(Ordering::Relaxed);
+    // Salesforce must end where Liaison is: each record holds its client's status.
+    let mut differing = 0;
+    {
+        let written = written.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (client, record) in &clients {
+            let status = store.client(tenancy, *client, None).await?.status;
+            if written.get(record).map(String::as_str) != Some(status.as_str()) {
+                differing += 1;
+            }
+        }
+    }
+    println!(
+        "faults: {}; records differing from Liaison at the end: {differing}",
+        faults.map_or("none".to_string(), |f| format!(
+            "{:.0} % of calls 503 (half with Retry-After: 2), {:.0} % of records UNABLE_TO_LOCK_ROW, seed {}",
+            f.unavailable * 100.0,
+            f.locked * 100.0,
+            f.seed
+        ))
+    );
     Ok(json!({
         "bench": "writeback",
         "backend": store.backend().name(),
         "changes": made,
         "clients": clients.len(),
         "records_written": latencies.len(),
+        "faults": faults.is_some(),
         "collections_calls": total_calls,
+        "calls_answered_503": failed_calls.load(Ordering::Relaxed),
+        "records_given_up": gave_up,
+        "records_differing_from_liaison": differing,
         "calls_per_1000_changes": (total_calls as f64 * 1000.0 / made as f64 * 100.0).round() / 100.0,
         "p50_change_to_crm_ms": percentile(&latencies, 50.0),
         "p95_change_to_crm_ms": percentile(&latencies, 95.0),
@@ -410,6 +547,22 @@ async fn writeback(store: &Store, changes: usize, rate: usize) -> anyhow::Result
         "poll_interval_ms": config.poll_interval_ms,
         "linger_ms": config.linger_ms,
     }))
+}
+
+/// Whether any write-back of the link still waits (a retry not yet due counts).
+async fn pending_writebacks(store: &Store, link: Uuid) -> anyhow::Result<bool> {
+    let page = store
+        .list_writebacks(
+            link,
+            None,
+            Some(liaison::store::WritebackState::Pending),
+            &liaison::store::PageRequest {
+                limit: 1,
+                after: None,
+            },
+        )
+        .await?;
+    Ok(!page.items.is_empty())
 }
 
 /// An SMTP server on loopback that accepts everything and counts it.

@@ -2,7 +2,7 @@
 //! with timeouts, retries of transient failures (exponential with jitter, honouring
 //! `Retry-After`) and the org's API usage read from `Sforce-Limit-Info`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -61,6 +61,30 @@ fn limit_of(headers: &HeaderMap) -> Option<LimitInfo> {
         .and_then(parse_limit_info)
 }
 
+/// What the calls made on one session cost: every answered attempt counts against the org's
+/// limit, errors included, and the last `Sforce-Limit-Info` seen is the org's usage.
+#[derive(Debug, Clone, Default)]
+pub struct Meter(Arc<Mutex<Metered>>);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Metered {
+    pub calls: i64,
+    pub limit: Option<LimitInfo>,
+}
+
+impl Meter {
+    fn note(&self, limit: Option<LimitInfo>) {
+        let mut metered = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        metered.calls += 1;
+        metered.limit = limit.or(metered.limit);
+    }
+
+    /// What was counted so far.
+    pub fn read(&self) -> Metered {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// An authenticated connection to one org's REST API.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -68,6 +92,8 @@ pub struct Session {
     pub access_token: String,
     /// e.g. `62.0`.
     pub api_version: String,
+    /// Counts this session's calls and the usage they report.
+    pub meter: Meter,
 }
 
 impl Session {
@@ -171,23 +197,34 @@ impl Salesforce {
 
     /// Sends a request built by `build`, retrying transient failures. A `Retry-After` longer
     /// than the policy's longest delay is not waited for here: the error goes back to the
-    /// caller, whose job is rescheduled for then.
+    /// caller, whose job is rescheduled for then. Each attempt is counted on `meter`, with the
+    /// usage its answer reports, whatever the answer.
     async fn send(
         &self,
+        meter: Option<&Meter>,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<(Vec<u8>, HeaderMap), CrmError> {
         let max_delay = self.retry.max_delay;
         let attempt = || async {
-            let response = build().send().await.map_err(transport_error)?;
+            let response = build().send().await.map_err(|e| {
+                if let Some(meter) = meter {
+                    meter.note(None);
+                }
+                transport_error(e)
+            })?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
+            let limit = limit_of(&headers);
+            if let Some(meter) = meter {
+                meter.note(limit);
+            }
             let body = response.bytes().await.map_err(transport_error)?.to_vec();
             if (200..300).contains(&status) {
                 Ok((body, headers))
             } else {
                 let retry_after =
                     parse_retry_after(headers.get("retry-after").and_then(|v| v.to_str().ok()));
-                Err(classify_response(status, retry_after, &body))
+                Err(classify_response(status, retry_after, &body, limit))
             }
         };
         attempt
@@ -209,7 +246,7 @@ impl Salesforce {
             self.base("the login host", login_host)?
         );
         let http = self.http()?;
-        let (body, _) = self.send(|| http.post(&url).form(&form)).await?;
+        let (body, _) = self.send(None, || http.post(&url).form(&form)).await?;
         let answer = serde_json::from_slice(&body).map_err(|_| CrmError::Transient {
             code: "BAD_TOKEN_RESPONSE".into(),
             message: "the token endpoint's answer could not be read".into(),
@@ -288,7 +325,9 @@ impl Salesforce {
         );
         let form = [("token", token.to_string())];
         let http = self.http()?;
-        self.send(|| http.post(&url).form(&form)).await.map(|_| ())
+        self.send(None, || http.post(&url).form(&form))
+            .await
+            .map(|_| ())
     }
 
     /// Reads a record's fields.
@@ -306,7 +345,7 @@ impl Salesforce {
         let fields = fields.join(",");
         let http = self.http()?;
         let (body, headers) = self
-            .send(|| {
+            .send(Some(&session.meter), || {
                 http.get(&url)
                     .bearer_auth(&session.access_token)
                     .query(&[("fields", &fields)])
@@ -320,6 +359,34 @@ impl Salesforce {
         Ok(Reply {
             value,
             limit: limit_of(&headers),
+        })
+    }
+
+    /// The org's limits (`GET …/limits`): the cheapest call that reports the org's usage, in
+    /// `Sforce-Limit-Info` and as `DailyApiRequests` `Max` and `Remaining`.
+    pub async fn limits(&self, session: &Session) -> Result<Reply<Option<LimitInfo>>, CrmError> {
+        let url = session.data_url(
+            &self.base("the instance URL", &session.instance_url)?,
+            "limits",
+        );
+        let http = self.http()?;
+        let (body, headers) = self
+            .send(Some(&session.meter), || {
+                http.get(&url).bearer_auth(&session.access_token)
+            })
+            .await?;
+        let daily = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+            let daily = v.get("DailyApiRequests")?;
+            let max = daily.get("Max")?.as_i64()?;
+            let remaining = daily.get("Remaining")?.as_i64()?;
+            Some(LimitInfo {
+                used: max - remaining,
+                max,
+            })
+        });
+        Ok(Reply {
+            value: daily,
+            limit: limit_of(&headers).or(daily),
         })
     }
 
@@ -342,7 +409,7 @@ impl Salesforce {
         let body = json!({ "allOrNone": false, "records": records });
         let http = self.http()?;
         let (answer, headers) = self
-            .send(|| {
+            .send(Some(&session.meter), || {
                 http.patch(&url)
                     .bearer_auth(&session.access_token)
                     .json(&body)

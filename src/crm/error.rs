@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::client::LimitInfo;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CrmError {
     /// The org must be reconnected by a person (`invalid_grant`, a revoked or expired refresh
@@ -15,10 +17,12 @@ pub enum CrmError {
     /// The access token is no longer valid: refresh once and retry once.
     #[error("the Salesforce session expired")]
     SessionExpired,
-    /// The org's daily API limit is spent.
+    /// The org's daily API limit is spent (not a rate or concurrency limit, which are
+    /// `Transient`).
     #[error("the org's API request limit is exceeded")]
     LimitExceeded,
-    /// Worth retrying later: 5xx, 429, `UNABLE_TO_LOCK_ROW`, timeouts, connection failures.
+    /// Worth retrying later: 5xx, 429, `UNABLE_TO_LOCK_ROW`, timeouts, connection failures, and
+    /// `REQUEST_LIMIT_EXCEEDED` for a rate or concurrency limit.
     #[error("Salesforce is unavailable for now ({code}: {message})")]
     Transient {
         code: String,
@@ -112,20 +116,34 @@ pub fn classify(entry: &ApiErrorEntry) -> CrmError {
     }
 }
 
-/// Classifies a whole failed response: its status, its `Retry-After`, and its body (an array
-/// of `errorCode` entries, or an OAuth error object).
-pub fn classify_response(status: u16, retry_after: Option<Duration>, body: &[u8]) -> CrmError {
+/// Classifies a whole failed response: its status, its `Retry-After`, the org's usage from
+/// its `Sforce-Limit-Info`, and its body (an array of `errorCode` entries, or an OAuth error
+/// object).
+pub fn classify_response(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    usage: Option<LimitInfo>,
+) -> CrmError {
+    // A 429 asks for patience whatever its body says; a 5xx too.
+    let retry_status = status == 429 || status >= 500;
     if let Ok(entries) = serde_json::from_slice::<Vec<ApiErrorEntry>>(body)
         && let Some(first) = entries.first()
     {
         let error = classify(first);
         return match error {
+            CrmError::LimitExceeded if !is_daily_limit(status, first, usage) => {
+                CrmError::Transient {
+                    code: first.code.clone(),
+                    message: first.message.clone(),
+                    retry_after,
+                }
+            }
             // A read of a deleted record; in a per-record result the same code is a refusal.
             CrmError::Permanent { code, .. } if status == 404 && code == "ENTITY_IS_DELETED" => {
                 CrmError::Deleted
             }
-            // A 5xx is transient whatever its code says.
-            CrmError::Permanent { code, message, .. } if status >= 500 => CrmError::Transient {
+            CrmError::Permanent { code, message, .. } if retry_status => CrmError::Transient {
                 code,
                 message,
                 retry_after,
@@ -144,7 +162,7 @@ pub fn classify_response(status: u16, retry_after: Option<Duration>, body: &[u8]
                 code: oauth.error,
                 description: oauth.error_description,
             }
-        } else if status >= 500 {
+        } else if retry_status {
             CrmError::Transient {
                 code: oauth.error,
                 message: oauth.error_description,
@@ -174,6 +192,22 @@ pub fn classify_response(status: u16, retry_after: Option<Duration>, body: &[u8]
     }
 }
 
+/// Whether a `REQUEST_LIMIT_EXCEEDED` is the org's daily limit rather than a rate or
+/// concurrency limit. Salesforce uses one code for all of them: a 429 and the
+/// `ConcurrentRequests …` form are never the daily limit; the org's usage at its limit or the
+/// `TotalRequests …` form is; a 403 of no known form with room in the usage is not, and one
+/// without usage is taken for the daily limit, the documented meaning of the 403.
+fn is_daily_limit(status: u16, entry: &ApiErrorEntry, usage: Option<LimitInfo>) -> bool {
+    let limit = entry.message.split_whitespace().next().unwrap_or("");
+    if status == 429 || limit.starts_with("Concurrent") {
+        return false;
+    }
+    if usage.is_some_and(|u| u.max > 0 && u.used >= u.max) || limit == "TotalRequests" {
+        return true;
+    }
+    usage.is_none()
+}
+
 /// `Retry-After` in seconds (Salesforce does not send the HTTP-date form).
 pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
     value?.trim().parse::<u64>().ok().map(Duration::from_secs)
@@ -188,7 +222,7 @@ mod tests {
         let body =
             br#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
         assert!(matches!(
-            classify_response(401, None, body),
+            classify_response(401, None, body, None),
             CrmError::SessionExpired
         ));
     }
@@ -197,7 +231,7 @@ mod tests {
     fn request_limit_exceeded_is_its_own_error() {
         let body = br#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#;
         assert!(matches!(
-            classify_response(403, None, body),
+            classify_response(403, None, body, None),
             CrmError::LimitExceeded
         ));
     }
@@ -205,7 +239,7 @@ mod tests {
     #[test]
     fn validation_errors_are_permanent_with_their_fields() {
         let body = br#"[{"message":"Bad","errorCode":"FIELD_CUSTOM_VALIDATION_EXCEPTION","fields":["Email"]}]"#;
-        match classify_response(400, None, body) {
+        match classify_response(400, None, body, None) {
             CrmError::Permanent { code, fields, .. } => {
                 assert_eq!(code, "FIELD_CUSTOM_VALIDATION_EXCEPTION");
                 assert_eq!(fields, ["Email"]);
@@ -230,10 +264,10 @@ mod tests {
     #[test]
     fn unavailable_server_is_transient_and_keeps_retry_after() {
         let body = br#"[{"message":"Server unavailable","errorCode":"SERVER_UNAVAILABLE"}]"#;
-        let error = classify_response(503, parse_retry_after(Some("120")), body);
+        let error = classify_response(503, parse_retry_after(Some("120")), body, None);
         assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
-        assert!(classify_response(503, None, b"").is_transient());
-        assert!(classify_response(429, None, b"").is_transient());
+        assert!(classify_response(503, None, b"", None).is_transient());
+        assert!(classify_response(429, None, b"", None).is_transient());
     }
 
     #[test]
@@ -241,8 +275,51 @@ mod tests {
         let body =
             br#"{"error":"invalid_grant","error_description":"expired access/refresh token"}"#;
         assert!(matches!(
-            classify_response(400, None, body),
+            classify_response(400, None, body, None),
             CrmError::Unauthorized { .. }
         ));
+    }
+
+    fn limit_error(status: u16, message: &str, usage: Option<(i64, i64)>) -> CrmError {
+        let body = serde_json::to_vec(&serde_json::json!([
+            { "message": message, "errorCode": "REQUEST_LIMIT_EXCEEDED" }
+        ]))
+        .unwrap();
+        let usage = usage.map(|(used, max)| LimitInfo { used, max });
+        classify_response(status, Some(Duration::from_secs(3)), &body, usage)
+    }
+
+    #[test]
+    fn the_daily_limit_is_told_by_its_form_or_the_org_usage() {
+        let total = "TotalRequests Limit exceeded.";
+        assert!(matches!(
+            limit_error(403, total, Some((15000, 15000))),
+            CrmError::LimitExceeded
+        ));
+        assert!(matches!(
+            limit_error(403, total, None),
+            CrmError::LimitExceeded
+        ));
+        // Usage at the limit is the daily limit whatever the message.
+        assert!(matches!(
+            limit_error(403, "Limit exceeded.", Some((15001, 15000))),
+            CrmError::LimitExceeded
+        ));
+    }
+
+    #[test]
+    fn rate_and_concurrency_limits_are_retried_not_capped() {
+        let concurrent = "ConcurrentRequests (Concurrent API Requests) Limit exceeded.";
+        for error in [
+            limit_error(403, concurrent, Some((120, 15000))),
+            limit_error(403, concurrent, None),
+            limit_error(429, "TotalRequests Limit exceeded.", Some((120, 15000))),
+            limit_error(429, "Rate limit exceeded.", None),
+            limit_error(403, "Limit exceeded.", Some((120, 15000))),
+        ] {
+            assert!(error.is_transient(), "{error:?}");
+            assert_eq!(error.code(), "REQUEST_LIMIT_EXCEEDED");
+            assert_eq!(error.retry_after(), Some(Duration::from_secs(3)));
+        }
     }
 }

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use crate::config::CrmConfig;
 use crate::store::{AuthKind, LinkSecrets, LinkState, OrgLink, Store};
-use client::{RetryPolicy, Salesforce, Session};
+use client::{Meter, Metered, RetryPolicy, Salesforce, Session};
 use crypto::Sealer;
 use error::CrmError;
 
@@ -42,6 +42,15 @@ pub enum LinkError {
         "no encryption key is configured (crm.encryption_key), so Salesforce secrets cannot be stored"
     )]
     NoKey,
+    /// An admin paused the link: nothing calls its org until it is resumed.
+    #[error(
+        "the org link is paused; a CRM administrator must resume it before Salesforce is called"
+    )]
+    Paused,
+    /// The link is at its share of the org's API limit, or the org's limit is spent: no
+    /// interactive call until it has room again.
+    #[error("the org link is over its API limit ({0})")]
+    Capped(String),
 }
 
 pub type LinkResult<T> = Result<T, LinkError>;
@@ -179,6 +188,7 @@ impl Crm {
                     instance_url: cached.instance_url,
                     access_token: cached.access_token,
                     api_version: link.api_version.clone(),
+                    meter: Meter::default(),
                 },
                 cached.version,
             ));
@@ -190,6 +200,7 @@ impl Crm {
                     instance_url: instance_url.clone(),
                     access_token: self.open(link.id, "access_token", sealed)?,
                     api_version: link.api_version.clone(),
+                    meter: Meter::default(),
                 },
                 secrets.token_version,
             ),
@@ -240,6 +251,16 @@ impl Crm {
             let link = self.store.org_link(link.id, None).await?;
             return self.session_from(&link, &secrets);
         }
+        // A caller that renewed while this one waited found the credentials refused: its
+        // reason (say, `invalid_grant`) stands, and Salesforce is not asked again.
+        let current = self.store.org_link(link.id, None).await?;
+        if current.state == LinkState::Unauthorized {
+            return Err(CrmError::Unauthorized {
+                code: "unauthorized".into(),
+                description: current.state_reason.unwrap_or_default(),
+            }
+            .into());
+        }
         let answer = match link.auth_kind {
             AuthKind::JwtBearer => self.jwt_token(link, &secrets).await,
             AuthKind::WebServer => self.refresh_token(link, &secrets).await,
@@ -272,6 +293,7 @@ impl Crm {
                     instance_url: token.instance_url,
                     access_token: token.access_token,
                     api_version: link.api_version.clone(),
+                    meter: Meter::default(),
                 };
                 Ok((session, secrets.token_version + 1))
             }
@@ -319,6 +341,7 @@ impl Crm {
                 instance_url: link.instance_url.clone().unwrap_or_default(),
                 access_token: self.open(link.id, "access_token", sealed)?,
                 api_version: link.api_version.clone(),
+                meter: Meter::default(),
             },
             secrets.token_version,
         ))
@@ -382,18 +405,19 @@ impl Crm {
             .await
     }
 
-    /// Counts one API call to `link` and the org's usage Salesforce reported with it.
-    pub async fn note_api_call(
+    /// Counts interactive API calls to `link` and the org's usage Salesforce reported with them.
+    pub async fn note_api_calls(
         &self,
         link: Uuid,
-        limit: Option<(i64, i64)>,
+        metered: Metered,
     ) -> Result<(), crate::store::Error> {
+        let limit = metered.limit.map(|l| (l.used, l.max));
         let due = {
             let mut usage = self.usage.lock().unwrap_or_else(|e| e.into_inner());
             let now = std::time::Instant::now();
             match usage.get_mut(&link) {
                 Some(pending) => {
-                    pending.calls += 1;
+                    pending.calls += metered.calls;
                     pending.limit = limit.or(pending.limit);
                     if now.duration_since(pending.since) >= USAGE_FLUSH {
                         let taken = (pending.calls, pending.limit);
@@ -416,7 +440,7 @@ impl Crm {
                             since: now,
                         },
                     );
-                    Some((1, limit))
+                    Some((metered.calls, limit))
                 }
             }
         };
@@ -472,28 +496,89 @@ impl Crm {
             .transpose()
     }
 
-    /// Runs `call` on a live session; when Salesforce says the session expired, renews the
-    /// token once and retries once.
+    /// Runs an interactive `call` on a live session; when Salesforce says the session expired,
+    /// renews the token once and retries once. A paused or capped link is not called at all.
+    /// The calls are counted in memory (see `note_api_calls`).
     pub async fn with_session<T, F, Fut>(&self, link: &OrgLink, call: F) -> LinkResult<T>
     where
         F: Fn(Session) -> Fut,
         Fut: std::future::Future<Output = Result<T, CrmError>>,
     {
-        if matches!(link.state, LinkState::Unauthorized) {
-            return Err(CrmError::Unauthorized {
-                code: "unauthorized".into(),
-                description: link.state_reason.clone().unwrap_or_default(),
-            }
-            .into());
+        if link.state == LinkState::BudgetCapped {
+            return Err(LinkError::Capped(
+                link.state_reason.clone().unwrap_or_default(),
+            ));
         }
-        let (session, version) = self.session(link).await?;
-        match call(session).await {
-            Err(CrmError::SessionExpired) => {
-                let (session, _) = self.renew(link, version).await?;
-                Ok(call(session).await?)
+        let (result, metered) = self.metered(link, call).await?;
+        self.note_api_calls(link.id, metered).await?;
+        result
+    }
+
+    /// As `with_session`, for the workers, which decide themselves whether a capped link may
+    /// be called (a limit probe; a cap lifted in this pass). The calls and the org's usage are
+    /// written to the store at once, so the next budget check sees them.
+    pub async fn with_worker_session<T, F, Fut>(&self, link: &OrgLink, call: F) -> LinkResult<T>
+    where
+        F: Fn(Session) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CrmError>>,
+    {
+        let (result, metered) = self.metered(link, call).await?;
+        let limit = metered.limit.map(|l| (l.used, l.max));
+        self.write_usage(link.id, metered.calls, limit).await?;
+        result
+    }
+
+    /// Runs `call`, renewing the session once if it expired, and measures what it cost. A
+    /// daily-limit refusal caps the link at once, whichever path met it.
+    async fn metered<T, F, Fut>(
+        &self,
+        link: &OrgLink,
+        call: F,
+    ) -> LinkResult<(LinkResult<T>, Metered)>
+    where
+        F: Fn(Session) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CrmError>>,
+    {
+        match link.state {
+            LinkState::Paused => return Err(LinkError::Paused),
+            LinkState::Unauthorized => {
+                return Err(CrmError::Unauthorized {
+                    code: "unauthorized".into(),
+                    description: link.state_reason.clone().unwrap_or_default(),
+                }
+                .into());
             }
-            other => Ok(other?),
+            _ => {}
         }
+        let meter = Meter::default();
+        let (mut session, version) = self.session(link).await?;
+        session.meter = meter.clone();
+        let result = match call(session).await {
+            Err(CrmError::SessionExpired) => match self.renew(link, version).await {
+                Ok((mut session, _)) => {
+                    session.meter = meter.clone();
+                    call(session).await.map_err(LinkError::from)
+                }
+                Err(error) => Err(error),
+            },
+            other => other.map_err(LinkError::from),
+        };
+        let metered = meter.read();
+        if let Err(LinkError::Crm(CrmError::LimitExceeded)) = &result {
+            if let Some(limit) = metered.limit {
+                self.store
+                    .record_api_usage(link.id, limit.used, limit.max)
+                    .await?;
+            }
+            self.store
+                .org_limit_reached(
+                    link.id,
+                    "the org's daily API request limit is exceeded; calls wait for room",
+                    None,
+                )
+                .await?;
+        }
+        Ok((result, metered))
     }
 
     /// JWT bearer links connect at once: a first token proves the key and user are right.

@@ -105,8 +105,6 @@ impl Crm {
                 }
             })
             .await?;
-        self.note_api_call(link.id, reply.limit.map(|l| (l.used, l.max)))
-            .await?;
         if kind == RecordKind::PersonAccount
             && reply.value.get("IsPersonAccount") == Some(&Value::Bool(false))
         {

@@ -429,6 +429,25 @@ fn salesforce_trouble(link: &OrgLink, error: &LinkError) -> Response {
                  Nothing was created."
             ),
         ),
+        LinkError::Paused => (
+            StatusCode::CONFLICT,
+            "The org link is paused",
+            format!(
+                "A CRM administrator paused the org link “{}”, so Liaison does not call Salesforce. \
+                 Nothing was created; ask them to resume it.",
+                link.name
+            ),
+        ),
+        LinkError::Capped(_) => (
+            StatusCode::CONFLICT,
+            "Salesforce's API limit is reached",
+            format!(
+                "The org link “{}” has used its share of the org's daily API requests, or the org has \
+                 none left, so Liaison does not call Salesforce until there is room. Nothing was created; \
+                 try again later.",
+                link.name
+            ),
+        ),
         LinkError::Crm(CrmError::Transient { .. } | CrmError::LimitExceeded) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Salesforce is not answering",

@@ -91,7 +91,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// not map must not refuse the whole delivery.
 pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|b| *b != b'{')
+    // `null` is left to the target: an optional body takes it as "none", a required one
+    // refuses it by name below.
+    let null = bytes.trim_ascii() == b"null";
+    if !null
+        && first.is_some_and(|b| *b != b'{')
         && serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
     {
         return Err(ApiError::invalid("body", NOT_AN_OBJECT));
@@ -107,6 +111,10 @@ pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
             .unwrap_or(&message)
             .to_string();
         match inner.classify() {
+            // A required body sent as `null`.
+            serde_json::error::Category::Data if null && path == "." => {
+                ApiError::invalid("body", NOT_AN_OBJECT)
+            }
             serde_json::error::Category::Data => {
                 let (field, reason) = field_of(&path, &message);
                 ApiError::invalid(field, reason)

@@ -153,5 +153,11 @@ async fn callback(
             "Liaison is not configured",
             "Liaison has no encryption key for Salesforce secrets; ask its operator to set crm.encryption_key.",
         ),
+        // Connecting makes no REST call, so neither arises; said plainly if one ever did.
+        Err(error @ (LinkError::Paused | LinkError::Capped(_))) => page(
+            StatusCode::CONFLICT,
+            "Connection failed",
+            &format!("{error}. Nothing was changed."),
+        ),
     }
 }

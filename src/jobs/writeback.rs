@@ -14,7 +14,9 @@ use crate::crm::error::{CrmError, classify};
 use crate::crm::mapping::FieldMapping;
 use crate::crm::{Crm, LinkError};
 use crate::domain::client_status::ClientStatus;
-use crate::store::{self, ClaimedWriteback, LinkState, OrgLink, Store, WritebackOutcome};
+use crate::store::{
+    self, CallSchedule, ClaimedWriteback, LinkState, OrgLink, Store, WritebackOutcome,
+};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,12 +27,18 @@ pub struct WritebackConfig {
     pub batches_per_link: usize,
     /// Tries of a transiently failing record before it is kept as failed.
     pub max_attempts: i64,
+    /// The first wait after a failed call (the link's, unless `Retry-After` says longer) or
+    /// a record's transient failure; each further failure doubles it, up to the maximum.
     pub min_backoff_seconds: u64,
     pub max_backoff_seconds: u64,
+    /// While the org's daily limit is spent, how often one cheap call (`GET …/limits`) checks
+    /// for room; no write-back is sent until one shows it.
+    pub limit_probe_interval_seconds: u64,
     /// How often an idle worker looks for due work.
     pub poll_interval_ms: u64,
-    /// A batch smaller than `batch_size` waits for more records until its oldest change is
-    /// this old: fewer, fuller calls against the org's API limit, for a little latency.
+    /// A batch smaller than `batch_size` waits for more records until its oldest row has been
+    /// due this long (since its change, or the retry it was given): fewer, fuller calls
+    /// against the org's API limit, for a little latency.
     pub linger_ms: u64,
 }
 
@@ -40,8 +48,9 @@ impl Default for WritebackConfig {
             batch_size: COLLECTION_LIMIT,
             batches_per_link: 10,
             max_attempts: 10,
-            min_backoff_seconds: 30,
+            min_backoff_seconds: 1,
             max_backoff_seconds: 3600,
+            limit_probe_interval_seconds: 300,
             poll_interval_ms: 1000,
             linger_ms: 500,
         }
@@ -51,7 +60,10 @@ impl Default for WritebackConfig {
 /// What one pass did.
 #[derive(Debug, Default, Clone)]
 pub struct PassReport {
+    /// Collections calls.
     pub calls: usize,
+    /// Limit probes (`GET …/limits`) of links capped on the org's daily limit.
+    pub probes: usize,
     pub full_batches: usize,
     pub written: usize,
     pub retried: usize,
@@ -60,8 +72,9 @@ pub struct PassReport {
     pub latencies_ms: Vec<i64>,
 }
 
-/// The delay before retry number `attempt` (0-based): exponential with jitter.
-pub fn backoff(config: &WritebackConfig, attempt: i64) -> Duration {
+/// The link's wait after its call failed `failures` times in a row (0-based): exponential
+/// with jitter, so links and instances that failed together do not come back together.
+pub fn backoff(config: &WritebackConfig, failures: i64) -> Duration {
     ExponentialBuilder::default()
         .with_min_delay(Duration::from_secs(config.min_backoff_seconds))
         .with_max_delay(Duration::from_secs(config.max_backoff_seconds))
@@ -69,11 +82,29 @@ pub fn backoff(config: &WritebackConfig, attempt: i64) -> Duration {
         .with_jitter()
         .without_max_times()
         .build()
+        .nth(usize::try_from(failures).unwrap_or(0))
+        .unwrap_or(Duration::from_secs(config.max_backoff_seconds))
+}
+
+/// A record's wait before retry number `attempt` (0-based) after a transient failure of its
+/// own: exponential without jitter, so records that failed together come due together and
+/// go out in one batch.
+pub fn record_backoff(config: &WritebackConfig, attempt: i64) -> Duration {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(config.min_backoff_seconds))
+        .with_max_delay(Duration::from_secs(config.max_backoff_seconds))
+        .with_factor(2.0)
+        .without_max_times()
+        .build()
         .nth(usize::try_from(attempt).unwrap_or(0))
         .unwrap_or(Duration::from_secs(config.max_backoff_seconds))
 }
 
-/// One pass over every org link with due write-backs.
+fn millis(delay: Duration) -> i64 {
+    i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+/// One pass over every org link with due write-backs, and every capped link.
 pub async fn pass(
     crm: &Crm,
     store: &Store,
@@ -82,8 +113,8 @@ pub async fn pass(
     let mut report = PassReport::default();
     crm.flush_api_usage().await?;
     let now = to_millis(store.clock().now());
-    for link_id in store.links_with_due_writebacks(now).await? {
-        let link = match store.org_link(link_id, None).await {
+    for link_id in store.links_for_writeback(now).await? {
+        let mut link = match store.org_link(link_id, None).await {
             Ok(link) => link,
             Err(store::Error::NotFound(_)) => continue,
             Err(e) => return Err(e),
@@ -92,14 +123,33 @@ pub async fn pass(
         if !matches!(link.state, LinkState::Connected | LinkState::BudgetCapped) {
             continue;
         }
-        if let Some(reason) = over_budget(store, &link, now).await? {
-            store
-                .set_budget_capped(link.id, true, Some(&reason))
-                .await?;
+        // A link backing off after a failed call is not called at all; its rows, retried and
+        // fresh, wait and then go out together.
+        if link.calls.next_call_at.is_some_and(|at| now < at) {
             continue;
+        }
+        match budget(store, &link).await? {
+            Budget::Room => {}
+            Budget::ShareSpent(reason) => {
+                store
+                    .set_budget_capped(link.id, true, Some(&reason))
+                    .await?;
+                continue;
+            }
+            Budget::OrgSpent(reason) => {
+                store
+                    .set_budget_capped(link.id, true, Some(&reason))
+                    .await?;
+                if !probe_due(config, &link, now)
+                    || !probe(crm, store, config, &link, &mut report).await?
+                {
+                    continue;
+                }
+            }
         }
         if link.state == LinkState::BudgetCapped {
             store.set_budget_capped(link.id, false, None).await?;
+            link.state = LinkState::Connected;
         }
         for _ in 0..config.batches_per_link.max(1) {
             let limit = i64::try_from(config.batch_size.clamp(1, COLLECTION_LIMIT)).unwrap_or(200);
@@ -109,11 +159,7 @@ pub async fn pass(
             }
             let full = claimed.len() as i64 == limit;
             let linger = i64::try_from(config.linger_ms).unwrap_or(0);
-            let oldest = claimed
-                .iter()
-                .map(|row| row.changed_at)
-                .min()
-                .unwrap_or(now);
+            let oldest = claimed.iter().map(|row| row.due_at).min().unwrap_or(now);
             if !full && now - oldest < linger {
                 let release = claimed
                     .into_iter()
@@ -132,40 +178,118 @@ pub async fn pass(
             }
         }
     }
+    // Counts made by this pass's interactive neighbours are not left for a later one.
+    crm.flush_api_usage().await?;
     Ok(report)
 }
 
-/// Why the link must wait, if it is at its share of the org's daily limit, or the org's limit
-/// is nearly spent. A cap on the org-wide figure is probed again after an hour, since only a
-/// call tells us whether the window has rolled.
-async fn over_budget(
-    store: &Store,
-    link: &OrgLink,
-    now: i64,
-) -> Result<Option<String>, store::Error> {
-    let Some(usage) = &link.api_usage else {
-        return Ok(None);
-    };
-    if usage.max <= 0 {
-        return Ok(None);
+/// Whether a link may spend calls on write-backs now.
+enum Budget {
+    Room,
+    /// This link's share of the org's limit is spent; the window rolling lifts it, no call.
+    ShareSpent(String),
+    /// The org's limit is spent or nearly: only a call can show room again.
+    OrgSpent(String),
+}
+
+/// Whether the link is at its share of the org's daily limit, or the org's limit is spent or
+/// nearly spent (98 %) by the last usage any answer reported.
+async fn budget(store: &Store, link: &OrgLink) -> Result<Budget, store::Error> {
+    let usage = link.api_usage.as_ref().filter(|usage| usage.max > 0);
+    if let Some(usage) = usage {
+        let ours = store.api_calls_last_day(link.id).await?;
+        let share = usage.max * link.api_budget_percent / 100;
+        if ours >= share {
+            return Ok(Budget::ShareSpent(format!(
+                "this link made {ours} calls in 24 hours, its share ({}%) of the org's daily limit of {}; \
+                 write-backs wait until the window rolls",
+                link.api_budget_percent, usage.max
+            )));
+        }
     }
-    let ours = store.api_calls_last_day(link.id).await?;
-    let share = usage.max * link.api_budget_percent / 100;
-    if ours >= share {
-        return Ok(Some(format!(
-            "this link made {ours} calls in 24 hours, its share ({}%) of the org's daily limit of {}; \
-             write-backs wait until the window rolls",
-            link.api_budget_percent, usage.max
-        )));
+    if link.calls.org_limit_at.is_some() {
+        return Ok(Budget::OrgSpent(
+            "the org's daily API request limit is exceeded; write-backs wait for room".into(),
+        ));
     }
-    let stale = now - to_millis(usage.checked_at) > 3_600_000;
-    if usage.used * 100 >= usage.max * 98 && !stale {
-        return Ok(Some(format!(
+    if let Some(usage) = usage
+        && usage.used * 100 >= usage.max * 98
+    {
+        return Ok(Budget::OrgSpent(format!(
             "the org has used {} of its {} daily API requests; write-backs wait for room",
             usage.used, usage.max
         )));
     }
-    Ok(None)
+    Ok(Budget::Room)
+}
+
+/// A link capped on the org's limit is probed once per interval after the last answer that
+/// showed the limit spent.
+fn probe_due(config: &WritebackConfig, link: &OrgLink, now: i64) -> bool {
+    let seen = link
+        .api_usage
+        .as_ref()
+        .map(|usage| to_millis(usage.checked_at))
+        .max(link.calls.org_limit_at)
+        .unwrap_or(0);
+    let interval = i64::try_from(config.limit_probe_interval_seconds)
+        .unwrap_or(300)
+        .saturating_mul(1000);
+    now - seen >= interval
+}
+
+/// One cheap call that reports the org's usage. True when it shows room: the cap lifts.
+async fn probe(
+    crm: &Crm,
+    store: &Store,
+    config: &WritebackConfig,
+    link: &OrgLink,
+    report: &mut PassReport,
+) -> Result<bool, store::Error> {
+    report.probes += 1;
+    let answer = crm
+        .with_worker_session(link, |session| async move {
+            crm.salesforce().limits(&session).await
+        })
+        .await;
+    let now = to_millis(store.clock().now());
+    let reason = "the org's daily API request limit is exceeded; write-backs wait for room";
+    match answer {
+        Ok(Reply {
+            limit: Some(limit), ..
+        }) => {
+            store
+                .record_api_usage(link.id, limit.used, limit.max)
+                .await?;
+            if limit.used * 100 < limit.max * 98 {
+                store.link_call_succeeded(link.id).await?;
+                return Ok(true);
+            }
+            store.org_limit_reached(link.id, reason, None).await?;
+            Ok(false)
+        }
+        Ok(Reply { limit: None, .. }) => {
+            store.org_limit_reached(link.id, reason, None).await?;
+            Ok(false)
+        }
+        Err(LinkError::Crm(error @ (CrmError::Transient { .. } | CrmError::SessionExpired))) => {
+            let failures = link.calls.failures;
+            let wait = call_backoff(config, failures, &error);
+            store.link_call_failed(link.id, now + millis(wait)).await?;
+            Ok(false)
+        }
+        Err(LinkError::Store(e)) => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
+/// How long a link waits after a failed call: what `Retry-After` asks, at least the minimum,
+/// else its exponential backoff.
+fn call_backoff(config: &WritebackConfig, failures: i64, error: &CrmError) -> Duration {
+    match error.retry_after() {
+        Some(after) => after.max(Duration::from_secs(config.min_backoff_seconds)),
+        None => backoff(config, failures),
+    }
 }
 
 fn record_json(link: &OrgLink, row: &ClaimedWriteback) -> Value {
@@ -202,29 +326,25 @@ async fn send_batch(
 ) -> Result<bool, store::Error> {
     let records: Vec<Value> = claimed.iter().map(|row| record_json(link, row)).collect();
     let answer = crm
-        .with_session(link, |session| {
+        .with_worker_session(link, |session| {
             let records = &records;
             async move { crm.salesforce().update_records(&session, records).await }
         })
         .await;
     report.calls += 1;
-    store.count_api_call(link.id, 1).await?;
     let now = to_millis(store.clock().now());
-    let retry = |row: &ClaimedWriteback, error: &CrmError| {
-        let delay = backoff(config, row.attempts).max(error.retry_after().unwrap_or_default());
-        WritebackOutcome::Retry {
-            run_at: now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
-            code: error.code().to_string(),
-            message: error.to_string(),
-            give_up: row.attempts + 1 >= config.max_attempts,
-        }
+    // A record that failed on its own comes due again with the others that failed with it,
+    // after its own backoff; it keeps its attempt count for giving up.
+    let retry = |row: &ClaimedWriteback, error: &CrmError| WritebackOutcome::Retry {
+        run_at: now + millis(record_backoff(config, row.attempts)),
+        code: error.code().to_string(),
+        message: error.to_string(),
+        give_up: row.attempts + 1 >= config.max_attempts,
     };
     let (settled, stop): (Vec<_>, bool) = match answer {
-        Ok(Reply { value, limit }) => {
-            if let Some(limit) = limit {
-                store
-                    .record_api_usage(link.id, limit.used, limit.max)
-                    .await?;
+        Ok(Reply { value, .. }) => {
+            if link.calls != CallSchedule::default() {
+                store.link_call_succeeded(link.id).await?;
             }
             let settled = claimed
                 .into_iter()
@@ -237,15 +357,8 @@ async fn send_batch(
             (settled, false)
         }
         Err(LinkError::Crm(CrmError::LimitExceeded)) => {
-            store
-                .set_budget_capped(
-                    link.id,
-                    true,
-                    Some(
-                        "the org's daily API request limit is exceeded; write-backs wait for room",
-                    ),
-                )
-                .await?;
+            // `Crm` capped the link already, as it does on every path; the rows wait with no
+            // attempt spent.
             (
                 claimed
                     .into_iter()
@@ -255,13 +368,22 @@ async fn send_batch(
             )
         }
         Err(LinkError::Crm(error @ (CrmError::Transient { .. } | CrmError::SessionExpired))) => {
-            tracing::warn!(org_link = %link.id, code = error.code(), "write-back call failed; retrying later");
+            // The whole call failed: the link waits, and its rows come due when it may be
+            // called again, to go out with the fresh ones in full batches.
+            let next = now + millis(call_backoff(config, link.calls.failures, &error));
+            tracing::warn!(org_link = %link.id, code = error.code(), wait_ms = next - now, "write-back call failed; the link waits");
+            store.link_call_failed(link.id, next).await?;
             (
                 claimed
                     .into_iter()
                     .map(|row| {
-                        let o = retry(&row, &error);
-                        (row, o)
+                        let outcome = WritebackOutcome::Retry {
+                            run_at: next,
+                            code: error.code().to_string(),
+                            message: error.to_string(),
+                            give_up: row.attempts + 1 >= config.max_attempts,
+                        };
+                        (row, outcome)
                     })
                     .collect(),
                 true,

@@ -39,8 +39,8 @@ pub use invitations::{
     InvitationLink, LinkView,
 };
 pub use org_links::{
-    ApiUsage, AuthKind, IntakeSecrets, LinkSecrets, LinkState, NewOrgLink, OrgLink, OrgLinkUpdate,
-    StaffMatch, api_key_id,
+    ApiUsage, AuthKind, CallSchedule, IntakeSecrets, LinkSecrets, LinkState, NewOrgLink, OrgLink,
+    OrgLinkUpdate, StaffMatch, api_key_id,
 };
 pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
 pub use tokens::{Actor, CreatedToken, TokenInfo};

@@ -99,6 +99,17 @@ impl LinkState {
     }
 }
 
+/// When an org link may next be called (milliseconds since the epoch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallSchedule {
+    /// No call before this: a backoff after a failed call, or the next limit probe.
+    pub next_call_at: Option<i64>,
+    /// Whole calls failed in a row, for the backoff's growth.
+    pub failures: i64,
+    /// When a call last showed the org's daily limit spent; `None` once one shows room.
+    pub org_limit_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApiUsage {
     pub used: i64,
@@ -148,6 +159,9 @@ pub struct OrgLink {
     /// are rotated. Only a hash of the token and the sealed secret are kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intake_secrets: Option<IntakeSecrets>,
+    /// When the link may next be called, for the workers; not part of the API.
+    #[serde(skip)]
+    pub calls: CallSchedule,
 }
 
 /// Where Salesforce sends record changes, with the secrets in the clear, shown once.
@@ -209,7 +223,7 @@ pub struct OrgLinkUpdate {
 const LINK_COLUMNS: &str = "id, name, org_id, login_host, auth_kind, consumer_key, consumer_secret_sealed, \
     private_key_sealed, integration_username, api_version, field_mapping, staff_match, api_budget_percent, state, \
     state_reason, instance_url, api_used, api_max, api_checked_at, created_at, integration_user_id, auto_invite, \
-    outbound_token_hash, webhook_secret_sealed, api_key_hash";
+    outbound_token_hash, webhook_secret_sealed, api_key_hash, next_call_at, call_failures, org_limit_at";
 
 fn link(row: &AnyRow, tenancies: Vec<Uuid>) -> sqlx::Result<OrgLink> {
     let mapping: String = rows::text(row, "field_mapping")?;
@@ -256,6 +270,11 @@ fn link(row: &AnyRow, tenancies: Vec<Uuid>) -> sqlx::Result<OrgLink> {
             .as_deref()
             .map(api_key_id),
         intake_secrets: None,
+        calls: CallSchedule {
+            next_call_at: row_opt_int(row, "next_call_at")?,
+            failures: rows::int(row, "call_failures")?,
+            org_limit_at: row_opt_int(row, "org_limit_at")?,
+        },
     })
 }
 

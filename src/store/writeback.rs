@@ -79,6 +79,8 @@ pub struct ClaimedWriteback {
     pub version: i64,
     pub attempts: i64,
     pub changed_at: i64,
+    /// When the row last became due: its change, or the retry it was given.
+    pub due_at: i64,
 }
 
 const COLUMNS: &str = "id, org_link_id, tenancy_id, client_id, sobject, record_id, status, state, attempts, \
@@ -261,11 +263,13 @@ impl Store {
         Ok(())
     }
 
-    /// Org links with write-backs due now.
-    pub async fn links_with_due_writebacks(&self, now: i64) -> Result<Vec<Uuid>> {
+    /// Org links the write-back worker looks at: those with write-backs due now, and capped
+    /// links, whose cap may lift (a window that rolled, a probe that shows room) with no row due.
+    pub async fn links_for_writeback(&self, now: i64) -> Result<Vec<Uuid>> {
         sqlx::query(
             "SELECT DISTINCT org_link_id FROM crm_writebacks \
-             WHERE state = 'pending' AND run_at <= $1 AND (lease_until IS NULL OR lease_until < $1)",
+             WHERE state = 'pending' AND run_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
+             UNION SELECT id AS org_link_id FROM org_links WHERE state = 'budget_capped'",
         )
         .bind(now)
         .fetch_all(&self.pool)
@@ -290,7 +294,7 @@ impl Store {
             "UPDATE crm_writebacks SET lease_until = $3 WHERE id IN (SELECT id FROM crm_writebacks \
                WHERE org_link_id = $1 AND state = 'pending' AND run_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
                ORDER BY run_at LIMIT $4 {lock}) \
-             RETURNING id, tenancy_id, client_id, sobject, record_id, status, version, attempts, changed_at"
+             RETURNING id, tenancy_id, client_id, sobject, record_id, status, version, attempts, changed_at, run_at"
         );
         let claimed = sqlx::query(&sql)
             .bind(link.to_string())
@@ -312,6 +316,7 @@ impl Store {
                     version: rows::int(row, "version")?,
                     attempts: rows::int(row, "attempts")?,
                     changed_at: rows::int(row, "changed_at")?,
+                    due_at: rows::int(row, "run_at")?,
                 })
             })
             .collect::<sqlx::Result<Vec<_>>>()?;
@@ -514,10 +519,12 @@ impl Store {
         Ok(rows::int(&row, "n")?)
     }
 
-    /// Records the org's usage from `Sforce-Limit-Info`.
+    /// Records the org's usage from `Sforce-Limit-Info`. An answer that shows room (under 98 %
+    /// of the limit) clears an earlier sign that the org's limit was spent.
     pub async fn record_api_usage(&self, link: Uuid, used: i64, max: i64) -> Result<()> {
         sqlx::query(
-            "UPDATE org_links SET api_used = $2, api_max = $3, api_checked_at = $4 WHERE id = $1",
+            "UPDATE org_links SET api_used = $2, api_max = $3, api_checked_at = $4, \
+             org_limit_at = CASE WHEN $2 * 100 < $3 * 98 THEN NULL ELSE org_limit_at END WHERE id = $1",
         )
         .bind(link.to_string())
         .bind(used)
@@ -525,6 +532,65 @@ impl Store {
         .bind(self.now())
         .execute(&mut *self.writer().await?)
         .await?;
+        Ok(())
+    }
+
+    /// A call showed the org's daily limit spent: the link is capped (unless it is paused or
+    /// unauthorized) until an answer shows room, and is next probed at `probe_at`.
+    pub async fn org_limit_reached(
+        &self,
+        link: Uuid,
+        reason: &str,
+        probe_at: Option<i64>,
+    ) -> Result<()> {
+        let now = self.now();
+        sqlx::query(
+            "UPDATE org_links SET org_limit_at = $2, next_call_at = COALESCE($4, next_call_at), \
+             state = CASE WHEN state IN ('connected', 'budget_capped') THEN 'budget_capped' ELSE state END, \
+             state_reason = CASE WHEN state IN ('connected', 'budget_capped') THEN $3 ELSE state_reason END, \
+             updated_at = $2 WHERE id = $1",
+        )
+        .bind(link.to_string())
+        .bind(now)
+        .bind(reason.to_string())
+        .bind(probe_at)
+        .execute(&mut *self.writer().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// A whole call to the link failed: no call before `next_call_at`, and the next failure
+    /// waits longer.
+    pub async fn link_call_failed(&self, link: Uuid, next_call_at: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE org_links SET next_call_at = $2, call_failures = call_failures + 1 WHERE id = $1",
+        )
+        .bind(link.to_string())
+        .bind(next_call_at)
+        .execute(&mut *self.writer().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// A call to the link was answered: any backoff ends (a no-op write is skipped).
+    pub async fn link_call_succeeded(&self, link: Uuid) -> Result<()> {
+        sqlx::query(
+            "UPDATE org_links SET next_call_at = NULL, call_failures = 0 \
+             WHERE id = $1 AND (next_call_at IS NOT NULL OR call_failures <> 0)",
+        )
+        .bind(link.to_string())
+        .execute(&mut *self.writer().await?)
+        .await?;
+        Ok(())
+    }
+
+    /// No call to the link before `at` (the next limit probe).
+    pub async fn set_next_call_at(&self, link: Uuid, at: i64) -> Result<()> {
+        sqlx::query("UPDATE org_links SET next_call_at = $2 WHERE id = $1")
+            .bind(link.to_string())
+            .bind(at)
+            .execute(&mut *self.writer().await?)
+            .await?;
         Ok(())
     }
 

@@ -917,3 +917,193 @@ async fn contact_and_person_account_records_prefill_through_the_mapping(app: Tes
     assert_eq!(usage["api_usage"]["used"], 10018);
     assert_eq!(usage["api_usage"]["max"], 100000);
 }
+
+on_both_backends!(
+    a_paused_or_capped_link_makes_no_call_from_the_invite_form,
+    a_daily_limit_refusal_on_a_read_caps_the_link_with_the_usage_it_reported,
+    a_429_burst_on_reads_is_retried_and_leaves_the_link_uncapped,
+    many_callers_meeting_invalid_grant_keep_its_reason,
+);
+
+const CONTACT: &str = "/services/data/v62.0/sobjects/Contact/0035g00000XyZabAAB";
+
+async fn a_paused_or_capped_link_makes_no_call_from_the_invite_form(app: TestApp) {
+    use liaison::crm::LinkError;
+    use liaison::crm::record::RecordKind;
+    let t = app.tenancy("Acme", "client_teams").await;
+    let id = connect(&app, &web_server_link(&app, &t).await).await;
+    Mock::given(method("GET"))
+        .and(path(CONTACT))
+        .respond_with(fixture(&app, "rest/contact.json"))
+        .mount(&app.salesforce)
+        .await;
+    let crm = crm(&app);
+    app.patch(
+        &format!("/api/v1/org-links/{id}"),
+        &app.operator,
+        json!({ "paused": true }),
+    )
+    .await
+    .expect(200);
+    let paused = app.store.org_link(id, None).await.unwrap();
+    let error = crm
+        .read_prefill(&paused, RecordKind::Contact, "0035g00000XyZabAAB")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LinkError::Paused), "{error:?}");
+
+    app.patch(
+        &format!("/api/v1/org-links/{id}"),
+        &app.operator,
+        json!({ "paused": false }),
+    )
+    .await
+    .expect(200);
+    app.store
+        .set_budget_capped(
+            id,
+            true,
+            Some("the org has used 14900 of its 15000 daily API requests"),
+        )
+        .await
+        .unwrap();
+    let capped = app.store.org_link(id, None).await.unwrap();
+    let error = crm
+        .read_prefill(&capped, RecordKind::Contact, "0035g00000XyZabAAB")
+        .await
+        .unwrap_err();
+    match &error {
+        LinkError::Capped(reason) => assert!(reason.contains("14900"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    let reads = app
+        .salesforce
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == CONTACT)
+        .count();
+    assert_eq!(reads, 0, "neither reached Salesforce");
+}
+
+async fn a_daily_limit_refusal_on_a_read_caps_the_link_with_the_usage_it_reported(app: TestApp) {
+    use liaison::crm::LinkError;
+    use liaison::crm::record::RecordKind;
+    let t = app.tenancy("Acme", "client_teams").await;
+    let id = connect(&app, &web_server_link(&app, &t).await).await;
+    Mock::given(method("GET"))
+        .and(path(CONTACT))
+        .respond_with(fixture(&app, "rest/request-limit-exceeded.json"))
+        .expect(1)
+        .mount(&app.salesforce)
+        .await;
+    let crm = crm(&app);
+    let link = app.store.org_link(id, None).await.unwrap();
+    let error = crm
+        .read_prefill(&link, RecordKind::Contact, "0035g00000XyZabAAB")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LinkError::Crm(CrmError::LimitExceeded)),
+        "{error:?}"
+    );
+    crm.flush_api_usage().await.unwrap();
+    let after = app
+        .get(&format!("/api/v1/org-links/{id}"), &app.operator)
+        .await
+        .expect(200);
+    assert_eq!(after["state"], "budget_capped");
+    assert_eq!(after["api_usage"]["used"], 100000);
+    assert_eq!(
+        app.store.api_calls_last_day(id).await.unwrap(),
+        1,
+        "the refused call counts"
+    );
+    // The next read stops before Salesforce (the mock expects one call).
+    let capped = app.store.org_link(id, None).await.unwrap();
+    let error = crm
+        .read_prefill(&capped, RecordKind::Contact, "0035g00000XyZabAAB")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, LinkError::Capped(_)), "{error:?}");
+}
+
+async fn a_429_burst_on_reads_is_retried_and_leaves_the_link_uncapped(app: TestApp) {
+    use liaison::crm::record::RecordKind;
+    let t = app.tenancy("Acme", "client_teams").await;
+    let id = connect(&app, &web_server_link(&app, &t).await).await;
+    Mock::given(method("GET"))
+        .and(path(CONTACT))
+        .respond_with(fixture(&app, "rest/rate-limited-429.json").insert_header("Retry-After", "0"))
+        .up_to_n_times(2)
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(CONTACT))
+        .respond_with(fixture(&app, "rest/contact.json"))
+        .mount(&app.salesforce)
+        .await;
+    let crm = crm(&app);
+    let link = app.store.org_link(id, None).await.unwrap();
+    let read = crm
+        .read_prefill(&link, RecordKind::Contact, "0035g00000XyZabAAB")
+        .await
+        .expect("read after the burst");
+    assert_eq!(read.email.as_deref(), Some("jane.smith@example.com"));
+    crm.flush_api_usage().await.unwrap();
+    assert_eq!(
+        app.store.org_link(id, None).await.unwrap().state,
+        LinkState::Connected
+    );
+    assert_eq!(app.store.api_calls_last_day(id).await.unwrap(), 3);
+}
+
+async fn many_callers_meeting_invalid_grant_keep_its_reason(app: TestApp) {
+    let t = app.tenancy("Acme", "client_teams").await;
+    let id = connect(&app, &web_server_link(&app, &t).await).await;
+    Mock::given(method("GET"))
+        .and(path(CONTACT))
+        .respond_with(fixture(&app, "rest/invalid-session.json"))
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/services/oauth2/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(fixture(&app, "oauth/invalid-grant.json"))
+        .mount(&app.salesforce)
+        .await;
+    let crm = Arc::new(crm(&app));
+    let link = app.store.org_link(id, None).await.unwrap();
+    let calls = (0..8).map(|_| {
+        let (crm, link) = (crm.clone(), link.clone());
+        tokio::spawn(async move {
+            crm.with_session(&link, |session: Session| {
+                let crm = crm.clone();
+                async move {
+                    crm.salesforce()
+                        .get_record(&session, "Contact", "0035g00000XyZabAAB", &["Email".into()])
+                        .await
+                }
+            })
+            .await
+        })
+    });
+    for call in futures::future::join_all(calls).await {
+        let error = call.unwrap().unwrap_err();
+        assert!(
+            matches!(
+                error,
+                liaison::crm::LinkError::Crm(CrmError::Unauthorized { .. })
+            ),
+            "{error:?}"
+        );
+    }
+    let after = app
+        .get(&format!("/api/v1/org-links/{id}"), &app.operator)
+        .await
+        .expect(200);
+    assert_eq!(after["state"], "unauthorized");
+    let reason = after["state_reason"].as_str().unwrap();
+    assert!(reason.contains("invalid_grant"), "{reason}");
+}

@@ -625,3 +625,306 @@ async fn every_invitation_status_change_reaches_the_record(app: TestApp) {
         ]
     );
 }
+
+on_both_backends!(
+    records_that_failed_together_retry_together_and_fill_a_batch_with_fresh_ones,
+    a_failed_call_makes_the_link_wait_then_its_rows_go_out_together,
+    rate_and_concurrency_limits_back_off_without_capping_the_link,
+    at_the_daily_limit_one_probe_per_interval_and_a_raised_limit_is_noticed,
+    the_daily_limit_told_by_its_form_caps_the_link_without_usage,
+);
+
+/// Answers each Collections call with `UNABLE_TO_LOCK_ROW` for the given records and success
+/// for the others.
+struct Locked(Vec<String>);
+
+impl wiremock::Respond for Locked {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let results: Vec<Value> = body["records"]
+            .as_array()
+            .map(|records| {
+                records
+                    .iter()
+                    .map(|r| {
+                        if self.0.iter().any(|id| r["id"] == id.as_str()) {
+                            json!({ "id": r["id"], "success": false, "errors": [{
+                                "statusCode": "UNABLE_TO_LOCK_ROW",
+                                "message": "unable to obtain exclusive access to this record",
+                                "fields": []
+                            }] })
+                        } else {
+                            json!({ "id": r["id"], "success": true, "errors": [] })
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ResponseTemplate::new(200)
+            .insert_header("Sforce-Limit-Info", "api-usage=120/15000")
+            .set_body_json(results)
+    }
+}
+
+async fn pending(app: &TestApp, link: Uuid) -> Vec<Value> {
+    app.get(
+        &format!("/api/v1/org-links/{link}/writebacks?state=pending"),
+        &app.operator,
+    )
+    .await
+    .expect(200)["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn link_json(app: &TestApp, link: Uuid) -> Value {
+    app.get(&format!("/api/v1/org-links/{link}"), &app.operator)
+        .await
+        .expect(200)
+}
+
+async fn requests_to(app: &TestApp, verb: &str, to: &str) -> usize {
+    app.salesforce
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == verb && r.url.path() == to)
+        .count()
+}
+
+async fn records_that_failed_together_retry_together_and_fill_a_batch_with_fresh_ones(
+    app: TestApp,
+) {
+    let (t, link, team) = connected(&app).await;
+    for n in 1..=4 {
+        linked_client(&app, &t, &team, link, n).await;
+    }
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(Locked(vec![contact_id(1), contact_id(2)]))
+        .up_to_n_times(1)
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    let lingering = WritebackConfig {
+        linger_ms: 500,
+        ..config()
+    };
+    app.clock.advance(time::Duration::seconds(1));
+    let report = pass(&crm(&app), &app.store, &lingering).await.unwrap();
+    assert_eq!((report.calls, report.written, report.retried), (1, 2, 2));
+
+    // Both come due at one time, not each at a random one.
+    let retried = pending(&app, link).await;
+    assert_eq!(retried.len(), 2);
+    assert_eq!(retried[0]["next_attempt_at"], retried[1]["next_attempt_at"]);
+    assert!(retried.iter().all(|w| w["attempts"] == 1));
+
+    // Just due: they linger for company like fresh rows, though their change is old.
+    app.clock.advance(time::Duration::seconds(30));
+    assert_eq!(
+        pass(&crm(&app), &app.store, &lingering)
+            .await
+            .unwrap()
+            .calls,
+        0
+    );
+    for n in 5..=6 {
+        linked_client(&app, &t, &team, link, n).await;
+    }
+    app.clock.advance(time::Duration::milliseconds(500));
+    let report = pass(&crm(&app), &app.store, &lingering).await.unwrap();
+    assert_eq!((report.calls, report.written), (1, 4));
+    let bodies = sent_bodies(&app).await;
+    let mut last: Vec<String> = bodies.last().unwrap()["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    last.sort();
+    let mut expected: Vec<String> = [1, 2, 5, 6].into_iter().map(contact_id).collect();
+    expected.sort();
+    assert_eq!(last, expected);
+}
+
+async fn a_failed_call_makes_the_link_wait_then_its_rows_go_out_together(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    for n in 1..=2 {
+        linked_client(&app, &t, &team, link, n).await;
+    }
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(
+            fixture(&app, "rest/server-unavailable-retry-after.json")
+                .insert_header("Retry-After", "120"),
+        )
+        .up_to_n_times(1)
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!((report.calls, report.retried), (1, 2));
+    assert!(pending(&app, link).await.iter().all(|w| w["attempts"] == 1));
+
+    // A fresh row waits with the link, which honours Retry-After.
+    linked_client(&app, &t, &team, link, 3).await;
+    app.clock.advance(time::Duration::seconds(119));
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config()).await.unwrap().calls,
+        0
+    );
+    app.clock.advance(time::Duration::seconds(1));
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!((report.calls, report.written), (1, 3));
+    assert_eq!(requests_to(&app, "PATCH", COLLECTIONS).await, 2);
+}
+
+async fn rate_and_concurrency_limits_back_off_without_capping_the_link(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    linked_client(&app, &t, &team, link, 1).await;
+
+    // A 429, though its body names REQUEST_LIMIT_EXCEEDED: a wait of Retry-After, no cap.
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(fixture(&app, "rest/rate-limited-429.json"))
+        .mount(&app.salesforce)
+        .await;
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!((report.calls, report.retried), (1, 1));
+    let after = link_json(&app, link).await;
+    assert_eq!(after["state"], "connected");
+    assert_eq!(after["api_usage"]["used"], 120, "usage read from the error");
+    assert_eq!(
+        pending(&app, link).await[0]["last_error_code"],
+        "REQUEST_LIMIT_EXCEEDED"
+    );
+    app.clock.advance(time::Duration::seconds(29));
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config()).await.unwrap().calls,
+        0
+    );
+
+    // The concurrency limit's 403: retried within the call, then the link backs off.
+    app.salesforce.reset().await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(fixture(&app, "rest/concurrent-requests-exceeded.json"))
+        .mount(&app.salesforce)
+        .await;
+    app.clock.advance(time::Duration::seconds(1));
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!((report.calls, report.retried), (1, 1));
+    assert_eq!(requests_to(&app, "PATCH", COLLECTIONS).await, 3);
+    assert_eq!(link_json(&app, link).await["state"], "connected");
+    app.clock.advance(time::Duration::seconds(29));
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config()).await.unwrap().calls,
+        0
+    );
+
+    app.salesforce.reset().await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    app.clock.advance(time::Duration::seconds(92));
+    assert_eq!(
+        pass(&crm(&app), &app.store, &config())
+            .await
+            .unwrap()
+            .written,
+        1
+    );
+}
+
+const LIMITS: &str = "/services/data/v62.0/limits";
+
+async fn at_the_daily_limit_one_probe_per_interval_and_a_raised_limit_is_noticed(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    linked_client(&app, &t, &team, link, 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(fixture(&app, "rest/request-limit-exceeded.json"))
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(LIMITS))
+        .respond_with(fixture(&app, "rest/limits-spent.json"))
+        .mount(&app.salesforce)
+        .await;
+    pass(&crm(&app), &app.store, &config()).await.unwrap();
+    let capped = link_json(&app, link).await;
+    assert_eq!(capped["state"], "budget_capped");
+    assert_eq!(
+        capped["api_usage"]["used"], 100000,
+        "usage read from the 403"
+    );
+
+    // Every pass of the next five minutes: no write, no probe.
+    for _ in 0..29 {
+        app.clock.advance(time::Duration::seconds(10));
+        let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+        assert_eq!((report.calls, report.probes), (0, 0));
+    }
+    assert_eq!(requests_to(&app, "PATCH", COLLECTIONS).await, 1);
+    assert_eq!(requests_to(&app, "GET", LIMITS).await, 0);
+
+    // Then one probe, never a write; it shows no room, so the next is five minutes on.
+    app.clock.advance(time::Duration::seconds(10));
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!((report.calls, report.probes), (0, 1));
+    app.clock.advance(time::Duration::seconds(10));
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!((report.calls, report.probes), (0, 0));
+    assert_eq!(requests_to(&app, "PATCH", COLLECTIONS).await, 1);
+    assert_eq!(link_json(&app, link).await["state"], "budget_capped");
+
+    // The org's limit is raised: the next probe sees it, the cap lifts and the work goes.
+    app.salesforce.reset().await;
+    Mock::given(method("GET"))
+        .and(path(LIMITS))
+        .respond_with(fixture(&app, "rest/limits-raised.json"))
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    app.clock.advance(time::Duration::seconds(290));
+    let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!((report.probes, report.written), (1, 1));
+    assert_eq!(link_json(&app, link).await["state"], "connected");
+    assert_eq!(requests_to(&app, "GET", LIMITS).await, 1);
+}
+
+async fn the_daily_limit_told_by_its_form_caps_the_link_without_usage(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    linked_client(&app, &t, &team, link, 1).await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(fixture(&app, "rest/request-limit-exceeded-no-usage.json"))
+        .mount(&app.salesforce)
+        .await;
+    pass(&crm(&app), &app.store, &config()).await.unwrap();
+    assert_eq!(link_json(&app, link).await["state"], "budget_capped");
+    for _ in 0..20 {
+        app.clock.advance(time::Duration::seconds(1));
+        let report = pass(&crm(&app), &app.store, &config()).await.unwrap();
+        assert_eq!((report.calls, report.probes), (0, 0));
+    }
+    assert_eq!(requests_to(&app, "PATCH", COLLECTIONS).await, 1);
+    assert_eq!(pending(&app, link).await[0]["attempts"], 0);
+}

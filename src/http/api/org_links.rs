@@ -339,6 +339,16 @@ fn link_error(error: LinkError) -> ApiError {
             detail: e.to_string(),
             field: None,
         },
+        LinkError::Paused => ApiError::Conflict {
+            code: "org-link-paused",
+            detail: error.to_string(),
+            field: None,
+        },
+        LinkError::Capped(_) => ApiError::Conflict {
+            code: "org-link-capped",
+            detail: error.to_string(),
+            field: None,
+        },
     }
 }
 

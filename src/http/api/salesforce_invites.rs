@@ -229,6 +229,22 @@ pub fn salesforce_error(link: &OrgLink, error: LinkError) -> ApiError {
             detail: e.to_string(),
             field: Some("record.id".into()),
         },
+        LinkError::Paused => ApiError::Conflict {
+            code: "org-link-paused",
+            detail: format!(
+                "the org link “{}” is paused; a CRM administrator must resume it before records are read",
+                link.name
+            ),
+            field: None,
+        },
+        LinkError::Capped(reason) => ApiError::Conflict {
+            code: "org-link-capped",
+            detail: format!(
+                "the org link “{}” is over its API limit, so records are not read for now: {reason}",
+                link.name
+            ),
+            field: None,
+        },
     }
 }
 
