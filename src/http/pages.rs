@@ -108,7 +108,11 @@ fn dead(reason: DeadLink) -> Response {
     page(StatusCode::GONE, title, message)
 }
 
-async fn open(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+async fn open(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     if !plausible(&token) {
         return unknown();
     }
@@ -120,7 +124,11 @@ async fn open(State(state): State<AppState>, Path(token): Path<String>) -> Respo
     if let Some(reason) = view.dead {
         return dead(reason);
     }
-    let csrf = random_token();
+    // A browser keeps the CSRF value it already has, so every open tab's form stays good;
+    // one that has none (or a malformed one) gets a new value.
+    let csrf = super::html::cookie_value(&headers, CSRF_COOKIE)
+        .filter(|value| plausible(value))
+        .unwrap_or_else(random_token);
     let form = |action: &str, label: &str, class: &str| {
         format!(
             "<form method=\"post\" action=\"/invitations/{token}/{action}\" style=\"display:inline\">\

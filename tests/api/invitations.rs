@@ -358,7 +358,28 @@ on_both_backends!(
     the_link_opens_a_page_and_accepting_is_a_post_with_its_csrf_token,
     declining_ends_the_invitation_and_accept_after_decline_changes_nothing,
     dead_links_say_why_and_guessed_links_say_nothing,
+    the_link_opened_in_two_tabs_accepts_from_either,
 );
+
+async fn the_link_opened_in_two_tabs_accepts_from_either(app: TestApp) {
+    let smtp = SmtpServer::start();
+    let (t, client) = draft(&app).await;
+    let link = sent_link(&app, &smtp, &t, &client).await;
+    let browser = browser();
+    let (_, _, first_tab) = open(&browser, &link).await;
+    let (_, _, second_tab) = open(&browser, &link).await;
+    assert!(!first_tab.is_empty() && !second_tab.is_empty());
+    // Another browser gets a value of its own, which is worth nothing in this one.
+    let (_, _, elsewhere) = open(&self::browser(), &link).await;
+    assert_ne!(elsewhere, first_tab);
+    let (refused, _) = post_form(&browser, &format!("{link}/accept"), &elsewhere).await;
+    assert_eq!(refused, 403);
+    // The first tab, answered after the second was opened, is still good.
+    let (accepted, body) = post_form(&browser, &format!("{link}/accept"), &first_tab).await;
+    assert_eq!(accepted, 200, "{body}");
+    assert!(body.contains("Your invitation is accepted"));
+    assert_eq!(status(&app, &t, &client).await, "active");
+}
 
 async fn the_link_opens_a_page_and_accepting_is_a_post_with_its_csrf_token(app: TestApp) {
     let smtp = SmtpServer::start();
