@@ -80,6 +80,16 @@ async fn new_tokens_take_the_configured_lifetime_unless_told_otherwise(app: Test
         .await
         .expect(201);
     assert_eq!(forever["expires_at"], Value::Null);
+    // JSON Schema counts 2.0 as the integer 2, and so does the API.
+    let whole = app
+        .post(
+            "/api/v1/operator/tokens",
+            &app.operator,
+            json!({ "name": "two days", "expires_in_days": 2.0 }),
+        )
+        .await
+        .expect(201);
+    assert_eq!(whole["expires_at"], "2026-03-04T09:00:00Z");
 
     app.clock.advance(time::Duration::days(90));
     let default_token = by_default["token"].as_str().expect("token");
@@ -97,7 +107,7 @@ async fn a_token_lifetime_out_of_bounds_is_refused_by_field_and_issues_nothing(a
         .get("/api/v1/operator/tokens", &app.operator)
         .await
         .expect(200);
-    for days in [json!(0), json!(3651), json!(-1), json!("ten")] {
+    for days in [json!(0), json!(3651), json!(-1), json!(1.5), json!("ten")] {
         let refused = app
             .post(
                 "/api/v1/operator/tokens",

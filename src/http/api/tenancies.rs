@@ -38,6 +38,7 @@ pub struct CreateTenancy {
     pub group_name_convention: Option<String>,
     /// The country (ISO 3166 alpha-2, e.g. `GB`) a national phone number from Salesforce is
     /// read in, unless the org link's mapping names one. Default `GB`.
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub phone_region: Option<String>,
 }
 
@@ -50,12 +51,13 @@ pub struct UpdateTenancy {
     #[schema(value_type = Option<crate::http::api::schema::GroupNameConvention>)]
     pub group_name_convention: Option<String>,
     /// ISO 3166 alpha-2, e.g. `GB`.
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub phone_region: Option<String>,
 }
 
 /// Create a tenancy (operator only).
 #[utoipa::path(post, path = "/tenancies", tag = "tenancies", request_body = CreateTenancy,
-    responses((status = 201, body = Tenancy), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 201, body = Tenancy), (status = 422, description = "A field is invalid, or `phone_region` names two letters that are not a country with a telephone numbering plan.", body = Problem, content_type = "application/problem+json"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn create_tenancy(
     State(state): State<AppState>,
@@ -110,7 +112,7 @@ async fn list_tenancies(
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}", tag = "tenancies", params(("tenancy_id" = Uuid, Path)),
-    responses((status = 200, body = Tenancy), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Tenancy), (status = 422, description = "A field is invalid, or `phone_region` names two letters that are not a country with a telephone numbering plan.", body = Problem, content_type = "application/problem+json"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn get_tenancy(
     State(state): State<AppState>,

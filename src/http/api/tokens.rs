@@ -35,7 +35,7 @@ pub struct CreateToken {
     pub name: String,
     /// Days until the token stops working, 1 to 3650; `null` for a token that never expires;
     /// left out, the installation's default (`api.token_expiry_days`).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "whole_days")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<Option<u32>>,
 }
@@ -47,9 +47,30 @@ pub struct CreateOperatorToken {
     pub name: String,
     /// Days until the token stops working, 1 to 3650; `null` for a token that never expires;
     /// left out, the installation's default (`api.token_expiry_days`).
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "whole_days")]
     #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<Option<u32>>,
+}
+
+/// A number of days as JSON Schema counts integers: `66` and `66.0` alike; `null` is "never".
+fn whole_days<'de, D>(deserializer: D) -> Result<Option<Option<u32>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let number: Option<serde_json::Number> = present(deserializer)?.flatten();
+    let Some(number) = number else {
+        return Ok(Some(None));
+    };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= f64::from(u32::MAX))
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|days| u32::try_from(days).ok())
+        .map(|days| Some(Some(days)))
+        .ok_or_else(|| serde::de::Error::custom("must be a whole number of days"))
 }
 
 /// The new token's name and lifetime, every field error at once.
