@@ -13,6 +13,7 @@ mod control_chars;
 mod crash;
 mod directory;
 mod fixtures;
+mod instances;
 mod intake;
 mod invitations;
 mod isolation;
