@@ -12,7 +12,6 @@ pub mod error;
 pub mod hosts;
 pub mod intake;
 pub mod invite;
-pub mod mapping;
 pub mod oauth;
 pub mod outbound;
 pub mod record;

@@ -11,9 +11,9 @@ use time::format_description::well_known::Rfc3339;
 use crate::clock::{from_millis, to_millis};
 use crate::crm::client::{COLLECTION_LIMIT, RecordResult, Reply};
 use crate::crm::error::{CrmError, classify};
-use crate::crm::mapping::FieldMapping;
 use crate::crm::{Crm, LinkError};
 use crate::domain::client_status::ClientStatus;
+use crate::domain::org_link::FieldMapping;
 use crate::store::{
     self, CallSchedule, ClaimedWriteback, LinkState, OrgLink, Store, WritebackOutcome,
 };

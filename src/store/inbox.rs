@@ -14,10 +14,10 @@ use uuid::Uuid;
 use super::clients::{InviteOptions, Inviter, RecordRef};
 use super::users::check_unique_contact;
 use super::{Backend, Error, OrgLink, Page, PageRequest, Result, Store, lock_tenancy, rows};
-use crate::crm::intake::AutoInvite;
 use crate::domain::FieldError;
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invite::{Invite, InviteInput, parse_mobile};
+use crate::domain::org_link::AutoInvite;
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::values::{E164Phone, Email, PersonName, PhoneRegion, SalesforceId, Title};
 

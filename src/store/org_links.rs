@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, rows};
-use crate::crm::intake::AutoInvite;
-use crate::crm::mapping::FieldMapping;
+use crate::domain::org_link::AutoInvite;
+use crate::domain::org_link::FieldMapping;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -1469,7 +1469,8 @@ async fn a_national_mobile_is_read_in_the_phone_region_and_a_bad_one_loses_nothi
     );
 
     // The link's mapping names GB, which overrides the tenancy's region.
-    let mut mapping = serde_json::to_value(liaison::crm::mapping::FieldMapping::default()).unwrap();
+    let mut mapping =
+        serde_json::to_value(liaison::domain::org_link::FieldMapping::default()).unwrap();
     mapping["phone_region"] = json!("GB");
     app.patch(
         &format!("/api/v1/org-links/{}", i.link),

@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use super::{PageQuery, invalid};
 use crate::crm::LinkError;
-use crate::crm::intake::AutoInvite;
-use crate::crm::mapping::FieldMapping;
 use crate::domain::FieldErrors;
+use crate::domain::org_link::AutoInvite;
+use crate::domain::org_link::FieldMapping;
 use crate::domain::text;
 use crate::domain::values::{DisplayName, SalesforceId};
 use crate::http::AppState;

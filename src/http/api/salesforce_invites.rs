@@ -15,10 +15,10 @@ use super::invalid;
 use crate::crm::LinkError;
 use crate::crm::error::CrmError;
 use crate::crm::invite::{self, FromRecord, InviteError};
-use crate::crm::mapping::suggest_e164;
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::FieldErrors;
 use crate::domain::invite::{InviteInput, NewGroupInput};
+use crate::domain::org_link::suggest_e164;
 use crate::domain::tenancy::{GroupKind, GroupModel};
 use crate::domain::user::StaffRole;
 use crate::domain::values::SalesforceId;
@@ -483,7 +483,7 @@ async fn invite_from_salesforce(
 
 /// Read-only fields take the record's value.
 fn keep_read_only(input: &mut InviteInput, prefill: &Prefill) {
-    use crate::crm::mapping::InviteField;
+    use crate::domain::org_link::InviteField;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     for field in &prefill.read_only {
         match field {

@@ -1,12 +1,15 @@
-//! An org link's field mapping: which record fields pre-fill which invite fields (for Contacts
-//! and Person Accounts), which of them are read-only in the form, and which fields receive the
-//! status write-back.
+//! What an org link says about records: its field mapping (which record fields pre-fill which
+//! invite fields, for Contacts and Person Accounts, which of them are read-only in the form, and
+//! which fields receive the status write-back) and its auto-invite, with the rules a saved
+//! value must follow.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
-use crate::domain::FieldErrors;
-use crate::domain::values::{E164Phone, PhoneRegion};
+use super::FieldErrors;
+use super::invite::{MAX_GROUPS, MAX_NEW_GROUP_MEMBERS};
+use super::values::{E164Phone, PhoneRegion};
 
 /// Record fields for each invite field, for one kind of record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -88,7 +91,7 @@ impl Default for FieldMapping {
 
 /// A Salesforce field API name: a letter, then letters, digits and single underscores, at
 /// most 80 characters (custom fields end in `__c`).
-pub(crate) fn is_field_name(name: &str) -> bool {
+pub fn is_field_name(name: &str) -> bool {
     let body = name
         .strip_suffix("__c")
         .or_else(|| name.strip_suffix("__pc"))
@@ -171,6 +174,67 @@ impl FieldMapping {
         match (sobject, contact_field.strip_suffix("__c")) {
             ("Account", Some(base)) => format!("{base}__pc"),
             _ => contact_field.to_string(),
+        }
+    }
+}
+
+/// An org link's auto-invite: a record whose checkbox `field` is on and that has no client
+/// yet is invited as if a staff user had clicked Invite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoInvite {
+    /// The Contact checkbox field, e.g. `Invite_to_Messenger__c` (on a Person Account it is
+    /// read as `Invite_to_Messenger__pc`).
+    pub field: String,
+    /// The tenancy the client is created in (one the link serves).
+    pub tenancy_id: Uuid,
+    /// The client teams or contact groups (per the tenancy's model) that cover the client.
+    #[serde(default)]
+    pub groups: Vec<Uuid>,
+    /// Contact groups only: give each client a contact group of their own, named by the
+    /// tenancy's convention (e.g. `Patel Relationship`), with these staff users and team
+    /// accounts as members, as staff do in the invite form. `groups` may then be empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_contact_group_members: Option<Vec<Uuid>>,
+    /// `true` sends the invitation at once; `false` creates the client as a draft.
+    pub send: bool,
+}
+
+impl AutoInvite {
+    pub fn validate(&self, errors: &mut FieldErrors, prefix: &str, tenancies: &[Uuid]) {
+        if !is_field_name(&self.field) || !self.field.ends_with("__c") {
+            errors.push(
+                format!("{prefix}.field"),
+                "must be a custom checkbox field API name ending in __c",
+            );
+        }
+        if !tenancies.contains(&self.tenancy_id) {
+            errors.push(
+                format!("{prefix}.tenancy_id"),
+                "must be one of the tenancies the link serves",
+            );
+        }
+        match &self.new_contact_group_members {
+            Some(members) if members.is_empty() => errors.push(
+                format!("{prefix}.new_contact_group_members"),
+                "name at least one staff user or team account",
+            ),
+            Some(members) if members.len() > MAX_NEW_GROUP_MEMBERS => errors.push(
+                format!("{prefix}.new_contact_group_members"),
+                format!("must list at most {}", MAX_NEW_GROUP_MEMBERS),
+            ),
+            _ => {}
+        }
+        if self.groups.is_empty() && self.new_contact_group_members.is_none() {
+            errors.push(
+                format!("{prefix}.groups"),
+                "name at least one group or team, or set new_contact_group_members",
+            );
+        } else if self.groups.len() > MAX_GROUPS {
+            errors.push(
+                format!("{prefix}.groups"),
+                format!("must list at most {}", MAX_GROUPS),
+            );
         }
     }
 }
