@@ -231,7 +231,7 @@ impl Config {
             });
         }
         if let Some(key) = &self.crm.encryption_key
-            && crate::crm::crypto::Sealer::from_base64_key(key.expose()).is_err()
+            && crate::secrets::Sealer::from_base64_key(key.expose()).is_err()
         {
             return Err(ConfigError::Invalid {
                 key: "crm.encryption_key",

@@ -20,7 +20,6 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use liaison::clock::SystemClock;
 use liaison::config::{CrmConfig, DatabaseConfig, Secret};
 use liaison::crm::Crm;
-use liaison::crm::crypto::Sealer;
 use liaison::domain::client_status::ClientStatus;
 use liaison::domain::invite::{Invite, InviteInput};
 use liaison::domain::tenancy::{GroupKind, GroupModel, MobilePolicy};
@@ -28,6 +27,7 @@ use liaison::domain::user::StaffRole;
 use liaison::domain::values::{DisplayName, Email, PersonName, SalesforceId};
 use liaison::jobs::inbox::{InboxConfig, PassReport as InboxReport, pass as inbox_pass};
 use liaison::jobs::writeback::{WritebackConfig, pass};
+use liaison::secrets::Sealer;
 use liaison::store::{
     AuthKind, Inviter, NewGroupRequest, NewOrgLink, NewStaff, NewTenancy, StaffMatch, Store,
 };
@@ -1024,7 +1024,7 @@ async fn intake_link_in(store: &Store, org: &str) -> anyhow::Result<(Uuid, Strin
         &format!("org_link:{link}:webhook_secret"),
     );
     store
-        .set_intake_secrets(link, &liaison::crm::digest(&token), &sealed)
+        .set_intake_secrets(link, &liaison::secrets::digest(&token), &sealed)
         .await?;
     Ok((link, token, tenancy))
 }

@@ -18,17 +18,17 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::html::{escape, page_html};
+use crate::crm::LinkError;
 use crate::crm::canvas::SignedRequest;
 use crate::crm::error::CrmError;
 use crate::crm::invite::{self, FromRecord, InviteError};
-use crate::crm::oauth::random_token;
 use crate::crm::record::{Prefill, RecordKind};
-use crate::crm::{LinkError, digest};
 use crate::domain::client_status::{ClientStatus, Transition};
 use crate::domain::invite::{InviteInput, NewGroupInput};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::text;
 use crate::domain::values::SalesforceId;
+use crate::secrets::{digest, random_token};
 use crate::store::{
     self, ActingStaff, CanvasSession, Client, OrgLink, PageRequest, SalesforceUser,
 };

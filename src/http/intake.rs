@@ -18,10 +18,11 @@ use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::parse_json_object;
 use crate::crm::intake::{from_notification, from_webhook};
+use crate::crm::outbound;
 use crate::crm::webhook::{self, WebhookBody};
-use crate::crm::{digest, outbound};
 use crate::domain::FieldErrors;
 use crate::domain::values::SalesforceId;
+use crate::secrets::digest;
 use crate::store::{ChangeSource, IntakeLink};
 
 pub fn router() -> Router<AppState> {

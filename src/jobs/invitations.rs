@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use time::macros::format_description;
 
 use crate::clock::{from_millis, to_millis};
-use crate::crm::{digest, oauth::random_token};
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invitation::Schedule;
 use crate::mail::templates::{Invitation, client_accepted, invitation};
 use crate::mail::{MailError, Mailer};
+use crate::secrets::{digest, random_token};
 use crate::store::{self, Delivery, DueCycle, Store};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -14,14 +14,14 @@ use uuid::Uuid;
 use super::{PageQuery, invalid};
 use crate::crm::LinkError;
 use crate::domain::FieldErrors;
-use crate::domain::org_link::AutoInvite;
-use crate::domain::org_link::FieldMapping;
+use crate::domain::org_link::{AutoInvite, FieldMapping};
 use crate::domain::text;
 use crate::domain::values::{DisplayName, SalesforceId};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
+use crate::secrets::{digest, random_token};
 use crate::store::{
     AuthKind, IntakeSecrets, NewOrgLink, OrgLink, OrgLinkUpdate, Page, StaffMatch, Writeback,
     WritebackState,
@@ -169,11 +169,7 @@ fn user_id(raw: &str) -> Result<String, String> {
 /// New intake secrets for a link: a random token for the Outbound Message URL (only its hash
 /// is stored) and a webhook signing secret (stored sealed). Returns them with what to store.
 fn new_intake_secrets(state: &AppState, link: Uuid) -> ApiResult<(IntakeSecrets, String, String)> {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut raw = [0u8; 32];
-    rand::rng().fill_bytes(&mut raw);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let token = random_token();
     let secret = crate::crm::webhook::new_secret();
     let sealed = state
         .crm
@@ -186,7 +182,7 @@ fn new_intake_secrets(state: &AppState, link: Uuid) -> ApiResult<(IntakeSecrets,
             webhook_url: format!("{public}/webhooks/salesforce/{link}"),
             webhook_secret: secret,
         },
-        crate::crm::digest(&token),
+        digest(&token),
         sealed,
     ))
 }
@@ -784,12 +780,8 @@ async fn create_api_key(
     Path(id): Path<Uuid>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedApiKey>)> {
     managed_link(&state, &caller, id).await?;
-    let key = format!(
-        "{}{}",
-        crate::http::auth::LINK_KEY_PREFIX,
-        crate::crm::oauth::random_token()
-    );
-    let hash = crate::crm::digest(&key);
+    let key = format!("{}{}", crate::http::auth::LINK_KEY_PREFIX, random_token());
+    let hash = digest(&key);
     state.store.set_org_link_api_key(id, &hash).await?;
     Ok((
         StatusCode::CREATED,
