@@ -19,14 +19,15 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use liaison::clock::SystemClock;
 use liaison::config::{CrmConfig, DatabaseConfig, Secret};
+use liaison::config::{InboxConfig, WritebackConfig};
 use liaison::crm::Crm;
 use liaison::domain::client_status::ClientStatus;
 use liaison::domain::invite::{Invite, InviteInput};
 use liaison::domain::tenancy::{GroupKind, GroupModel, MobilePolicy};
 use liaison::domain::user::StaffRole;
 use liaison::domain::values::{DisplayName, Email, PersonName, SalesforceId};
-use liaison::jobs::inbox::{InboxConfig, PassReport as InboxReport, pass as inbox_pass};
-use liaison::jobs::writeback::{WritebackConfig, pass};
+use liaison::jobs::inbox::{PassReport as InboxReport, pass as inbox_pass};
+use liaison::jobs::writeback::pass;
 use liaison::secrets::Sealer;
 use liaison::store::{
     AuthKind, Inviter, NewGroupRequest, NewOrgLink, NewStaff, NewTenancy, StaffMatch, Store,
@@ -694,14 +695,14 @@ async fn resend(store: &Store, url: &str, invitations: usize, due: usize) -> any
     }
 
     let (port, received) = smtp_sink()?;
-    let mail = liaison::mail::MailConfig {
+    let mail = liaison::config::MailConfig {
         smtp_port: port,
         from: "Bench <invitations@bench.example>".into(),
         pool_size: 16,
         ..Default::default()
     };
     let mailer = liaison::mail::SmtpMailer::new(&mail).map_err(anyhow::Error::msg)?;
-    let config = liaison::jobs::invitations::InvitationConfig::default();
+    let config = liaison::config::InvitationConfig::default();
     println!(
         "one re-send pass (batch {}, {} e-mails in flight)…",
         config.batch_size, config.concurrency

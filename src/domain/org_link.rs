@@ -11,6 +11,10 @@ use super::FieldErrors;
 use super::invite::{MAX_GROUPS, MAX_NEW_GROUP_MEMBERS};
 use super::values::{E164Phone, PhoneRegion};
 
+/// Most records Salesforce takes in one sObject Collections call, so the most a write-back
+/// batch may hold.
+pub const COLLECTION_LIMIT: usize = 200;
+
 /// Record fields for each invite field, for one kind of record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -5,8 +5,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
+use liaison::config::InboxConfig;
 use liaison::domain::values::SalesforceId;
-use liaison::jobs::inbox::{InboxConfig, PassReport, pass};
+use liaison::jobs::inbox::{PassReport, pass};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};

@@ -1,8 +1,9 @@
 //! The status write-back: outbox rows written in the status change's transaction, coalesced
 //! per record, sent in Collections calls of at most 200, each record settled on its own.
 
+use liaison::config::WritebackConfig;
 use liaison::domain::values::SalesforceId;
-use liaison::jobs::writeback::{WritebackConfig, pass};
+use liaison::jobs::writeback::pass;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
