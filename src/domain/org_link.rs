@@ -1,7 +1,8 @@
 //! What an org link says about records: its field mapping (which record fields pre-fill which
 //! invite fields, for Contacts and Person Accounts, which of them are read-only in the form, and
 //! which fields receive the status write-back) and its auto-invite, with the rules a saved
-//! value must follow.
+//! value must follow; how it connects and matches staff, and the states of a link, of its
+//! write-backs and of its inbox items.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -240,6 +241,183 @@ impl AutoInvite {
                 format!("must list at most {}", MAX_GROUPS),
             );
         }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// An admin approves the connection in Salesforce (OAuth web-server flow with PKCE); we
+    /// keep the refresh token.
+    WebServer,
+    /// Server-to-server: we sign a JWT with the link's private key for the integration user.
+    JwtBearer,
+}
+
+impl AuthKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WebServer => "web_server",
+            Self::JwtBearer => "jwt_bearer",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::WebServer, Self::JwtBearer]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffMatch {
+    UserId,
+    Username,
+    Email,
+}
+
+impl StaffMatch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserId => "user_id",
+            Self::Username => "username",
+            Self::Email => "email",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::UserId, Self::Username, Self::Email]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Created; no token yet.
+    NotConnected,
+    Connected,
+    /// Salesforce refused our credentials; a CRM admin must reconnect.
+    Unauthorized,
+    /// Stopped by an admin.
+    Paused,
+    /// Near its share of the org's daily API limit: calls wait until there is room.
+    BudgetCapped,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotConnected => "not_connected",
+            Self::Connected => "connected",
+            Self::Unauthorized => "unauthorized",
+            Self::Paused => "paused",
+            Self::BudgetCapped => "budget_capped",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::NotConnected,
+            Self::Connected,
+            Self::Unauthorized,
+            Self::Paused,
+            Self::BudgetCapped,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WritebackState {
+    /// Waiting to be written (now or after a backoff).
+    Pending,
+    /// Salesforce refused it for good, or every retry failed; an admin may retry or dismiss it.
+    Failed,
+    /// An admin chose not to write it.
+    Dismissed,
+}
+
+impl WritebackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Pending, Self::Failed, Self::Dismissed]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxState {
+    /// Waiting to be applied (now or after a backoff).
+    Pending,
+    /// Applied.
+    Done,
+    /// Nothing to do: an echo of our own write-back, a change older than one already
+    /// applied, or one that touched nothing Liaison follows.
+    Skipped,
+    /// Could not be applied (an invalid value, or every retry failed); ops may replay it.
+    Failed,
+    /// Ops chose not to apply it.
+    Dismissed,
+}
+
+impl InboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Done,
+            Self::Skipped,
+            Self::Failed,
+            Self::Dismissed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeSource {
+    OutboundMessage,
+    Webhook,
+}
+
+impl ChangeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OutboundMessage => "outbound_message",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::OutboundMessage, Self::Webhook]
+            .into_iter()
+            .find(|s| s.as_str() == value)
     }
 }
 

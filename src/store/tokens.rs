@@ -1,10 +1,8 @@
 //! API bearer tokens. Only a SHA-256 hash of each token is stored: the secret is shown once,
 //! when it is created. Tokens carry 256 random bits, so a fast hash is enough.
 
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, rows};
@@ -25,7 +23,7 @@ pub enum Actor {
     },
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct TokenInfo {
     pub id: Uuid,
     pub name: String,
@@ -33,20 +31,16 @@ pub struct TokenInfo {
     pub tenancy_id: Option<Uuid>,
     /// The staff user the token acts as; absent for an operator token.
     pub staff_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
     /// When the token stops working; absent for a token that does not expire.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CreatedToken {
     /// The bearer token. Shown only now; store it safely.
     pub token: String,
-    #[serde(flatten)]
     pub info: TokenInfo,
 }
 
