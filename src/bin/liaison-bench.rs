@@ -1294,7 +1294,7 @@ async fn intake(
             message
                 .notifications
                 .iter()
-                .map(|n| liaison::crm::intake::from_notification(n).map_err(anyhow::Error::msg))
+                .map(|n| liaison::crm::inbox::from_notification(n).map_err(anyhow::Error::msg))
                 .collect::<anyhow::Result<Vec<_>>>()
         })
         .collect::<anyhow::Result<_>>()?;

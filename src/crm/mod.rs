@@ -9,7 +9,7 @@ pub mod canvas;
 pub mod client;
 pub mod error;
 pub mod hosts;
-pub mod intake;
+pub mod inbox;
 pub mod invite;
 pub mod oauth;
 pub mod outbound;

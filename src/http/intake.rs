@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::parse_json_object;
-use crate::crm::intake::{from_notification, from_webhook};
+use crate::crm::inbox::{from_notification, from_webhook};
 use crate::crm::outbound;
 use crate::crm::webhook::{self, WebhookBody};
 use crate::domain::FieldErrors;

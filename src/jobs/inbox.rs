@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::clock::to_millis;
 use crate::config::InboxConfig;
-use crate::crm::intake::{Decision, decide};
+use crate::crm::inbox::{Decision, decide};
 use crate::store::{self, ClaimedChange, InboxState, OrgLink, RecordEffect, Store};
 
 /// What one pass did.
