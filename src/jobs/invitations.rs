@@ -44,8 +44,8 @@ const RECORD_GROUP: usize = 64;
 
 /// One pass: every cycle due now, in batches, until none is left. A batch's links are recorded
 /// in one transaction before any e-mail leaves; the e-mails go out concurrently, and their
-/// results are recorded in small groups as they come, so a crash repeats at most the e-mails
-/// that were in flight, each once.
+/// results are recorded as they come (what completed together, in one transaction), so a crash
+/// repeats at most the e-mails that were in flight, each once.
 pub async fn pass(
     store: &Store,
     mailer: &dyn Mailer,
@@ -103,7 +103,7 @@ pub async fn pass(
                     .collect::<Vec<_>>(),
             )
             .await?;
-        let mut results = futures::stream::iter(prepared.into_iter().zip(links))
+        let results = futures::stream::iter(prepared.into_iter().zip(links))
             .map(|((cycle, token, expires, ends), link)| async move {
                 let url = link_url(link_base_url, &token);
                 let email = invitation(&Invitation {
@@ -120,20 +120,17 @@ pub async fn pass(
                 (cycle, link, outcome)
             })
             .buffer_unordered(config.concurrency.max(1));
-        let mut group = Vec::with_capacity(RECORD_GROUP);
-        while let Some(result) = results.next().await {
-            match &result.2 {
-                Delivery::Sent { .. } => report.sent += 1,
-                Delivery::Failed { gave_up: true, .. } => report.failed += 1,
-                Delivery::Failed { .. } => report.retried += 1,
+        // Whatever has completed is recorded at once, up to a group at a time: e-mails sent but
+        // not yet recorded are the only ones a crash can repeat.
+        let mut results = results.ready_chunks(RECORD_GROUP);
+        while let Some(group) = results.next().await {
+            for result in &group {
+                match &result.2 {
+                    Delivery::Sent { .. } => report.sent += 1,
+                    Delivery::Failed { gave_up: true, .. } => report.failed += 1,
+                    Delivery::Failed { .. } => report.retried += 1,
+                }
             }
-            group.push(result);
-            if group.len() >= RECORD_GROUP {
-                store.record_deliveries(&group).await?;
-                group.clear();
-            }
-        }
-        if !group.is_empty() {
             store.record_deliveries(&group).await?;
         }
     }
