@@ -18,17 +18,17 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::html::{escape, page_html};
+use crate::crm::LinkError;
 use crate::crm::canvas::SignedRequest;
 use crate::crm::error::CrmError;
 use crate::crm::invite::{self, FromRecord, InviteError};
-use crate::crm::oauth::random_token;
 use crate::crm::record::{Prefill, RecordKind};
-use crate::crm::{LinkError, digest};
 use crate::domain::client_status::{ClientStatus, Transition};
 use crate::domain::invite::{InviteInput, NewGroupInput};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::text;
 use crate::domain::values::SalesforceId;
+use crate::secrets::{digest, random_token};
 use crate::store::{
     self, ActingStaff, CanvasSession, Client, OrgLink, PageRequest, SalesforceUser,
 };
@@ -665,7 +665,7 @@ impl Form {
 
     /// Read-only fields take the record's value, whatever the browser sent.
     fn keep_read_only(&mut self, prefill: &Prefill) {
-        use crate::crm::mapping::InviteField;
+        use crate::domain::org_link::InviteField;
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         for field in &prefill.read_only {
             match field {
@@ -691,7 +691,7 @@ async fn render_form(
     errors: &[(String, String)],
     status: StatusCode,
 ) -> Result<Response, Response> {
-    use crate::crm::mapping::InviteField;
+    use crate::domain::org_link::InviteField;
     let tenancy = state
         .store
         .tenancy(acting.tenancy)
@@ -780,7 +780,7 @@ async fn render_form(
         let ro = read_only(InviteField::Mobile);
         let suggestion = (!ro && !form.mobile.is_empty() && !form.mobile.starts_with('+'))
             .then(|| {
-                crate::crm::mapping::suggest_e164(
+                crate::domain::org_link::suggest_e164(
                     &form.mobile,
                     link.field_mapping
                         .phone_region()
