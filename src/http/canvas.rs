@@ -6,6 +6,7 @@
 // Handlers here answer with a page either way; the error side is that page.
 #![allow(clippy::result_large_err)]
 
+use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -17,7 +18,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::AppState;
-use super::html::{escape, page_html};
+use super::html::render;
 use crate::crm::canvas::SignedRequest;
 use crate::crm::error::CrmError;
 use crate::crm::invite::{self, FromRecord, InviteError};
@@ -45,8 +46,8 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A page Salesforce may frame.
-fn framed(status: StatusCode, title: &str, body: &str) -> Response {
-    let mut response = page_html(status, title, &format!("{body}{SCRIPT}"));
+fn framed(status: StatusCode, page: &impl Template) -> Response {
+    let mut response = render(status, page);
     let headers = response.headers_mut();
     headers.remove("x-frame-options");
     headers.insert(
@@ -59,8 +60,22 @@ fn framed(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
+/// A framed page with a title and one paragraph of plain text.
+#[derive(Template)]
+#[template(path = "canvas/message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
 fn message(status: StatusCode, title: &str, text: &str) -> Response {
-    framed(status, title, &format!("<p>{}</p>", escape(text)))
+    framed(
+        status,
+        &MessagePage {
+            title,
+            message: text,
+        },
+    )
 }
 
 fn refused() -> Response {
@@ -192,14 +207,21 @@ struct Visit {
 }
 
 impl Visit {
-    /// The hidden fields that carry the session in a form.
-    fn fields(&self) -> String {
-        format!(
-            "<input type=\"hidden\" name=\"session\" value=\"{}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-            escape(&self.token),
-            escape(&self.session.csrf),
-        )
+    /// The hidden fields that carry the session in a form, and the tenancy it is for.
+    fn keys(&self, tenancy: Option<Uuid>) -> Keys<'_> {
+        Keys {
+            session: &self.token,
+            csrf: &self.session.csrf,
+            tenancy,
+        }
     }
+}
+
+/// What `templates/canvas/keys.html` puts in every form.
+struct Keys<'a> {
+    session: &'a str,
+    csrf: &'a str,
+    tenancy: Option<Uuid>,
 }
 
 impl std::ops::Deref for Visit {
@@ -466,6 +488,22 @@ fn salesforce_trouble(link: &OrgLink, error: &LinkError) -> Response {
     message(status, title, &text)
 }
 
+#[derive(Template)]
+#[template(path = "canvas/pick.html")]
+struct PickPage<'a> {
+    title: &'a str,
+    user_name: &'a str,
+    keys: Keys<'a>,
+    options: Vec<TenancyOption<'a>>,
+}
+
+struct TenancyOption<'a> {
+    id: Uuid,
+    name: &'a str,
+    /// The record's client in that tenancy, by its status.
+    client_status: Option<String>,
+}
+
 async fn pick_tenancy(
     state: &AppState,
     session: &Visit,
@@ -473,32 +511,87 @@ async fn pick_tenancy(
     record: &SalesforceId,
     acting: &[ActingStaff],
 ) -> Result<Response, Response> {
-    let mut options = String::new();
-    for (i, a) in acting.iter().enumerate() {
-        let note = match existing(state, a, link, record).await? {
-            Some(client) => format!(" — already a client here: {}", client.status_label),
-            None => String::new(),
-        };
-        options.push_str(&format!(
-            "<div><input type=\"radio\" name=\"tenancy\" id=\"tenancy-{i}\" value=\"{id}\"{checked} required>\
-             <label for=\"tenancy-{i}\">{name}{note}</label></div>",
-            id = a.tenancy,
-            checked = if i == 0 { " checked" } else { "" },
-            name = escape(&a.tenancy_name),
-            note = escape(&note),
-        ));
+    let mut options = Vec::with_capacity(acting.len());
+    for a in acting {
+        options.push(TenancyOption {
+            id: a.tenancy,
+            name: &a.tenancy_name,
+            client_status: existing(state, a, link, record)
+                .await?
+                .map(|client| client.status_label),
+        });
     }
     Ok(framed(
         StatusCode::OK,
-        "Invite a client",
-        &format!(
-            "<p>Hello {name}. This org serves several firms’ spaces; choose the one to invite into.</p>\
-             <form method=\"post\" action=\"/salesforce/invite\">{keys}<fieldset><legend>Tenancy</legend>{options}</fieldset>\
-             <button type=\"submit\" name=\"action\" value=\"open\" class=\"primary\">Continue</button></form>",
-            name = escape(&session.user.name),
-            keys = session.fields(),
-        ),
+        &PickPage {
+            title: "Invite a client",
+            user_name: &session.user.name,
+            keys: session.keys(None),
+            options,
+        },
     ))
+}
+
+/// What an administrator may do to a record's client from the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum StatusAction {
+    Send,
+    Resend,
+    Revoke,
+}
+
+impl StatusAction {
+    const ALL: [StatusAction; 3] = [Self::Send, Self::Resend, Self::Revoke];
+
+    fn value(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::Resend => "resend",
+            Self::Revoke => "revoke",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Send => "Send the invitation",
+            Self::Resend => "Resend the invitation",
+            Self::Revoke => "Revoke",
+        }
+    }
+
+    fn primary(self) -> bool {
+        self != Self::Revoke
+    }
+
+    fn transition(self) -> Transition {
+        match self {
+            Self::Send => ClientStatus::send,
+            Self::Resend => ClientStatus::resend,
+            Self::Revoke => ClientStatus::revoke,
+        }
+    }
+
+    fn done(self) -> &'static str {
+        match self {
+            Self::Send => "Invitation sent.",
+            Self::Resend => "A new invitation was sent; older links no longer work.",
+            Self::Revoke => "Invitation revoked.",
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "canvas/client.html")]
+struct ClientPage<'a> {
+    title: String,
+    done: Option<&'a str>,
+    tenancy_name: &'a str,
+    status_label: &'a str,
+    email: &'a str,
+    client_title: &'a str,
+    keys: Keys<'a>,
+    actions: Vec<StatusAction>,
 }
 
 /// The record's client and the actions that fit its status and the user's role.
@@ -509,57 +602,26 @@ fn client_state(
     done: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let mut actions = String::new();
-    if acting.role.administers_users() {
-        for (name, label, allowed) in [
-            (
-                "send",
-                "Send the invitation",
-                ClientStatus::send(client.status).is_ok(),
-            ),
-            (
-                "resend",
-                "Resend the invitation",
-                ClientStatus::resend(client.status).is_ok(),
-            ),
-            (
-                "revoke",
-                "Revoke",
-                ClientStatus::revoke(client.status).is_ok(),
-            ),
-        ] {
-            if allowed {
-                actions.push_str(&format!(
-                    "<button type=\"submit\" name=\"action\" value=\"{name}\"{class}>{label}</button>",
-                    class = if name == "revoke" { "" } else { " class=\"primary\"" },
-                ));
-            }
-        }
-    }
-    let actions = if actions.is_empty() {
-        String::new()
+    let actions = if acting.role.administers_users() {
+        StatusAction::ALL
+            .into_iter()
+            .filter(|action| action.transition()(client.status).is_ok())
+            .collect()
     } else {
-        format!(
-            "<form method=\"post\" action=\"/salesforce/invite/action\">\
-             {keys}<input type=\"hidden\" name=\"tenancy\" value=\"{t}\">{actions}</form>",
-            keys = session.fields(),
-            t = acting.tenancy,
-        )
+        Vec::new()
     };
-    let done = done
-        .map(|d| format!("<p role=\"status\" class=\"done\">{}</p>", escape(d)))
-        .unwrap_or_default();
     framed(
         status,
-        &format!("{} {}", client.first_name, client.last_name),
-        &format!(
-            "{done}<p>Client of {tenancy}: <strong id=\"status\">{label}</strong></p>\
-             <dl><dt>E-mail</dt><dd>{email}</dd><dt>Title</dt><dd>{title}</dd></dl>{actions}",
-            tenancy = escape(&acting.tenancy_name),
-            label = escape(&client.status_label),
-            email = escape(&client.email),
-            title = escape(&client.title),
-        ),
+        &ClientPage {
+            title: format!("{} {}", client.first_name, client.last_name),
+            done,
+            tenancy_name: &acting.tenancy_name,
+            status_label: &client.status_label,
+            email: &client.email,
+            client_title: &client.title,
+            keys: session.keys(Some(acting.tenancy)),
+            actions,
+        },
     )
 }
 
@@ -679,6 +741,84 @@ impl Form {
     }
 }
 
+#[derive(Template)]
+#[template(path = "canvas/form.html")]
+struct FormPage<'a> {
+    title: String,
+    /// Every error, linked to the field it concerns.
+    errors: Vec<ErrorLink<'a>>,
+    keys: Keys<'a>,
+    fields: Vec<Field<'a>>,
+    message: &'a str,
+    message_error: String,
+    groups: Groups,
+    /// Offer to choose another tenancy.
+    switch: bool,
+}
+
+struct ErrorLink<'a> {
+    anchor: &'a str,
+    reason: &'a str,
+}
+
+/// One input of the form.
+struct Field<'a> {
+    name: &'static str,
+    label: &'static str,
+    value: &'a str,
+    kind: &'static str,
+    read_only: bool,
+    required: bool,
+    hint: Option<Hint>,
+    error: String,
+}
+
+enum Hint {
+    Text(&'static str),
+    /// The record's number, and the same in E.164 to use instead.
+    Mobile {
+        raw: String,
+        e164: String,
+    },
+}
+
+/// The groups or teams part of the form, by the tenancy's group model.
+enum Groups {
+    Teams {
+        teams: Choices,
+        search_error: String,
+        teams_error: String,
+    },
+    Contact(Box<ContactGroups>),
+}
+
+struct ContactGroups {
+    /// A new group is made (else existing ones are chosen).
+    new_mode: bool,
+    name: String,
+    name_error: String,
+    members: Choices,
+    members_search_error: String,
+    members_error: String,
+    existing: Choices,
+    groups_search_error: String,
+    groups_error: String,
+    confidentiality_override: bool,
+    confidentiality_error: String,
+}
+
+/// The errors about one field (or its items, `field[0]`, `field.name`), joined.
+fn error_for(errors: &[(String, String)], field: &str) -> String {
+    errors
+        .iter()
+        .filter(|(f, _)| {
+            f == field || f.starts_with(&format!("{field}[")) || f.starts_with(&format!("{field}."))
+        })
+        .map(|(_, reason)| reason.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn render_form(
     state: &AppState,
@@ -697,176 +837,107 @@ async fn render_form(
         .tenancy(acting.tenancy)
         .await
         .map_err(|e| unavailable(&e))?;
-    let error_for = |field: &str| {
-        errors
-            .iter()
-            .filter(|(f, _)| {
-                f == field
-                    || f.starts_with(&format!("{field}["))
-                    || f.starts_with(&format!("{field}."))
-            })
-            .map(|(_, reason)| reason.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
     let read_only = |f: InviteField| prefill.read_only.contains(&f);
-    let input = |name: &str,
-                 label: &str,
-                 value: &str,
-                 kind: &str,
-                 ro: bool,
-                 required: bool,
-                 hint: &str| {
-        let error = error_for(name);
-        let described = match (error.is_empty(), hint.is_empty()) {
-            (true, true) => String::new(),
-            (false, _) => format!(" aria-describedby=\"{name}-error\" aria-invalid=\"true\""),
-            (true, false) => format!(" aria-describedby=\"{name}-hint\""),
-        };
-        format!(
-            "<div class=\"field\"><label for=\"{name}\">{label}</label>\
-             <input id=\"{name}\" name=\"{name}\" type=\"{kind}\" value=\"{value}\"{ro}{req}{described}>{hint}{error}</div>",
-            value = escape(value),
-            ro = if ro { " readonly" } else { "" },
-            req = if required { " required" } else { "" },
-            hint = if ro {
-                format!(
-                    "<p class=\"hint\" id=\"{name}-hint\">From Salesforce: to change it, edit the record there.</p>"
-                )
-            } else if hint.is_empty() {
-                String::new()
-            } else {
-                format!("<p class=\"hint\" id=\"{name}-hint\">{hint}</p>")
-            },
-            error = if error.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "<p class=\"error\" id=\"{name}-error\">{}</p>",
-                    escape(&error)
-                )
-            },
-        )
+    let field = |name: &'static str, label: &'static str, value, kind, field, required| Field {
+        name,
+        label,
+        value,
+        kind,
+        read_only: read_only(field),
+        required,
+        hint: None,
+        error: error_for(errors, name),
     };
-    let mut fields = String::new();
-    fields.push_str(&input(
-        "first_name",
-        "First name",
-        &form.first_name,
-        "text",
-        read_only(InviteField::FirstName),
-        true,
-        "",
-    ));
-    fields.push_str(&input(
-        "last_name",
-        "Last name",
-        &form.last_name,
-        "text",
-        read_only(InviteField::LastName),
-        true,
-        "",
-    ));
-    fields.push_str(&input(
-        "email",
-        "E-mail",
-        &form.email,
-        "email",
-        read_only(InviteField::Email),
-        true,
-        "",
-    ));
+    let mut fields = vec![
+        field(
+            "first_name",
+            "First name",
+            &form.first_name,
+            "text",
+            InviteField::FirstName,
+            true,
+        ),
+        field(
+            "last_name",
+            "Last name",
+            &form.last_name,
+            "text",
+            InviteField::LastName,
+            true,
+        ),
+        field(
+            "email",
+            "E-mail",
+            &form.email,
+            "email",
+            InviteField::Email,
+            true,
+        ),
+    ];
     if tenancy.mobile_policy != MobilePolicy::Hidden {
-        let ro = read_only(InviteField::Mobile);
-        let suggestion = (!ro && !form.mobile.is_empty() && !form.mobile.starts_with('+'))
-            .then(|| {
-                crate::crm::mapping::suggest_e164(
-                    &form.mobile,
-                    link.field_mapping
-                        .phone_region()
-                        .or(Some(tenancy.phone_region)),
-                )
-            })
-            .flatten();
-        let hint = match suggestion {
-            Some(e164) => format!(
-                "In international form with +, e.g. +447768887464. The record holds {raw}; in that form it is \
-                 <strong>{e164}</strong>. <button type=\"button\" class=\"use\" data-target=\"mobile\" data-value=\"{e164}\">Use {e164}</button>",
-                raw = escape(&form.mobile),
-                e164 = escape(&e164),
-            ),
-            None => "In international form with +, e.g. +447768887464.".to_string(),
+        let mandatory = tenancy.mobile_policy == MobilePolicy::Mandatory;
+        let label = if mandatory {
+            "Mobile"
+        } else {
+            "Mobile (optional)"
         };
-        fields.push_str(&input(
+        let mut mobile = field(
             "mobile",
-            if tenancy.mobile_policy == MobilePolicy::Mandatory {
-                "Mobile"
-            } else {
-                "Mobile (optional)"
-            },
+            label,
             &form.mobile,
             "tel",
-            ro,
-            tenancy.mobile_policy == MobilePolicy::Mandatory,
-            &hint,
-        ));
+            InviteField::Mobile,
+            mandatory,
+        );
+        let suggestion =
+            (!mobile.read_only && !form.mobile.is_empty() && !form.mobile.starts_with('+'))
+                .then(|| {
+                    crate::crm::mapping::suggest_e164(
+                        &form.mobile,
+                        link.field_mapping
+                            .phone_region()
+                            .or(Some(tenancy.phone_region)),
+                    )
+                })
+                .flatten();
+        mobile.hint = Some(match suggestion {
+            Some(e164) => Hint::Mobile {
+                raw: form.mobile.clone(),
+                e164,
+            },
+            None => Hint::Text("In international form with +, e.g. +447768887464."),
+        });
+        fields.push(mobile);
     }
-    fields.push_str(&input(
+    let mut title = field(
         "title",
         "Title",
         &form.title,
         "text",
-        read_only(InviteField::Title),
+        InviteField::Title,
         false,
-        "Shown under the client’s name.",
-    ));
-    fields.push_str(&format!(
-        "<div class=\"field\"><label for=\"message\">Personal message (optional)</label>\
-         <textarea id=\"message\" name=\"message\" rows=\"3\">{}</textarea>{}</div>",
-        escape(&form.message),
-        match error_for("message") {
-            e if e.is_empty() => String::new(),
-            e => format!("<p class=\"error\" id=\"message-error\">{}</p>", escape(&e)),
-        }
-    ));
-    let groups = groups_section(state, acting, &tenancy, form, &error_for).await?;
-    let summary = if errors.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<div role=\"alert\" class=\"errors\"><p>Nothing was created. Please correct:</p><ul>{}</ul></div>",
-            errors
-                .iter()
-                .map(|(f, r)| format!(
-                    "<li><a href=\"#{}\">{}</a></li>",
-                    escape(anchor(f)),
-                    escape(r)
-                ))
-                .collect::<String>()
-        )
-    };
-    let switch = if all.len() > 1 {
-        format!(
-            "<form method=\"post\" action=\"/salesforce/invite\">{keys}<input type=\"hidden\" name=\"tenancy\" value=\"{t}\">\
-             <button type=\"submit\" name=\"action\" value=\"choose\">Choose another tenancy</button></form>",
-            keys = session.fields(),
-            t = acting.tenancy,
-        )
-    } else {
-        String::new()
-    };
+    );
+    title.hint = Some(Hint::Text("Shown under the client’s name."));
+    fields.push(title);
+    let groups = groups_section(state, acting, &tenancy, form, errors).await?;
     Ok(framed(
         status,
-        &format!("Invite to {}", tenancy.name),
-        &format!(
-            "{summary}<form method=\"post\" action=\"/salesforce/invite\" novalidate>\
-             {keys}<input type=\"hidden\" name=\"tenancy\" value=\"{t}\">\
-             {fields}{groups}\
-             <div class=\"actions\"><button type=\"submit\" name=\"action\" value=\"send\" class=\"primary\">Send invitation</button>\
-             <button type=\"submit\" name=\"action\" value=\"draft\">Create without invitation</button></div></form>{switch}",
-            keys = session.fields(),
-            t = acting.tenancy,
-        ),
+        &FormPage {
+            title: format!("Invite to {}", tenancy.name),
+            errors: errors
+                .iter()
+                .map(|(f, r)| ErrorLink {
+                    anchor: anchor(f),
+                    reason: r,
+                })
+                .collect(),
+            keys: session.keys(Some(acting.tenancy)),
+            fields,
+            message: &form.message,
+            message_error: error_for(errors, "message"),
+            groups,
+            switch: all.len() > 1,
+        },
     ))
 }
 
@@ -889,73 +960,25 @@ struct Choices {
     /// The search field's label.
     search: &'static str,
     query: String,
-    options: Vec<(Uuid, String, bool)>,
+    options: Vec<Choice>,
     /// More matched than are shown.
     more: bool,
+    /// How many are shown at most.
+    max: u32,
     /// Nothing matched (the ticked ones are shown all the same).
     none: bool,
 }
 
+struct Choice {
+    id: Uuid,
+    label: String,
+    checked: bool,
+}
+
 impl Choices {
-    /// The list with its search field; `error` is shown under the search field.
-    fn html(&self, error: &str) -> String {
-        let options: String = self
-            .options
-            .iter()
-            .map(|(id, label, checked)| {
-                format!(
-                    "<div class=\"option\"><input type=\"checkbox\" name=\"{name}\" id=\"{name}-{id}\" value=\"{id}\"{c}>\
-                     <label for=\"{name}-{id}\">{label}</label></div>",
-                    name = self.name,
-                    c = if *checked { " checked" } else { "" },
-                    label = escape(label),
-                )
-            })
-            .collect();
-        let note = if self.more {
-            format!(
-                "<p class=\"hint\" id=\"more-{list}\">Showing the first {max}{matching}; search to find the others.</p>",
-                list = self.list,
-                max = PageRequest::MAX_LIMIT,
-                matching = if self.query.trim().is_empty() {
-                    ""
-                } else {
-                    " that match"
-                },
-            )
-        } else if self.none {
-            format!(
-                "<p class=\"hint\" id=\"more-{}\">None{}.</p>",
-                self.list,
-                if self.query.trim().is_empty() {
-                    ""
-                } else {
-                    " match"
-                }
-            )
-        } else {
-            String::new()
-        };
-        // The search button comes before any other submit button of the form, so Enter in a
-        // field searches and never sends an invitation.
-        format!(
-            "<div class=\"search\"><label for=\"q_{list}\">{label}</label>\
-             <input id=\"q_{list}\" name=\"q_{list}\" type=\"search\" class=\"filter\" data-list=\"{list}\" value=\"{q}\" autocomplete=\"off\">\
-             <button type=\"submit\" name=\"action\" value=\"search\">Search</button>{error}</div>\
-             {note}<div id=\"list-{list}\">{options}</div>",
-            list = self.list,
-            label = self.search,
-            q = escape(&self.query),
-            error = if error.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "<p class=\"error\" id=\"q_{}-error\">{}</p>",
-                    self.list,
-                    escape(error)
-                )
-            },
-        )
+    /// The list shows what a search found, not everything.
+    fn searched(&self) -> bool {
+        !self.query.trim().is_empty()
     }
 }
 
@@ -973,20 +996,23 @@ where
     Fut: std::future::Future<Output = Option<String>>,
 {
     let none = found.items.is_empty();
-    let mut options: Vec<(Uuid, String, bool)> = Vec::with_capacity(found.items.len());
+    let mut options = Vec::with_capacity(found.items.len());
     for &id in ticked {
         if !found.items.iter().any(|(f, _)| *f == id)
             && let Some(label) = fetch(id).await
         {
-            options.push((id, label, true));
+            options.push(Choice {
+                id,
+                label,
+                checked: true,
+            });
         }
     }
-    options.extend(
-        found
-            .items
-            .into_iter()
-            .map(|(id, label)| (id, label, ticked.contains(&id))),
-    );
+    options.extend(found.items.into_iter().map(|(id, label)| Choice {
+        id,
+        label,
+        checked: ticked.contains(&id),
+    }));
     Choices {
         name: list.0,
         list: list.1,
@@ -994,6 +1020,7 @@ where
         query: query.to_string(),
         options,
         more: found.next_cursor.is_some(),
+        max: PageRequest::MAX_LIMIT,
         none,
     }
 }
@@ -1038,26 +1065,12 @@ async fn groups_section(
     acting: &ActingStaff,
     tenancy: &store::Tenancy,
     form: &Form,
-    error_for: &(dyn Fn(&str) -> String + Sync),
-) -> Result<String, Response> {
+    errors: &[(String, String)],
+) -> Result<Groups, Response> {
     let first = PageRequest {
         limit: PageRequest::MAX_LIMIT,
         after: None,
     };
-    let error_html = |field: &str| match error_for(field) {
-        e if e.is_empty() => String::new(),
-        e => format!("<p class=\"error\" id=\"{field}-error\">{}</p>", escape(&e)),
-    };
-    let confidentiality = format!(
-        "<div class=\"option\"><input type=\"checkbox\" name=\"confidentiality_override\" id=\"confidentiality_override\" value=\"yes\"{}>\
-         <label for=\"confidentiality_override\">I confirm this client shares the relationship of the clients already in the chosen group</label></div>{}",
-        if form.confidentiality_override {
-            " checked"
-        } else {
-            ""
-        },
-        error_html("confidentiality_override"),
-    );
     match tenancy.group_model {
         GroupModel::ClientTeams => {
             let teams = group_choices(
@@ -1069,11 +1082,11 @@ async fn groups_section(
                 "Search teams",
             )
             .await?;
-            Ok(format!(
-                "<fieldset id=\"groups\"><legend>Client teams (one or several)</legend>{}{}</fieldset>",
-                teams.html(&error_for("q_groups")),
-                error_html("client_teams"),
-            ))
+            Ok(Groups::Teams {
+                teams,
+                search_error: error_for(errors, "q_groups"),
+                teams_error: error_for(errors, "client_teams"),
+            })
         }
         GroupModel::ContactGroups => {
             let member = (!acting.role.administers_users()).then_some(acting.staff);
@@ -1145,39 +1158,22 @@ async fn groups_section(
                 "Search groups",
             )
             .await?;
-            let new_mode = form.group_mode != "existing";
-            Ok(format!(
-                "<fieldset id=\"groups\"><legend>Contact group</legend>\
-                 <div class=\"option\"><input type=\"radio\" name=\"group_mode\" id=\"group_mode-new\" value=\"new\"{new_checked}>\
-                 <label for=\"group_mode-new\">Create a new group for this relationship</label></div>\
-                 <div class=\"option\"><input type=\"radio\" name=\"group_mode\" id=\"group_mode-existing\" value=\"existing\"{existing_checked}>\
-                 <label for=\"group_mode-existing\">Add to existing groups</label></div>\
-                 <div class=\"mode-new\"><div class=\"field\"><label for=\"new_group_name\">Group name</label>\
-                 <input id=\"new_group_name\" name=\"new_group_name\" value=\"{name}\" required>{name_error}</div>\
-                 {members}{members_error}</div>\
-                 <div class=\"mode-existing\">{existing}{groups_error}</div>\
-                 {confidentiality}</fieldset>",
-                new_checked = if new_mode { " checked" } else { "" },
-                existing_checked = if new_mode { "" } else { " checked" },
-                name = escape(&name),
-                name_error = error_html("new_contact_group.name"),
-                members = members.html(&error_for("q_members")),
-                members_error = error_html("new_contact_group"),
-                existing = existing.html(&error_for("q_groups")),
-                groups_error = error_html("contact_groups"),
-            ))
+            Ok(Groups::Contact(Box::new(ContactGroups {
+                new_mode: form.group_mode != "existing",
+                name,
+                name_error: error_for(errors, "new_contact_group.name"),
+                members,
+                members_search_error: error_for(errors, "q_members"),
+                members_error: error_for(errors, "new_contact_group"),
+                existing,
+                groups_search_error: error_for(errors, "q_groups"),
+                groups_error: error_for(errors, "contact_groups"),
+                confidentiality_override: form.confidentiality_override,
+                confidentiality_error: error_for(errors, "confidentiality_override"),
+            })))
         }
     }
 }
-
-const SCRIPT: &str = "<script>document.querySelectorAll('input.filter').forEach(function(f){f.addEventListener('input',function(){\
-var q=f.value.toLowerCase();document.querySelectorAll('#list-'+f.dataset.list+' .option').forEach(function(o){\
-o.hidden=q&&o.textContent.toLowerCase().indexOf(q)<0;});});});\
-document.querySelectorAll('button.use').forEach(function(b){b.addEventListener('click',function(){\
-document.getElementById(b.dataset.target).value=b.dataset.value;});});</script>\
-<style>.error{color:#b00020;margin:.2rem 0}.hint{color:#555;margin:.2rem 0;font-size:.9rem}.field{margin:.8rem 0}\
-.field input,.field textarea{display:block;width:100%;font-size:1rem;padding:.4rem}fieldset{margin:1rem 0}\
-.errors{border:2px solid #b00020;padding:.5rem 1rem}.search{margin:.5rem 0}.search input{font-size:1rem;padding:.3rem}.done{background:#e6f4ea;padding:.5rem 1rem}</style>";
 
 fn csrf_ok(session: &CanvasSession, pairs: &[(String, String)]) -> bool {
     pairs
@@ -1489,21 +1485,17 @@ async fn action_inner(
         .iter()
         .find(|(k, _)| k == "action")
         .map(|(_, v)| v.as_str());
-    let (transition, done): (Transition, &str) = match requested {
-        Some("send") => (ClientStatus::send, "Invitation sent."),
-        Some("resend") => (
-            ClientStatus::resend,
-            "A new invitation was sent; older links no longer work.",
-        ),
-        Some("revoke") => (ClientStatus::revoke, "Invitation revoked."),
-        _ => {
-            return Err(message(
-                StatusCode::BAD_REQUEST,
-                "Unknown action",
-                "Nothing was changed.",
-            ));
-        }
+    let Some(requested) = StatusAction::ALL
+        .into_iter()
+        .find(|a| requested == Some(a.value()))
+    else {
+        return Err(message(
+            StatusCode::BAD_REQUEST,
+            "Unknown action",
+            "Nothing was changed.",
+        ));
     };
+    let (transition, done) = (requested.transition(), requested.done());
     let actor = format!(
         "staff:{} via Salesforce user {}",
         chosen.staff,

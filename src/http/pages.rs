@@ -2,6 +2,7 @@
 //! accepting or declining is a POST with a CSRF token (mail scanners follow links). A dead link
 //! says why it died, and an unknown one says nothing about anyone.
 
+use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use subtle::ConstantTimeEq;
 use super::AppState;
 use super::client_ip::TrustedProxies;
 use super::extract::Path;
-use super::html::{escape, page, page_html};
+use super::html::{page, render};
 use crate::crm::{digest, oauth::random_token};
 use crate::domain::invitation::DeadLink;
 use crate::store::{Answer, LinkView};
@@ -108,6 +109,17 @@ fn dead(reason: DeadLink) -> Response {
     page(StatusCode::GONE, title, message)
 }
 
+/// The choice a link opens: accept or decline, each a form carrying the CSRF value.
+#[derive(Template)]
+#[template(path = "invitation.html")]
+struct Invitation<'a> {
+    title: String,
+    first_name: &'a str,
+    tenancy_name: &'a str,
+    token: &'a str,
+    csrf: &'a str,
+}
+
 async fn open(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -129,23 +141,15 @@ async fn open(
     let csrf = super::html::cookie_value(&headers, CSRF_COOKIE)
         .filter(|value| plausible(value))
         .unwrap_or_else(random_token);
-    let form = |action: &str, label: &str, class: &str| {
-        format!(
-            "<form method=\"post\" action=\"/invitations/{token}/{action}\" style=\"display:inline\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\" class=\"{class}\">{label}</button></form>"
-        )
-    };
-    let body = format!(
-        "<p>Dear {first},</p><p>{tenancy} invites you to talk with them in their secure messenger.</p>{accept}{decline}",
-        first = escape(&view.first_name),
-        tenancy = escape(&view.tenancy_name),
-        accept = form("accept", "Accept the invitation", "primary"),
-        decline = form("decline", "Decline", ""),
-    );
-    let mut response = page_html(
+    let mut response = render(
         StatusCode::OK,
-        &format!("Your invitation from {}", view.tenancy_name),
-        &body,
+        &Invitation {
+            title: format!("Your invitation from {}", view.tenancy_name),
+            first_name: &view.first_name,
+            tenancy_name: &view.tenancy_name,
+            token: &token,
+            csrf: &csrf,
+        },
     );
     let secure = if state.crm.config().public_url.starts_with("https://") {
         "; Secure"
