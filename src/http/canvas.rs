@@ -10,9 +10,11 @@ use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -106,7 +108,7 @@ fn unavailable(error: &dyn std::fmt::Display) -> Response {
 }
 
 /// Salesforce opens the app: verify, open a session, show the form.
-async fn canvas(State(state): State<AppState>, body: Bytes) -> Response {
+async fn canvas(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
     let pairs = form_pairs(&body);
     let Some((_, signed)) = pairs.iter().find(|(k, _)| k == "signed_request") else {
         return refused();
@@ -134,7 +136,7 @@ async fn canvas(State(state): State<AppState>, body: Bytes) -> Response {
         return unavailable(&error);
     }
     let visit = Visit { token, session };
-    let mut response = match start(&state, &visit, &link, None).await {
+    let response = match start(&state, &visit, &link, None).await {
         Ok(page) | Err(page) => page,
     };
     // The page is the answer to Salesforce's POST, so its forms carry the session even where
@@ -142,21 +144,19 @@ async fn canvas(State(state): State<AppState>, body: Bytes) -> Response {
     // third-party one: it needs SameSite=None, which browsers accept only with Secure (HTTPS),
     // and Partitioned keeps it (keyed to the Salesforce page) where browsers block
     // unpartitioned third-party cookies. Served over plain HTTP (development) it is Lax.
-    let attributes = if state.crm.config().public_url.starts_with("https://") {
-        "SameSite=None; Secure; Partitioned"
+    let cookie = Cookie::build((SESSION_COOKIE, visit.token))
+        .path("/salesforce")
+        .http_only(true)
+        .max_age(time::Duration::milliseconds(SESSION_MS));
+    let cookie = if state.crm.config().public_url.starts_with("https://") {
+        cookie
+            .same_site(SameSite::None)
+            .secure(true)
+            .partitioned(true)
     } else {
-        "SameSite=Lax"
+        cookie.same_site(SameSite::Lax)
     };
-    if let Ok(cookie) = format!(
-        "{SESSION_COOKIE}={token}; Path=/salesforce; HttpOnly; Max-Age={age}; {attributes}",
-        token = visit.token,
-        age = SESSION_MS / 1000
-    )
-    .parse()
-    {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    response
+    (jar.add(cookie), response).into_response()
 }
 
 /// The org link whose consumer secret signed the request, and the user it vouches for.
@@ -235,14 +235,14 @@ impl std::ops::Deref for Visit {
 /// The session a posted form or the cookie names, with its org link.
 async fn session(
     state: &AppState,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     pairs: &[(String, String)],
 ) -> Result<(Visit, OrgLink), Response> {
     let token = pairs
         .iter()
         .find(|(k, _)| k == "session")
         .map(|(_, v)| v.clone())
-        .or_else(|| super::html::cookie_value(headers, SESSION_COOKIE))
+        .or_else(|| jar.get(SESSION_COOKIE).map(|c| c.value().to_string()))
         .ok_or_else(session_ended)?;
     let session = match state.store.canvas_session(&digest(&token)).await {
         Ok(session) => session,
@@ -312,20 +312,20 @@ struct Show {
 
 async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     Query(query): Query<Show>,
 ) -> Response {
-    match show_inner(&state, &headers, query.tenancy).await {
+    match show_inner(&state, &jar, query.tenancy).await {
         Ok(response) | Err(response) => response,
     }
 }
 
 async fn show_inner(
     state: &AppState,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     tenancy: Option<Uuid>,
 ) -> Result<Response, Response> {
-    let (session, link) = session(state, headers, &[]).await?;
+    let (session, link) = session(state, jar, &[]).await?;
     start(state, &session, &link, tenancy).await
 }
 
@@ -1208,9 +1208,9 @@ struct Posted {
     pairs: Vec<(String, String)>,
 }
 
-async fn posted(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<Posted, Response> {
+async fn posted(state: &AppState, jar: &CookieJar, body: &Bytes) -> Result<Posted, Response> {
     let pairs = form_pairs(body);
-    let (session, link) = session(state, headers, &pairs).await?;
+    let (session, link) = session(state, jar, &pairs).await?;
     if !csrf_ok(&session, &pairs) {
         return Err(stale_form());
     }
@@ -1238,15 +1238,15 @@ async fn posted(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<P
     })
 }
 
-async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match create_inner(&state, &headers, &body).await {
+async fn create(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
+    match create_inner(&state, &jar, &body).await {
         Ok(response) | Err(response) => response,
     }
 }
 
 async fn create_inner(
     state: &AppState,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     body: &Bytes,
 ) -> Result<Response, Response> {
     let Posted {
@@ -1257,7 +1257,7 @@ async fn create_inner(
         all,
         chosen,
         pairs,
-    } = posted(state, headers, body).await?;
+    } = posted(state, jar, body).await?;
     let action = pairs
         .iter()
         .find(|(k, _)| k == "action")
@@ -1448,15 +1448,15 @@ async fn invite(
     }
 }
 
-async fn action(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match action_inner(&state, &headers, &body).await {
+async fn action(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
+    match action_inner(&state, &jar, &body).await {
         Ok(response) | Err(response) => response,
     }
 }
 
 async fn action_inner(
     state: &AppState,
-    headers: &HeaderMap,
+    jar: &CookieJar,
     body: &Bytes,
 ) -> Result<Response, Response> {
     let Posted {
@@ -1466,7 +1466,7 @@ async fn action_inner(
         chosen,
         pairs,
         ..
-    } = posted(state, headers, body).await?;
+    } = posted(state, jar, body).await?;
     let Some(client) = existing(state, &chosen, &link, &record).await? else {
         return Err(message(
             StatusCode::NOT_FOUND,

@@ -34,17 +34,3 @@ pub fn render(status: StatusCode, page: &impl Template) -> Response {
 pub fn page(status: StatusCode, title: &str, message: &str) -> Response {
     render(status, &Message { title, message })
 }
-
-/// The value of the request's cookie `name`.
-pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            pair.trim()
-                .strip_prefix(&format!("{name}="))
-                .map(str::to_string)
-        })
-}

@@ -8,9 +8,10 @@ use axum::body::Bytes;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
@@ -123,7 +124,7 @@ struct Invitation<'a> {
 async fn open(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    headers: HeaderMap,
+    jar: CookieJar,
 ) -> Response {
     if !plausible(&token) {
         return unknown();
@@ -138,10 +139,12 @@ async fn open(
     }
     // A browser keeps the CSRF value it already has, so every open tab's form stays good;
     // one that has none (or a malformed one) gets a new value.
-    let csrf = super::html::cookie_value(&headers, CSRF_COOKIE)
+    let csrf = jar
+        .get(CSRF_COOKIE)
+        .map(|cookie| cookie.value().to_string())
         .filter(|value| plausible(value))
         .unwrap_or_else(random_token);
-    let mut response = render(
+    let response = render(
         StatusCode::OK,
         &Invitation {
             title: format!("Your invitation from {}", view.tenancy_name),
@@ -151,42 +154,36 @@ async fn open(
             csrf: &csrf,
         },
     );
-    let secure = if state.crm.config().public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    if let Ok(cookie) =
-        format!("{CSRF_COOKIE}={csrf}; Path=/invitations; HttpOnly; SameSite=Strict{secure}")
-            .parse()
-    {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    response
+    let cookie = Cookie::build((CSRF_COOKIE, csrf))
+        .path("/invitations")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.crm.config().public_url.starts_with("https://"));
+    (jar.add(cookie), response).into_response()
 }
 
 async fn accept(
     state: State<AppState>,
     token: Path<String>,
-    headers: HeaderMap,
+    jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    answer(state, token, headers, body, Answer::Accept).await
+    answer(state, token, jar, body, Answer::Accept).await
 }
 
 async fn decline(
     state: State<AppState>,
     token: Path<String>,
-    headers: HeaderMap,
+    jar: CookieJar,
     body: Bytes,
 ) -> Response {
-    answer(state, token, headers, body, Answer::Decline).await
+    answer(state, token, jar, body, Answer::Decline).await
 }
 
 async fn answer(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    headers: HeaderMap,
+    jar: CookieJar,
     body: Bytes,
     answer: Answer,
 ) -> Response {
@@ -196,7 +193,9 @@ async fn answer(
     let sent = form_urlencoded::parse(&body)
         .find(|(k, _)| k == "csrf")
         .map(|(_, v)| v.into_owned());
-    let expected = super::html::cookie_value(&headers, CSRF_COOKIE);
+    let expected = jar
+        .get(CSRF_COOKIE)
+        .map(|cookie| cookie.value().to_string());
     let genuine = matches!((&sent, &expected), (Some(a), Some(b)) if !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes())));
     if !genuine {
         return page(
