@@ -8,13 +8,13 @@
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::{Form as Posted, FormRejection};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -108,12 +108,15 @@ fn unavailable(error: &dyn std::fmt::Display) -> Response {
 }
 
 /// Salesforce opens the app: verify, open a session, show the form.
-async fn canvas(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
-    let pairs = form_pairs(&body);
-    let Some((_, signed)) = pairs.iter().find(|(k, _)| k == "signed_request") else {
+async fn canvas(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    form: Result<Posted<CanvasPost>, FormRejection>,
+) -> Response {
+    let Some(signed) = read(form).signed_request else {
         return refused();
     };
-    let Ok(request) = SignedRequest::parse(signed) else {
+    let Ok(request) = SignedRequest::parse(&signed) else {
         return refused();
     };
     let (link, user) = match verify(&state, &request).await {
@@ -208,8 +211,8 @@ struct Visit {
 
 impl Visit {
     /// The hidden fields that carry the session in a form, and the tenancy it is for.
-    fn keys(&self, tenancy: Option<Uuid>) -> Keys<'_> {
-        Keys {
+    fn keys(&self, tenancy: Option<Uuid>) -> Hidden<'_> {
+        Hidden {
             session: &self.token,
             csrf: &self.session.csrf,
             tenancy,
@@ -218,7 +221,7 @@ impl Visit {
 }
 
 /// What `templates/canvas/keys.html` puts in every form.
-struct Keys<'a> {
+struct Hidden<'a> {
     session: &'a str,
     csrf: &'a str,
     tenancy: Option<Uuid>,
@@ -236,13 +239,11 @@ impl std::ops::Deref for Visit {
 async fn session(
     state: &AppState,
     jar: &CookieJar,
-    pairs: &[(String, String)],
+    posted: Option<&str>,
 ) -> Result<(Visit, OrgLink), Response> {
-    let token = pairs
-        .iter()
-        .find(|(k, _)| k == "session")
-        .map(|(_, v)| v.clone())
-        .or_else(|| jar.get(SESSION_COOKIE).map(|c| c.value().to_string()))
+    let token = posted
+        .or_else(|| jar.get(SESSION_COOKIE).map(Cookie::value))
+        .map(str::to_string)
         .ok_or_else(session_ended)?;
     let session = match state.store.canvas_session(&digest(&token)).await {
         Ok(session) => session,
@@ -325,7 +326,7 @@ async fn show_inner(
     jar: &CookieJar,
     tenancy: Option<Uuid>,
 ) -> Result<Response, Response> {
-    let (session, link) = session(state, jar, &[]).await?;
+    let (session, link) = session(state, jar, None).await?;
     start(state, &session, &link, tenancy).await
 }
 
@@ -493,7 +494,7 @@ fn salesforce_trouble(link: &OrgLink, error: &LinkError) -> Response {
 struct PickPage<'a> {
     title: &'a str,
     user_name: &'a str,
-    keys: Keys<'a>,
+    keys: Hidden<'a>,
     options: Vec<TenancyOption<'a>>,
 }
 
@@ -590,7 +591,7 @@ struct ClientPage<'a> {
     status_label: &'a str,
     email: &'a str,
     client_title: &'a str,
-    keys: Keys<'a>,
+    keys: Hidden<'a>,
     actions: Vec<StatusAction>,
 }
 
@@ -625,8 +626,136 @@ fn client_state(
     )
 }
 
+/// What Salesforce posts to open the app.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CanvasPost {
+    signed_request: Option<String>,
+}
+
+/// The invite form as posted: the keys every form carries (see `Visit`), the button pressed,
+/// and what was typed and ticked. A value that does not parse (an id, a choice) reads as
+/// absent, as it would if the browser had not sent it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct InvitePost {
+    #[serde(flatten)]
+    keys: Keys,
+    #[serde(deserialize_with = "lenient")]
+    action: Option<FormAction>,
+    #[serde(flatten)]
+    form: Form,
+}
+
+/// What every form on the pages carries (see `Visit`): the session (else the cookie's), its
+/// CSRF token, and the tenancy the form is for.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Keys {
+    session: Option<String>,
+    csrf: String,
+    #[serde(deserialize_with = "lenient")]
+    tenancy: Option<Uuid>,
+}
+
+/// A status action's form: the keys, and the button pressed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StatusPost {
+    #[serde(flatten)]
+    keys: Keys,
+    #[serde(deserialize_with = "lenient")]
+    action: Option<StatusAction>,
+}
+
+/// The invite form's buttons.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum FormAction {
+    /// Create the client and send the invitation.
+    Send,
+    /// Create the client without an invitation.
+    Draft,
+    /// Open the chosen tenancy's form (from the tenancy pick).
+    Open,
+    /// Go back to the tenancy pick.
+    Choose,
+    /// Show the form again with its lists searched (also Enter in a field).
+    #[default]
+    Search,
+}
+
+/// How a contact group is chosen for the client.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum GroupMode {
+    /// A new group for this relationship.
+    New,
+    /// One or more existing groups.
+    #[default]
+    Existing,
+}
+
+/// A posted form. One that does not read as a form at all (another content type, a malformed
+/// body) reads as empty, so the page says what is missing as for any form without its fields.
+fn read<T: Default>(form: Result<Posted<T>, FormRejection>) -> T {
+    form.map(|Posted(form)| form).unwrap_or_default()
+}
+
+/// A value that does not parse as `T` reads as absent.
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let raw = Option::<String>::deserialize(deserializer)?;
+    Ok(raw.and_then(|value| parse(&value)))
+}
+
+/// A value that does not parse as `T` (or none) reads as `T`'s default.
+fn lenient_or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned + Default,
+{
+    Ok(lenient(deserializer)?.unwrap_or_default())
+}
+
+/// A checkbox: ticked when it sends `yes`.
+fn ticked<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.is_some_and(|value| value == "yes"))
+}
+
+/// Each value that parses as `T`; the others are left out.
+fn lenient_all<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    /// A key sent once reads as one value where the form is read through `flatten`.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Values {
+        One(String),
+        Many(Vec<String>),
+    }
+    let raw = match Values::deserialize(deserializer)? {
+        Values::One(value) => vec![value],
+        Values::Many(values) => values,
+    };
+    Ok(raw.iter().filter_map(|value| parse(value)).collect())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(value: &str) -> Option<T> {
+    use serde::de::IntoDeserializer;
+    let value: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        value.into_deserializer();
+    T::deserialize(value).ok()
+}
+
 /// What the form holds, from the record or as the user typed it.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
 struct Form {
     first_name: String,
     last_name: String,
@@ -634,11 +763,15 @@ struct Form {
     mobile: String,
     title: String,
     message: String,
+    #[serde(deserialize_with = "lenient_all")]
     groups: Vec<Uuid>,
-    /// `new` or `existing` (contact groups).
-    group_mode: String,
+    #[serde(deserialize_with = "lenient_or_default")]
+    group_mode: GroupMode,
+    /// Only when a new group is made (see `Form::posted`).
     new_group_name: Option<String>,
+    #[serde(deserialize_with = "lenient_all")]
     new_group_members: Vec<Uuid>,
+    #[serde(deserialize_with = "ticked")]
     confidentiality_override: bool,
     /// What the lists of groups or teams, and of new group members, are searched for.
     q_groups: String,
@@ -654,46 +787,18 @@ impl Form {
             email: text(&prefill.email),
             mobile: text(&prefill.mobile),
             title: prefill.title.clone().unwrap_or_else(|| "Client".into()),
-            group_mode: "new".into(),
+            group_mode: GroupMode::New,
             ..Self::default()
         }
     }
 
-    fn parse(pairs: &[(String, String)]) -> Self {
-        let one = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
+    /// The form as posted: a new group's name counts only when a new group is made.
+    fn posted(mut self) -> Self {
+        self.new_group_name = match self.group_mode {
+            GroupMode::New => Some(self.new_group_name.unwrap_or_default()),
+            GroupMode::Existing => None,
         };
-        let ids = |name: &str| {
-            pairs
-                .iter()
-                .filter(|(k, _)| k == name)
-                .filter_map(|(_, v)| Uuid::parse_str(v).ok())
-                .collect::<Vec<_>>()
-        };
-        let mode = one("group_mode");
-        Self {
-            first_name: one("first_name"),
-            last_name: one("last_name"),
-            email: one("email"),
-            mobile: one("mobile"),
-            title: one("title"),
-            message: one("message"),
-            groups: ids("groups"),
-            new_group_name: (mode == "new").then(|| one("new_group_name")),
-            new_group_members: ids("new_group_members"),
-            group_mode: if mode.is_empty() {
-                "existing".into()
-            } else {
-                mode
-            },
-            confidentiality_override: one("confidentiality_override") == "yes",
-            q_groups: one("q_groups"),
-            q_members: one("q_members"),
-        }
+        self
     }
 
     /// Refuses control characters in what was typed, before any of it reaches a search or
@@ -747,7 +852,7 @@ struct FormPage<'a> {
     title: String,
     /// Every error, linked to the field it concerns.
     errors: Vec<ErrorLink<'a>>,
-    keys: Keys<'a>,
+    keys: Hidden<'a>,
     fields: Vec<Field<'a>>,
     message: &'a str,
     message_error: String,
@@ -1159,7 +1264,7 @@ async fn groups_section(
             )
             .await?;
             Ok(Groups::Contact(Box::new(ContactGroups {
-                new_mode: form.group_mode != "existing",
+                new_mode: form.group_mode == GroupMode::New,
                 name,
                 name_error: error_for(errors, "new_contact_group.name"),
                 members,
@@ -1175,17 +1280,8 @@ async fn groups_section(
     }
 }
 
-fn csrf_ok(session: &CanvasSession, pairs: &[(String, String)]) -> bool {
-    pairs
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .is_some_and(|(_, v)| bool::from(v.as_bytes().ct_eq(session.csrf.as_bytes())))
-}
-
-fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
-    form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
+fn csrf_ok(session: &CanvasSession, sent: &str) -> bool {
+    bool::from(sent.as_bytes().ct_eq(session.csrf.as_bytes()))
 }
 
 fn stale_form() -> Response {
@@ -1198,48 +1294,49 @@ fn stale_form() -> Response {
 
 /// A form posted from a session: checked against the session's CSRF token, for a tenancy
 /// where the user is active staff.
-struct Posted {
+struct Checked {
     session: Visit,
     link: OrgLink,
     kind: RecordKind,
     record: SalesforceId,
     all: Vec<ActingStaff>,
     chosen: ActingStaff,
-    pairs: Vec<(String, String)>,
 }
 
-async fn posted(state: &AppState, jar: &CookieJar, body: &Bytes) -> Result<Posted, Response> {
-    let pairs = form_pairs(body);
-    let (session, link) = session(state, jar, &pairs).await?;
-    if !csrf_ok(&session, &pairs) {
+async fn checked(state: &AppState, jar: &CookieJar, keys: &Keys) -> Result<Checked, Response> {
+    let (session, link) = session(state, jar, keys.session.as_deref()).await?;
+    if !csrf_ok(&session, &keys.csrf) {
         return Err(stale_form());
     }
     let (kind, record) = record_of(&session)?;
     let all = acting(state, &link, &session.user).await?;
-    let tenancy_id = pairs
+    let Some(chosen) = all
         .iter()
-        .find(|(k, _)| k == "tenancy")
-        .and_then(|(_, v)| Uuid::parse_str(v).ok());
-    let Some(chosen) = all.iter().find(|a| Some(a.tenancy) == tenancy_id).cloned() else {
+        .find(|a| Some(a.tenancy) == keys.tenancy)
+        .cloned()
+    else {
         return Err(message(
             StatusCode::NOT_FOUND,
             "Tenancy not available",
             "You are not an active staff user of that tenancy. Nothing was changed.",
         ));
     };
-    Ok(Posted {
+    Ok(Checked {
         session,
         link,
         kind,
         record,
         all,
         chosen,
-        pairs,
     })
 }
 
-async fn create(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
-    match create_inner(&state, &jar, &body).await {
+async fn create(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    form: Result<Posted<InvitePost>, FormRejection>,
+) -> Response {
+    match create_inner(&state, &jar, read(form)).await {
         Ok(response) | Err(response) => response,
     }
 }
@@ -1247,27 +1344,23 @@ async fn create(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> R
 async fn create_inner(
     state: &AppState,
     jar: &CookieJar,
-    body: &Bytes,
+    post: InvitePost,
 ) -> Result<Response, Response> {
-    let Posted {
+    let Checked {
         session,
         link,
         kind,
         record,
         all,
         chosen,
-        pairs,
-    } = posted(state, jar, body).await?;
-    let action = pairs
-        .iter()
-        .find(|(k, _)| k == "action")
-        .map(|(_, v)| v.as_str());
-    let mut form = Form::parse(&pairs);
+    } = checked(state, jar, &post.keys).await?;
+    let action = post.action.unwrap_or_default();
+    let mut form = post.form.posted();
     let refused = form.control_errors();
     // A send or a draft reads the record again, so one deleted or merged while the form was
     // open creates nothing; read-only fields come from the record as it is now, never from
     // the browser.
-    let submits = matches!(action, Some("send" | "draft"));
+    let submits = matches!(action, FormAction::Send | FormAction::Draft);
     let prefill = if submits || !link.field_mapping.read_only.is_empty() {
         let prefill = read_record(state, &link, kind, &record).await?;
         form.keep_read_only(&prefill);
@@ -1275,7 +1368,7 @@ async fn create_inner(
     } else {
         Prefill::default()
     };
-    if !refused.is_empty() && action != Some("open") && action != Some("choose") {
+    if !refused.is_empty() && !matches!(action, FormAction::Open | FormAction::Choose) {
         return render_form(
             state,
             &session,
@@ -1290,13 +1383,13 @@ async fn create_inner(
         .await;
     }
     let send = match action {
-        Some("send") => true,
-        Some("draft") => false,
-        Some("open") => return start(state, &session, &link, Some(chosen.tenancy)).await,
-        Some("choose") => return pick_tenancy(state, &session, &link, &record, &all).await,
+        FormAction::Send => true,
+        FormAction::Draft => false,
+        FormAction::Open => return start(state, &session, &link, Some(chosen.tenancy)).await,
+        FormAction::Choose => return pick_tenancy(state, &session, &link, &record, &all).await,
         // A search (or Enter in a field, whose default button is a search) shows the form
         // again with the lists searched and everything entered kept; it creates nothing.
-        _ => {
+        FormAction::Search => {
             return render_form(
                 state,
                 &session,
@@ -1388,7 +1481,7 @@ async fn invite(
 ) -> Result<(Client, bool), InviteFailure> {
     let model = acting.group_model;
     let optional = |v: &str| (!v.trim().is_empty()).then(|| v.to_string());
-    let new_group = form.group_mode == "new";
+    let new_group = form.group_mode == GroupMode::New;
     let input = InviteInput {
         first_name: form.first_name.clone(),
         last_name: form.last_name.clone(),
@@ -1448,8 +1541,12 @@ async fn invite(
     }
 }
 
-async fn action(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> Response {
-    match action_inner(&state, &jar, &body).await {
+async fn action(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    form: Result<Posted<StatusPost>, FormRejection>,
+) -> Response {
+    match action_inner(&state, &jar, read(form)).await {
         Ok(response) | Err(response) => response,
     }
 }
@@ -1457,16 +1554,15 @@ async fn action(State(state): State<AppState>, jar: CookieJar, body: Bytes) -> R
 async fn action_inner(
     state: &AppState,
     jar: &CookieJar,
-    body: &Bytes,
+    post: StatusPost,
 ) -> Result<Response, Response> {
-    let Posted {
+    let Checked {
         session,
         link,
         record,
         chosen,
-        pairs,
         ..
-    } = posted(state, jar, body).await?;
+    } = checked(state, jar, &post.keys).await?;
     let Some(client) = existing(state, &chosen, &link, &record).await? else {
         return Err(message(
             StatusCode::NOT_FOUND,
@@ -1481,14 +1577,7 @@ async fn action_inner(
             "Ask a users administrator of your firm. Nothing was changed.",
         ));
     }
-    let requested = pairs
-        .iter()
-        .find(|(k, _)| k == "action")
-        .map(|(_, v)| v.as_str());
-    let Some(requested) = StatusAction::ALL
-        .into_iter()
-        .find(|a| requested == Some(a.value()))
-    else {
+    let Some(requested) = post.action else {
         return Err(message(
             StatusCode::BAD_REQUEST,
             "Unknown action",
@@ -1524,5 +1613,69 @@ async fn action_inner(
             StatusCode::CONFLICT,
         )),
         Err(error) => Err(unavailable(&error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::FromRequest;
+
+    async fn posted<T>(body: &str) -> T
+    where
+        T: Default + serde::de::DeserializeOwned,
+    {
+        let request = axum::http::Request::post("/salesforce/invite")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body.to_string()))
+            .expect("request");
+        read(Posted::<T>::from_request(request, &()).await)
+    }
+
+    #[tokio::test]
+    async fn ticked_boxes_are_all_read_and_what_does_not_parse_reads_as_absent() {
+        let a = Uuid::now_v7();
+        let b = Uuid::now_v7();
+        let post: InvitePost = posted(&format!(
+            "csrf=c&tenancy=nope&groups={a}&groups=garbage&groups={b}&group_mode=sideways\
+             &action=explode&first_name=Ja%20ne&confidentiality_override=yes"
+        ))
+        .await;
+        assert_eq!(post.form.groups, vec![a, b]);
+        assert_eq!(post.keys.tenancy, None);
+        assert_eq!(post.action, None);
+        let form = post.form.posted();
+        assert_eq!(form.first_name, "Ja ne");
+        assert_eq!(form.group_mode, GroupMode::Existing);
+        assert!(form.confidentiality_override);
+
+        let post: InvitePost = posted(&format!("groups={a}&new_group_members={b}")).await;
+        assert_eq!(
+            (post.form.groups, post.form.new_group_members),
+            (vec![a], vec![b])
+        );
+        let post: InvitePost = posted("action=draft&group_mode=new&new_group_name=Smith").await;
+        assert_eq!(post.action, Some(FormAction::Draft));
+        assert_eq!(post.form.posted().new_group_name.as_deref(), Some("Smith"));
+        let post: InvitePost = posted("group_mode=new&new_group_name=").await;
+        assert_eq!(post.form.posted().new_group_name.as_deref(), Some(""));
+        let post: InvitePost = posted("new_group_name=Smith").await;
+        assert_eq!(post.form.posted().new_group_name, None);
+    }
+
+    #[tokio::test]
+    async fn a_status_action_is_one_of_the_three_and_a_body_that_is_no_form_reads_as_empty() {
+        let post: StatusPost = posted("action=resend&csrf=c").await;
+        assert_eq!(post.action, Some(StatusAction::Resend));
+        assert_eq!(post.keys.csrf, "c");
+        let post: StatusPost = posted("action=delete").await;
+        assert_eq!(post.action, None);
+
+        let request = axum::http::Request::post("/salesforce/invite/action")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from("{\"action\":\"send\"}"))
+            .expect("request");
+        let post: StatusPost = read(Posted::from_request(request, &()).await);
+        assert_eq!((post.action, post.keys.csrf.as_str()), (None, ""));
     }
 }

@@ -3,8 +3,9 @@
 //! says why it died, and an unknown one says nothing about anyone.
 
 use askama::Template;
-use axum::Router;
-use axum::body::Bytes;
+use axum::extract::rejection::FormRejection;
+use axum::{Form, Router};
+use serde::Deserialize;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
@@ -162,41 +163,45 @@ async fn open(
     (jar.add(cookie), response).into_response()
 }
 
+/// An answer's form: the CSRF value the page gave.
+#[derive(Deserialize)]
+struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
+}
+
 async fn accept(
     state: State<AppState>,
     token: Path<String>,
     jar: CookieJar,
-    body: Bytes,
+    form: Result<Form<AnswerForm>, FormRejection>,
 ) -> Response {
-    answer(state, token, jar, body, Answer::Accept).await
+    answer(state, token, jar, form, Answer::Accept).await
 }
 
 async fn decline(
     state: State<AppState>,
     token: Path<String>,
     jar: CookieJar,
-    body: Bytes,
+    form: Result<Form<AnswerForm>, FormRejection>,
 ) -> Response {
-    answer(state, token, jar, body, Answer::Decline).await
+    answer(state, token, jar, form, Answer::Decline).await
 }
 
 async fn answer(
     State(state): State<AppState>,
     Path(token): Path<String>,
     jar: CookieJar,
-    body: Bytes,
+    form: Result<Form<AnswerForm>, FormRejection>,
     answer: Answer,
 ) -> Response {
     if !plausible(&token) {
         return unknown();
     }
-    let sent = form_urlencoded::parse(&body)
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.into_owned());
-    let expected = jar
-        .get(CSRF_COOKIE)
-        .map(|cookie| cookie.value().to_string());
-    let genuine = matches!((&sent, &expected), (Some(a), Some(b)) if !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes())));
+    // A body that is not a form carries no CSRF value, and is refused as one without it.
+    let sent = form.map(|Form(form)| form.csrf).unwrap_or_default();
+    let expected = jar.get(CSRF_COOKIE).map(Cookie::value);
+    let genuine = matches!(expected, Some(expected) if !sent.is_empty() && bool::from(sent.as_bytes().ct_eq(expected.as_bytes())));
     if !genuine {
         return page(
             StatusCode::FORBIDDEN,
