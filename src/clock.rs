@@ -38,6 +38,30 @@ impl ManualClock {
     }
 }
 
+/// A clock that starts at a chosen instant and runs at real speed from there: the test-double
+/// clock of a whole process (`test_clock_start`), so a test can kill the process and start it
+/// again later in simulated time, past the leases the dead one held.
+#[derive(Debug, Clone, Copy)]
+pub struct StartedClock {
+    start: OffsetDateTime,
+    began: std::time::Instant,
+}
+
+impl StartedClock {
+    pub fn starting_at(start: OffsetDateTime) -> Self {
+        Self {
+            start,
+            began: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for StartedClock {
+    fn now(&self) -> OffsetDateTime {
+        self.start + self.began.elapsed()
+    }
+}
+
 impl ManualClock {
     /// Seconds since the Unix epoch, for comparing with JWT claims.
     pub fn now_unix(&self) -> i64 {
@@ -72,6 +96,15 @@ mod tests {
         assert_eq!(clock.now(), start);
         clock.advance(Duration::days(31));
         assert_eq!(clock.now(), time::macros::datetime!(2026-02-01 00:00 UTC));
+    }
+
+    #[test]
+    fn a_started_clock_runs_on_from_its_start() {
+        let start = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let clock = StartedClock::starting_at(start);
+        let (first, second) = (clock.now(), clock.now());
+        assert!(first >= start && first < start + Duration::minutes(1));
+        assert!(second >= first);
     }
 
     #[test]

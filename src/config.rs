@@ -30,6 +30,9 @@ pub struct Config {
     pub writeback: crate::jobs::writeback::WritebackConfig,
     pub mail: crate::mail::MailConfig,
     pub invitations: crate::jobs::invitations::InvitationConfig,
+    /// Test-double switch (crash tests only): the process's clock starts at this RFC 3339
+    /// instant and runs at real speed from there. Never set in production.
+    pub test_clock_start: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +161,7 @@ impl Default for Config {
             writeback: Default::default(),
             mail: Default::default(),
             invitations: Default::default(),
+            test_clock_start: None,
         }
     }
 }
@@ -279,7 +283,30 @@ impl Config {
                 reason: "must be at least 1024".into(),
             });
         }
+        self.test_clock_start()?;
         Ok(())
+    }
+
+    /// The instant the test-double clock starts at, when `test_clock_start` is set.
+    pub fn test_clock_start(&self) -> Result<Option<time::OffsetDateTime>, ConfigError> {
+        self.test_clock_start
+            .as_deref()
+            .map(|at| {
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| ConfigError::Invalid {
+                        key: "test_clock_start",
+                        reason: format!("`{at}` is not an RFC 3339 instant"),
+                    })
+            })
+            .transpose()
+    }
+
+    /// The clock the process runs on: the wall clock, or the test double when it is set.
+    pub fn clock(&self) -> Result<std::sync::Arc<dyn crate::clock::Clock>, ConfigError> {
+        Ok(match self.test_clock_start()? {
+            Some(start) => std::sync::Arc::new(crate::clock::StartedClock::starting_at(start)),
+            None => std::sync::Arc::new(crate::clock::SystemClock),
+        })
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {

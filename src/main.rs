@@ -9,7 +9,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use uuid::Uuid;
 
-use liaison::clock::SystemClock;
 use liaison::config::{Config, redact_url};
 use liaison::store::Store;
 
@@ -93,7 +92,10 @@ async fn main() -> ExitCode {
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url.expose();
-    Store::open(url, &config.database, Arc::new(SystemClock))
+    if config.test_clock_start.is_some() {
+        tracing::warn!("test_clock_start is set: this process runs on a test-double clock");
+    }
+    Store::open(url, &config.database, config.clock()?)
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(url)))
 }

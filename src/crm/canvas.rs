@@ -215,18 +215,30 @@ mod tests {
 
     #[test]
     fn url_safe_and_unpadded_base64_verify_alike() {
-        let signed = sign("s3cret", &envelope());
+        // A payload whose Base64 is padded, so the URL-safe unpadded form differs from it.
+        let mut padded = envelope();
+        while !sign("s3cret", &padded).ends_with('=') {
+            let filler = padded["context"]["user"]["fullName"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            padded["context"]["user"]["fullName"] = json!(format!("{filler} "));
+        }
+        let signed = sign("s3cret", &padded);
         let (signature, payload) = signed.split_once('.').unwrap();
         let url_safe = |s: &str| s.replace('+', "-").replace('/', "_").replace('=', "");
         let variant = format!("{}.{}", url_safe(signature), payload);
+        assert_ne!(
+            variant, signed,
+            "the signature's Base64 had nothing to re-encode"
+        );
         let request = SignedRequest::parse(&variant).unwrap();
         assert_eq!(request.verify("s3cret"), Ok(()));
         // The MAC covers the payload as sent; re-encoding it is an alteration.
         let altered = format!("{}.{}", signature, url_safe(payload));
-        if altered != signed {
-            let request = SignedRequest::parse(&altered).unwrap();
-            assert_eq!(request.verify("s3cret"), Err(CanvasError::BadSignature));
-        }
+        assert_ne!(altered, signed);
+        let request = SignedRequest::parse(&altered).unwrap();
+        assert_eq!(request.verify("s3cret"), Err(CanvasError::BadSignature));
     }
 
     #[test]

@@ -100,15 +100,6 @@ pub const GROUP_NAME_CONVENTION_MAX: usize = 80;
 /// Placeholders a convention may use.
 const PLACEHOLDERS: [&str; 2] = ["{first_name}", "{last_name}"];
 
-/// A new contact group's name for a client, by the tenancy's convention.
-pub fn group_name_for(convention: &str, first_name: &str, last_name: &str) -> String {
-    convention
-        .replace("{last_name}", last_name.trim())
-        .replace("{first_name}", first_name.trim())
-        .trim()
-        .to_string()
-}
-
 /// Checks a convention: it must name the relationship (use at least one placeholder), so the
 /// name it yields is never blank and never the same for every client.
 pub fn parse_group_name_convention(raw: &str) -> Result<String, String> {
@@ -134,9 +125,10 @@ pub fn parse_group_name_convention(raw: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
-/// The name a new contact group is pre-filled with. Never blank: with no usable name in the
-/// record, it falls back to "New Relationship".
-pub fn suggested_group_name(convention: &str, first_name: &str, last_name: &str) -> String {
+/// A new contact group's name for a client, by the tenancy's convention: the name the form
+/// proposes and the one auto-invite gives. Never blank: with no usable name in the record, it
+/// falls back to "New Relationship".
+pub fn group_name_for(convention: &str, first_name: &str, last_name: &str) -> String {
     let name = convention
         .replace("{first_name}", first_name.trim())
         .replace("{last_name}", last_name.trim());
@@ -156,7 +148,7 @@ mod tests {
     #[test]
     fn new_contact_group_name_defaults_to_last_name_relationship() {
         assert_eq!(
-            suggested_group_name(DEFAULT_GROUP_NAME_CONVENTION, "Jane", "Smith"),
+            group_name_for(DEFAULT_GROUP_NAME_CONVENTION, "Jane", "Smith"),
             "Smith Relationship"
         );
     }
@@ -164,11 +156,11 @@ mod tests {
     #[test]
     fn new_contact_group_name_is_never_blank() {
         assert_eq!(
-            suggested_group_name(DEFAULT_GROUP_NAME_CONVENTION, "", "  "),
+            group_name_for(DEFAULT_GROUP_NAME_CONVENTION, "", "  "),
             "New Relationship"
         );
         assert_eq!(
-            suggested_group_name("{first_name} {last_name}", "Jane", ""),
+            group_name_for("{first_name} {last_name}", "Jane", ""),
             "Jane"
         );
     }

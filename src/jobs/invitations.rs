@@ -2,12 +2,14 @@
 //! schedules the next one, and expires cycles that ran their 30 days. It reads only what is
 //! due (`next_due_at`, indexed), so its cost follows the due invitations, not all of them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use time::macros::format_description;
+use tokio::sync::Semaphore;
 
 use crate::clock::{from_millis, to_millis};
 use crate::crm::{digest, oauth::random_token};
@@ -75,8 +77,8 @@ const RECORD_GROUP: usize = 64;
 
 /// One pass: every cycle due now, in batches, until none is left. A batch's links are recorded
 /// in one transaction before any e-mail leaves; the e-mails go out concurrently, and their
-/// results are recorded in small groups as they come, so a crash repeats at most the e-mails
-/// that were in flight, each once.
+/// results are recorded as they come, alongside the sending, so a crash repeats at most the
+/// e-mails that were in flight, each once.
 pub async fn pass(
     store: &Store,
     mailer: &dyn Mailer,
@@ -134,39 +136,59 @@ pub async fn pass(
                     .collect::<Vec<_>>(),
             )
             .await?;
-        let mut results = futures::stream::iter(prepared.into_iter().zip(links))
-            .map(|((cycle, token, expires, ends), link)| async move {
-                let url = link_url(link_base_url, &token);
-                let email = invitation(&Invitation {
-                    tenancy_name: &cycle.tenancy_name,
-                    first_name: &cycle.first_name,
-                    last_name: &cycle.last_name,
-                    email: &cycle.email,
-                    link: &url,
-                    message: cycle.message.as_deref(),
-                    valid_until: &human_time(expires),
-                });
-                let sent = mailer.send(&email).await;
-                let outcome = delivery(config, &cycle, sent, now, ends);
-                (cycle, link, outcome)
+        // An e-mail holds its permit from before it is sent until its result is committed, so
+        // at most `concurrency` e-mails are ever sent but unrecorded: the most a crash can
+        // repeat. Results are recorded while the next e-mails are sending, each transaction
+        // taking whatever has completed since the last one began.
+        let unrecorded = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let results = futures::stream::iter(prepared.into_iter().zip(links))
+            .map(|((cycle, token, expires, ends), link)| {
+                let unrecorded = unrecorded.clone();
+                async move {
+                    let permit = unrecorded.acquire_owned().await;
+                    let url = link_url(link_base_url, &token);
+                    let email = invitation(&Invitation {
+                        tenancy_name: &cycle.tenancy_name,
+                        first_name: &cycle.first_name,
+                        last_name: &cycle.last_name,
+                        email: &cycle.email,
+                        link: &url,
+                        message: cycle.message.as_deref(),
+                        valid_until: &human_time(expires),
+                    });
+                    let sent = mailer.send(&email).await;
+                    let outcome = delivery(config, &cycle, sent, now, ends);
+                    ((cycle, link, outcome), permit)
+                }
             })
             .buffer_unordered(config.concurrency.max(1));
-        let mut group = Vec::with_capacity(RECORD_GROUP);
-        while let Some(result) = results.next().await {
-            match &result.2 {
-                Delivery::Sent { .. } => report.sent += 1,
-                Delivery::Failed { gave_up: true, .. } => report.failed += 1,
-                Delivery::Failed { .. } => report.retried += 1,
+        let (completed, recorded) = futures::channel::mpsc::unbounded();
+        let sending = async move {
+            let mut results = std::pin::pin!(results);
+            while let Some(result) = results.next().await {
+                if completed.unbounded_send(result).is_err() {
+                    break;
+                }
             }
-            group.push(result);
-            if group.len() >= RECORD_GROUP {
+            Ok::<(), store::Error>(())
+        };
+        let recording = async {
+            let mut groups = recorded.ready_chunks(RECORD_GROUP);
+            while let Some(group) = groups.next().await {
+                let (group, permits): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+                for result in &group {
+                    match &result.2 {
+                        Delivery::Sent { .. } => report.sent += 1,
+                        Delivery::Failed { gave_up: true, .. } => report.failed += 1,
+                        Delivery::Failed { .. } => report.retried += 1,
+                    }
+                }
                 store.record_deliveries(&group).await?;
-                group.clear();
+                drop(permits);
             }
-        }
-        if !group.is_empty() {
-            store.record_deliveries(&group).await?;
-        }
+            Ok(())
+        };
+        tokio::try_join!(sending, recording)?;
     }
     loop {
         let due = store

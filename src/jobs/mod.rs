@@ -26,7 +26,34 @@ pub struct Workers {
     pub wake: Arc<Notify>,
 }
 
-/// Runs the workers until `shutdown` turns true, then finishes the pass in progress.
+/// One round of every worker: a re-send pass, an inbox pass and a write-back pass, each failure
+/// logged and the round going on. True when any of them found work, so the loop goes again
+/// at once instead of idling.
+pub async fn round(workers: &Workers) -> bool {
+    let mut busy = false;
+    match invitations::pass(
+        &workers.store,
+        workers.mailer.as_ref(),
+        &workers.invitations,
+        &workers.link_base_url,
+    )
+    .await
+    {
+        Ok(report) => busy |= report.due > 0,
+        Err(error) => tracing::error!(error = %error, "invitation pass failed"),
+    }
+    match inbox::pass(&workers.store, &inbox::InboxConfig::default()).await {
+        Ok(report) => busy |= report.claimed > 0,
+        Err(error) => tracing::error!(error = %error, "inbox pass failed"),
+    }
+    match writeback::pass(&workers.crm, &workers.store, &workers.writeback).await {
+        Ok(report) => busy |= report.full_batches > 0,
+        Err(error) => tracing::error!(error = %error, "write-back pass failed"),
+    }
+    busy
+}
+
+/// Runs the workers until `shutdown` turns true, then finishes the round in progress.
 pub async fn run(workers: Workers, mut shutdown: watch::Receiver<bool>) {
     let idle = Duration::from_millis(
         workers
@@ -35,26 +62,7 @@ pub async fn run(workers: Workers, mut shutdown: watch::Receiver<bool>) {
             .min(workers.invitations.poll_interval_ms),
     );
     loop {
-        let mut busy = false;
-        match invitations::pass(
-            &workers.store,
-            workers.mailer.as_ref(),
-            &workers.invitations,
-            &workers.link_base_url,
-        )
-        .await
-        {
-            Ok(report) => busy |= report.due > 0,
-            Err(error) => tracing::error!(error = %error, "invitation pass failed"),
-        }
-        match inbox::pass(&workers.store, &inbox::InboxConfig::default()).await {
-            Ok(report) => busy |= report.claimed > 0,
-            Err(error) => tracing::error!(error = %error, "inbox pass failed"),
-        }
-        match writeback::pass(&workers.crm, &workers.store, &workers.writeback).await {
-            Ok(report) => busy |= report.full_batches > 0,
-            Err(error) => tracing::error!(error = %error, "write-back pass failed"),
-        }
+        let busy = round(&workers).await;
         if *shutdown.borrow() {
             break;
         }

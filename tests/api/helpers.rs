@@ -126,6 +126,8 @@ pub struct TestApp {
     pub operator: String,
     /// Stands in for Salesforce (login host and instance alike).
     pub salesforce: wiremock::MockServer,
+    /// The app's database, for a `liaison` process started beside it.
+    pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     _db: TestDb,
 }
@@ -278,6 +280,7 @@ impl TestApp {
             clock,
             operator,
             salesforce,
+            database_url: url,
             shutdown: Some(tx),
             _db: db,
         }

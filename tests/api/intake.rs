@@ -5,115 +5,24 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use liaison::domain::values::SalesforceId;
 use liaison::jobs::inbox::{InboxConfig, PassReport, pass};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::fixtures::{
+    Intake, ORG_ID, contact, contact_id, envelope, fixture, intake, linked_client, notification_id,
+    post_xml, sf_id,
+};
 use crate::helpers::{Tenancy, TestApp};
 use crate::invitations::run as run_invitations;
 use crate::on_both_backends;
-use crate::salesforce::web_server_link;
 use crate::smtp::SmtpServer;
 
 /// The Ack exactly as PROTOCOLS.md gives it.
 const ACK: &str = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>"#;
-const ORG_ID: &str = "00D5g000004ZKTDEA4";
 const INTEGRATION_USER: &str = "0055g00000IntEgAAJ";
-
-/// A tenancy, its team, and an org link with its intake secrets.
-struct Intake {
-    t: Tenancy,
-    team: String,
-    link: String,
-    outbound_url: String,
-    webhook_url: String,
-    webhook_secret: String,
-}
-
-async fn intake(app: &TestApp) -> Intake {
-    let t = app.tenancy("Acme", "client_teams").await;
-    let team = app
-        .group(&t, "client-teams", "Private Clients", &[&t.admin_id])
-        .await;
-    let created = web_server_link(app, &t).await;
-    let secrets = &created["intake_secrets"];
-    // The secrets are shown once: reading the link again shows only that they are set.
-    let link = created["id"].as_str().unwrap().to_string();
-    let read = app
-        .get(&format!("/api/v1/org-links/{link}"), &app.operator)
-        .await
-        .expect(200);
-    assert!(read.get("intake_secrets").is_none(), "{read:#}");
-    assert_eq!(read["has_outbound_token"], true);
-    assert_eq!(read["has_webhook_secret"], true);
-    Intake {
-        t,
-        team,
-        link,
-        outbound_url: secrets["outbound_message_url"]
-            .as_str()
-            .unwrap()
-            .to_string(),
-        webhook_url: secrets["webhook_url"].as_str().unwrap().to_string(),
-        webhook_secret: secrets["webhook_secret"].as_str().unwrap().to_string(),
-    }
-}
-
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/wiremock-fixtures/outbound/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("fixture")
-}
-
-fn sf_id(prefix: &str, n: usize) -> String {
-    SalesforceId::parse(&format!("{prefix}{n:05}"))
-        .unwrap()
-        .as_str()
-        .to_string()
-}
-
-fn contact_id(n: usize) -> String {
-    sf_id("0035g00000", n)
-}
-
-fn notification_id(n: usize) -> String {
-    sf_id("04l5g00000", n)
-}
-
-/// An envelope around notifications, shaped as the fixtures are.
-fn envelope(org: &str, notifications: &[String]) -> String {
-    let head = fixture("contact.xml");
-    let start = head.find("   <Notification>").unwrap();
-    let end = head.find("  </notifications>").unwrap();
-    format!(
-        "{}{}{}",
-        &head[..start].replace(ORG_ID, org),
-        notifications.concat(),
-        &head[end..]
-    )
-}
-
-/// A Contact notification with these fields (`None` is `xsi:nil`).
-fn contact(nid: usize, record: usize, when: &str, fields: &[(&str, Option<&str>)]) -> String {
-    let mut body = format!(
-        "<Notification><Id>{}</Id><sObject xsi:type=\"sf:Contact\" xmlns:sf=\"urn:sobject.enterprise.soap.sforce.com\"><sf:Id>{}</sf:Id><sf:LastModifiedDate>{when}</sf:LastModifiedDate>",
-        notification_id(nid),
-        contact_id(record)
-    );
-    for (name, value) in fields {
-        match value {
-            Some(v) => body.push_str(&format!("<sf:{name}>{v}</sf:{name}>")),
-            None => body.push_str(&format!("<sf:{name} xsi:nil=\"true\"/>")),
-        }
-    }
-    body.push_str("</sObject></Notification>");
-    body
-}
 
 fn account_id(n: usize) -> String {
     sf_id("0015g00000", n)
@@ -132,33 +41,6 @@ fn person_account(nid: usize, record: usize, when: &str, fields: &[(&str, &str)]
     }
     body.push_str("</sObject></Notification>");
     body
-}
-
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-async fn post_xml(app: &TestApp, url: &str, body: impl Into<reqwest::Body>) -> Answer {
-    let response = app
-        .http
-        .post(url)
-        .header("content-type", "text/xml; charset=utf-8")
-        .header("SOAPAction", "\"\"")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    Answer {
-        status: response.status().as_u16(),
-        content_type: response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default(),
-        body: response.text().await.unwrap(),
-    }
 }
 
 fn signature(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
@@ -240,44 +122,6 @@ async fn all_items(app: &TestApp, i: &Intake) -> Vec<Value> {
 
 async fn work(app: &TestApp) -> PassReport {
     pass(&app.store, &InboxConfig::default()).await.unwrap()
-}
-
-/// A client linked to Contact `record`, as a draft or (with `send`) invited.
-async fn linked_client(
-    app: &TestApp,
-    i: &Intake,
-    record: usize,
-    email: &str,
-    send: bool,
-) -> String {
-    let client = app
-        .post(
-            &format!("/api/v1/tenancies/{}/clients", i.t.id),
-            &i.t.admin_token,
-            json!({ "first_name": "Jane", "last_name": "Smith", "email": email, "client_teams": [i.team] }),
-        )
-        .await
-        .expect(201);
-    let id = client["id"].as_str().unwrap().to_string();
-    app.put(
-        &format!("/api/v1/tenancies/{}/clients/{id}/crm-record", i.t.id),
-        &i.t.admin_token,
-        Some(
-            json!({ "org_link_id": i.link, "sobject": "Contact", "record_id": contact_id(record) }),
-        ),
-    )
-    .await
-    .expect(204);
-    if send {
-        app.post(
-            &format!("/api/v1/tenancies/{}/clients/{id}/send", i.t.id),
-            &i.t.admin_token,
-            json!({}),
-        )
-        .await
-        .expect(200);
-    }
-    id
 }
 
 async fn client(app: &TestApp, i: &Intake, id: &str) -> Value {

@@ -1,90 +1,16 @@
 //! The status write-back: outbox rows written in the status change's transaction, coalesced
 //! per record, sent in Collections calls of at most 200, each record settled on its own.
 
-use liaison::domain::values::SalesforceId;
 use liaison::jobs::writeback::{WritebackConfig, pass};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{Tenancy, TestApp};
+use crate::fixtures::{AllSucceed, COLLECTIONS, connected, contact_id, linked_draft, sent_bodies};
+use crate::helpers::TestApp;
 use crate::on_both_backends;
-use crate::salesforce::{connect, crm, fixture, web_server_link};
-
-const COLLECTIONS: &str = "/services/data/v62.0/composite/sobjects";
-
-/// A client-team tenancy whose org link is connected.
-async fn connected(app: &TestApp) -> (Tenancy, Uuid, String) {
-    let t = app.tenancy("Acme", "client_teams").await;
-    let team = app
-        .group(&t, "client-teams", "Private Clients", &[&t.admin_id])
-        .await;
-    let link = connect(app, &web_server_link(app, &t).await).await;
-    (t, link, team)
-}
-
-/// A Contact id, valid and distinct for each `n`.
-fn contact_id(n: usize) -> String {
-    SalesforceId::parse(&format!("0035g00000{n:05}"))
-        .unwrap()
-        .as_str()
-        .to_string()
-}
-
-/// Invites a client as a draft and links them to Contact `n`.
-async fn linked_client(app: &TestApp, t: &Tenancy, team: &str, link: Uuid, n: usize) -> String {
-    let client = app
-        .post(
-            &format!("/api/v1/tenancies/{}/clients", t.id),
-            &t.admin_token,
-            json!({ "first_name": "Client", "last_name": format!("{n}"), "email": format!("client{n}@example.com"),
-                    "client_teams": [team] }),
-        )
-        .await
-        .expect(201);
-    let id = client["id"].as_str().unwrap().to_string();
-    app.put(
-        &format!("/api/v1/tenancies/{}/clients/{id}/crm-record", t.id),
-        &t.admin_token,
-        Some(json!({ "org_link_id": link, "sobject": "Contact", "record_id": contact_id(n) })),
-    )
-    .await
-    .expect(204);
-    id
-}
-
-/// Answers every Collections call with success for each record it carries.
-struct AllSucceed;
-
-impl wiremock::Respond for AllSucceed {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
-        let results: Vec<Value> = body["records"]
-            .as_array()
-            .map(|records| {
-                records
-                    .iter()
-                    .map(|r| json!({ "id": r["id"], "success": true, "errors": [] }))
-                    .collect()
-            })
-            .unwrap_or_default();
-        ResponseTemplate::new(200)
-            .insert_header("Sforce-Limit-Info", "api-usage=120/15000")
-            .set_body_json(results)
-    }
-}
-
-async fn sent_bodies(app: &TestApp) -> Vec<Value> {
-    app.salesforce
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.method.as_str() == "PATCH" && r.url.path() == COLLECTIONS)
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect()
-}
+use crate::salesforce::{crm, fixture};
 
 /// Sends at once: the tests' clock stands still, so no batch would ever finish lingering.
 fn config() -> WritebackConfig {
@@ -110,7 +36,7 @@ on_both_backends!(
 
 async fn only_the_newest_status_of_a_record_is_written_with_the_mapped_fields(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    let client = linked_client(&app, &t, &team, link, 1).await;
+    let client = linked_draft(&app, &t, &team, link, 1).await;
     app.post(
         &format!("/api/v1/tenancies/{}/clients/{client}/revoke", t.id),
         &t.admin_token,
@@ -154,7 +80,7 @@ async fn one_failing_record_never_holds_back_the_others_and_failures_are_kept_fo
 ) {
     let (t, link, team) = connected(&app).await;
     for n in 1..=4 {
-        linked_client(&app, &t, &team, link, n).await;
+        linked_draft(&app, &t, &team, link, n).await;
     }
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
@@ -249,7 +175,7 @@ async fn one_failing_record_never_holds_back_the_others_and_failures_are_kept_fo
 
 async fn a_transient_failure_is_retried_after_its_backoff(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    linked_client(&app, &t, &team, link, 1).await;
+    linked_draft(&app, &t, &team, link, 1).await;
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
         .respond_with(fixture(&app, "rest/server-unavailable.json"))
@@ -285,7 +211,7 @@ async fn a_transient_failure_is_retried_after_its_backoff(app: TestApp) {
 async fn at_most_200_records_go_in_one_call(app: TestApp) {
     let (t, link, team) = connected(&app).await;
     let clients: Vec<String> =
-        futures::future::join_all((1..=450).map(|n| linked_client(&app, &t, &team, link, n))).await;
+        futures::future::join_all((1..=450).map(|n| linked_draft(&app, &t, &team, link, n))).await;
     assert_eq!(clients.len(), 450);
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
@@ -304,7 +230,7 @@ async fn at_most_200_records_go_in_one_call(app: TestApp) {
 
 async fn a_link_over_its_budget_waits_and_resumes_when_the_window_rolls(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    linked_client(&app, &t, &team, link, 1).await;
+    linked_draft(&app, &t, &team, link, 1).await;
     // The org allows 15,000 calls a day; this link's share is 20 %, 3,000, all spent.
     app.store.record_api_usage(link, 5000, 15000).await.unwrap();
     app.store.count_api_call(link, 3000).await.unwrap();
@@ -360,7 +286,7 @@ async fn a_link_over_its_budget_waits_and_resumes_when_the_window_rolls(app: Tes
 
 async fn request_limit_exceeded_caps_the_link_and_keeps_the_work(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    linked_client(&app, &t, &team, link, 1).await;
+    linked_draft(&app, &t, &team, link, 1).await;
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
         .respond_with(fixture(&app, "rest/request-limit-exceeded.json"))
@@ -385,7 +311,7 @@ async fn request_limit_exceeded_caps_the_link_and_keeps_the_work(app: TestApp) {
 
 async fn an_unauthorized_link_keeps_its_write_backs_until_reconnected(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    linked_client(&app, &t, &team, link, 1).await;
+    linked_draft(&app, &t, &team, link, 1).await;
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
         .respond_with(fixture(&app, "rest/invalid-session.json"))
@@ -456,7 +382,7 @@ async fn a_client_without_a_crm_record_writes_nothing_back(app: TestApp) {
 
 async fn two_workers_at_once_never_send_a_record_twice(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    futures::future::join_all((1..=300).map(|n| linked_client(&app, &t, &team, link, n))).await;
+    futures::future::join_all((1..=300).map(|n| linked_draft(&app, &t, &team, link, n))).await;
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
         .respond_with(AllSucceed)
@@ -496,7 +422,7 @@ on_both_backends!(a_small_batch_lingers_for_more_records_then_goes);
 
 async fn a_small_batch_lingers_for_more_records_then_goes(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    linked_client(&app, &t, &team, link, 1).await;
+    linked_draft(&app, &t, &team, link, 1).await;
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
         .respond_with(AllSucceed)
@@ -540,7 +466,7 @@ async fn every_invitation_status_change_reaches_the_record(app: TestApp) {
         .mount(&app.salesforce)
         .await;
     let clients: Vec<String> =
-        futures::future::join_all((1..=4).map(|n| linked_client(&app, &t, &team, link, n))).await;
+        futures::future::join_all((1..=4).map(|n| linked_draft(&app, &t, &team, link, n))).await;
     for client in &clients {
         app.post(
             &format!("/api/v1/tenancies/{}/clients/{client}/send", t.id),
@@ -699,7 +625,7 @@ async fn records_that_failed_together_retry_together_and_fill_a_batch_with_fresh
 ) {
     let (t, link, team) = connected(&app).await;
     for n in 1..=4 {
-        linked_client(&app, &t, &team, link, n).await;
+        linked_draft(&app, &t, &team, link, n).await;
     }
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
@@ -736,7 +662,7 @@ async fn records_that_failed_together_retry_together_and_fill_a_batch_with_fresh
         0
     );
     for n in 5..=6 {
-        linked_client(&app, &t, &team, link, n).await;
+        linked_draft(&app, &t, &team, link, n).await;
     }
     app.clock.advance(time::Duration::milliseconds(500));
     let report = pass(&crm(&app), &app.store, &lingering).await.unwrap();
@@ -757,7 +683,7 @@ async fn records_that_failed_together_retry_together_and_fill_a_batch_with_fresh
 async fn a_failed_call_makes_the_link_wait_then_its_rows_go_out_together(app: TestApp) {
     let (t, link, team) = connected(&app).await;
     for n in 1..=2 {
-        linked_client(&app, &t, &team, link, n).await;
+        linked_draft(&app, &t, &team, link, n).await;
     }
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
@@ -778,7 +704,7 @@ async fn a_failed_call_makes_the_link_wait_then_its_rows_go_out_together(app: Te
     assert!(pending(&app, link).await.iter().all(|w| w["attempts"] == 1));
 
     // A fresh row waits with the link, which honours Retry-After.
-    linked_client(&app, &t, &team, link, 3).await;
+    linked_draft(&app, &t, &team, link, 3).await;
     app.clock.advance(time::Duration::seconds(119));
     assert_eq!(
         pass(&crm(&app), &app.store, &config()).await.unwrap().calls,
@@ -792,7 +718,7 @@ async fn a_failed_call_makes_the_link_wait_then_its_rows_go_out_together(app: Te
 
 async fn rate_and_concurrency_limits_back_off_without_capping_the_link(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    linked_client(&app, &t, &team, link, 1).await;
+    linked_draft(&app, &t, &team, link, 1).await;
 
     // A 429, though its body names REQUEST_LIMIT_EXCEEDED: a wait of Retry-After, no cap.
     Mock::given(method("PATCH"))
@@ -853,7 +779,7 @@ const LIMITS: &str = "/services/data/v62.0/limits";
 
 async fn at_the_daily_limit_one_probe_per_interval_and_a_raised_limit_is_noticed(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    linked_client(&app, &t, &team, link, 1).await;
+    linked_draft(&app, &t, &team, link, 1).await;
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
         .respond_with(fixture(&app, "rest/request-limit-exceeded.json"))
@@ -912,7 +838,7 @@ async fn at_the_daily_limit_one_probe_per_interval_and_a_raised_limit_is_noticed
 
 async fn the_daily_limit_told_by_its_form_caps_the_link_without_usage(app: TestApp) {
     let (t, link, team) = connected(&app).await;
-    linked_client(&app, &t, &team, link, 1).await;
+    linked_draft(&app, &t, &team, link, 1).await;
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
         .respond_with(fixture(&app, "rest/request-limit-exceeded-no-usage.json"))
