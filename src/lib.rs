@@ -12,6 +12,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod markup;
 pub mod secrets;
 pub mod store;
 pub mod telemetry;

@@ -2,20 +2,23 @@
 //! accepting or declining is a POST with a CSRF token (mail scanners follow links). A dead link
 //! says why it died, and an unknown one says nothing about anyone.
 
-use axum::Router;
-use axum::body::Bytes;
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::{Form, Router};
+use serde::Deserialize;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
 use super::client_ip::TrustedProxies;
 use super::extract::Path;
-use super::html::{escape, page, page_html};
+use super::html::{page, render};
 use crate::domain::invitation::DeadLink;
 use crate::secrets::{digest, random_token};
 use crate::store::{Answer, LinkView};
@@ -108,10 +111,21 @@ fn dead(reason: DeadLink) -> Response {
     page(StatusCode::GONE, title, message)
 }
 
+/// The choice a link opens: accept or decline, each a form carrying the CSRF value.
+#[derive(Template)]
+#[template(path = "invitation.html")]
+struct Invitation<'a> {
+    title: String,
+    first_name: &'a str,
+    tenancy_name: &'a str,
+    token: &'a str,
+    csrf: &'a str,
+}
+
 async fn open(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    headers: HeaderMap,
+    jar: CookieJar,
 ) -> Response {
     if !plausible(&token) {
         return unknown();
@@ -126,74 +140,68 @@ async fn open(
     }
     // A browser keeps the CSRF value it already has, so every open tab's form stays good;
     // one that has none (or a malformed one) gets a new value.
-    let csrf = super::html::cookie_value(&headers, CSRF_COOKIE)
+    let csrf = jar
+        .get(CSRF_COOKIE)
+        .map(|cookie| cookie.value().to_string())
         .filter(|value| plausible(value))
         .unwrap_or_else(random_token);
-    let form = |action: &str, label: &str, class: &str| {
-        format!(
-            "<form method=\"post\" action=\"/invitations/{token}/{action}\" style=\"display:inline\">\
-             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\" class=\"{class}\">{label}</button></form>"
-        )
-    };
-    let body = format!(
-        "<p>Dear {first},</p><p>{tenancy} invites you to talk with them in their secure messenger.</p>{accept}{decline}",
-        first = escape(&view.first_name),
-        tenancy = escape(&view.tenancy_name),
-        accept = form("accept", "Accept the invitation", "primary"),
-        decline = form("decline", "Decline", ""),
-    );
-    let mut response = page_html(
+    let response = render(
         StatusCode::OK,
-        &format!("Your invitation from {}", view.tenancy_name),
-        &body,
+        &Invitation {
+            title: format!("Your invitation from {}", view.tenancy_name),
+            first_name: &view.first_name,
+            tenancy_name: &view.tenancy_name,
+            token: &token,
+            csrf: &csrf,
+        },
     );
-    let secure = if state.crm.config().public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    if let Ok(cookie) =
-        format!("{CSRF_COOKIE}={csrf}; Path=/invitations; HttpOnly; SameSite=Strict{secure}")
-            .parse()
-    {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    response
+    let cookie = Cookie::build((CSRF_COOKIE, csrf))
+        .path("/invitations")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.crm.config().public_url.starts_with("https://"));
+    (jar.add(cookie), response).into_response()
+}
+
+/// An answer's form: the CSRF value the page gave.
+#[derive(Deserialize)]
+struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn accept(
     state: State<AppState>,
     token: Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    jar: CookieJar,
+    form: Result<Form<AnswerForm>, FormRejection>,
 ) -> Response {
-    answer(state, token, headers, body, Answer::Accept).await
+    answer(state, token, jar, form, Answer::Accept).await
 }
 
 async fn decline(
     state: State<AppState>,
     token: Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    jar: CookieJar,
+    form: Result<Form<AnswerForm>, FormRejection>,
 ) -> Response {
-    answer(state, token, headers, body, Answer::Decline).await
+    answer(state, token, jar, form, Answer::Decline).await
 }
 
 async fn answer(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    jar: CookieJar,
+    form: Result<Form<AnswerForm>, FormRejection>,
     answer: Answer,
 ) -> Response {
     if !plausible(&token) {
         return unknown();
     }
-    let sent = form_urlencoded::parse(&body)
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.into_owned());
-    let expected = super::html::cookie_value(&headers, CSRF_COOKIE);
-    let genuine = matches!((&sent, &expected), (Some(a), Some(b)) if !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes())));
+    // A body that is not a form carries no CSRF value, and is refused as one without it.
+    let sent = form.map(|Form(form)| form.csrf).unwrap_or_default();
+    let expected = jar.get(CSRF_COOKIE).map(Cookie::value);
+    let genuine = matches!(expected, Some(expected) if !sent.is_empty() && bool::from(sent.as_bytes().ct_eq(expected.as_bytes())));
     if !genuine {
         return page(
             StatusCode::FORBIDDEN,

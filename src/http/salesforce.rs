@@ -4,9 +4,10 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
 
 use super::AppState;
@@ -36,7 +37,11 @@ struct CallbackQuery {
 
 /// Opens the single-use ticket from `connect`: binds the flow to this browser with a cookie and
 /// sends it to Salesforce to approve.
-async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -> Response {
+async fn start(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<StartQuery>,
+) -> Response {
     let Some(ticket) = query.ticket.filter(|t| !t.is_empty() && t.len() < 100) else {
         return page(
             StatusCode::BAD_REQUEST,
@@ -46,26 +51,25 @@ async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -
     };
     match state.crm.begin_web_flow(&ticket).await {
         Ok((authorize_url, binding)) => {
-            let secure = if state.crm.config().public_url.starts_with("https://") {
-                "; Secure"
-            } else {
-                ""
+            let cookie = Cookie::build((BINDING_COOKIE, binding))
+                .path("/salesforce/oauth")
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .max_age(time::Duration::minutes(
+                    i64::try_from(state.crm.config().oauth_flow_minutes).unwrap_or(10),
+                ))
+                .secure(state.crm.config().public_url.starts_with("https://"));
+            let Ok(location) = header::HeaderValue::try_from(authorize_url) else {
+                return StatusCode::SEE_OTHER.into_response();
             };
-            let minutes = state.crm.config().oauth_flow_minutes * 60;
-            let cookie = format!(
-                "{BINDING_COOKIE}={binding}; Path=/salesforce/oauth; HttpOnly; SameSite=Lax; Max-Age={minutes}{secure}"
-            );
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            let headers = response.headers_mut();
-            if let (Ok(location), Ok(cookie)) = (authorize_url.parse(), cookie.parse()) {
-                headers.insert(header::LOCATION, location);
-                headers.insert(header::SET_COOKIE, cookie);
-                headers.insert(
+            let headers = [
+                (header::LOCATION, location),
+                (
                     header::CACHE_CONTROL,
                     header::HeaderValue::from_static("no-store"),
-                );
-            }
-            response
+                ),
+            ];
+            (StatusCode::SEE_OTHER, jar.add(cookie), headers).into_response()
         }
         Err(_) => page(
             StatusCode::NOT_FOUND,
@@ -75,14 +79,10 @@ async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -
     }
 }
 
-fn binding_cookie(headers: &HeaderMap) -> Option<String> {
-    super::html::cookie_value(headers, BINDING_COOKIE)
-}
-
 /// Salesforce sends the browser back here with a code (or an error).
 async fn callback(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    jar: CookieJar,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     if let Some(error) = query.error {
@@ -102,7 +102,7 @@ async fn callback(
             "Salesforce's answer is missing its code or state. Nothing was changed.",
         );
     };
-    let Some(binding) = binding_cookie(&headers) else {
+    let Some(binding) = jar.get(BINDING_COOKIE).map(|c| c.value().to_string()) else {
         return page(
             StatusCode::BAD_REQUEST,
             "Connection not recognised",

@@ -1,24 +1,14 @@
-//! The e-mails Liaison sends, as plain text and HTML. Everything that comes from people (names,
-//! the staff's message) is escaped in the HTML part.
+//! The e-mails Liaison sends, as plain text and HTML, from the templates in `templates/mail/`.
+//! Everything that comes from people (names, the staff's message) is escaped in the HTML part
+//! by the template engine; the plain-text part keeps it as written.
+
+use askama::Template;
 
 use super::Email;
+use crate::markup::render;
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
+#[derive(Template)]
+#[template(path = "mail/invitation.txt")]
 pub struct Invitation<'a> {
     pub tenancy_name: &'a str,
     pub first_name: &'a str,
@@ -31,48 +21,47 @@ pub struct Invitation<'a> {
     pub valid_until: &'a str,
 }
 
+/// The invitation's HTML part: the same values as its text.
+#[derive(Template)]
+#[template(path = "mail/invitation.html")]
+struct InvitationHtml<'a, 'i>(&'i Invitation<'a>);
+
+impl<'a> std::ops::Deref for InvitationHtml<'a, '_> {
+    type Target = Invitation<'a>;
+
+    fn deref(&self) -> &Invitation<'a> {
+        self.0
+    }
+}
+
 pub fn invitation(i: &Invitation<'_>) -> Email {
-    let subject = format!("{} invites you to its secure messenger", i.tenancy_name);
-    let message_text = i.message.map(|m| format!("\n{m}\n")).unwrap_or_default();
-    let text = format!(
-        "Dear {first},\n\n{tenancy} invites you to talk with them securely.\n{message}\n\
-         Accept or decline your invitation here:\n{link}\n\n\
-         This link works until {until}. If it has expired, look for a newer e-mail from us, or ask \
-         {tenancy} to send a new invitation.\n\nIf you did not expect this e-mail, you can ignore it.\n",
-        first = i.first_name,
-        tenancy = i.tenancy_name,
-        message = message_text,
-        link = i.link,
-        until = i.valid_until,
-    );
-    let message_html = i
-        .message
-        .map(|m| {
-            format!(
-                "<blockquote>{}</blockquote>",
-                escape(m).replace('\n', "<br>")
-            )
-        })
-        .unwrap_or_default();
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><body>\
-         <p>Dear {first},</p><p>{tenancy} invites you to talk with them securely.</p>{message}\
-         <p><a href=\"{link}\">Accept or decline your invitation</a></p>\
-         <p>This link works until {until}. If it has expired, look for a newer e-mail from us, or ask {tenancy} \
-         to send a new invitation.</p><p>If you did not expect this e-mail, you can ignore it.</p></body></html>",
-        first = escape(i.first_name),
-        tenancy = escape(i.tenancy_name),
-        message = message_html,
-        link = escape(i.link),
-        until = escape(i.valid_until),
-    );
     Email {
         to_name: format!("{} {}", i.first_name, i.last_name),
         to: i.email.to_string(),
-        subject,
-        text,
-        html,
+        subject: format!("{} invites you to its secure messenger", i.tenancy_name),
+        text: render(i),
+        html: render(&InvitationHtml(i)),
         sender_name: Some(i.tenancy_name.to_string()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/client_accepted.txt")]
+struct ClientAccepted<'a> {
+    tenancy_name: &'a str,
+    staff_first_name: &'a str,
+    client_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/client_accepted.html")]
+struct ClientAcceptedHtml<'a, 'n>(&'n ClientAccepted<'a>);
+
+impl<'a> std::ops::Deref for ClientAcceptedHtml<'a, '_> {
+    type Target = ClientAccepted<'a>;
+
+    fn deref(&self) -> &ClientAccepted<'a> {
+        self.0
     }
 }
 
@@ -83,24 +72,17 @@ pub fn client_accepted(
     staff_email: &str,
     client_name: &str,
 ) -> Email {
-    let subject = format!("{client_name} accepted your invitation");
-    let text = format!(
-        "Dear {staff_first_name},\n\n{client_name} accepted the invitation to {tenancy_name}'s secure messenger. \
-         You can now talk with them there.\n"
-    );
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><body><p>Dear {}</p><p>{} accepted the invitation to {}'s secure messenger. \
-         You can now talk with them there.</p></body></html>",
-        escape(staff_first_name),
-        escape(client_name),
-        escape(tenancy_name)
-    );
+    let note = ClientAccepted {
+        tenancy_name,
+        staff_first_name,
+        client_name,
+    };
     Email {
         to_name: staff_first_name.to_string(),
         to: staff_email.to_string(),
-        subject,
-        text,
-        html,
+        subject: format!("{client_name} accepted your invitation"),
+        text: render(&note),
+        html: render(&ClientAcceptedHtml(&note)),
         sender_name: Some(tenancy_name.to_string()),
     }
 }

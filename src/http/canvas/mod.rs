@@ -1,0 +1,386 @@
+//! The invite form inside Salesforce. Salesforce POSTs a canvas signed request; once verified
+//! it opens a short session (bound to the Salesforce user, org link and record, carried by a
+//! cookie and by the pages' forms) and the form is served from it: the record's client if one
+//! exists, else the tenancy pick, the form pre-filled from the record, the groups or teams, and
+//! send or draft.
+//!
+//! `session` checks who is asking, `form` reads what was posted into typed input, `view` builds
+//! the pages' view models and renders them from `templates/canvas/`; the handlers here extract,
+//! call, and map.
+
+// Functions here answer with a page either way; the error side is that page.
+#![allow(clippy::result_large_err)]
+
+mod form;
+mod session;
+mod view;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::CookieJar;
+use axum_extra::extract::{Form as Posted, FormRejection};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AppState;
+use crate::crm::canvas::SignedRequest;
+use crate::crm::invite::{self, FromRecord, InviteError};
+use crate::crm::record::{Prefill, RecordKind};
+use crate::domain::values::SalesforceId;
+use crate::secrets::digest;
+use crate::secrets::random_token;
+use crate::store::{self, ActingStaff, CanvasSession, Client, OrgLink};
+use form::{CanvasPost, Form, FormAction, InvitePost, StatusPost, read};
+use session::{Checked, SESSION_MS, Visit, acting, checked, record_of, verify};
+use view::{Viewer, client_state, message, refused, render_form, salesforce_trouble, unavailable};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/salesforce/canvas", post(canvas))
+        .route("/salesforce/invite", get(show).post(create))
+        .route("/salesforce/invite/action", post(action))
+}
+
+/// Salesforce opens the app: verify, open a session, show the form.
+async fn canvas(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    form: Result<Posted<CanvasPost>, FormRejection>,
+) -> Response {
+    let Some(signed) = read(form).signed_request else {
+        return refused();
+    };
+    let Ok(request) = SignedRequest::parse(&signed) else {
+        return refused();
+    };
+    let (link, user) = match verify(&state, &request).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return refused(),
+        Err(error) => return unavailable(&error),
+    };
+    let token = random_token();
+    let session = CanvasSession {
+        org_link: link.id,
+        user,
+        record: request.record(),
+        csrf: random_token(),
+    };
+    if let Err(error) = state
+        .store
+        .open_canvas_session(&digest(&token), &session, SESSION_MS)
+        .await
+    {
+        return unavailable(&error);
+    }
+    let visit = Visit { token, session };
+    let response = match start(&state, &visit, &link, None).await {
+        Ok(page) | Err(page) => page,
+    };
+    let https = state.crm.config().public_url.starts_with("https://");
+    (jar.add(session::cookie(visit.token, https)), response).into_response()
+}
+
+#[derive(Deserialize)]
+struct Show {
+    tenancy: Option<Uuid>,
+}
+
+async fn show(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<Show>,
+) -> Response {
+    match show_inner(&state, &jar, query.tenancy).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn show_inner(
+    state: &AppState,
+    jar: &CookieJar,
+    tenancy: Option<Uuid>,
+) -> Result<Response, Response> {
+    let (session, link) = session::resume(state, jar, None).await?;
+    start(state, &session, &link, tenancy).await
+}
+
+/// The first page of a visit: the tenancy pick, the record's client, or the form pre-filled.
+async fn start(
+    state: &AppState,
+    session: &Visit,
+    link: &OrgLink,
+    tenancy: Option<Uuid>,
+) -> Result<Response, Response> {
+    let (kind, record) = record_of(session)?;
+    let acting = acting(state, link, &session.user).await?;
+    let chosen = match (tenancy, acting.as_slice()) {
+        (Some(id), _) => acting
+            .iter()
+            .find(|a| a.tenancy == id)
+            .cloned()
+            .ok_or_else(|| {
+                message(
+                    StatusCode::NOT_FOUND,
+                    "Tenancy not available",
+                    "You are not an active staff user of that tenancy.",
+                )
+            })?,
+        (None, [only]) => only.clone(),
+        (None, _) => return pick_tenancy(state, session, link, &record, &acting).await,
+    };
+    if let Some(client) = existing(state, &chosen, link, &record).await? {
+        return Ok(client_state(
+            session,
+            &chosen,
+            &client,
+            None,
+            StatusCode::OK,
+        ));
+    }
+    let prefill = read_record(state, link, kind, &record).await?;
+    let form = Form::from_prefill(&prefill);
+    let viewer = Viewer {
+        session,
+        link,
+        acting: &chosen,
+        all: &acting,
+    };
+    render_form(state, &viewer, &form, &prefill, &[], StatusCode::OK).await
+}
+
+async fn existing(
+    state: &AppState,
+    acting: &ActingStaff,
+    link: &OrgLink,
+    record: &SalesforceId,
+) -> Result<Option<Client>, Response> {
+    let Some(id) = state
+        .store
+        .client_of_record(acting.tenancy, link.id, record)
+        .await
+        .map_err(|e| unavailable(&e))?
+    else {
+        return Ok(None);
+    };
+    state
+        .store
+        .client(acting.tenancy, id, None)
+        .await
+        .map(Some)
+        .map_err(|e| unavailable(&e))
+}
+
+/// Reads the record; when Salesforce or the link cannot, a page that says what to do.
+async fn read_record(
+    state: &AppState,
+    link: &OrgLink,
+    kind: RecordKind,
+    record: &SalesforceId,
+) -> Result<Prefill, Response> {
+    state
+        .crm
+        .read_prefill(link, kind, record.as_str())
+        .await
+        .map_err(|error| salesforce_trouble(link, &error))
+}
+
+async fn pick_tenancy(
+    state: &AppState,
+    session: &Visit,
+    link: &OrgLink,
+    record: &SalesforceId,
+    acting: &[ActingStaff],
+) -> Result<Response, Response> {
+    let mut options = Vec::with_capacity(acting.len());
+    for a in acting {
+        options.push(view::TenancyOption {
+            id: a.tenancy,
+            name: &a.tenancy_name,
+            client_status: existing(state, a, link, record)
+                .await?
+                .map(|client| client.status_label),
+        });
+    }
+    Ok(view::pick_tenancy(session, options))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    form: Result<Posted<InvitePost>, FormRejection>,
+) -> Response {
+    match create_inner(&state, &jar, read(form)).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn create_inner(
+    state: &AppState,
+    jar: &CookieJar,
+    post: InvitePost,
+) -> Result<Response, Response> {
+    let posted = checked(state, jar, &post.keys).await?;
+    let action = post.action.unwrap_or_default();
+    let mut form = post.form.posted();
+    let refused = form.control_errors();
+    let prefill = prefill(state, &posted, action, &mut form).await?;
+    let viewer = posted.viewer();
+    let shown = |errors, status| render_form(state, &viewer, &form, &prefill, errors, status);
+    if !refused.is_empty() && !matches!(action, FormAction::Open | FormAction::Choose) {
+        return shown(&refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let (session, link) = (&posted.session, &posted.link);
+    let send = match action {
+        FormAction::Send => true,
+        FormAction::Draft => false,
+        FormAction::Open => return start(state, session, link, Some(posted.chosen.tenancy)).await,
+        FormAction::Choose => {
+            return pick_tenancy(state, session, link, &posted.record, &posted.all).await;
+        }
+        // A search (or Enter in a field, whose default button is a search) shows the form
+        // again with the lists searched and everything entered kept; it creates nothing.
+        FormAction::Search => return shown(&[], StatusCode::OK).await,
+    };
+    match invite(state, &posted, &form, send).await {
+        Ok((client, created)) => Ok(view::invited(&posted, &client, created)),
+        Err(InviteFailure::Fields(errors)) => {
+            shown(&errors, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(InviteFailure::Page(response)) => Err(response),
+    }
+}
+
+/// The record as the form needs it. A send or a draft reads the record again, so one deleted
+/// or merged while the form was open creates nothing; read-only fields come from the record as
+/// it is now, never from the browser.
+async fn prefill(
+    state: &AppState,
+    posted: &Checked,
+    action: FormAction,
+    form: &mut Form,
+) -> Result<Prefill, Response> {
+    let submits = matches!(action, FormAction::Send | FormAction::Draft);
+    if !submits && posted.link.field_mapping.read_only.is_empty() {
+        return Ok(Prefill::default());
+    }
+    let prefill = read_record(state, &posted.link, posted.kind, &posted.record).await?;
+    form.keep_read_only(&prefill);
+    Ok(prefill)
+}
+
+/// Why an invite made nothing, as the user is shown it.
+enum InviteFailure {
+    /// Shown next to the fields they concern.
+    Fields(Vec<(String, String)>),
+    Page(Response),
+}
+
+/// Parses and creates, as the acting staff user, idempotently per record.
+impl From<InviteError> for InviteFailure {
+    fn from(error: InviteError) -> Self {
+        match error {
+            InviteError::Fields(errors) | InviteError::Store(store::Error::Invalid(errors)) => {
+                Self::Fields(errors.into_iter().map(|e| (e.field, e.reason)).collect())
+            }
+            InviteError::Store(store::Error::Conflict {
+                field,
+                reason,
+                code,
+            }) => Self::Fields(vec![(
+                field.unwrap_or_else(|| match code {
+                    "confidentiality" => "confidentiality_override".into(),
+                    _ => "email".into(),
+                }),
+                reason,
+            )]),
+            InviteError::Store(store::Error::Forbidden(reason)) => {
+                Self::Page(message(StatusCode::FORBIDDEN, "Not allowed", &reason))
+            }
+            InviteError::Store(error) => Self::Page(unavailable(&error)),
+        }
+    }
+}
+
+async fn invite(
+    state: &AppState,
+    posted: &Checked,
+    form: &Form,
+    send: bool,
+) -> Result<(Client, bool), InviteFailure> {
+    let (acting, user) = (&posted.chosen, &posted.session.user);
+    let input = form.input(acting.group_model);
+    let from = FromRecord {
+        org_link: posted.link.id,
+        kind: posted.kind,
+        record: posted.record.clone(),
+    };
+    let actor = invite::actor(acting, &user.user_id);
+    match invite::invite_from_record(&state.store, acting, &actor, &from, input, send).await {
+        Ok(invited) => {
+            if send && invited.created {
+                state.wake_workers.notify_one();
+            }
+            Ok((invited.client, invited.created))
+        }
+        Err(error) => Err(InviteFailure::from(error)),
+    }
+}
+
+async fn action(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    form: Result<Posted<StatusPost>, FormRejection>,
+) -> Response {
+    match action_inner(&state, &jar, read(form)).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn action_inner(
+    state: &AppState,
+    jar: &CookieJar,
+    post: StatusPost,
+) -> Result<Response, Response> {
+    let Checked {
+        session,
+        link,
+        record,
+        chosen,
+        ..
+    } = checked(state, jar, &post.keys).await?;
+    let Some(client) = existing(state, &chosen, &link, &record).await? else {
+        return Err(view::no_client());
+    };
+    if !chosen.role.administers_users() {
+        return Err(view::not_administrator());
+    }
+    let Some(requested) = post.action else {
+        return Err(view::unknown_action());
+    };
+    let (transition, done) = (requested.transition(), requested.done());
+    let actor = format!(
+        "staff:{} via Salesforce user {}",
+        chosen.staff,
+        session.user.user_id.as_str()
+    );
+    let changed = state
+        .store
+        .transition_client(chosen.tenancy, client.id, transition, &actor)
+        .await;
+    let (after, done, status) = match changed {
+        Ok(after) => {
+            state.wake_workers.notify_one();
+            (after, done.to_string(), StatusCode::OK)
+        }
+        Err(store::Error::Conflict { reason, .. }) => (
+            client,
+            format!("Nothing was changed: {reason}"),
+            StatusCode::CONFLICT,
+        ),
+        Err(error) => return Err(unavailable(&error)),
+    };
+    Ok(client_state(&session, &chosen, &after, Some(&done), status))
+}
