@@ -1,10 +1,13 @@
-//! What differs between SQLite and PostgreSQL: how to connect and which migrations to run.
+//! What differs between SQLite and PostgreSQL: how to connect, which migrations to run, and
+//! the few pieces of SQL the two speak differently (`Backend`'s dialect methods). The stores
+//! write every statement once and ask the backend for those pieces; nothing outside this file
+//! matches on the backend.
 
 use std::path::Path;
 use std::time::Duration;
 
 use sqlx::AnyPool;
-use sqlx::any::AnyPoolOptions;
+use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{Connection, Executor};
 
@@ -49,11 +52,114 @@ impl Backend {
         }
     }
 
+    /// Whether the database has one writer at a time (SQLite), so this instance's writers queue
+    /// for it at the store's gate (see `Store::write_tx`).
+    pub(super) fn single_writer(self) -> bool {
+        match self {
+            Self::Sqlite => true,
+            Self::Postgres => false,
+        }
+    }
+
+    /// The statement that opens a write transaction: on SQLite it takes the write lock at once.
+    pub(super) fn begin_write(self) -> &'static str {
+        match self {
+            Self::Sqlite => "BEGIN IMMEDIATE",
+            Self::Postgres => "BEGIN",
+        }
+    }
+
+    /// Whether a transaction can lock single rows (`FOR UPDATE`, `FOR SHARE`). SQLite cannot,
+    /// and needs not: its write transaction already excludes every other writer.
+    pub(super) fn row_locks(self) -> bool {
+        match self {
+            Self::Sqlite => false,
+            Self::Postgres => true,
+        }
+    }
+
+    /// The clause that ends a query locking the rows it reads of `alias` in shared mode
+    /// (with its leading space), or nothing where there are no row locks.
+    pub(super) fn share_lock_of(self, alias: &str) -> String {
+        if self.row_locks() {
+            format!(" FOR SHARE OF {alias}")
+        } else {
+            String::new()
+        }
+    }
+
+    /// The clause that ends a claim's inner `SELECT`, so that workers claiming at once take
+    /// different rows instead of waiting for each other, or nothing on SQLite.
+    pub(super) fn skip_locked(self) -> &'static str {
+        if self.row_locks() {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
+    }
+
+    /// Whether one statement may chain data-modifying CTEs (`WITH a AS (INSERT … RETURNING …)
+    /// INSERT …`): PostgreSQL writes a new client and all that goes with it in one round trip;
+    /// SQLite runs the statements one by one.
+    pub(super) fn data_modifying_ctes(self) -> bool {
+        match self {
+            Self::Sqlite => false,
+            Self::Postgres => true,
+        }
+    }
+
     pub(super) fn migrator(self) -> &'static Migrator {
         match self {
             Self::Sqlite => &SQLITE_MIGRATIONS,
             Self::Postgres => &POSTGRES_MIGRATIONS,
         }
+    }
+}
+
+/// What a worker claims: the due rows of `table`, `order`ed, each leased until a time.
+///
+/// The claim is one statement: `UPDATE table SET lease_until = $2 WHERE id IN (SELECT id …
+/// WHERE due AND lease expired ORDER BY order LIMIT $3) RETURNING returning`, where `$1` is
+/// now and `args` are bound from `$4` on; `due` may use all of them. Every claimed table has
+/// `id` and `lease_until`, and a partial or composite index that serves `due` and `order`.
+pub(super) struct Claim<'a> {
+    pub table: &'static str,
+    /// The rows that are due at `$1`, apart from their lease.
+    pub due: &'static str,
+    pub order: &'static str,
+    pub returning: &'a str,
+    pub args: &'a [String],
+}
+
+impl super::Store {
+    /// Claims up to `limit` rows as `claim` says, leased until `lease_until`, as one write
+    /// statement. On PostgreSQL the inner `SELECT` skips rows another worker is claiming.
+    pub(super) async fn claim(
+        &self,
+        claim: Claim<'_>,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> super::Result<Vec<AnyRow>> {
+        let Claim {
+            table,
+            due,
+            order,
+            returning,
+            args,
+        } = claim;
+        let lock = self.backend.skip_locked();
+        let sql = format!(
+            "UPDATE {table} SET lease_until = $2 WHERE id IN (SELECT id FROM {table} \
+               WHERE {due} AND (lease_until IS NULL OR lease_until < $1) \
+               ORDER BY {order} LIMIT $3 {lock}) \
+             RETURNING {returning}"
+        );
+        let mut query = sqlx::query(&sql).bind(now).bind(lease_until).bind(limit);
+        for arg in args {
+            query = query.bind(arg.clone());
+        }
+        Ok(query.fetch_all(&mut *self.writer().await?).await?)
     }
 }
 

@@ -11,8 +11,8 @@ use super::groups::{
 };
 use super::users::{USER_COLUMNS, check_unique_contact, email_taken, prefixed};
 use super::{
-    Backend, Error, Page, PageRequest, Result, Store, contains_pattern, is_unique_violation,
-    lock_tenancy, rows,
+    Error, Page, PageRequest, Result, Store, contains_pattern, is_unique_violation, lock_tenancy,
+    rows,
 };
 use crate::domain::client_status::{ClientStatus, IllegalTransition, Transition};
 use crate::domain::coverage;
@@ -516,9 +516,10 @@ impl Store {
             actor,
             now,
         };
-        match self.backend {
-            Backend::Postgres => insert_client_at_once(&mut tx, &created).await?,
-            Backend::Sqlite => insert_client(&mut tx, &created).await?,
+        if self.backend.data_modifying_ctes() {
+            insert_client_at_once(&mut tx, &created).await?;
+        } else {
+            insert_client(&mut tx, &created).await?;
         }
         tx.commit().await?;
         let client = Client {

@@ -9,9 +9,10 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::backend::Claim;
 use super::clients::{InviteOptions, Inviter, RecordRef};
 use super::users::check_unique_contact;
-use super::{Backend, Error, OrgLink, Page, PageRequest, Result, Store, lock_tenancy, rows};
+use super::{Error, OrgLink, Page, PageRequest, Result, Store, lock_tenancy, rows};
 use crate::domain::FieldError;
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invite::{Invite, InviteInput, parse_mobile};
@@ -409,31 +410,26 @@ impl Store {
                 .bind(changed)
                 .bind(c.changed_by.clone());
         }
-        let _turn = match self.backend {
-            Backend::Sqlite => Some(self.writer_gate.lock().await),
-            Backend::Postgres => None,
-        };
+        let _turn = self.write_turn().await;
         Ok(query.execute(&self.pool).await?.rows_affected())
     }
 
     /// Claims up to `limit` due changes for `INBOX_LEASE_MS`, in the order of the records'
     /// modification times.
     pub async fn claim_changes(&self, now: i64, limit: i64) -> Result<Vec<ClaimedChange>> {
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE crm_inbox SET lease_until = $2 WHERE id IN (SELECT id FROM crm_inbox \
-               WHERE state = 'pending' AND run_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
-               ORDER BY run_at, modstamp LIMIT $3 {lock}) \
-             RETURNING {COLUMNS}"
-        );
-        let mut claimed = sqlx::query(&sql)
-            .bind(now)
-            .bind(now + INBOX_LEASE_MS)
-            .bind(limit)
-            .fetch_all(&mut *self.writer().await?)
+        let mut claimed = self
+            .claim(
+                Claim {
+                    table: "crm_inbox",
+                    due: "state = 'pending' AND run_at <= $1",
+                    order: "run_at, modstamp",
+                    returning: COLUMNS,
+                    args: &[],
+                },
+                now,
+                now + INBOX_LEASE_MS,
+                limit,
+            )
             .await?
             .iter()
             .map(|row| {

@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Backend, Result, Store, rows};
+use super::backend::Claim;
+use super::{Result, Store, rows};
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invitation::DeadLink;
 
@@ -171,25 +172,28 @@ fn cycle(row: &AnyRow, links: Vec<InvitationLink>) -> sqlx::Result<InvitationCyc
     })
 }
 
+/// The claim of rows of `table` whose `next_due_at` has come, soonest first, by their ids.
+fn due_soonest(table: &'static str) -> Claim<'static> {
+    Claim {
+        table,
+        due: "next_due_at IS NOT NULL AND next_due_at <= $1",
+        order: "next_due_at",
+        returning: "id",
+        args: &[],
+    }
+}
+
 impl Store {
     /// Claims up to `limit` cycles due at `now`, oldest due first. The due index holds only
     /// running cycles, so this reads what is due and nothing else.
     pub async fn claim_due_cycles(&self, now: i64, limit: i64) -> Result<Vec<DueCycle>> {
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE invitation_cycles SET lease_until = $2 WHERE id IN (SELECT id FROM invitation_cycles \
-               WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
-               ORDER BY next_due_at LIMIT $3 {lock}) \
-             RETURNING id"
-        );
-        let ids = sqlx::query(&sql)
-            .bind(now)
-            .bind(now + CYCLE_LEASE_MS)
-            .bind(limit)
-            .fetch_all(&mut *self.writer().await?)
+        let ids = self
+            .claim(
+                due_soonest("invitation_cycles"),
+                now,
+                now + CYCLE_LEASE_MS,
+                limit,
+            )
             .await?
             .iter()
             .map(|row| rows::text(row, "id"))
@@ -593,20 +597,13 @@ impl Store {
         now: i64,
         limit: i64,
     ) -> Result<Vec<DueNotification>> {
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE staff_notifications SET lease_until = $2 WHERE id IN (SELECT id FROM staff_notifications \
-               WHERE next_due_at IS NOT NULL AND next_due_at <= $1 AND (lease_until IS NULL OR lease_until < $1) \
-               ORDER BY next_due_at LIMIT $3 {lock}) RETURNING id"
-        );
-        let ids = sqlx::query(&sql)
-            .bind(now)
-            .bind(now + CYCLE_LEASE_MS)
-            .bind(limit)
-            .fetch_all(&mut *self.writer().await?)
+        let ids = self
+            .claim(
+                due_soonest("staff_notifications"),
+                now,
+                now + CYCLE_LEASE_MS,
+                limit,
+            )
             .await?;
         let mut due = Vec::with_capacity(ids.len());
         for id in ids {

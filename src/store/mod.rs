@@ -2,7 +2,8 @@
 //!
 //! The SQL is written once: SQLite and PostgreSQL both accept `$n` parameters, partial indexes
 //! and the statements used here, and sqlx's `Any` driver runs them on either. What differs by
-//! backend (connection set-up, migrations folder) lives in `backend.rs`. Every function on
+//! backend (connection set-up, the write lock, row-lock clauses, the claim of due work) lives in
+//! `backend.rs`, so a store reads as plain SQL. Every function on
 //! tenancy data takes the tenancy and puts it in its `WHERE` clause.
 
 mod backend;
@@ -228,18 +229,19 @@ impl Store {
     /// order, rather than in SQLite's busy handler, which polls with growing sleeps and left a
     /// waiting writer idle long after the lock was free.
     async fn write_tx(&self) -> sqlx::Result<WriteTx> {
-        match self.backend {
-            Backend::Sqlite => {
-                let turn = self.writer_gate.clone().lock_owned().await;
-                Ok(WriteTx {
-                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
-                    _turn: Some(turn),
-                })
-            }
-            Backend::Postgres => Ok(WriteTx {
-                tx: self.pool.begin().await?,
-                _turn: None,
-            }),
+        let turn = self.write_turn().await;
+        Ok(WriteTx {
+            tx: self.pool.begin_with(self.backend.begin_write()).await?,
+            _turn: turn,
+        })
+    }
+
+    /// This instance's turn to write, on a backend with one writer at a time; none elsewhere.
+    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        if self.backend.single_writer() {
+            Some(self.writer_gate.clone().lock_owned().await)
+        } else {
+            None
         }
     }
 
@@ -248,10 +250,7 @@ impl Store {
     /// SQLite's busy handler and keep losing the lock to the gate's queue, which under load
     /// held the write-back worker's claims for seconds.
     async fn writer(&self) -> sqlx::Result<Writer> {
-        let turn = match self.backend {
-            Backend::Sqlite => Some(self.writer_gate.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
+        let turn = self.write_turn().await;
         Ok(Writer {
             conn: self.pool.acquire().await?,
             _turn: turn,
@@ -371,10 +370,7 @@ impl Store {
         record: Option<&RecordRef>,
         email: &crate::domain::values::Email,
     ) -> Result<InviteOpening> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR SHARE OF t",
-            Backend::Sqlite => "",
-        };
+        let lock = self.backend.share_lock_of("t");
         let sql = format!(
             "SELECT t.group_model, \
                (SELECT COUNT(*) FROM org_link_tenancies l WHERE l.org_link_id = $2 AND l.tenancy_id = t.id) AS serves, \
@@ -419,7 +415,7 @@ impl Store {
         tenancy: Uuid,
         groups: &[Uuid],
     ) -> Result<()> {
-        if self.backend != Backend::Postgres || groups.is_empty() {
+        if !self.backend.row_locks() || groups.is_empty() {
             return Ok(());
         }
         let mut ids: Vec<String> = groups.iter().map(Uuid::to_string).collect();

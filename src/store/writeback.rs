@@ -8,7 +8,8 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{Backend, Error, Page, PageRequest, Result, Store, rows};
+use super::backend::Claim;
+use super::{Error, Page, PageRequest, Result, Store, rows};
 use crate::domain::client_status::ClientStatus;
 use crate::domain::org_link::WritebackState;
 
@@ -256,22 +257,19 @@ impl Store {
         now: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedWriteback>> {
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE crm_writebacks SET lease_until = $3 WHERE id IN (SELECT id FROM crm_writebacks \
-               WHERE org_link_id = $1 AND state = 'pending' AND run_at <= $2 AND (lease_until IS NULL OR lease_until < $2) \
-               ORDER BY run_at LIMIT $4 {lock}) \
-             RETURNING id, tenancy_id, client_id, sobject, record_id, status, version, attempts, changed_at, run_at"
-        );
-        let claimed = sqlx::query(&sql)
-            .bind(link.to_string())
-            .bind(now)
-            .bind(now + LEASE_MS)
-            .bind(limit)
-            .fetch_all(&mut *self.writer().await?)
+        let claimed = self
+            .claim(
+                Claim {
+                    table: "crm_writebacks",
+                    due: "org_link_id = $4 AND state = 'pending' AND run_at <= $1",
+                    order: "run_at",
+                    returning: "id, tenancy_id, client_id, sobject, record_id, status, version, attempts, changed_at, run_at",
+                    args: &[link.to_string()],
+                },
+                now,
+                now + LEASE_MS,
+                limit,
+            )
             .await?;
         let mut rows_out = claimed
             .iter()
