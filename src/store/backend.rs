@@ -1,5 +1,4 @@
-//! What differs between SQLite and PostgreSQL: how to connect, which migrations to run, and
-//! the few pieces of SQL the two speak differently (`Backend`'s dialect methods). The stores
+//! What differs between SQLite and PostgreSQL: how to connect, and the few pieces of SQL the two speak differently (`Backend`'s dialect methods). The stores
 //! write every statement once and ask the backend for those pieces; nothing outside this file
 //! matches on the backend.
 
@@ -16,8 +15,9 @@ use crate::config::DatabaseConfig;
 /// How long a pooled connection may sit unused before it is pinged on its next acquire.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+/// The one migrations folder both backends run: sqlx records each migration by its version
+/// and the SHA-384 of its SQL, not by its folder.
+pub(super) static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -105,13 +105,6 @@ impl Backend {
         match self {
             Self::Sqlite => false,
             Self::Postgres => true,
-        }
-    }
-
-    pub(super) fn migrator(self) -> &'static Migrator {
-        match self {
-            Self::Sqlite => &SQLITE_MIGRATIONS,
-            Self::Postgres => &POSTGRES_MIGRATIONS,
         }
     }
 }

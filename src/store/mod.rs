@@ -178,7 +178,7 @@ pub struct Store {
 
 impl Store {
     /// Connects to `url` (creating a SQLite file and its folder if needed) and runs the
-    /// migrations of that backend.
+    /// migrations.
     pub async fn open(url: &str, config: &DatabaseConfig, clock: Arc<dyn Clock>) -> Result<Self> {
         let (pool, backend) = backend::connect(url, config).await?;
         let store = Self {
@@ -192,8 +192,7 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        self.backend
-            .migrator()
+        backend::MIGRATIONS
             .run(&self.pool)
             .await
             .map_err(sqlx::Error::from)?;
