@@ -6,7 +6,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use lettre::message::Mailbox;
@@ -35,6 +37,7 @@ pub struct Config {
     pub writeback: WritebackConfig,
     pub mail: MailConfig,
     pub invitations: InvitationConfig,
+    pub inbox: InboxConfig,
     /// Test-double switch (crash tests only): the process's clock starts at this RFC 3339
     /// instant and runs at real speed from there. Never set in production.
     pub test_clock_start: Option<String>,
@@ -142,6 +145,49 @@ impl Default for CrmConfig {
     }
 }
 
+/// How a worker retries what failed for a passing reason: it waits `min` before the first
+/// retry, twice as long before each next one, never more than `max`, and keeps the failure
+/// after `attempts` tries in all. With `jitter`, each wait is drawn at random between itself
+/// and twice itself, so work that failed together does not come back together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub min: Duration,
+    pub max: Duration,
+    pub attempts: i64,
+    pub jitter: bool,
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `retry` (0-based).
+    pub fn delay(&self, retry: i64) -> Duration {
+        let exponential = ExponentialBuilder::default()
+            .with_min_delay(self.min)
+            .with_max_delay(self.max)
+            .with_factor(2.0)
+            .without_max_times();
+        let exponential = if self.jitter {
+            exponential.with_jitter()
+        } else {
+            exponential
+        };
+        exponential
+            .build()
+            .nth(usize::try_from(retry).unwrap_or(0))
+            .unwrap_or(self.max)
+    }
+
+    /// The wait before retry number `retry` in milliseconds, to add to a due time.
+    pub fn delay_ms(&self, retry: i64) -> i64 {
+        i64::try_from(self.delay(retry).as_millis()).unwrap_or(i64::MAX / 4)
+    }
+
+    /// Whether a failure after `tried` tries (counting the one that just failed) is kept
+    /// rather than retried.
+    pub fn gives_up_after(&self, tried: i64) -> bool {
+        tried >= self.attempts
+    }
+}
+
 /// The status write-back worker (`jobs::writeback`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,6 +211,29 @@ pub struct WritebackConfig {
     /// due this long (since its change, or the retry it was given): fewer, fuller calls
     /// against the org's API limit, for a little latency.
     pub linger_ms: u64,
+}
+
+impl WritebackConfig {
+    /// A link's retries after its whole call failed (with jitter, so links and instances that
+    /// failed together do not come back together); each row's tries still count against
+    /// `max_attempts`.
+    pub fn call_retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            min: Duration::from_secs(self.min_backoff_seconds),
+            max: Duration::from_secs(self.max_backoff_seconds),
+            attempts: self.max_attempts,
+            jitter: true,
+        }
+    }
+
+    /// A record's retries after a transient failure of its own: without jitter, so records
+    /// that failed together come due together and go out in one batch.
+    pub fn record_retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            jitter: false,
+            ..self.call_retry()
+        }
+    }
 }
 
 impl Default for WritebackConfig {
@@ -199,6 +268,18 @@ pub struct InvitationConfig {
     pub poll_interval_ms: u64,
 }
 
+impl InvitationConfig {
+    /// Retries of an e-mail (an invitation or a staff notification) the server cannot take now.
+    pub fn retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            min: Duration::from_secs(self.retry_min_seconds),
+            max: Duration::from_secs(self.retry_max_seconds),
+            attempts: self.max_delivery_attempts,
+            jitter: true,
+        }
+    }
+}
+
 impl Default for InvitationConfig {
     fn default() -> Self {
         Self {
@@ -213,7 +294,7 @@ impl Default for InvitationConfig {
     }
 }
 
-/// The CRM inbox worker (`jobs::inbox`); not read from configuration files.
+/// The CRM inbox worker (`jobs::inbox`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboxConfig {
@@ -223,8 +304,21 @@ pub struct InboxConfig {
     pub batches_per_pass: usize,
     /// Tries of a change that fails for a passing reason before it is kept as failed.
     pub max_attempts: i64,
+    /// The first wait after such a failure; each further failure doubles it, up to the maximum.
     pub min_backoff_seconds: u64,
     pub max_backoff_seconds: u64,
+}
+
+impl InboxConfig {
+    /// Retries of a change the database failed to apply, with jitter.
+    pub fn retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            min: Duration::from_secs(self.min_backoff_seconds),
+            max: Duration::from_secs(self.max_backoff_seconds),
+            attempts: self.max_attempts,
+            jitter: true,
+        }
+    }
 }
 
 impl Default for InboxConfig {
@@ -372,6 +466,7 @@ impl Default for Config {
             writeback: Default::default(),
             mail: Default::default(),
             invitations: Default::default(),
+            inbox: Default::default(),
             test_clock_start: None,
         }
     }
@@ -471,6 +566,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 key: "writeback.batch_size",
                 reason: "must be between 1 and 200 (Salesforce's limit per call)".into(),
+            });
+        }
+        if self.inbox.batch_size < 1 {
+            return Err(ConfigError::Invalid {
+                key: "inbox.batch_size",
+                reason: "must be at least 1".into(),
             });
         }
         if let Err(reason) = self.invitations.schedule.validate() {
@@ -646,6 +747,41 @@ mod tests {
             let from_env = Config::load_from(Path::new("config"), None).expect("loads");
             assert_eq!(from_env.listen, "127.0.0.1:9100");
             assert_eq!(from_env.database.max_connections, 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_retry_policy_without_jitter_doubles_up_to_its_maximum_and_counts_tries() {
+        let policy = RetryPolicy {
+            min: Duration::from_secs(10),
+            max: Duration::from_secs(100),
+            attempts: 3,
+            jitter: false,
+        };
+        let waits: Vec<u64> = (0..5).map(|n| policy.delay(n).as_secs()).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 100]);
+        assert_eq!(policy.delay_ms(1), 20_000);
+        assert!(!policy.gives_up_after(2));
+        assert!(policy.gives_up_after(3));
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn the_inbox_retries_are_read_from_its_section_with_todays_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_dir("config")?;
+            let defaults = Config::load_from(Path::new("config"), None).expect("loads");
+            assert_eq!(defaults.inbox.retry().attempts, 8);
+            assert_eq!(defaults.inbox.retry().min, Duration::from_secs(10));
+            jail.create_file(
+                "config/default.toml",
+                "[inbox]\nmax_attempts = 3\nmin_backoff_seconds = 1",
+            )?;
+            let set = Config::load_from(Path::new("config"), None).expect("loads");
+            assert_eq!(set.inbox.retry().attempts, 3);
+            assert_eq!(set.inbox.retry().min, Duration::from_secs(1));
+            assert_eq!(set.inbox.retry().max, Duration::from_secs(3600));
             Ok(())
         });
     }

@@ -132,6 +132,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                         mailer: Arc::new(mailer),
                         writeback: config.writeback.clone(),
                         invitations: config.invitations.clone(),
+                        inbox: config.inbox.clone(),
                         link_base_url: config.mail.link_base_url.clone(),
                         wake: state.wake_workers.clone(),
                     },

@@ -5,9 +5,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use uuid::Uuid;
 
 use crate::clock::to_millis;
@@ -24,19 +22,6 @@ pub struct PassReport {
     pub retried: usize,
     pub failed: usize,
     pub invited: usize,
-}
-
-/// The delay before retry number `attempt` (0-based): exponential with jitter.
-fn backoff(config: &InboxConfig, attempt: i64) -> Duration {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_secs(config.min_backoff_seconds))
-        .with_max_delay(Duration::from_secs(config.max_backoff_seconds))
-        .with_factor(2.0)
-        .with_jitter()
-        .without_max_times()
-        .build()
-        .nth(usize::try_from(attempt).unwrap_or(0))
-        .unwrap_or(Duration::from_secs(config.max_backoff_seconds))
 }
 
 /// Who a change from the CRM acts as in a client's history.
@@ -247,9 +232,9 @@ async fn settle_one(
             report.invited += 1;
         }
         Err(store::Error::Database(error)) => {
-            let give_up = item.attempts + 1 >= config.max_attempts;
-            let delay =
-                i64::try_from(backoff(config, item.attempts).as_millis()).unwrap_or(i64::MAX / 2);
+            let policy = config.retry();
+            let give_up = policy.gives_up_after(item.attempts + 1);
+            let delay = policy.delay_ms(item.attempts);
             tracing::warn!(error = %error, inbox_item = %item.id, give_up, "applying a CRM change failed");
             store
                 .fail_change(

@@ -3,9 +3,7 @@
 //! due (`next_due_at`, indexed), so its cost follows the due invitations, not all of them.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::StreamExt;
 use time::macros::format_description;
 use tokio::sync::Semaphore;
@@ -201,13 +199,12 @@ fn delivery(
         },
         Err(error) => {
             let attempt = cycle.failed_attempts + 1;
-            let gave_up = error.is_permanent() || attempt >= config.max_delivery_attempts;
+            let policy = config.retry();
+            let gave_up = error.is_permanent() || policy.gives_up_after(attempt);
             let next_due_at = if gave_up {
                 next_day
             } else {
-                let delay = i64::try_from(retry_delay(config, cycle.failed_attempts).as_millis())
-                    .unwrap_or(i64::MAX / 4);
-                (now + delay).min(ends)
+                (now + policy.delay_ms(cycle.failed_attempts)).min(ends)
             };
             tracing::warn!(cycle = %cycle.id, attempt, gave_up, error = describe(&error), "invitation e-mail not delivered");
             Delivery::Failed {
@@ -239,28 +236,15 @@ async fn notify(
             Ok(true)
         }
         Err(error) => {
-            let give_up = error.is_permanent() || note.attempts + 1 >= config.max_delivery_attempts;
-            let retry_at = (!give_up).then(|| {
-                now + i64::try_from(retry_delay(config, note.attempts).as_millis())
-                    .unwrap_or(i64::MAX / 4)
-            });
+            let policy = config.retry();
+            let give_up = error.is_permanent() || policy.gives_up_after(note.attempts + 1);
+            let retry_at = (!give_up).then(|| now + policy.delay_ms(note.attempts));
             store
                 .settle_notification(&note, Some(&error.to_string()), retry_at)
                 .await?;
             Ok(false)
         }
     }
-}
-
-fn retry_delay(config: &InvitationConfig, attempt: i64) -> Duration {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_secs(config.retry_min_seconds))
-        .with_max_delay(Duration::from_secs(config.retry_max_seconds))
-        .with_jitter()
-        .without_max_times()
-        .build()
-        .nth(usize::try_from(attempt.max(0)).unwrap_or(0))
-        .unwrap_or(Duration::from_secs(config.retry_max_seconds))
 }
 
 /// The error without the recipient's address, for the log.

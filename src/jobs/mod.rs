@@ -22,6 +22,7 @@ pub struct Workers {
     pub mailer: Arc<dyn Mailer>,
     pub writeback: WritebackConfig,
     pub invitations: InvitationConfig,
+    pub inbox: InboxConfig,
     pub link_base_url: String,
     /// Requests that made work due now wake the loop early.
     pub wake: Arc<Notify>,
@@ -43,7 +44,7 @@ pub async fn round(workers: &Workers) -> bool {
         Ok(report) => busy |= report.due > 0,
         Err(error) => tracing::error!(error = %error, "invitation pass failed"),
     }
-    match inbox::pass(&workers.store, &InboxConfig::default()).await {
+    match inbox::pass(&workers.store, &workers.inbox).await {
         Ok(report) => busy |= report.claimed > 0,
         Err(error) => tracing::error!(error = %error, "inbox pass failed"),
     }

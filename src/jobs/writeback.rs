@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 
@@ -31,34 +30,6 @@ pub struct PassReport {
     pub failed: usize,
     /// For each written record, milliseconds from its status change to Salesforce's answer.
     pub latencies_ms: Vec<i64>,
-}
-
-/// The link's wait after its call failed `failures` times in a row (0-based): exponential
-/// with jitter, so links and instances that failed together do not come back together.
-pub fn backoff(config: &WritebackConfig, failures: i64) -> Duration {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_secs(config.min_backoff_seconds))
-        .with_max_delay(Duration::from_secs(config.max_backoff_seconds))
-        .with_factor(2.0)
-        .with_jitter()
-        .without_max_times()
-        .build()
-        .nth(usize::try_from(failures).unwrap_or(0))
-        .unwrap_or(Duration::from_secs(config.max_backoff_seconds))
-}
-
-/// A record's wait before retry number `attempt` (0-based) after a transient failure of its
-/// own: exponential without jitter, so records that failed together come due together and
-/// go out in one batch.
-pub fn record_backoff(config: &WritebackConfig, attempt: i64) -> Duration {
-    ExponentialBuilder::default()
-        .with_min_delay(Duration::from_secs(config.min_backoff_seconds))
-        .with_max_delay(Duration::from_secs(config.max_backoff_seconds))
-        .with_factor(2.0)
-        .without_max_times()
-        .build()
-        .nth(usize::try_from(attempt).unwrap_or(0))
-        .unwrap_or(Duration::from_secs(config.max_backoff_seconds))
 }
 
 fn millis(delay: Duration) -> i64 {
@@ -247,9 +218,10 @@ async fn probe(
 /// How long a link waits after a failed call: what `Retry-After` asks, at least the minimum,
 /// else its exponential backoff.
 fn call_backoff(config: &WritebackConfig, failures: i64, error: &CrmError) -> Duration {
+    let policy = config.call_retry();
     match error.retry_after() {
-        Some(after) => after.max(Duration::from_secs(config.min_backoff_seconds)),
-        None => backoff(config, failures),
+        Some(after) => after.max(policy.min),
+        None => policy.delay(failures),
     }
 }
 
@@ -296,11 +268,12 @@ async fn send_batch(
     let now = to_millis(store.clock().now());
     // A record that failed on its own comes due again with the others that failed with it,
     // after its own backoff; it keeps its attempt count for giving up.
+    let policy = config.record_retry();
     let retry = |row: &ClaimedWriteback, error: &CrmError| WritebackOutcome::Retry {
-        run_at: now + millis(record_backoff(config, row.attempts)),
+        run_at: now + policy.delay_ms(row.attempts),
         code: error.code().to_string(),
         message: error.to_string(),
-        give_up: row.attempts + 1 >= config.max_attempts,
+        give_up: policy.gives_up_after(row.attempts + 1),
     };
     let (settled, stop): (Vec<_>, bool) = match answer {
         Ok(Reply { value, .. }) => {
@@ -342,7 +315,7 @@ async fn send_batch(
                             run_at: next,
                             code: error.code().to_string(),
                             message: error.to_string(),
-                            give_up: row.attempts + 1 >= config.max_attempts,
+                            give_up: policy.gives_up_after(row.attempts + 1),
                         };
                         (row, outcome)
                     })
@@ -437,12 +410,13 @@ mod tests {
             max_backoff_seconds: 100,
             ..Default::default()
         };
-        let first = backoff(&config, 0);
+        let backoff = |failures| config.call_retry().delay(failures);
+        let first = backoff(0);
         assert!(
             first >= Duration::from_secs(10) && first <= Duration::from_secs(20),
             "{first:?}"
         );
-        assert!(backoff(&config, 3) >= Duration::from_secs(80));
-        assert!(backoff(&config, 30) <= Duration::from_secs(200));
+        assert!(backoff(3) >= Duration::from_secs(80));
+        assert!(backoff(30) <= Duration::from_secs(200));
     }
 }

@@ -49,6 +49,7 @@ async fn instance(app: &TestApp, smtp: &SmtpServer) -> Workers {
             ..Default::default()
         },
         invitations: InvitationConfig::default(),
+        inbox: Default::default(),
         link_base_url: app.address.clone(),
         wake: Default::default(),
     }
