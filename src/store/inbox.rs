@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::backend::Claim;
 use super::clients::{InviteOptions, Inviter, RecordRef};
 use super::users::check_unique_contact;
-use super::{Error, OrgLink, Page, PageRequest, Result, Store, lock_tenancy, rows};
+use super::{Error, OrgLink, Page, PageRequest, Queue, Result, Store, lock_tenancy, rows};
 use crate::domain::FieldError;
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invite::{Invite, InviteInput, parse_mobile};
@@ -299,6 +299,16 @@ fn parse_record_mobile(
 
 /// True of an inbox row (`crm_inbox`) whose record is linked to a client of the tenancy in
 /// parameter `param`: the changes that concern that tenancy.
+/// The inbox as ops see it: a change concerns the tenancies of the clients its record is
+/// linked to.
+const QUEUE: Queue = Queue {
+    table: "crm_inbox",
+    columns: COLUMNS,
+    noun: "inbox item",
+    movable: "state IN ('failed', 'dismissed') AND state <> $3",
+    concerns: concerns_tenancy,
+};
+
 fn concerns_tenancy(param: &str) -> String {
     format!(
         "EXISTS (SELECT 1 FROM crm_records r WHERE r.org_link_id = crm_inbox.org_link_id \
@@ -991,12 +1001,11 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<InboxItem>> {
         self.list_link_queue(
-            &format!("SELECT {COLUMNS} FROM crm_inbox"),
+            &QUEUE,
             link,
             super::QueueFilter {
                 state: state.map(|s| s.as_str()),
                 tenancy,
-                concerns: &concerns_tenancy("$5"),
             },
             page,
             item,
@@ -1036,36 +1045,11 @@ impl Store {
         id: Uuid,
         state: InboxState,
     ) -> Result<InboxItem> {
-        let now = self.now();
-        let tenancy = tenancy.map(|t| t.to_string()).unwrap_or_default();
-        let update = format!(
-            "UPDATE crm_inbox SET state = $3, attempts = CASE WHEN $3 = 'pending' THEN 0 ELSE attempts END, \
-             run_at = $4, lease_until = NULL, updated_at = $4 \
-             WHERE org_link_id = $1 AND id = $2 AND state IN ('failed', 'dismissed') AND state <> $3 \
-             AND ($5 = '' OR {})",
-            concerns_tenancy("$5")
-        );
-        let done = sqlx::query(&update)
-            .bind(link.to_string())
-            .bind(id.to_string())
-            .bind(state.as_str())
-            .bind(now)
-            .bind(tenancy.clone())
-            .execute(&mut *self.writer().await?)
+        let (row, moved) = self
+            .move_queue_item(&QUEUE, link, tenancy, id, state.as_str())
             .await?;
-        let sql = format!(
-            "SELECT {COLUMNS} FROM crm_inbox WHERE org_link_id = $1 AND id = $2 AND ($3 = '' OR {})",
-            concerns_tenancy("$3")
-        );
-        let row = sqlx::query(&sql)
-            .bind(link.to_string())
-            .bind(id.to_string())
-            .bind(tenancy)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(Error::NotFound("inbox item"))?;
         let found = item(&row)?;
-        if done.rows_affected() == 0 {
+        if !moved {
             return Err(Error::conflict(
                 "inbox-item-not-failed",
                 Some("state"),

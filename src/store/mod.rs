@@ -256,20 +256,21 @@ impl Store {
         })
     }
 
-    /// One page of an org link's queue (`select` reads `crm_writebacks` or `crm_inbox`), in id
-    /// order, optionally only the rows in one state or of one tenancy.
+    /// One page of an org link's queue, in id order, optionally only the rows in one state or
+    /// of one tenancy.
     async fn list_link_queue<T>(
         &self,
-        select: &str,
+        queue: &Queue,
         link: Uuid,
         filter: QueueFilter<'_>,
         page: &PageRequest,
         row: impl Fn(&sqlx::any::AnyRow) -> sqlx::Result<T>,
         id: impl Fn(&T) -> Uuid,
     ) -> Result<Page<T>> {
-        let concerns = filter.concerns;
+        let Queue { table, columns, .. } = queue;
+        let concerns = (queue.concerns)("$5");
         let sql = format!(
-            "{select} WHERE org_link_id = $1 AND ($2 = '' OR state = $2) AND id > $3 \
+            "SELECT {columns} FROM {table} WHERE org_link_id = $1 AND ($2 = '' OR state = $2) AND id > $3 \
              AND ($5 = '' OR {concerns}) ORDER BY id LIMIT $4"
         );
         let found = sqlx::query(&sql)
@@ -287,13 +288,77 @@ impl Store {
     }
 }
 
+/// An org link's queue of work that ops list, retry and dismiss: its write-backs or its inbox.
+struct Queue {
+    table: &'static str,
+    columns: &'static str,
+    /// What ops call one item, when it is not found.
+    noun: &'static str,
+    /// The items ops may move to the state `$3`.
+    movable: &'static str,
+    /// The condition, on the tenancy id's placeholder, true of the items that concern that
+    /// tenancy.
+    concerns: fn(&str) -> String,
+}
+
 /// Which rows of a link's queue to list.
 struct QueueFilter<'a> {
     state: Option<&'a str>,
-    /// Only the rows of this tenancy, as `concerns` says.
+    /// Only the rows of this tenancy, as the queue's `concerns` says.
     tenancy: Option<Uuid>,
-    /// A condition on `$5`, the tenancy id, true of the rows that concern that tenancy.
-    concerns: &'a str,
+}
+
+impl Store {
+    /// Ops move one item of a link's queue to `state` now: back to pending with fresh attempts
+    /// (a retry, a replay), or dismissed. With `tenancy`, an item that does not concern that
+    /// tenancy is not found. Answers the item as it is now and whether it moved: it does only
+    /// when the queue's `movable` holds.
+    async fn move_queue_item(
+        &self,
+        queue: &Queue,
+        link: Uuid,
+        tenancy: Option<Uuid>,
+        id: Uuid,
+        state: &str,
+    ) -> Result<(sqlx::any::AnyRow, bool)> {
+        let Queue {
+            table,
+            columns,
+            noun,
+            movable,
+            concerns,
+        } = queue;
+        let now = self.now();
+        let tenancy = tenancy.map(|t| t.to_string()).unwrap_or_default();
+        let update = format!(
+            "UPDATE {table} SET state = $3, attempts = CASE WHEN $3 = 'pending' THEN 0 ELSE attempts END, \
+             run_at = $4, lease_until = NULL, updated_at = $4 \
+             WHERE org_link_id = $1 AND id = $2 AND {movable} AND ($5 = '' OR {})",
+            concerns("$5")
+        );
+        let moved = sqlx::query(&update)
+            .bind(link.to_string())
+            .bind(id.to_string())
+            .bind(state.to_string())
+            .bind(now)
+            .bind(tenancy.clone())
+            .execute(&mut *self.writer().await?)
+            .await?
+            .rows_affected()
+            > 0;
+        let select = format!(
+            "SELECT {columns} FROM {table} WHERE org_link_id = $1 AND id = $2 AND ($3 = '' OR {})",
+            concerns("$3")
+        );
+        let row = sqlx::query(&select)
+            .bind(link.to_string())
+            .bind(id.to_string())
+            .bind(tenancy)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound(noun))?;
+        Ok((row, moved))
+    }
 }
 
 /// A pooled connection holding this instance's turn to write on SQLite (see `Store::writer`).

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::backend::Claim;
-use super::{Error, Page, PageRequest, Result, Store, rows};
+use super::{Error, Page, PageRequest, Queue, Result, Store, rows};
 use crate::domain::client_status::ClientStatus;
 use crate::domain::org_link::WritebackState;
 
@@ -56,6 +56,19 @@ pub struct ClaimedWriteback {
 
 const COLUMNS: &str = "id, org_link_id, tenancy_id, client_id, sobject, record_id, status, state, attempts, \
     last_error_code, last_error, changed_at, run_at";
+
+/// The write-backs as ops see them: a write-back concerns the tenancy of its client.
+const QUEUE: Queue = Queue {
+    table: "crm_writebacks",
+    columns: COLUMNS,
+    noun: "write-back",
+    movable: "state <> 'pending'",
+    concerns: of_tenancy,
+};
+
+fn of_tenancy(param: &str) -> String {
+    format!("tenancy_id = {param}")
+}
 
 fn writeback(row: &AnyRow) -> sqlx::Result<Writeback> {
     Ok(Writeback {
@@ -375,12 +388,11 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Writeback>> {
         self.list_link_queue(
-            &format!("SELECT {COLUMNS} FROM crm_writebacks"),
+            &QUEUE,
             link,
             super::QueueFilter {
                 state: state.map(|s| s.as_str()),
                 tenancy,
-                concerns: "tenancy_id = $5",
             },
             page,
             writeback,
@@ -420,44 +432,16 @@ impl Store {
         id: Uuid,
         state: WritebackState,
     ) -> Result<Writeback> {
-        let now = self.now();
-        let tenancy = tenancy.map(|t| t.to_string()).unwrap_or_default();
-        let done = sqlx::query(
-            "UPDATE crm_writebacks SET state = $3, attempts = CASE WHEN $3 = 'pending' THEN 0 ELSE attempts END, \
-             run_at = $4, lease_until = NULL, updated_at = $4 \
-             WHERE org_link_id = $1 AND id = $2 AND state <> 'pending' AND ($5 = '' OR tenancy_id = $5)",
-        )
-        .bind(link.to_string())
-        .bind(id.to_string())
-        .bind(state.as_str())
-        .bind(now)
-        .bind(tenancy.clone())
-        .execute(&mut *self.writer().await?)
-        .await?;
-        if done.rows_affected() == 0 {
-            let exists = sqlx::query(
-                "SELECT 1 FROM crm_writebacks WHERE org_link_id = $1 AND id = $2 \
-                 AND ($3 = '' OR tenancy_id = $3)",
-            )
-            .bind(link.to_string())
-            .bind(id.to_string())
-            .bind(tenancy)
-            .fetch_optional(&self.pool)
+        let (row, moved) = self
+            .move_queue_item(&QUEUE, link, tenancy, id, state.as_str())
             .await?;
-            return Err(match exists {
-                Some(_) => Error::conflict(
-                    "writeback-pending",
-                    None,
-                    "this write-back is already pending",
-                ),
-                None => Error::NotFound("write-back"),
-            });
+        if !moved {
+            return Err(Error::conflict(
+                "writeback-pending",
+                None,
+                "this write-back is already pending",
+            ));
         }
-        let sql = format!("SELECT {COLUMNS} FROM crm_writebacks WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.to_string())
-            .fetch_one(&self.pool)
-            .await?;
         Ok(writeback(&row)?)
     }
 
