@@ -9,7 +9,12 @@ use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::domain::invitation::Schedule;
+use crate::domain::org_link::COLLECTION_LIMIT;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,9 +32,9 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub api: ApiConfig,
     pub crm: CrmConfig,
-    pub writeback: crate::jobs::writeback::WritebackConfig,
-    pub mail: crate::mail::MailConfig,
-    pub invitations: crate::jobs::invitations::InvitationConfig,
+    pub writeback: WritebackConfig,
+    pub mail: MailConfig,
+    pub invitations: InvitationConfig,
     /// Test-double switch (crash tests only): the process's clock starts at this RFC 3339
     /// instant and runs at real speed from there. Never set in production.
     pub test_clock_start: Option<String>,
@@ -137,6 +142,212 @@ impl Default for CrmConfig {
     }
 }
 
+/// The status write-back worker (`jobs::writeback`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WritebackConfig {
+    /// Records per Collections call (at most 200).
+    pub batch_size: usize,
+    /// Calls per org link in one pass, so one busy org does not hold up the others.
+    pub batches_per_link: usize,
+    /// Tries of a transiently failing record before it is kept as failed.
+    pub max_attempts: i64,
+    /// The first wait after a failed call (the link's, unless `Retry-After` says longer) or
+    /// a record's transient failure; each further failure doubles it, up to the maximum.
+    pub min_backoff_seconds: u64,
+    pub max_backoff_seconds: u64,
+    /// While the org's daily limit is spent, how often one cheap call (`GET …/limits`) checks
+    /// for room; no write-back is sent until one shows it.
+    pub limit_probe_interval_seconds: u64,
+    /// How often an idle worker looks for due work.
+    pub poll_interval_ms: u64,
+    /// A batch smaller than `batch_size` waits for more records until its oldest row has been
+    /// due this long (since its change, or the retry it was given): fewer, fuller calls
+    /// against the org's API limit, for a little latency.
+    pub linger_ms: u64,
+}
+
+impl Default for WritebackConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: COLLECTION_LIMIT,
+            batches_per_link: 10,
+            max_attempts: 10,
+            min_backoff_seconds: 1,
+            max_backoff_seconds: 3600,
+            limit_probe_interval_seconds: 300,
+            poll_interval_ms: 1000,
+            linger_ms: 500,
+        }
+    }
+}
+
+/// The invitation re-send worker (`jobs::invitations`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationConfig {
+    pub schedule: Schedule,
+    /// Cycles claimed at a time.
+    pub batch_size: i64,
+    /// E-mails in flight at once.
+    pub concurrency: usize,
+    /// Tries of an e-mail the mail server cannot take now, before the failure is kept for ops
+    /// and the cycle waits for its next day.
+    pub max_delivery_attempts: i64,
+    pub retry_min_seconds: u64,
+    pub retry_max_seconds: u64,
+    pub poll_interval_ms: u64,
+}
+
+impl Default for InvitationConfig {
+    fn default() -> Self {
+        Self {
+            schedule: Schedule::default(),
+            batch_size: 500,
+            concurrency: 16,
+            max_delivery_attempts: 5,
+            retry_min_seconds: 60,
+            retry_max_seconds: 3600,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
+/// The CRM inbox worker (`jobs::inbox`); not read from configuration files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboxConfig {
+    /// Changes claimed per batch.
+    pub batch_size: i64,
+    /// Batches per pass, so the other workers get their turn.
+    pub batches_per_pass: usize,
+    /// Tries of a change that fails for a passing reason before it is kept as failed.
+    pub max_attempts: i64,
+    pub min_backoff_seconds: u64,
+    pub max_backoff_seconds: u64,
+}
+
+impl Default for InboxConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 1000,
+            batches_per_pass: 10,
+            max_attempts: 8,
+            min_backoff_seconds: 10,
+            max_backoff_seconds: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// No encryption (a relay on the same host or network only).
+    None,
+    /// Upgrade with STARTTLS, required.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// SMTP delivery of the invitation e-mails (`mail`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// The sender, e.g. `Acme Wealth <invitations@acme.example>`.
+    pub from: String,
+    /// Where replies go, when not to the sender.
+    pub reply_to: Option<String>,
+    /// The address clients open links at, e.g. `https://liaison.example.com`.
+    pub link_base_url: String,
+    pub timeout_seconds: u64,
+    /// SMTP connections kept open and reused.
+    pub pool_size: u32,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 25,
+            security: SmtpSecurity::None,
+            username: None,
+            password: None,
+            from: "Liaison <invitations@localhost.localdomain>".into(),
+            reply_to: None,
+            link_base_url: "http://127.0.0.1:8080".into(),
+            timeout_seconds: 30,
+            pool_size: 8,
+        }
+    }
+}
+
+impl MailConfig {
+    /// The sender and reply-to addresses, checked.
+    pub fn addresses(&self) -> Result<(Mailbox, Option<Mailbox>), String> {
+        let from: Mailbox = self
+            .from
+            .parse()
+            .map_err(|_| "mail.from is not an e-mail address".to_string())?;
+        let reply_to = self
+            .reply_to
+            .as_deref()
+            .map(|r| {
+                r.parse::<Mailbox>()
+                    .map_err(|_| "mail.reply_to is not an e-mail address".to_string())
+            })
+            .transpose()?;
+        if self.smtp_host.trim().is_empty() {
+            return Err("mail.smtp_host must not be blank".into());
+        }
+        Ok((from, reply_to))
+    }
+}
+
+/// One entry of `crm.allowed_hosts`: a host and the port it may be called on (443 unless the
+/// entry names one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHost {
+    pub host: String,
+    pub port: u16,
+}
+
+impl AllowedHost {
+    /// `host` or `host:port`; a name or an IP address (IPv6 in brackets).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let entry = raw.trim();
+        let valid_chars = !entry.is_empty()
+            && entry
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+        if !valid_chars {
+            return Err(format!(
+                "`{raw}` is not a host or host:port (no scheme, path or user name)"
+            ));
+        }
+        let url = Url::parse(&format!("https://{entry}/"))
+            .map_err(|_| format!("`{raw}` is not a host or host:port"))?;
+        let host = url.host_str().unwrap_or_default().to_string();
+        if host.is_empty() || host.ends_with('.') {
+            return Err(format!("`{raw}` is not a host or host:port"));
+        }
+        Ok(Self {
+            host,
+            port: url.port().unwrap_or(443),
+        })
+    }
+
+    /// Every entry of the list, or why the first that does not parse was refused.
+    pub fn parse_all(entries: &[String]) -> Result<Vec<Self>, String> {
+        entries.iter().map(|raw| Self::parse(raw)).collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LogFormat {
@@ -235,7 +446,7 @@ impl Config {
             });
         }
         if let Some(key) = &self.crm.encryption_key
-            && crate::crm::crypto::Sealer::from_base64_key(key.expose()).is_err()
+            && crate::secrets::Sealer::from_base64_key(key.expose()).is_err()
         {
             return Err(ConfigError::Invalid {
                 key: "crm.encryption_key",
@@ -250,10 +461,7 @@ impl Config {
                 reason: "must be an http:// or https:// URL".into(),
             });
         }
-        if let Err(reason) = crate::crm::hosts::HostPolicy::new(
-            &self.crm.allowed_hosts,
-            self.crm.allow_http_login_hosts,
-        ) {
+        if let Err(reason) = AllowedHost::parse_all(&self.crm.allowed_hosts) {
             return Err(ConfigError::Invalid {
                 key: "crm.allowed_hosts",
                 reason,

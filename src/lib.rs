@@ -13,6 +13,7 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod markup;
+pub mod secrets;
 pub mod store;
 pub mod telemetry;
 
@@ -62,7 +63,7 @@ pub fn app_state_with_lookup(
     let sealer = crm
         .encryption_key
         .as_ref()
-        .map(|key| crm::crypto::Sealer::from_base64_key(key.expose()))
+        .map(|key| secrets::Sealer::from_base64_key(key.expose()))
         .transpose()
         .map_err(|e| config::ConfigError::Invalid {
             key: "crm.encryption_key",

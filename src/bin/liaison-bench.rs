@@ -19,15 +19,16 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use liaison::clock::SystemClock;
 use liaison::config::{CrmConfig, DatabaseConfig, Secret};
+use liaison::config::{InboxConfig, WritebackConfig};
 use liaison::crm::Crm;
-use liaison::crm::crypto::Sealer;
 use liaison::domain::client_status::ClientStatus;
 use liaison::domain::invite::{Invite, InviteInput};
 use liaison::domain::tenancy::{GroupKind, GroupModel, MobilePolicy};
 use liaison::domain::user::StaffRole;
 use liaison::domain::values::{DisplayName, Email, PersonName, SalesforceId};
-use liaison::jobs::inbox::{InboxConfig, PassReport as InboxReport, pass as inbox_pass};
-use liaison::jobs::writeback::{WritebackConfig, pass};
+use liaison::jobs::inbox::{PassReport as InboxReport, pass as inbox_pass};
+use liaison::jobs::writeback::pass;
+use liaison::secrets::Sealer;
 use liaison::store::{
     AuthKind, Inviter, NewGroupRequest, NewOrgLink, NewStaff, NewTenancy, StaffMatch, Store,
 };
@@ -694,14 +695,14 @@ async fn resend(store: &Store, url: &str, invitations: usize, due: usize) -> any
     }
 
     let (port, received) = smtp_sink()?;
-    let mail = liaison::mail::MailConfig {
+    let mail = liaison::config::MailConfig {
         smtp_port: port,
         from: "Bench <invitations@bench.example>".into(),
         pool_size: 16,
         ..Default::default()
     };
     let mailer = liaison::mail::SmtpMailer::new(&mail).map_err(anyhow::Error::msg)?;
-    let config = liaison::jobs::invitations::InvitationConfig::default();
+    let config = liaison::config::InvitationConfig::default();
     println!(
         "one re-send pass (batch {}, {} e-mails in flight)…",
         config.batch_size, config.concurrency
@@ -1024,7 +1025,7 @@ async fn intake_link_in(store: &Store, org: &str) -> anyhow::Result<(Uuid, Strin
         &format!("org_link:{link}:webhook_secret"),
     );
     store
-        .set_intake_secrets(link, &liaison::crm::digest(&token), &sealed)
+        .set_intake_secrets(link, &liaison::secrets::digest(&token), &sealed)
         .await?;
     Ok((link, token, tenancy))
 }
@@ -1293,7 +1294,7 @@ async fn intake(
             message
                 .notifications
                 .iter()
-                .map(|n| liaison::crm::intake::from_notification(n).map_err(anyhow::Error::msg))
+                .map(|n| liaison::crm::inbox::from_notification(n).map_err(anyhow::Error::msg))
                 .collect::<anyhow::Result<Vec<_>>>()
         })
         .collect::<anyhow::Result<_>>()?;

@@ -13,9 +13,7 @@ use serde_json::{Map, Value, json};
 use super::error::{ApiErrorEntry, CrmError, classify_response, parse_retry_after};
 use super::hosts::{GuardedResolver, HostPolicy, HostRefused, Lookup};
 use super::oauth::TokenResponse;
-
-/// Most records Salesforce takes in one sObject Collections call.
-pub const COLLECTION_LIMIT: usize = 200;
+use crate::domain::org_link::COLLECTION_LIMIT;
 
 /// How the client retries a transient failure within one call.
 #[derive(Debug, Clone, Copy)]

@@ -28,6 +28,8 @@ use futures::future::BoxFuture;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+use crate::config::AllowedHost;
+
 /// The registrable domains whose subdomains are Salesforce's.
 pub const SALESFORCE_DOMAINS: &[&str] = &[
     "salesforce.com",
@@ -50,40 +52,6 @@ fn refused<T>(reason: impl Into<String>) -> Result<T, HostRefused> {
     Err(HostRefused(reason.into()))
 }
 
-/// One entry of `crm.allowed_hosts`: a host and the port it may be called on (443 unless the
-/// entry names one).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AllowedHost {
-    host: String,
-    port: u16,
-}
-
-impl AllowedHost {
-    /// `host` or `host:port`; a name or an IP address (IPv6 in brackets).
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let entry = raw.trim();
-        let valid_chars = !entry.is_empty()
-            && entry
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-        if !valid_chars {
-            return Err(format!(
-                "`{raw}` is not a host or host:port (no scheme, path or user name)"
-            ));
-        }
-        let url = Url::parse(&format!("https://{entry}/"))
-            .map_err(|_| format!("`{raw}` is not a host or host:port"))?;
-        let host = url.host_str().unwrap_or_default().to_string();
-        if host.is_empty() || host.ends_with('.') {
-            return Err(format!("`{raw}` is not a host or host:port"));
-        }
-        Ok(Self {
-            host,
-            port: url.port().unwrap_or(443),
-        })
-    }
-}
-
 /// Which hosts Liaison may call (see the module's documentation).
 #[derive(Debug, Clone, Default)]
 pub struct HostPolicy {
@@ -96,10 +64,7 @@ impl HostPolicy {
     /// The policy of `crm.allowed_hosts` and `crm.allow_http_login_hosts`; an entry that does
     /// not parse is named in the error.
     pub fn new(allowed_hosts: &[String], test_doubles: bool) -> Result<Self, String> {
-        let allowed = allowed_hosts
-            .iter()
-            .map(|raw| AllowedHost::parse(raw))
-            .collect::<Result<_, _>>()?;
+        let allowed = AllowedHost::parse_all(allowed_hosts)?;
         Ok(Self {
             allowed,
             test_doubles,

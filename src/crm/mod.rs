@@ -1,4 +1,4 @@
-//! Salesforce: org-link connections (OAuth), the REST client, and the sealing of secrets.
+//! Salesforce: org-link connections (OAuth), the REST client, and the link's sealed secrets.
 //!
 //! `Crm` is what the rest of the service calls: it turns a link into a live session, renews the
 //! access token once when Salesforce says it expired (one renewal at a time per link, and a
@@ -7,12 +7,10 @@
 
 pub mod canvas;
 pub mod client;
-pub mod crypto;
 pub mod error;
 pub mod hosts;
-pub mod intake;
+pub mod inbox;
 pub mod invite;
-pub mod mapping;
 pub mod oauth;
 pub mod outbound;
 pub mod record;
@@ -22,13 +20,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::config::CrmConfig;
+use crate::secrets::{Sealer, digest, random_token};
 use crate::store::{AuthKind, LinkSecrets, LinkState, OrgLink, Store};
 use client::{Meter, Metered, RetryPolicy, Salesforce, Session};
-use crypto::Sealer;
 use error::CrmError;
 
 /// What went wrong in a CRM operation: Salesforce's answer, or our own store.
@@ -89,14 +86,6 @@ struct PendingUsage {
 type Limit = (i64, i64);
 
 const USAGE_FLUSH: Duration = Duration::from_secs(1);
-
-/// SHA-256 in hex: how single-use secrets (tickets, states, bindings) are looked up.
-pub fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn context(link: Uuid, column: &str) -> String {
     format!("org_link:{link}:{column}")
@@ -617,7 +606,7 @@ impl Crm {
     pub async fn start_web_flow(&self, link: &OrgLink, started_by: &str) -> LinkResult<String> {
         self.sealer()?;
         self.check_login_host(link)?;
-        let ticket = oauth::random_token();
+        let ticket = random_token();
         let expires = crate::clock::to_millis(self.store.clock().now())
             + i64::try_from(self.config.oauth_flow_minutes).unwrap_or(10) * 60_000;
         self.store
@@ -632,8 +621,8 @@ impl Crm {
     /// The browser opened its ticket: bind the flow to it and send it to Salesforce. Returns
     /// the authorize URL and the binding to set as a cookie.
     pub async fn begin_web_flow(&self, ticket: &str) -> LinkResult<(String, String)> {
-        let state = oauth::random_token();
-        let binding = oauth::random_token();
+        let state = random_token();
+        let binding = random_token();
         let pkce = oauth::Pkce::generate();
         let verifier = self.sealer()?.seal(&pkce.verifier, "oauth_flow:verifier");
         let link_id = self

@@ -3,7 +3,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -20,9 +19,7 @@ pub struct Pkce {
 impl Pkce {
     /// A 43-character verifier from 256 random bits (RFC 7636 asks for 43 to 128).
     pub fn generate() -> Self {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let verifier = URL_SAFE_NO_PAD.encode(bytes);
+        let verifier = crate::secrets::random_token();
         let challenge = challenge_of(&verifier);
         Self {
             verifier,
@@ -34,13 +31,6 @@ impl Pkce {
 /// `BASE64URL(SHA256(verifier))`, the S256 method.
 pub fn challenge_of(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// A random value for `state` (or any single-use secret), 256 bits, URL-safe.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The URL an admin's browser is sent to, to approve the connection.

@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::mapping::{FieldMapping, InviteField, RecordFields};
 use super::{Crm, LinkResult};
+use crate::domain::org_link::{FieldMapping, InviteField, RecordFields};
 use crate::store::OrgLink;
 
 /// The kinds of record an invitation starts from.

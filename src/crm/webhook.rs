@@ -6,7 +6,6 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
@@ -34,9 +33,10 @@ pub enum SignatureError {
 
 /// A new signing secret: `whsec_` and 32 random bytes in base64.
 pub fn new_secret() -> String {
-    let mut key = [0u8; 32];
-    rand::rng().fill_bytes(&mut key);
-    format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
+    format!(
+        "{SECRET_PREFIX}{}",
+        STANDARD.encode(crate::secrets::random_bytes())
+    )
 }
 
 fn key(secret: &str) -> Option<Vec<u8>> {

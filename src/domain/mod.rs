@@ -5,6 +5,7 @@ pub mod client_status;
 pub mod coverage;
 pub mod invitation;
 pub mod invite;
+pub mod org_link;
 pub mod tenancy;
 pub mod text;
 pub mod token;

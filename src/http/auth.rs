@@ -63,7 +63,7 @@ impl FromRequestParts<AppState> for LinkCaller {
         let key = bearer(parts)
             .filter(|k| k.starts_with(LINK_KEY_PREFIX))
             .ok_or(ApiError::Unauthorized)?;
-        let hash = crate::crm::digest(key);
+        let hash = crate::secrets::digest(key);
         let id = match state.store.org_link_by_api_key(&hash).await {
             Ok(id) => id,
             Err(crate::store::Error::NotFound(_)) => return Err(ApiError::Unauthorized),

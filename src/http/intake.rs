@@ -17,11 +17,12 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::parse_json_object;
-use crate::crm::intake::{from_notification, from_webhook};
+use crate::crm::inbox::{from_notification, from_webhook};
+use crate::crm::outbound;
 use crate::crm::webhook::{self, WebhookBody};
-use crate::crm::{digest, outbound};
 use crate::domain::FieldErrors;
 use crate::domain::values::SalesforceId;
+use crate::secrets::digest;
 use crate::store::{ChangeSource, IntakeLink};
 
 pub fn router() -> Router<AppState> {

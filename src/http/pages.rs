@@ -19,8 +19,8 @@ use super::AppState;
 use super::client_ip::TrustedProxies;
 use super::extract::Path;
 use super::html::{page, render};
-use crate::crm::{digest, oauth::random_token};
 use crate::domain::invitation::DeadLink;
+use crate::secrets::{digest, random_token};
 use crate::store::{Answer, LinkView};
 
 const CSRF_COOKIE: &str = "liaison_csrf";

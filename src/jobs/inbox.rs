@@ -8,37 +8,12 @@ use std::collections::hash_map::Entry;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::clock::to_millis;
-use crate::crm::intake::{Decision, decide};
+use crate::config::InboxConfig;
+use crate::crm::inbox::{Decision, decide};
 use crate::store::{self, ClaimedChange, InboxState, OrgLink, RecordEffect, Store};
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InboxConfig {
-    /// Changes claimed per batch.
-    pub batch_size: i64,
-    /// Batches per pass, so the other workers get their turn.
-    pub batches_per_pass: usize,
-    /// Tries of a change that fails for a passing reason before it is kept as failed.
-    pub max_attempts: i64,
-    pub min_backoff_seconds: u64,
-    pub max_backoff_seconds: u64,
-}
-
-impl Default for InboxConfig {
-    fn default() -> Self {
-        Self {
-            batch_size: 1000,
-            batches_per_pass: 10,
-            max_attempts: 8,
-            min_backoff_seconds: 10,
-            max_backoff_seconds: 3600,
-        }
-    }
-}
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -7,47 +7,16 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::StreamExt;
-use serde::{Deserialize, Serialize};
 use time::macros::format_description;
 use tokio::sync::Semaphore;
 
 use crate::clock::{from_millis, to_millis};
-use crate::crm::{digest, oauth::random_token};
+use crate::config::InvitationConfig;
 use crate::domain::client_status::ClientStatus;
-use crate::domain::invitation::Schedule;
 use crate::mail::templates::{Invitation, client_accepted, invitation};
 use crate::mail::{MailError, Mailer};
+use crate::secrets::{digest, random_token};
 use crate::store::{self, Delivery, DueCycle, Store};
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InvitationConfig {
-    pub schedule: Schedule,
-    /// Cycles claimed at a time.
-    pub batch_size: i64,
-    /// E-mails in flight at once.
-    pub concurrency: usize,
-    /// Tries of an e-mail the mail server cannot take now, before the failure is kept for ops
-    /// and the cycle waits for its next day.
-    pub max_delivery_attempts: i64,
-    pub retry_min_seconds: u64,
-    pub retry_max_seconds: u64,
-    pub poll_interval_ms: u64,
-}
-
-impl Default for InvitationConfig {
-    fn default() -> Self {
-        Self {
-            schedule: Schedule::default(),
-            batch_size: 500,
-            concurrency: 16,
-            max_delivery_attempts: 5,
-            retry_min_seconds: 60,
-            retry_max_seconds: 3600,
-            poll_interval_ms: 1000,
-        }
-    }
-}
 
 #[derive(Debug, Default, Clone)]
 pub struct InvitationPass {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
+use crate::config::{InboxConfig, InvitationConfig, WritebackConfig};
 use crate::crm::Crm;
 use crate::mail::Mailer;
 use crate::store::Store;
@@ -19,8 +20,8 @@ pub struct Workers {
     pub store: Store,
     pub crm: Arc<Crm>,
     pub mailer: Arc<dyn Mailer>,
-    pub writeback: writeback::WritebackConfig,
-    pub invitations: invitations::InvitationConfig,
+    pub writeback: WritebackConfig,
+    pub invitations: InvitationConfig,
     pub link_base_url: String,
     /// Requests that made work due now wake the loop early.
     pub wake: Arc<Notify>,
@@ -42,7 +43,7 @@ pub async fn round(workers: &Workers) -> bool {
         Ok(report) => busy |= report.due > 0,
         Err(error) => tracing::error!(error = %error, "invitation pass failed"),
     }
-    match inbox::pass(&workers.store, &inbox::InboxConfig::default()).await {
+    match inbox::pass(&workers.store, &InboxConfig::default()).await {
         Ok(report) => busy |= report.claimed > 0,
         Err(error) => tracing::error!(error = %error, "inbox pass failed"),
     }

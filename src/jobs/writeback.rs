@@ -4,58 +4,19 @@
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use crate::clock::{from_millis, to_millis};
-use crate::crm::client::{COLLECTION_LIMIT, RecordResult, Reply};
+use crate::config::WritebackConfig;
+use crate::crm::client::{RecordResult, Reply};
 use crate::crm::error::{CrmError, classify};
-use crate::crm::mapping::FieldMapping;
 use crate::crm::{Crm, LinkError};
 use crate::domain::client_status::ClientStatus;
+use crate::domain::org_link::{COLLECTION_LIMIT, FieldMapping};
 use crate::store::{
     self, CallSchedule, ClaimedWriteback, LinkState, OrgLink, Store, WritebackOutcome,
 };
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WritebackConfig {
-    /// Records per Collections call (at most 200).
-    pub batch_size: usize,
-    /// Calls per org link in one pass, so one busy org does not hold up the others.
-    pub batches_per_link: usize,
-    /// Tries of a transiently failing record before it is kept as failed.
-    pub max_attempts: i64,
-    /// The first wait after a failed call (the link's, unless `Retry-After` says longer) or
-    /// a record's transient failure; each further failure doubles it, up to the maximum.
-    pub min_backoff_seconds: u64,
-    pub max_backoff_seconds: u64,
-    /// While the org's daily limit is spent, how often one cheap call (`GET …/limits`) checks
-    /// for room; no write-back is sent until one shows it.
-    pub limit_probe_interval_seconds: u64,
-    /// How often an idle worker looks for due work.
-    pub poll_interval_ms: u64,
-    /// A batch smaller than `batch_size` waits for more records until its oldest row has been
-    /// due this long (since its change, or the retry it was given): fewer, fuller calls
-    /// against the org's API limit, for a little latency.
-    pub linger_ms: u64,
-}
-
-impl Default for WritebackConfig {
-    fn default() -> Self {
-        Self {
-            batch_size: COLLECTION_LIMIT,
-            batches_per_link: 10,
-            max_attempts: 10,
-            min_backoff_seconds: 1,
-            max_backoff_seconds: 3600,
-            limit_probe_interval_seconds: 300,
-            poll_interval_ms: 1000,
-            linger_ms: 500,
-        }
-    }
-}
 
 /// What one pass did.
 #[derive(Debug, Default, Clone)]

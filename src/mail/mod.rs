@@ -9,56 +9,8 @@ use std::time::Duration;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use serde::{Deserialize, Serialize};
 
-use crate::config::Secret;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SmtpSecurity {
-    /// No encryption (a relay on the same host or network only).
-    None,
-    /// Upgrade with STARTTLS, required.
-    Starttls,
-    /// TLS from the first byte (port 465).
-    Tls,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailConfig {
-    pub smtp_host: String,
-    pub smtp_port: u16,
-    pub security: SmtpSecurity,
-    pub username: Option<String>,
-    pub password: Option<Secret>,
-    /// The sender, e.g. `Acme Wealth <invitations@acme.example>`.
-    pub from: String,
-    /// Where replies go, when not to the sender.
-    pub reply_to: Option<String>,
-    /// The address clients open links at, e.g. `https://liaison.example.com`.
-    pub link_base_url: String,
-    pub timeout_seconds: u64,
-    /// SMTP connections kept open and reused.
-    pub pool_size: u32,
-}
-
-impl Default for MailConfig {
-    fn default() -> Self {
-        Self {
-            smtp_host: "127.0.0.1".into(),
-            smtp_port: 25,
-            security: SmtpSecurity::None,
-            username: None,
-            password: None,
-            from: "Liaison <invitations@localhost.localdomain>".into(),
-            reply_to: None,
-            link_base_url: "http://127.0.0.1:8080".into(),
-            timeout_seconds: 30,
-            pool_size: 8,
-        }
-    }
-}
+use crate::config::MailConfig;
 
 /// One message to send.
 #[derive(Debug, Clone)]
@@ -98,28 +50,6 @@ pub struct SmtpMailer {
     timeout: Duration,
     from: Mailbox,
     reply_to: Option<Mailbox>,
-}
-
-impl MailConfig {
-    /// The sender and reply-to addresses, checked.
-    pub fn addresses(&self) -> Result<(Mailbox, Option<Mailbox>), String> {
-        let from: Mailbox = self
-            .from
-            .parse()
-            .map_err(|_| "mail.from is not an e-mail address".to_string())?;
-        let reply_to = self
-            .reply_to
-            .as_deref()
-            .map(|r| {
-                r.parse::<Mailbox>()
-                    .map_err(|_| "mail.reply_to is not an e-mail address".to_string())
-            })
-            .transpose()?;
-        if self.smtp_host.trim().is_empty() {
-            return Err("mail.smtp_host must not be blank".into());
-        }
-        Ok((from, reply_to))
-    }
 }
 
 impl SmtpMailer {

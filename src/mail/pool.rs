@@ -20,7 +20,8 @@ use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::{MailError, SmtpSecurity};
+use super::MailError;
+use crate::config::SmtpSecurity;
 
 /// How a connection is opened and secured.
 pub(super) struct Connector {

@@ -4,8 +4,8 @@
 
 use uuid::Uuid;
 
-use super::org_links::StaffMatch;
 use super::{Error, Result, Store, rows};
+use crate::domain::org_link::StaffMatch;
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::user::StaffRole;
 use crate::domain::values::{Email, SalesforceId};

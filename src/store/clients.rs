@@ -1,11 +1,9 @@
 //! Clients: the hand-made invitation (as a draft), their details, status moves, history and
 //! address book.
 
-use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::groups::{
@@ -24,7 +22,7 @@ use crate::domain::user::UserKind;
 use crate::domain::values::{Email, PersonName, SalesforceId, Title};
 use crate::domain::visibility::visible_kinds;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Client {
     pub id: Uuid,
     pub tenancy_id: Uuid,
@@ -38,12 +36,11 @@ pub struct Client {
     pub status_label: String,
     /// The personal message staff added to the invitation.
     pub message: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
 /// One entry of a user's address book: only what the messenger shows.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Contact {
     pub id: Uuid,
     pub kind: UserKind,
@@ -56,7 +53,7 @@ pub struct Contact {
 }
 
 /// One status change of a client.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ClientEvent {
     pub id: Uuid,
     pub from_status: Option<ClientStatus>,
@@ -66,7 +63,6 @@ pub struct ClientEvent {
     /// `salesforce:<link>:key:<key id> as staff:<id> via Salesforce user <user id>` (the JSON
     /// API with the link's key) or `salesforce:<link>:<integration user>` (auto-invite).
     pub actor: String,
-    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }
 

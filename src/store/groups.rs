@@ -1,10 +1,8 @@
 //! Contact groups and client teams, their members, and the rules that guard them.
 
-use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
@@ -14,7 +12,7 @@ use crate::domain::tenancy::{GroupKind, GroupModel};
 use crate::domain::user::UserKind;
 use crate::domain::values::DisplayName;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Group {
     pub id: Uuid,
     pub tenancy_id: Uuid,
@@ -24,11 +22,10 @@ pub struct Group {
     pub active_staff: i64,
     pub team_accounts: i64,
     pub clients: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct GroupMember {
     pub user_id: Uuid,
     pub kind: UserKind,
@@ -39,7 +36,6 @@ pub struct GroupMember {
     pub active: bool,
     /// A client's status; absent for staff and team accounts.
     pub status: Option<ClientStatus>,
-    #[serde(with = "time::serde::rfc3339")]
     pub added_at: OffsetDateTime,
 }
 

@@ -3,89 +3,24 @@
 //! order of the record's modification time. A change older than the newest one applied to its
 //! record changes nothing.
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::clients::{InviteOptions, Inviter, RecordRef};
 use super::users::check_unique_contact;
 use super::{Backend, Error, OrgLink, Page, PageRequest, Result, Store, lock_tenancy, rows};
-use crate::crm::intake::AutoInvite;
 use crate::domain::FieldError;
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invite::{Invite, InviteInput, parse_mobile};
+use crate::domain::org_link::{AutoInvite, ChangeSource, InboxState};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::values::{E164Phone, Email, PersonName, PhoneRegion, SalesforceId, Title};
 
 /// Milliseconds a claimed change stays with one worker.
 pub const INBOX_LEASE_MS: i64 = 60_000;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum InboxState {
-    /// Waiting to be applied (now or after a backoff).
-    Pending,
-    /// Applied.
-    Done,
-    /// Nothing to do: an echo of our own write-back, a change older than one already
-    /// applied, or one that touched nothing Liaison follows.
-    Skipped,
-    /// Could not be applied (an invalid value, or every retry failed); ops may replay it.
-    Failed,
-    /// Ops chose not to apply it.
-    Dismissed,
-}
-
-impl InboxState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Done => "done",
-            Self::Skipped => "skipped",
-            Self::Failed => "failed",
-            Self::Dismissed => "dismissed",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Done,
-            Self::Skipped,
-            Self::Failed,
-            Self::Dismissed,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-    }
-}
-
-/// Where a change came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChangeSource {
-    OutboundMessage,
-    Webhook,
-}
-
-impl ChangeSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OutboundMessage => "outbound_message",
-            Self::Webhook => "webhook",
-        }
-    }
-
-    fn parse(value: &str) -> Option<Self> {
-        [Self::OutboundMessage, Self::Webhook]
-            .into_iter()
-            .find(|s| s.as_str() == value)
-    }
-}
 
 /// A record change as it arrives, parsed.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +41,7 @@ pub struct RecordChange {
 }
 
 /// An inbox item as ops see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct InboxItem {
     pub id: Uuid,
     pub org_link_id: Uuid,
@@ -116,12 +51,10 @@ pub struct InboxItem {
     pub sobject: String,
     pub record_id: String,
     /// The record's LastModifiedDate.
-    #[serde(with = "time::serde::rfc3339")]
     pub modified_at: OffsetDateTime,
     pub deleted: bool,
     pub master_record_id: Option<String>,
     /// The fields the message carried.
-    #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
     pub changed_by: Option<String>,
     pub state: InboxState,
@@ -130,9 +63,7 @@ pub struct InboxItem {
     pub attempts: i64,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub received_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub next_attempt_at: OffsetDateTime,
 }
 

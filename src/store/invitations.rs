@@ -2,11 +2,9 @@
 //! a cycle in its own transaction (see `cycle_effect`); the re-send worker claims due cycles
 //! by `next_due_at` with a lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL).
 
-use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Backend, Result, Store, rows};
@@ -118,19 +116,15 @@ pub struct DueCycle {
 }
 
 /// A cycle, its links and e-mails, as the history shows them.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct InvitationCycle {
     pub id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
     /// 30 days after the first e-mail.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub ends_at: Option<OffsetDateTime>,
     /// When the next e-mail (or the expiry) is due; absent once the cycle is over.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub next_due_at: Option<OffsetDateTime>,
     pub emails_sent: i64,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub ended_at: Option<OffsetDateTime>,
     /// `accepted`, `declined`, `revoked`, `expired` or `replaced` (by a resend).
     pub end_reason: Option<String>,
@@ -139,22 +133,18 @@ pub struct InvitationCycle {
     pub links: Vec<InvitationLink>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct InvitationLink {
     pub id: Uuid,
-    #[serde(with = "time::serde::rfc3339")]
     pub sent_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub voided_at: Option<OffsetDateTime>,
     pub void_reason: Option<DeadLink>,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub used_at: Option<OffsetDateTime>,
 }
 
 /// One e-mail delivery: sent, or failed after its last retry.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct EmailDelivery {
     pub id: Uuid,
     pub client_id: Option<Uuid>,
@@ -164,7 +154,6 @@ pub struct EmailDelivery {
     pub state: String,
     pub attempts: i64,
     pub last_error: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }
 

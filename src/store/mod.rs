@@ -31,21 +31,25 @@ pub use clients::{
 };
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
 pub use inbox::{
-    ChangeSource, ClaimedChange, INBOX_LEASE_MS, InboxItem, InboxState, IntakeLink, RecordChange,
-    RecordDetails, RecordEffect, RecordValue, refusal_reason,
+    ClaimedChange, INBOX_LEASE_MS, InboxItem, IntakeLink, RecordChange, RecordDetails,
+    RecordEffect, RecordValue, refusal_reason,
 };
 pub use invitations::{
     Answer, CYCLE_LEASE_MS, Delivery, DueCycle, DueNotification, EmailDelivery, InvitationCycle,
     InvitationLink, LinkView,
 };
 pub use org_links::{
-    ApiUsage, AuthKind, CallSchedule, IntakeSecrets, LinkSecrets, LinkState, NewOrgLink, OrgLink,
-    OrgLinkUpdate, StaffMatch, api_key_id,
+    ApiUsage, CallSchedule, LinkSecrets, NewOrgLink, OrgLink, OrgLinkUpdate, api_key_id,
 };
 pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
 pub use tokens::{Actor, CreatedToken, TokenInfo};
 pub use users::{NewStaff, NewTeamAccount, Staff, StaffUpdate, TeamAccount, TeamAccountUpdate};
-pub use writeback::{ClaimedWriteback, LEASE_MS, Writeback, WritebackOutcome, WritebackState};
+pub use writeback::{ClaimedWriteback, LEASE_MS, Writeback, WritebackOutcome};
+
+/// The states and kinds the store's records carry; they are the domain's.
+pub use crate::domain::org_link::{
+    AuthKind, ChangeSource, InboxState, LinkState, StaffMatch, WritebackState,
+};
 
 use crate::clock::{Clock, to_millis};
 use crate::config::DatabaseConfig;
@@ -129,7 +133,7 @@ impl PageRequest {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `after` to get the next page; absent on the last page.

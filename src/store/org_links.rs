@@ -1,103 +1,13 @@
 //! Salesforce org links and their OAuth flows. Secrets arrive here already sealed; the store
 //! never sees them in the clear.
 
-use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, rows};
-use crate::crm::intake::AutoInvite;
-use crate::crm::mapping::FieldMapping;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthKind {
-    /// An admin approves the connection in Salesforce (OAuth web-server flow with PKCE); we
-    /// keep the refresh token.
-    WebServer,
-    /// Server-to-server: we sign a JWT with the link's private key for the integration user.
-    JwtBearer,
-}
-
-impl AuthKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::WebServer => "web_server",
-            Self::JwtBearer => "jwt_bearer",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::WebServer, Self::JwtBearer]
-            .into_iter()
-            .find(|k| k.as_str() == value)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StaffMatch {
-    UserId,
-    Username,
-    Email,
-}
-
-impl StaffMatch {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UserId => "user_id",
-            Self::Username => "username",
-            Self::Email => "email",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::UserId, Self::Username, Self::Email]
-            .into_iter()
-            .find(|k| k.as_str() == value)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkState {
-    /// Created; no token yet.
-    NotConnected,
-    Connected,
-    /// Salesforce refused our credentials; a CRM admin must reconnect.
-    Unauthorized,
-    /// Stopped by an admin.
-    Paused,
-    /// Near its share of the org's daily API limit: calls wait until there is room.
-    BudgetCapped,
-}
-
-impl LinkState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotConnected => "not_connected",
-            Self::Connected => "connected",
-            Self::Unauthorized => "unauthorized",
-            Self::Paused => "paused",
-            Self::BudgetCapped => "budget_capped",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [
-            Self::NotConnected,
-            Self::Connected,
-            Self::Unauthorized,
-            Self::Paused,
-            Self::BudgetCapped,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-    }
-}
+use crate::domain::org_link::{AuthKind, AutoInvite, FieldMapping, LinkState, StaffMatch};
 
 /// When an org link may next be called (milliseconds since the epoch).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,16 +20,15 @@ pub struct CallSchedule {
     pub org_limit_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct ApiUsage {
     pub used: i64,
     pub max: i64,
-    #[serde(with = "time::serde::rfc3339")]
     pub checked_at: OffsetDateTime,
 }
 
 /// An org link as admins see it: never a secret, only whether one is set.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct OrgLink {
     pub id: Uuid,
     pub name: String,
@@ -142,7 +51,6 @@ pub struct OrgLink {
     pub instance_url: Option<String>,
     pub api_usage: Option<ApiUsage>,
     pub tenancies: Vec<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// The Salesforce user id (`005…`) our write-back acts as; its changes start no work.
     pub integration_user_id: Option<String>,
@@ -155,24 +63,8 @@ pub struct OrgLink {
     /// The current API key's id (see `api-key`), as clients' histories name it; absent when
     /// the link has no key.
     pub api_key_id: Option<String>,
-    /// The intake endpoints and secrets, shown once: when the link is created and when they
-    /// are rotated. Only a hash of the token and the sealed secret are kept.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub intake_secrets: Option<IntakeSecrets>,
-    /// When the link may next be called, for the workers; not part of the API.
-    #[serde(skip)]
+    /// When the link may next be called, for the workers.
     pub calls: CallSchedule,
-}
-
-/// Where Salesforce sends record changes, with the secrets in the clear, shown once.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct IntakeSecrets {
-    /// The Outbound Message endpoint URL, secret token included.
-    pub outbound_message_url: String,
-    /// The JSON webhook endpoint URL.
-    pub webhook_url: String,
-    /// The webhook signing secret (`whsec_…`, Standard Webhooks).
-    pub webhook_secret: String,
 }
 
 /// The sealed secrets of a link, for the CRM layer only.
@@ -269,7 +161,6 @@ fn link(row: &AnyRow, tenancies: Vec<Uuid>) -> sqlx::Result<OrgLink> {
         api_key_id: rows::opt_text(row, "api_key_hash")?
             .as_deref()
             .map(api_key_id),
-        intake_secrets: None,
         calls: CallSchedule {
             next_call_at: row_opt_int(row, "next_call_at")?,
             failures: rows::int(row, "call_failures")?,

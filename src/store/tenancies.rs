@@ -1,9 +1,7 @@
 //! Tenancies and their settings.
 
-use serde::Serialize;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::rows;
@@ -11,7 +9,7 @@ use super::{Error, Page, PageRequest, Result, Store};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::values::{DisplayName, PhoneRegion};
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Tenancy {
     pub id: Uuid,
     pub name: String,
@@ -23,9 +21,7 @@ pub struct Tenancy {
     pub group_name_convention: String,
     /// The country (ISO 3166 alpha-2) a national phone number from Salesforce is read in,
     /// unless the org link's mapping names one.
-    #[schema(value_type = String, example = "GB")]
     pub phone_region: PhoneRegion,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

@@ -1,18 +1,13 @@
 //! API bearer tokens. Only a SHA-256 hash of each token is stored: the secret is shown once,
 //! when it is created. Tokens carry 256 random bits, so a fast hash is enough.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore;
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, rows};
 use crate::domain::user::StaffRole;
+use crate::secrets::{digest as hash, random_token};
 
 /// Who is calling, as proven by their token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +23,7 @@ pub enum Actor {
     },
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct TokenInfo {
     pub id: Uuid,
     pub name: String,
@@ -36,31 +31,20 @@ pub struct TokenInfo {
     pub tenancy_id: Option<Uuid>,
     /// The staff user the token acts as; absent for an operator token.
     pub staff_id: Option<Uuid>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
     /// When the token stops working; absent for a token that does not expire.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct CreatedToken {
     /// The bearer token. Shown only now; store it safely.
     pub token: String,
-    #[serde(flatten)]
     pub info: TokenInfo,
 }
 
 const PREFIX: &str = "lsn_";
-
-fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 fn token_info(row: &AnyRow) -> sqlx::Result<TokenInfo> {
     Ok(TokenInfo {
@@ -81,9 +65,7 @@ impl Store {
         staff: Option<(Uuid, Uuid)>,
         lifetime: Option<time::Duration>,
     ) -> Result<CreatedToken> {
-        let mut secret = [0u8; 32];
-        rand::rng().fill_bytes(&mut secret);
-        let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
+        let token = format!("{PREFIX}{}", random_token());
         let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO api_tokens (id, token_hash, name, tenancy_id, staff_id, created_at, expires_at) \

@@ -1,17 +1,15 @@
 //! Staff users and team accounts (with their delegates).
 
-use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
 use crate::domain::user::{StaffRole, UserKind};
 use crate::domain::values::{DisplayName, E164Phone, Email, PersonName, SalesforceId, Title};
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Staff {
     pub id: Uuid,
     pub tenancy_id: Uuid,
@@ -27,11 +25,10 @@ pub struct Staff {
     pub salesforce_user_id: Option<String>,
     /// The same, for org links that match staff by Salesforce username.
     pub salesforce_username: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct TeamAccount {
     pub id: Uuid,
     pub tenancy_id: Uuid,
@@ -45,7 +42,6 @@ pub struct TeamAccount {
     /// Shown under the name; often the team's opening hours.
     pub title: Option<String>,
     pub active: bool,
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 

@@ -3,48 +3,20 @@
 //! (and `FOR UPDATE SKIP LOCKED` on PostgreSQL), so several instances never send one row at
 //! once.
 
-use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Backend, Error, Page, PageRequest, Result, Store, rows};
 use crate::domain::client_status::ClientStatus;
+use crate::domain::org_link::WritebackState;
 
 /// Milliseconds a claim stays with one worker; past it another may take the row over.
 pub const LEASE_MS: i64 = 60_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum WritebackState {
-    /// Waiting to be written (now or after a backoff).
-    Pending,
-    /// Salesforce refused it for good, or every retry failed; an admin may retry or dismiss it.
-    Failed,
-    /// An admin chose not to write it.
-    Dismissed,
-}
-
-impl WritebackState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Failed => "failed",
-            Self::Dismissed => "dismissed",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        [Self::Pending, Self::Failed, Self::Dismissed]
-            .into_iter()
-            .find(|s| s.as_str() == value)
-    }
-}
-
 /// A write-back as ops see it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone)]
 pub struct Writeback {
     pub id: Uuid,
     pub org_link_id: Uuid,
@@ -61,9 +33,7 @@ pub struct Writeback {
     pub last_error_code: Option<String>,
     /// Salesforce's message for the last failure.
     pub last_error: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
     pub changed_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     pub next_attempt_at: OffsetDateTime,
 }
 

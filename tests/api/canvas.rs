@@ -447,7 +447,8 @@ async fn a_national_mobile_is_offered_in_the_tenancys_region_unless_the_mapping_
     let (_, b, link) = org(&app).await;
     record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
     let key = link_key(&app, &link).await;
-    let mut mapping = serde_json::to_value(liaison::crm::mapping::FieldMapping::default()).unwrap();
+    let mut mapping =
+        serde_json::to_value(liaison::domain::org_link::FieldMapping::default()).unwrap();
     let set_mapping = |mapping: Value| {
         let (app, link) = (&app, &link);
         async move {

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use liaison::clock::Clock;
 use liaison::config::DatabaseConfig;
+use liaison::config::{InvitationConfig, WritebackConfig};
 use liaison::crm::Crm;
-use liaison::crm::crypto::Sealer;
 use liaison::jobs::Workers;
-use liaison::jobs::invitations::InvitationConfig;
-use liaison::jobs::writeback::WritebackConfig;
 use liaison::mail::SmtpMailer;
+use liaison::secrets::Sealer;
 use liaison::store::Store;
 use serde_json::json;
 use time::Duration;

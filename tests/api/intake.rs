@@ -5,7 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use liaison::jobs::inbox::{InboxConfig, PassReport, pass};
+use liaison::config::InboxConfig;
+use liaison::jobs::inbox::{PassReport, pass};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
@@ -1313,7 +1314,8 @@ async fn a_national_mobile_is_read_in_the_phone_region_and_a_bad_one_loses_nothi
     );
 
     // The link's mapping names GB, which overrides the tenancy's region.
-    let mut mapping = serde_json::to_value(liaison::crm::mapping::FieldMapping::default()).unwrap();
+    let mut mapping =
+        serde_json::to_value(liaison::domain::org_link::FieldMapping::default()).unwrap();
     mapping["phone_region"] = json!("GB");
     app.patch(
         &format!("/api/v1/org-links/{}", i.link),

@@ -1,6 +1,7 @@
 //! The invitation lifecycle over a real SMTP server: the 30-day cycle, resend and revoke.
 
-use liaison::jobs::invitations::{InvitationConfig, pass};
+use liaison::config::InvitationConfig;
+use liaison::jobs::invitations::pass;
 use liaison::mail::SmtpMailer;
 use serde_json::{Value, json};
 

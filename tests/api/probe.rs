@@ -526,7 +526,7 @@ async fn inbox_item(app: &TestApp, link: &str, secret: &str, n: usize) -> String
     assert_eq!(response.status().as_u16(), 200);
     // The linked client's new e-mail is invalid: the change fails at once, for ops to replay
     // or dismiss.
-    liaison::jobs::inbox::pass(&app.store, &liaison::jobs::inbox::InboxConfig::default())
+    liaison::jobs::inbox::pass(&app.store, &liaison::config::InboxConfig::default())
         .await
         .expect("inbox pass");
     let page = app

@@ -2,9 +2,10 @@
 //! administrator sees only what concerns their tenancy and changes nothing of the link. A link
 //! that serves one tenancy alone stays its administrator's to manage.
 
+use liaison::config::{InboxConfig, WritebackConfig};
 use liaison::domain::values::SalesforceId;
-use liaison::jobs::inbox::{InboxConfig, pass as inbox_pass};
-use liaison::jobs::writeback::{WritebackConfig, pass as writeback_pass};
+use liaison::jobs::inbox::pass as inbox_pass;
+use liaison::jobs::writeback::pass as writeback_pass;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, ResponseTemplate};

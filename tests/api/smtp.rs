@@ -133,8 +133,8 @@ impl SmtpServer {
         self.answer.store(0, Ordering::SeqCst);
     }
 
-    pub fn mail_config(&self, link_base_url: &str) -> liaison::mail::MailConfig {
-        liaison::mail::MailConfig {
+    pub fn mail_config(&self, link_base_url: &str) -> liaison::config::MailConfig {
+        liaison::config::MailConfig {
             smtp_host: "127.0.0.1".into(),
             smtp_port: self.port,
             from: "Liaison <invitations@liaison.test>".into(),

@@ -1,7 +1,8 @@
 //! The status write-back: outbox rows written in the status change's transaction, coalesced
 //! per record, sent in Collections calls of at most 200, each record settled on its own.
 
-use liaison::jobs::writeback::{WritebackConfig, pass};
+use liaison::config::WritebackConfig;
+use liaison::jobs::writeback::pass;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::matchers::{method, path};

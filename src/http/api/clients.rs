@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::wire::{self, Client, ClientEvent, Page};
 use super::{PageQuery, invalid, optional};
 use crate::domain::FieldErrors;
 use crate::domain::client_status::{ClientStatus, Transition};
@@ -15,7 +16,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{Client, ClientEvent, ClientUpdate, Page};
+use crate::store::ClientUpdate;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -74,28 +75,28 @@ async fn administer(
     if client.status == ClientStatus::Invited {
         state.wake_workers.notify_one();
     }
-    Ok(axum::Json(client))
+    Ok(axum::Json(client.into()))
 }
 
 /// The client's invitation cycles, newest first: each e-mail's link, when it expires and why
 /// it stopped working. Who changed the status is in `/events`.
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/clients/{client_id}/invitation", tag = "clients",
     params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)),
-    responses((status = 200, body = Vec<crate::store::InvitationCycle>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Vec<wire::InvitationCycle>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn invitation_history(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
-) -> ApiResult<axum::Json<Vec<crate::store::InvitationCycle>>> {
+) -> ApiResult<axum::Json<Vec<wire::InvitationCycle>>> {
     let access = caller.in_tenancy(tenancy_id)?;
     state
         .store
         .client(access.tenancy, id, access.plain_staff())
         .await?;
-    Ok(axum::Json(
+    Ok(axum::Json(wire::all(
         state.store.invitation_history(access.tenancy, id).await?,
-    ))
+    )))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -109,22 +110,22 @@ pub struct DeliveryQuery {
 /// The tenancy's latest e-mail deliveries (administrators), or only the failed ones.
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/email-deliveries", tag = "clients",
     params(("tenancy_id" = Uuid, Path), DeliveryQuery),
-    responses((status = 200, body = Vec<crate::store::EmailDelivery>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = Vec<wire::EmailDelivery>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn email_deliveries(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenancy_id): Path<Uuid>,
     Query(query): Query<DeliveryQuery>,
-) -> ApiResult<axum::Json<Vec<crate::store::EmailDelivery>>> {
+) -> ApiResult<axum::Json<Vec<wire::EmailDelivery>>> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    Ok(axum::Json(
+    Ok(axum::Json(wire::all(
         state
             .store
             .email_deliveries(access.tenancy, query.failed, 200)
             .await?,
-    ))
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -308,7 +309,7 @@ async fn invite_client(
         .store
         .invite_client(access.tenancy, invite, inviter, &access.actor_label())
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(client)))
+    Ok((StatusCode::CREATED, axum::Json(client.into())))
 }
 
 /// List clients. Plain staff see the clients they share a group or team with.
@@ -334,7 +335,7 @@ async fn list_clients(
         .store
         .list_clients(access.tenancy, query.status, q, access.plain_staff(), &page)
         .await?;
-    Ok(axum::Json(found))
+    Ok(axum::Json(found.into()))
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/clients/{client_id}", tag = "clients",
@@ -351,7 +352,8 @@ async fn get_client(
         state
             .store
             .client(access.tenancy, id, access.plain_staff())
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -392,7 +394,8 @@ async fn update_client(
         state
             .store
             .update_client(access.tenancy, id, update)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -430,6 +433,7 @@ async fn client_events(
         state
             .store
             .client_events(access.tenancy, id, &query.page()?)
-            .await?,
+            .await?
+            .into(),
     ))
 }

@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::wire::{Group, GroupMember, Page};
 use super::{PageQuery, invalid, parsed};
 use crate::domain::FieldErrors;
 use crate::domain::tenancy::GroupKind;
@@ -18,7 +19,7 @@ use crate::http::AppState;
 use crate::http::auth::{Access, Caller};
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{Group, GroupMember, GroupUpdate, NewGroupRequest, Page};
+use crate::store::{GroupUpdate, NewGroupRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -123,7 +124,7 @@ async fn create_group(
         .store
         .create_group(access.tenancy, kind, new, member_filter(&access, kind))
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(group)))
+    Ok((StatusCode::CREATED, axum::Json(group.into())))
 }
 
 /// List or search (`q`) groups. Plain staff see only the contact groups they belong to.
@@ -149,7 +150,7 @@ async fn list_groups(
             &query.page()?,
         )
         .await?;
-    Ok(axum::Json(page))
+    Ok(axum::Json(page.into()))
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
@@ -167,7 +168,8 @@ async fn get_group(
         state
             .store
             .group(access.tenancy, kind, id, member_filter(&access, kind))
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -190,7 +192,8 @@ async fn rename_group(
         state
             .store
             .rename_group(access.tenancy, kind.into(), id, GroupUpdate { name })
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -236,7 +239,7 @@ async fn list_members(
             &query.page()?,
         )
         .await?;
-    Ok(axum::Json(page))
+    Ok(axum::Json(page.into()))
 }
 
 /// Add a user to a group. A client joining a contact group that already holds clients needs
@@ -284,7 +287,7 @@ async fn add_member(
             member_filter(&access, kind),
         )
         .await?;
-    Ok(axum::Json(member))
+    Ok(axum::Json(member.into()))
 }
 
 /// Remove a user from a group (administrators); refused when a client would be left uncovered.

@@ -11,12 +11,13 @@ use uuid::Uuid;
 
 use super::PageQuery;
 use super::org_links::{LinkAccess, link_access};
+use super::wire::{InboxItem, Page};
 use crate::domain::values::SalesforceId;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Path, Query};
-use crate::store::{InboxItem, InboxState, Page};
+use crate::store::{self, InboxState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -53,7 +54,7 @@ async fn list_inbox(
         q: None,
     }
     .page()?;
-    let mut changes = state
+    let changes = state
         .store
         .list_changes(id, access.tenancy(), query.state, &page)
         .await?;
@@ -61,8 +62,10 @@ async fn list_inbox(
     for item in changes.items {
         items.push(as_seen(&state, access, item).await?);
     }
-    changes.items = items;
-    Ok(axum::Json(changes))
+    Ok(axum::Json(Page {
+        items,
+        next_cursor: changes.next_cursor,
+    }))
 }
 
 /// Apply a failed (or dismissed) change again now, with fresh attempts.
@@ -108,8 +111,9 @@ async fn dismiss_inbox_item(
 async fn as_seen(
     state: &AppState,
     access: LinkAccess,
-    mut item: InboxItem,
+    item: store::InboxItem,
 ) -> ApiResult<InboxItem> {
+    let mut item = InboxItem::from(item);
     let Some(tenancy) = access.tenancy() else {
         return Ok(item);
     };

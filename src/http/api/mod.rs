@@ -11,6 +11,7 @@ mod staff;
 mod team_accounts;
 mod tenancies;
 mod tokens;
+pub mod wire;
 
 use serde::Deserialize;
 use utoipa::IntoParams;

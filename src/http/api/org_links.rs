@@ -11,21 +11,19 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::wire::{IntakeSecrets, OrgLink, Page, Writeback};
 use super::{PageQuery, invalid};
 use crate::crm::LinkError;
-use crate::crm::intake::AutoInvite;
-use crate::crm::mapping::FieldMapping;
 use crate::domain::FieldErrors;
+use crate::domain::org_link::{AutoInvite, FieldMapping};
 use crate::domain::text;
 use crate::domain::values::{DisplayName, SalesforceId};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{
-    AuthKind, IntakeSecrets, NewOrgLink, OrgLink, OrgLinkUpdate, Page, StaffMatch, Writeback,
-    WritebackState,
-};
+use crate::secrets::{digest, random_token};
+use crate::store::{self, AuthKind, NewOrgLink, OrgLinkUpdate, StaffMatch, WritebackState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -169,11 +167,7 @@ fn user_id(raw: &str) -> Result<String, String> {
 /// New intake secrets for a link: a random token for the Outbound Message URL (only its hash
 /// is stored) and a webhook signing secret (stored sealed). Returns them with what to store.
 fn new_intake_secrets(state: &AppState, link: Uuid) -> ApiResult<(IntakeSecrets, String, String)> {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut raw = [0u8; 32];
-    rand::rng().fill_bytes(&mut raw);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let token = random_token();
     let secret = crate::crm::webhook::new_secret();
     let sealed = state
         .crm
@@ -186,7 +180,7 @@ fn new_intake_secrets(state: &AppState, link: Uuid) -> ApiResult<(IntakeSecrets,
             webhook_url: format!("{public}/webhooks/salesforce/{link}"),
             webhook_secret: secret,
         },
-        crate::crm::digest(&token),
+        digest(&token),
         sealed,
     ))
 }
@@ -225,7 +219,7 @@ pub(super) enum LinkAccess {
 impl LinkAccess {
     /// The access a caller scoped to `scope` (see `managed_tenancy`) has to a link that serves
     /// it.
-    fn of(link: &OrgLink, scope: Option<Uuid>) -> Self {
+    fn of(link: &store::OrgLink, scope: Option<Uuid>) -> Self {
         match scope {
             Some(own) if link.tenancies != [own] => Self::Serves(own),
             _ => Self::Manages,
@@ -242,7 +236,7 @@ impl LinkAccess {
 
     /// The link as this caller may see it: a served tenancy's administrator sees their own
     /// tenancy and auto-invite settings only when they are their tenancy's.
-    fn view(self, mut link: OrgLink) -> OrgLink {
+    fn view(self, mut link: store::OrgLink) -> store::OrgLink {
         if let Self::Serves(own) = self {
             link.tenancies.retain(|t| *t == own);
             link.auto_invite = link.auto_invite.filter(|a| a.tenancy_id == own);
@@ -257,7 +251,7 @@ pub(super) async fn link_access(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-) -> ApiResult<(OrgLink, LinkAccess)> {
+) -> ApiResult<(store::OrgLink, LinkAccess)> {
     let scope = managed_tenancy(caller)?;
     let link = state.store.org_link(id, scope).await?;
     let access = LinkAccess::of(&link, scope);
@@ -279,7 +273,7 @@ pub(super) async fn managed_link(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-) -> ApiResult<OrgLink> {
+) -> ApiResult<store::OrgLink> {
     match link_access(state, caller, id).await? {
         (link, LinkAccess::Manages) => Ok(link),
         (_, LinkAccess::Serves(_)) => Err(shared_link_refusal()),
@@ -486,7 +480,7 @@ async fn create_org_link(
         .store
         .set_intake_secrets(id, &token_hash, &webhook_sealed)
         .await?;
-    let mut link = state.store.org_link(id, None).await?;
+    let mut link = OrgLink::from(state.store.org_link(id, None).await?);
     link.intake_secrets = Some(secrets);
     Ok((StatusCode::CREATED, axum::Json(link)))
 }
@@ -502,13 +496,15 @@ async fn list_org_links(
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<OrgLink>>> {
     let scope = managed_tenancy(&caller)?;
-    let mut page = state.store.list_org_links(scope, &query.page()?).await?;
-    page.items = page
-        .items
-        .into_iter()
-        .map(|link| LinkAccess::of(&link, scope).view(link))
-        .collect();
-    Ok(axum::Json(page))
+    let page = state.store.list_org_links(scope, &query.page()?).await?;
+    Ok(axum::Json(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|link| LinkAccess::of(&link, scope).view(link).into())
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
@@ -520,7 +516,7 @@ async fn get_org_link(
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<OrgLink>> {
     let (link, access) = link_access(&state, &caller, id).await?;
-    Ok(axum::Json(access.view(link)))
+    Ok(axum::Json(access.view(link).into()))
 }
 
 /// Change a link. New secrets replace the old; the field mapping is replaced whole. A link that
@@ -594,7 +590,8 @@ async fn update_org_link(
         state
             .store
             .update_org_link(id, scope, update, consumer_secret, private_key)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -631,7 +628,12 @@ async fn connect_org_link(
     let answer = match link.auth_kind {
         AuthKind::JwtBearer => Connect {
             connect_url: None,
-            org_link: state.crm.connect_jwt(&link).await.map_err(link_error)?,
+            org_link: state
+                .crm
+                .connect_jwt(&link)
+                .await
+                .map_err(link_error)?
+                .into(),
         },
         AuthKind::WebServer => Connect {
             connect_url: Some(
@@ -641,7 +643,7 @@ async fn connect_org_link(
                     .await
                     .map_err(link_error)?,
             ),
-            org_link: link,
+            org_link: link.into(),
         },
     };
     Ok(axum::Json(answer))
@@ -658,7 +660,12 @@ async fn disconnect_org_link(
 ) -> ApiResult<axum::Json<OrgLink>> {
     let link = managed_link(&state, &caller, id).await?;
     Ok(axum::Json(
-        state.crm.disconnect(&link).await.map_err(link_error)?,
+        state
+            .crm
+            .disconnect(&link)
+            .await
+            .map_err(link_error)?
+            .into(),
     ))
 }
 
@@ -696,7 +703,8 @@ async fn list_writebacks(
         state
             .store
             .list_writebacks(id, access.tenancy(), query.state, &page)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -716,7 +724,8 @@ async fn retry_writeback(
         state
             .store
             .retry_writeback(id, access.tenancy(), writeback)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -736,7 +745,8 @@ async fn dismiss_writeback(
         state
             .store
             .dismiss_writeback(id, access.tenancy(), writeback)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -784,12 +794,8 @@ async fn create_api_key(
     Path(id): Path<Uuid>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedApiKey>)> {
     managed_link(&state, &caller, id).await?;
-    let key = format!(
-        "{}{}",
-        crate::http::auth::LINK_KEY_PREFIX,
-        crate::crm::oauth::random_token()
-    );
-    let hash = crate::crm::digest(&key);
+    let key = format!("{}{}", crate::http::auth::LINK_KEY_PREFIX, random_token());
+    let hash = digest(&key);
     state.store.set_org_link_api_key(id, &hash).await?;
     Ok((
         StatusCode::CREATED,

@@ -12,13 +12,14 @@ use uuid::Uuid;
 
 use super::clients::NewContactGroup;
 use super::invalid;
+use super::wire::Client;
 use crate::crm::LinkError;
 use crate::crm::error::CrmError;
 use crate::crm::invite::{self, FromRecord, InviteError};
-use crate::crm::mapping::suggest_e164;
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::FieldErrors;
 use crate::domain::invite::{InviteInput, NewGroupInput};
+use crate::domain::org_link::suggest_e164;
 use crate::domain::tenancy::{GroupKind, GroupModel};
 use crate::domain::user::StaffRole;
 use crate::domain::values::SalesforceId;
@@ -26,7 +27,7 @@ use crate::http::AppState;
 use crate::http::auth::LinkCaller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::Json;
-use crate::store::{ActingStaff, Client, OrgLink, PageRequest, SalesforceUser};
+use crate::store::{ActingStaff, OrgLink, PageRequest, SalesforceUser};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -278,7 +279,7 @@ async fn invite_context(
             .client_of_record(a.tenancy, link.id, &record)
             .await?
         {
-            Some(id) => Some(state.store.client(a.tenancy, id, None).await?),
+            Some(id) => Some(state.store.client(a.tenancy, id, None).await?.into()),
             None => None,
         };
         tenancies.push(TenancyChoice {
@@ -478,12 +479,12 @@ async fn invite_from_salesforce(
     } else {
         StatusCode::OK
     };
-    Ok((status, axum::Json(invited.client)))
+    Ok((status, axum::Json(invited.client.into())))
 }
 
 /// Read-only fields take the record's value.
 fn keep_read_only(input: &mut InviteInput, prefill: &Prefill) {
-    use crate::crm::mapping::InviteField;
+    use crate::domain::org_link::InviteField;
     let text = |v: &Option<String>| v.clone().unwrap_or_default();
     for field in &prefill.read_only {
         match field {

@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::wire::{Contact, Page, Staff};
 use super::{PageQuery, invalid, optional, parsed};
 use crate::domain::FieldErrors;
 use crate::domain::text;
@@ -15,7 +16,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{Contact, NewStaff, Page, Staff, StaffUpdate};
+use crate::store::{NewStaff, StaffUpdate};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -102,7 +103,7 @@ async fn create_staff(
     };
     Ok((
         StatusCode::CREATED,
-        axum::Json(state.store.create_staff(access.tenancy, new).await?),
+        axum::Json(state.store.create_staff(access.tenancy, new).await?.into()),
     ))
 }
 
@@ -120,7 +121,7 @@ async fn list_staff(
         .store
         .list_staff(access.tenancy, query.q.as_deref(), &query.page()?)
         .await?;
-    Ok(axum::Json(page))
+    Ok(axum::Json(page.into()))
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/staff/{staff_id}", tag = "staff",
@@ -134,7 +135,7 @@ async fn get_staff(
 ) -> ApiResult<axum::Json<Staff>> {
     let access = caller.in_tenancy(tenancy_id)?;
     Ok(axum::Json(
-        state.store.staff(access.tenancy, staff_id).await?,
+        state.store.staff(access.tenancy, staff_id).await?.into(),
     ))
 }
 
@@ -201,7 +202,8 @@ async fn update_staff(
         state
             .store
             .update_staff(access.tenancy, staff_id, update)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -240,7 +242,8 @@ async fn list_contacts(
         state
             .store
             .contacts(access.tenancy, user_id, &query.page()?)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -304,6 +307,7 @@ async fn set_salesforce_user(
                 user_id.as_ref(),
                 username.as_deref(),
             )
-            .await?,
+            .await?
+            .into(),
     ))
 }

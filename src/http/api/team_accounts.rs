@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::wire::{Page, Staff, TeamAccount};
 use super::{PageQuery, invalid, optional, parsed};
 use crate::domain::FieldErrors;
 use crate::domain::values::{DisplayName, E164Phone, Email, Title};
@@ -13,7 +14,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{NewTeamAccount, Page, Staff, TeamAccount, TeamAccountUpdate};
+use crate::store::{NewTeamAccount, TeamAccountUpdate};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -92,7 +93,13 @@ async fn create_team_account(
     };
     Ok((
         StatusCode::CREATED,
-        axum::Json(state.store.create_team_account(access.tenancy, new).await?),
+        axum::Json(
+            state
+                .store
+                .create_team_account(access.tenancy, new)
+                .await?
+                .into(),
+        ),
     ))
 }
 
@@ -111,7 +118,7 @@ async fn list_team_accounts(
         .store
         .list_team_accounts(access.tenancy, query.q.as_deref(), &query.page()?)
         .await?;
-    Ok(axum::Json(page))
+    Ok(axum::Json(page.into()))
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}", tag = "team accounts",
@@ -125,7 +132,7 @@ async fn get_team_account(
 ) -> ApiResult<axum::Json<TeamAccount>> {
     let access = caller.in_tenancy(tenancy_id)?;
     Ok(axum::Json(
-        state.store.team_account(access.tenancy, id).await?,
+        state.store.team_account(access.tenancy, id).await?.into(),
     ))
 }
 
@@ -170,7 +177,8 @@ async fn update_team_account(
         state
             .store
             .update_team_account(access.tenancy, id, update)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -190,7 +198,8 @@ async fn list_delegates(
         state
             .store
             .list_delegates(access.tenancy, id, &query.page()?)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -213,7 +222,8 @@ async fn add_delegate(
         state
             .store
             .add_delegate(access.tenancy, id, staff_id)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 

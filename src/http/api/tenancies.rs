@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::wire::{Page, Tenancy};
 use super::{PageQuery, invalid, optional, parsed};
 use crate::domain::FieldErrors;
 use crate::domain::tenancy::{
@@ -16,7 +17,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{NewTenancy, Page, Tenancy, TenancyUpdate};
+use crate::store::{NewTenancy, TenancyUpdate};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -92,7 +93,7 @@ async fn create_tenancy(
             phone_region,
         })
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(tenancy)))
+    Ok((StatusCode::CREATED, axum::Json(tenancy.into())))
 }
 
 /// List tenancies: all of them for an operator, one's own for anyone else.
@@ -108,7 +109,7 @@ async fn list_tenancies(
         .store
         .list_tenancies(caller.own_tenancy(), &query.page()?)
         .await?;
-    Ok(axum::Json(page))
+    Ok(axum::Json(page.into()))
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}", tag = "tenancies", params(("tenancy_id" = Uuid, Path)),
@@ -120,7 +121,9 @@ async fn get_tenancy(
     Path(tenancy_id): Path<Uuid>,
 ) -> ApiResult<axum::Json<Tenancy>> {
     let access = caller.in_tenancy(tenancy_id)?;
-    Ok(axum::Json(state.store.tenancy(access.tenancy).await?))
+    Ok(axum::Json(
+        state.store.tenancy(access.tenancy).await?.into(),
+    ))
 }
 
 /// Change a tenancy's name or settings (system administrators). The group model changes only
@@ -161,6 +164,10 @@ async fn update_tenancy(
     };
     errors.finish().map_err(invalid)?;
     Ok(axum::Json(
-        state.store.update_tenancy(access.tenancy, update).await?,
+        state
+            .store
+            .update_tenancy(access.tenancy, update)
+            .await?
+            .into(),
     ))
 }

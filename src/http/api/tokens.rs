@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::wire::{CreatedToken, Page, TokenInfo};
 use super::{PageQuery, invalid, parsed, present};
 use crate::domain::FieldErrors;
 use crate::domain::token;
@@ -15,7 +16,6 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{CreatedToken, Page, TokenInfo};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -122,7 +122,7 @@ async fn create_token(
         .store
         .create_staff_token(access.tenancy, body.staff_id, &name, lifetime)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(created)))
+    Ok((StatusCode::CREATED, axum::Json(created.into())))
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/tokens", tag = "tokens",
@@ -141,7 +141,8 @@ async fn list_tokens(
         state
             .store
             .list_tokens(Some(access.tenancy), &query.page()?)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -161,7 +162,8 @@ async fn revoke_token(
         state
             .store
             .revoke_token(Some(access.tenancy), token_id)
-            .await?,
+            .await?
+            .into(),
     ))
 }
 
@@ -178,7 +180,13 @@ async fn create_operator_token(
     let (name, lifetime) = parse_token(&state, &body.name, body.expires_in_days)?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(state.store.create_operator_token(&name, lifetime).await?),
+        axum::Json(
+            state
+                .store
+                .create_operator_token(&name, lifetime)
+                .await?
+                .into(),
+        ),
     ))
 }
 
@@ -192,7 +200,7 @@ async fn list_operator_tokens(
 ) -> ApiResult<axum::Json<Page<TokenInfo>>> {
     caller.require_operator()?;
     Ok(axum::Json(
-        state.store.list_tokens(None, &query.page()?).await?,
+        state.store.list_tokens(None, &query.page()?).await?.into(),
     ))
 }
 
@@ -205,5 +213,7 @@ async fn revoke_operator_token(
     Path(token_id): Path<Uuid>,
 ) -> ApiResult<axum::Json<TokenInfo>> {
     caller.require_operator()?;
-    Ok(axum::Json(state.store.revoke_token(None, token_id).await?))
+    Ok(axum::Json(
+        state.store.revoke_token(None, token_id).await?.into(),
+    ))
 }

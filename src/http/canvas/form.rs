@@ -296,7 +296,7 @@ impl Form {
 
     /// Read-only fields take the record's value, whatever the browser sent.
     pub(super) fn keep_read_only(&mut self, prefill: &Prefill) {
-        use crate::crm::mapping::InviteField;
+        use crate::domain::org_link::InviteField;
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         for field in &prefill.read_only {
             match field {

@@ -27,11 +27,10 @@ use uuid::Uuid;
 
 use super::AppState;
 use crate::crm::canvas::SignedRequest;
-use crate::crm::digest;
 use crate::crm::invite::{self, FromRecord, InviteError};
-use crate::crm::oauth::random_token;
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::values::SalesforceId;
+use crate::secrets::{digest, random_token};
 use crate::store::{self, ActingStaff, CanvasSession, Client, OrgLink};
 use form::{CanvasPost, Form, FormAction, InvitePost, StatusPost, read};
 use session::{Checked, SESSION_MS, Visit, acting, checked, record_of, verify};

@@ -14,10 +14,10 @@ use uuid::Uuid;
 use super::form::Keys;
 use super::view::{Hidden, message, session_ended, stale_form, unavailable};
 use crate::crm::canvas::SignedRequest;
-use crate::crm::digest;
 use crate::crm::record::RecordKind;
 use crate::domain::values::SalesforceId;
 use crate::http::AppState;
+use crate::secrets::digest;
 use crate::store::{self, ActingStaff, CanvasSession, OrgLink, SalesforceUser};
 
 pub(super) const SESSION_COOKIE: &str = "liaison_canvas";

@@ -324,7 +324,7 @@ pub(super) async fn render_form(
     errors: &[(String, String)],
     status: StatusCode,
 ) -> Result<Response, Response> {
-    use crate::crm::mapping::InviteField;
+    use crate::domain::org_link::InviteField;
     let (session, link, acting) = (viewer.session, viewer.link, viewer.acting);
     let tenancy = state
         .store
@@ -386,7 +386,7 @@ pub(super) async fn render_form(
         let suggestion =
             (!mobile.read_only && !form.mobile.is_empty() && !form.mobile.starts_with('+'))
                 .then(|| {
-                    crate::crm::mapping::suggest_e164(
+                    crate::domain::org_link::suggest_e164(
                         &form.mobile,
                         link.field_mapping
                             .phone_region()

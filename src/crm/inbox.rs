@@ -2,87 +2,18 @@
 //! turned into inbox rows; and what a stored change should do: nothing (an echo of our own
 //! write-back), unlink (a deleted or merged record), follow the record, or auto-invite.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use utoipa::ToSchema;
-use uuid::Uuid;
 
-use super::mapping::{FieldMapping, is_field_name};
 use super::outbound::Notification;
 use super::webhook::WebhookRecord;
 use crate::clock::to_millis;
-use crate::domain::FieldErrors;
+use crate::domain::org_link::{AutoInvite, FieldMapping, is_field_name};
 use crate::domain::values::SalesforceId;
 use crate::store::{
     ClaimedChange, OrgLink, RecordChange, RecordDetails, RecordEffect, RecordValue,
 };
-
-/// An org link's auto-invite: a record whose checkbox `field` is on and that has no client
-/// yet is invited as if a staff user had clicked Invite.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AutoInvite {
-    /// The Contact checkbox field, e.g. `Invite_to_Messenger__c` (on a Person Account it is
-    /// read as `Invite_to_Messenger__pc`).
-    pub field: String,
-    /// The tenancy the client is created in (one the link serves).
-    pub tenancy_id: Uuid,
-    /// The client teams or contact groups (per the tenancy's model) that cover the client.
-    #[serde(default)]
-    pub groups: Vec<Uuid>,
-    /// Contact groups only: give each client a contact group of their own, named by the
-    /// tenancy's convention (e.g. `Patel Relationship`), with these staff users and team
-    /// accounts as members, as staff do in the invite form. `groups` may then be empty.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub new_contact_group_members: Option<Vec<Uuid>>,
-    /// `true` sends the invitation at once; `false` creates the client as a draft.
-    pub send: bool,
-}
-
-impl AutoInvite {
-    pub fn validate(&self, errors: &mut FieldErrors, prefix: &str, tenancies: &[Uuid]) {
-        if !is_field_name(&self.field) || !self.field.ends_with("__c") {
-            errors.push(
-                format!("{prefix}.field"),
-                "must be a custom checkbox field API name ending in __c",
-            );
-        }
-        if !tenancies.contains(&self.tenancy_id) {
-            errors.push(
-                format!("{prefix}.tenancy_id"),
-                "must be one of the tenancies the link serves",
-            );
-        }
-        match &self.new_contact_group_members {
-            Some(members) if members.is_empty() => errors.push(
-                format!("{prefix}.new_contact_group_members"),
-                "name at least one staff user or team account",
-            ),
-            Some(members) if members.len() > crate::domain::invite::MAX_NEW_GROUP_MEMBERS => errors
-                .push(
-                    format!("{prefix}.new_contact_group_members"),
-                    format!(
-                        "must list at most {}",
-                        crate::domain::invite::MAX_NEW_GROUP_MEMBERS
-                    ),
-                ),
-            _ => {}
-        }
-        if self.groups.is_empty() && self.new_contact_group_members.is_none() {
-            errors.push(
-                format!("{prefix}.groups"),
-                "name at least one group or team, or set new_contact_group_members",
-            );
-        } else if self.groups.len() > crate::domain::invite::MAX_GROUPS {
-            errors.push(
-                format!("{prefix}.groups"),
-                format!("must list at most {}", crate::domain::invite::MAX_GROUPS),
-            );
-        }
-    }
-}
 
 /// Parses a Salesforce date-time (`2017-09-01T16:27:19.000Z`) into milliseconds.
 pub fn millis(raw: &str) -> Result<i64, String> {

@@ -1,16 +1,41 @@
-//! Secrets at rest: OAuth tokens, consumer secrets and private keys are sealed with
-//! AES-256-GCM under a key from configuration. Each value gets a fresh 96-bit nonce; the
-//! stored form is `v1:` + base64(nonce ‖ ciphertext ‖ tag), so a later key or algorithm can be
-//! told apart.
+//! Secrets, at the bottom of the crate: how single-use and bearer secrets are made
+//! (`random_token`, 256 random bits) and looked up (`digest`, SHA-256: a fast hash is enough for
+//! secrets of that entropy), and how secrets at rest are sealed (`Sealer`).
+//!
+//! OAuth tokens, consumer secrets, private keys and webhook secrets are sealed with AES-256-GCM
+//! under a key from configuration. Each value gets a fresh 96-bit nonce; the stored form is
+//! `v1:` + base64(nonce ‖ ciphertext ‖ tag), so a later key or algorithm can be told apart.
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 
 const VERSION: &str = "v1:";
 const NONCE_LEN: usize = 12;
+
+/// 32 random bytes from the thread's CSPRNG.
+pub fn random_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes
+}
+
+/// A random single-use or bearer secret: 256 bits, URL-safe Base64 without padding.
+pub fn random_token() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes())
+}
+
+/// SHA-256 in hex: how secrets (tokens, tickets, states, bindings, links) are stored and looked
+/// up.
+pub fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// Seals and opens secrets. Debug never shows the key.
 #[derive(Clone)]
@@ -121,6 +146,17 @@ mod tests {
         assert!(sealer().open(&altered, "c").is_err());
         let other = Sealer::from_base64_key(&STANDARD.encode([8u8; 32])).unwrap();
         assert!(other.open(&sealed, "c").is_err());
+    }
+
+    #[test]
+    fn tokens_are_256_bits_url_safe_and_digests_are_hex_sha256() {
+        let token = random_token();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&token).map(|b| b.len()), Ok(32));
+        assert_ne!(token, random_token());
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]

@@ -1,0 +1,487 @@
+//! What an org link says about records: its field mapping (which record fields pre-fill which
+//! invite fields, for Contacts and Person Accounts, which of them are read-only in the form, and
+//! which fields receive the status write-back) and its auto-invite, with the rules a saved
+//! value must follow; how it connects and matches staff, and the states of a link, of its
+//! write-backs and of its inbox items.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::FieldErrors;
+use super::invite::{MAX_GROUPS, MAX_NEW_GROUP_MEMBERS};
+use super::values::{E164Phone, PhoneRegion};
+
+/// Most records Salesforce takes in one sObject Collections call, so the most a write-back
+/// batch may hold.
+pub const COLLECTION_LIMIT: usize = 200;
+
+/// Record fields for each invite field, for one kind of record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordFields {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: Option<String>,
+    pub title: Option<String>,
+}
+
+/// Invite fields the form shows but does not let staff change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InviteField {
+    FirstName,
+    LastName,
+    Email,
+    Mobile,
+    Title,
+}
+
+/// Custom fields (on Contact; Salesforce shows them on a Person Account with `__pc`) that
+/// receive the write-back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteBackFields {
+    /// A picklist with the values draft, invited, expired, active, declined, revoked.
+    pub status: String,
+    pub client_id: Option<String>,
+    pub invited_at: Option<String>,
+    pub tenancy: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMapping {
+    pub contact: RecordFields,
+    pub person_account: RecordFields,
+    #[serde(default)]
+    pub read_only: Vec<InviteField>,
+    pub write_back: WriteBackFields,
+    /// The country (ISO 3166 code, e.g. `GB`) whose numbering a record's mobile number without
+    /// a `+` is read in, in the invite form and when a change is applied. When absent, the
+    /// tenancy's `phone_region` is used.
+    #[serde(default)]
+    pub phone_region: Option<String>,
+}
+
+impl Default for FieldMapping {
+    fn default() -> Self {
+        Self {
+            contact: RecordFields {
+                first_name: "FirstName".into(),
+                last_name: "LastName".into(),
+                email: "Email".into(),
+                mobile: Some("MobilePhone".into()),
+                title: Some("Title".into()),
+            },
+            person_account: RecordFields {
+                first_name: "FirstName".into(),
+                last_name: "LastName".into(),
+                email: "PersonEmail".into(),
+                mobile: Some("PersonMobilePhone".into()),
+                title: Some("PersonTitle".into()),
+            },
+            read_only: vec![],
+            write_back: WriteBackFields {
+                status: "Liaison_Status__c".into(),
+                client_id: Some("Liaison_Client_Id__c".into()),
+                invited_at: Some("Liaison_Invited_At__c".into()),
+                tenancy: Some("Liaison_Tenancy__c".into()),
+            },
+            phone_region: None,
+        }
+    }
+}
+
+/// A Salesforce field API name: a letter, then letters, digits and single underscores, at
+/// most 80 characters (custom fields end in `__c`).
+pub fn is_field_name(name: &str) -> bool {
+    let body = name
+        .strip_suffix("__c")
+        .or_else(|| name.strip_suffix("__pc"))
+        .unwrap_or(name);
+    !body.is_empty()
+        && name.len() <= 80
+        && body.starts_with(|c: char| c.is_ascii_alphabetic())
+        && body.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !body.contains("__")
+        && !body.ends_with('_')
+}
+
+/// The E.164 form of a number written as people write it, read in `region` when it has no `+`.
+/// Only offered to the user, never applied silently.
+pub fn suggest_e164(raw: &str, region: Option<PhoneRegion>) -> Option<String> {
+    E164Phone::parse_in_region(raw, region)
+        .ok()
+        .map(|n| n.as_str().to_string())
+}
+
+impl FieldMapping {
+    /// The mapping's own phone region, which overrides the tenancy's (checked when saved).
+    pub fn phone_region(&self) -> Option<PhoneRegion> {
+        self.phone_region
+            .as_deref()
+            .and_then(|r| PhoneRegion::parse(r).ok())
+    }
+
+    /// Checks every field name, naming each bad one by its path.
+    pub fn validate(&self, errors: &mut FieldErrors, prefix: &str) {
+        let mut check = |path: &str, name: &str| {
+            if !is_field_name(name) {
+                errors.push(
+                    format!("{prefix}.{path}"),
+                    "is not a Salesforce field API name",
+                );
+            }
+        };
+        for (kind, fields) in [
+            ("contact", &self.contact),
+            ("person_account", &self.person_account),
+        ] {
+            check(&format!("{kind}.first_name"), &fields.first_name);
+            check(&format!("{kind}.last_name"), &fields.last_name);
+            check(&format!("{kind}.email"), &fields.email);
+            if let Some(mobile) = &fields.mobile {
+                check(&format!("{kind}.mobile"), mobile);
+            }
+            if let Some(title) = &fields.title {
+                check(&format!("{kind}.title"), title);
+            }
+        }
+        if let Some(region) = &self.phone_region
+            && let Err(reason) = PhoneRegion::parse(region)
+        {
+            errors.push(format!("{prefix}.phone_region"), reason);
+        }
+        let wb = &self.write_back;
+        let custom = [
+            ("status", Some(&wb.status)),
+            ("client_id", wb.client_id.as_ref()),
+            ("invited_at", wb.invited_at.as_ref()),
+            ("tenancy", wb.tenancy.as_ref()),
+        ];
+        for (path, name) in custom {
+            if let Some(name) = name
+                && (!is_field_name(name) || !name.ends_with("__c"))
+            {
+                errors.push(
+                    format!("{prefix}.write_back.{path}"),
+                    "must be a custom Contact field API name ending in __c",
+                );
+            }
+        }
+    }
+
+    /// The write-back field name on a record of `sobject`: a Person Account carries the
+    /// Contact's custom field `X__c` as `X__pc`.
+    pub fn write_back_field(sobject: &str, contact_field: &str) -> String {
+        match (sobject, contact_field.strip_suffix("__c")) {
+            ("Account", Some(base)) => format!("{base}__pc"),
+            _ => contact_field.to_string(),
+        }
+    }
+}
+
+/// An org link's auto-invite: a record whose checkbox `field` is on and that has no client
+/// yet is invited as if a staff user had clicked Invite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoInvite {
+    /// The Contact checkbox field, e.g. `Invite_to_Messenger__c` (on a Person Account it is
+    /// read as `Invite_to_Messenger__pc`).
+    pub field: String,
+    /// The tenancy the client is created in (one the link serves).
+    pub tenancy_id: Uuid,
+    /// The client teams or contact groups (per the tenancy's model) that cover the client.
+    #[serde(default)]
+    pub groups: Vec<Uuid>,
+    /// Contact groups only: give each client a contact group of their own, named by the
+    /// tenancy's convention (e.g. `Patel Relationship`), with these staff users and team
+    /// accounts as members, as staff do in the invite form. `groups` may then be empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_contact_group_members: Option<Vec<Uuid>>,
+    /// `true` sends the invitation at once; `false` creates the client as a draft.
+    pub send: bool,
+}
+
+impl AutoInvite {
+    pub fn validate(&self, errors: &mut FieldErrors, prefix: &str, tenancies: &[Uuid]) {
+        if !is_field_name(&self.field) || !self.field.ends_with("__c") {
+            errors.push(
+                format!("{prefix}.field"),
+                "must be a custom checkbox field API name ending in __c",
+            );
+        }
+        if !tenancies.contains(&self.tenancy_id) {
+            errors.push(
+                format!("{prefix}.tenancy_id"),
+                "must be one of the tenancies the link serves",
+            );
+        }
+        match &self.new_contact_group_members {
+            Some(members) if members.is_empty() => errors.push(
+                format!("{prefix}.new_contact_group_members"),
+                "name at least one staff user or team account",
+            ),
+            Some(members) if members.len() > MAX_NEW_GROUP_MEMBERS => errors.push(
+                format!("{prefix}.new_contact_group_members"),
+                format!("must list at most {}", MAX_NEW_GROUP_MEMBERS),
+            ),
+            _ => {}
+        }
+        if self.groups.is_empty() && self.new_contact_group_members.is_none() {
+            errors.push(
+                format!("{prefix}.groups"),
+                "name at least one group or team, or set new_contact_group_members",
+            );
+        } else if self.groups.len() > MAX_GROUPS {
+            errors.push(
+                format!("{prefix}.groups"),
+                format!("must list at most {}", MAX_GROUPS),
+            );
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    /// An admin approves the connection in Salesforce (OAuth web-server flow with PKCE); we
+    /// keep the refresh token.
+    WebServer,
+    /// Server-to-server: we sign a JWT with the link's private key for the integration user.
+    JwtBearer,
+}
+
+impl AuthKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WebServer => "web_server",
+            Self::JwtBearer => "jwt_bearer",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::WebServer, Self::JwtBearer]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffMatch {
+    UserId,
+    Username,
+    Email,
+}
+
+impl StaffMatch {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserId => "user_id",
+            Self::Username => "username",
+            Self::Email => "email",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::UserId, Self::Username, Self::Email]
+            .into_iter()
+            .find(|k| k.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Created; no token yet.
+    NotConnected,
+    Connected,
+    /// Salesforce refused our credentials; a CRM admin must reconnect.
+    Unauthorized,
+    /// Stopped by an admin.
+    Paused,
+    /// Near its share of the org's daily API limit: calls wait until there is room.
+    BudgetCapped,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotConnected => "not_connected",
+            Self::Connected => "connected",
+            Self::Unauthorized => "unauthorized",
+            Self::Paused => "paused",
+            Self::BudgetCapped => "budget_capped",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::NotConnected,
+            Self::Connected,
+            Self::Unauthorized,
+            Self::Paused,
+            Self::BudgetCapped,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WritebackState {
+    /// Waiting to be written (now or after a backoff).
+    Pending,
+    /// Salesforce refused it for good, or every retry failed; an admin may retry or dismiss it.
+    Failed,
+    /// An admin chose not to write it.
+    Dismissed,
+}
+
+impl WritebackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Pending, Self::Failed, Self::Dismissed]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InboxState {
+    /// Waiting to be applied (now or after a backoff).
+    Pending,
+    /// Applied.
+    Done,
+    /// Nothing to do: an echo of our own write-back, a change older than one already
+    /// applied, or one that touched nothing Liaison follows.
+    Skipped,
+    /// Could not be applied (an invalid value, or every retry failed); ops may replay it.
+    Failed,
+    /// Ops chose not to apply it.
+    Dismissed,
+}
+
+impl InboxState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Skipped => "skipped",
+            Self::Failed => "failed",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Done,
+            Self::Skipped,
+            Self::Failed,
+            Self::Dismissed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == value)
+    }
+}
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeSource {
+    OutboundMessage,
+    Webhook,
+}
+
+impl ChangeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OutboundMessage => "outbound_message",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::OutboundMessage, Self::Webhook]
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_uk_number_without_its_plus_is_offered_in_e164() {
+        let gb = PhoneRegion::parse("GB").ok();
+        assert_eq!(
+            suggest_e164("07768 887464", gb).as_deref(),
+            Some("+447768887464")
+        );
+        assert_eq!(
+            suggest_e164("+44 7768 887464", None).as_deref(),
+            Some("+447768887464")
+        );
+        assert_eq!(
+            suggest_e164("07768 887464", None),
+            None,
+            "no region, no guess"
+        );
+        assert_eq!(suggest_e164("call me", gb), None);
+    }
+
+    #[test]
+    fn default_mapping_is_valid() {
+        let mut errors = FieldErrors::new();
+        FieldMapping::default().validate(&mut errors, "field_mapping");
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn bad_field_names_are_named_by_path() {
+        let mut mapping = FieldMapping::default();
+        mapping.contact.email = "Email; DROP".into();
+        mapping.write_back.status = "Status".into();
+        let mut errors = FieldErrors::new();
+        mapping.validate(&mut errors, "field_mapping");
+        let fields: Vec<_> = errors
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "field_mapping.contact.email",
+                "field_mapping.write_back.status"
+            ]
+        );
+    }
+
+    #[test]
+    fn person_account_carries_contact_custom_fields_as_pc() {
+        assert_eq!(
+            FieldMapping::write_back_field("Account", "Liaison_Status__c"),
+            "Liaison_Status__pc"
+        );
+        assert_eq!(
+            FieldMapping::write_back_field("Contact", "Liaison_Status__c"),
+            "Liaison_Status__c"
+        );
+    }
+}
