@@ -260,6 +260,9 @@ pub struct InvitationConfig {
     pub batch_size: i64,
     /// E-mails in flight at once.
     pub concurrency: usize,
+    /// E-mails sent whose result is not yet recorded, at most: the most a crash can repeat
+    /// (each once). At least `concurrency`; results are committed in groups up to this size.
+    pub max_unrecorded: usize,
     /// Tries of an e-mail the mail server cannot take now, before the failure is kept for ops
     /// and the cycle waits for its next day.
     pub max_delivery_attempts: i64,
@@ -286,6 +289,7 @@ impl Default for InvitationConfig {
             schedule: Schedule::default(),
             batch_size: 500,
             concurrency: 16,
+            max_unrecorded: 64,
             max_delivery_attempts: 5,
             retry_min_seconds: 60,
             retry_max_seconds: 3600,

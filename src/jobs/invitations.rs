@@ -104,10 +104,10 @@ pub async fn pass(
             )
             .await?;
         // An e-mail holds its permit from before it is sent until its result is committed, so
-        // at most `concurrency` e-mails are ever sent but unrecorded: the most a crash can
+        // at most `max_unrecorded` e-mails are ever sent but unrecorded: the most a crash can
         // repeat. Results are recorded while the next e-mails are sending, each transaction
         // taking whatever has completed since the last one began.
-        let unrecorded = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let unrecorded = Arc::new(Semaphore::new(config.max_unrecorded.max(1)));
         let results = futures::stream::iter(prepared.into_iter().zip(links))
             .map(|((cycle, token, expires, ends), link)| {
                 let unrecorded = unrecorded.clone();

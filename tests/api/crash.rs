@@ -166,8 +166,8 @@ async fn a_resend_pass_killed_ten_times_loses_nothing_and_repeats_at_most_one_em
     let env = [
         ("LIAISON__MAIL__SMTP_HOST", "127.0.0.1".to_string()),
         ("LIAISON__MAIL__SMTP_PORT", smtp.port.to_string()),
-        // One e-mail in flight at a time: the most a kill may then repeat is that one.
-        ("LIAISON__INVITATIONS__CONCURRENCY", "1".to_string()),
+        // At most one e-mail sent and unrecorded: the most a kill may then repeat is that one.
+        ("LIAISON__INVITATIONS__MAX_UNRECORDED", "1".to_string()),
     ];
     let start = app.clock.now();
     let due_now =
