@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
+use crate::domain::conflict::ConflictCode;
 use crate::domain::user::{StaffRole, UserKind};
 use crate::domain::values::{DisplayName, E164Phone, Email, PersonName, SalesforceId, Title};
 
@@ -133,7 +134,7 @@ impl Store {
         .await?;
         if taken.is_some() {
             return Err(Error::conflict(
-                "salesforce-user-taken",
+                ConflictCode::SalesforceUserTaken,
                 Some("user_id"),
                 "this Salesforce user already acts as another staff user of this tenancy",
             ));
@@ -181,7 +182,7 @@ pub(super) fn email_taken(by: UserKind) -> Error {
         UserKind::Client => "a client with this e-mail already exists in this tenancy",
         _ => "this e-mail is already used by another user of this tenancy",
     };
-    Error::conflict("duplicate-email", Some("email"), reason)
+    Error::conflict(ConflictCode::DuplicateEmail, Some("email"), reason)
 }
 
 pub(super) async fn check_unique_contact(
@@ -216,7 +217,7 @@ pub(super) async fn check_unique_contact(
         .await?;
         if taken.is_some() {
             return Err(Error::conflict(
-                "duplicate-mobile",
+                ConflictCode::DuplicateMobile,
                 Some("mobile"),
                 "this mobile number is already used by another staff user or team account of this tenancy",
             ));
