@@ -283,3 +283,37 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(error: ApiError) -> (u16, String) {
+        let problem = error.problem();
+        (problem.status, problem.code)
+    }
+
+    #[test]
+    fn a_managed_links_trouble_is_a_conflict_naming_what_stands_in_the_way() {
+        for (error, code) in [
+            (LinkError::NoKey, "no-encryption-key"),
+            (LinkError::Paused, "org-link-paused"),
+            (LinkError::Capped("spent".into()), "org-link-capped"),
+            (
+                LinkError::Crm(CrmError::HostRefused("evil.example".into())),
+                "host-refused",
+            ),
+            (LinkError::Crm(CrmError::NotFound), "salesforce-refused"),
+        ] {
+            assert_eq!(answer(error.into()), (409, code.to_string()));
+        }
+    }
+
+    #[test]
+    fn a_store_conflict_keeps_its_code_and_an_unknown_one_is_an_internal_error() {
+        let known = store::Error::conflict(ConflictCode::DuplicateEmail, Some("email"), "taken");
+        assert_eq!(answer(known.into()), (409, "duplicate-email".to_string()));
+        let unknown = store::Error::conflict("no-such-code", None, "?");
+        assert_eq!(answer(unknown.into()), (500, "internal".to_string()));
+    }
+}
