@@ -41,6 +41,7 @@ pub enum ConflictCode {
 }
 
 impl ConflictCode {
+    /// Every code: `parse` knows only these, so a new code belongs here too.
     pub const ALL: [Self; 20] = [
         Self::ActiveClientEmail,
         Self::ChangedMeanwhile,
