@@ -9,10 +9,10 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::canvas::{ORG_ID, RECORD, SECRET, envelope, org, record_answers};
 use crate::helpers::TestApp;
+use crate::helpers::canvas::{ORG_ID, RECORD, SECRET, envelope, org, record_answers};
+use crate::helpers::salesforce::fixture;
 use crate::on_both_backends;
-use crate::salesforce::fixture;
 
 /// chromedriver on a free port, and a headless Chromium session through it.
 struct Browser {

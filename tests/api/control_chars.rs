@@ -5,10 +5,12 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::canvas::{RECORD, USER_ID, clients, csrf, link_key, opened, org, post, record_answers};
+use crate::helpers::canvas::{
+    RECORD, USER_ID, clients, csrf, link_key, opened, org, post, record_answers,
+};
+use crate::helpers::salesforce::fixture;
 use crate::helpers::{Reply, Tenancy, TestApp};
 use crate::on_both_backends;
-use crate::salesforce::fixture;
 
 on_both_backends!(
     a_nul_in_a_list_search_is_a_422_naming_q,

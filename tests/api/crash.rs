@@ -19,13 +19,13 @@ use time::{Duration, OffsetDateTime};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request};
 
-use crate::fixtures::{
+use crate::helpers::fixtures::{
     AllSucceed, COLLECTIONS, ORG_ID, connected, contact, contact_id, envelope, intake,
     linked_client, linked_draft, post_xml, sent_bodies, sent_invitations,
 };
+use crate::helpers::smtp::SmtpServer;
 use crate::helpers::{TEST_ENCRYPTION_KEY, TestApp};
 use crate::on_both_backends;
-use crate::smtp::SmtpServer;
 
 const KILLS: usize = 10;
 
@@ -191,7 +191,7 @@ async fn a_resend_pass_killed_ten_times_loses_nothing_and_repeats_at_most_one_em
     // Nothing was skipped either: the next day, each cycle sends once more.
     app.clock.set(at + Duration::hours(25));
     assert_eq!(
-        crate::invitations::run(&app, &smtp).await.sent,
+        crate::helpers::invitations::run(&app, &smtp).await.sent,
         CLIENTS,
         "each cycle goes on to its next day"
     );

@@ -13,6 +13,12 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod canvas;
+pub mod fixtures;
+pub mod invitations;
+pub mod salesforce;
+pub mod smtp;
+
 /// Runs a test body once per backend: `mod name { fn sqlite; fn postgres }`. The PostgreSQL
 /// variant runs when `LIAISON_TEST_POSTGRES_URL` was set at build time (the build script
 /// watches it) and is reported as ignored otherwise.

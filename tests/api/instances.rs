@@ -18,10 +18,12 @@ use time::Duration;
 use wiremock::Mock;
 use wiremock::matchers::{method, path};
 
-use crate::fixtures::{AllSucceed, COLLECTIONS, connected, contact_id, linked_draft, sent_bodies};
+use crate::helpers::fixtures::{
+    AllSucceed, COLLECTIONS, connected, contact_id, linked_draft, sent_bodies,
+};
+use crate::helpers::smtp::SmtpServer;
 use crate::helpers::{TEST_ENCRYPTION_KEY, TestApp, crm_config};
 use crate::on_both_backends;
-use crate::smtp::SmtpServer;
 
 /// One instance: its own store (its own connection pool), Salesforce client and mailer.
 async fn instance(app: &TestApp, smtp: &SmtpServer) -> Workers {

@@ -12,14 +12,14 @@ use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::fixtures::{
+use crate::helpers::fixtures::{
     Intake, ORG_ID, contact, contact_id, envelope, fixture, intake, linked_client, notification_id,
     post_xml, sf_id,
 };
+use crate::helpers::invitations::run as run_invitations;
+use crate::helpers::smtp::SmtpServer;
 use crate::helpers::{Tenancy, TestApp};
-use crate::invitations::run as run_invitations;
 use crate::on_both_backends;
-use crate::smtp::SmtpServer;
 
 /// The Ack exactly as PROTOCOLS.md gives it.
 const ACK: &str = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>"#;

@@ -5,10 +5,11 @@ use liaison::jobs::invitations::pass;
 use liaison::mail::SmtpMailer;
 use serde_json::{Value, json};
 
-use crate::fixtures::sent_invitations;
+use crate::helpers::fixtures::sent_invitations;
+use crate::helpers::invitations::{browser, config, open, post_form, run};
+use crate::helpers::smtp::SmtpServer;
 use crate::helpers::{Tenancy, TestApp};
 use crate::on_both_backends;
-use crate::smtp::SmtpServer;
 
 async fn draft(app: &TestApp) -> (Tenancy, String) {
     let t = app.tenancy("Acme Wealth", "client_teams").await;
@@ -25,24 +26,6 @@ async fn draft(app: &TestApp) -> (Tenancy, String) {
         .await
         .expect(201);
     (t, client["id"].as_str().unwrap().to_string())
-}
-
-fn config() -> InvitationConfig {
-    InvitationConfig {
-        retry_min_seconds: 60,
-        retry_max_seconds: 600,
-        ..Default::default()
-    }
-}
-
-pub(crate) async fn run(
-    app: &TestApp,
-    smtp: &SmtpServer,
-) -> liaison::jobs::invitations::InvitationPass {
-    let mailer = SmtpMailer::new(&smtp.mail_config(&app.address)).unwrap();
-    pass(&app.store, &mailer, &config(), &app.address)
-        .await
-        .unwrap()
 }
 
 async fn status(app: &TestApp, t: &Tenancy, client: &str) -> Value {
@@ -309,39 +292,6 @@ async fn an_email_the_server_cannot_take_now_is_retried_without_losing_the_sched
     app.clock.advance(time::Duration::hours(24));
     assert_eq!(run(&app, &smtp).await.sent, 1);
     assert_eq!(status(&app, &t, &client).await, "invited");
-}
-
-/// A browser: keeps cookies, does not follow redirects.
-pub(crate) fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
-/// Opens a link and returns the page and the CSRF token of its form.
-pub(crate) async fn open(browser: &reqwest::Client, link: &str) -> (u16, String, String) {
-    let response = browser.get(link).send().await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.text().await.unwrap();
-    let csrf = body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_default()
-        .to_string();
-    (status, body, csrf)
-}
-
-pub(crate) async fn post_form(browser: &reqwest::Client, url: &str, csrf: &str) -> (u16, String) {
-    let response = browser
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={csrf}"))
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 async fn sent_link(app: &TestApp, smtp: &SmtpServer, t: &Tenancy, client: &str) -> String {

@@ -21,9 +21,9 @@ use uuid::Uuid;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::helpers::salesforce::{callback, connect, crm, jwt_link, open_ticket, query_value};
 use crate::helpers::{Reply, TEST_ENCRYPTION_KEY, Tenancy, TestApp, TestOptions, crm_config};
 use crate::on_both_backends;
-use crate::salesforce::{callback, connect, crm, jwt_link, open_ticket, query_value};
 
 const ORG_ID: &str = "00D5g000004ZKTDEA4";
 

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::helpers::salesforce::{connect, crm};
 use crate::helpers::{Reply, Tenancy, TestApp};
 use crate::on_both_backends;
-use crate::salesforce::{connect, crm};
 
 const ORG_ID: &str = "00D5g000004ZKTDEA4";
 const ACK: &str = "<Ack>true</Ack>";
@@ -653,10 +653,10 @@ async fn the_json_invite_api_needs_staff_of_the_target_tenancy_and_records_the_l
     let key = created["api_key"].as_str().unwrap();
     let key_id = created["key_id"].as_str().unwrap();
     // An invite reads its record again before it creates anything.
-    crate::canvas::record_answers(
+    crate::helpers::canvas::record_answers(
         &app,
         &contact_id(7),
-        crate::salesforce::fixture(&app, "rest/contact.json"),
+        crate::helpers::salesforce::fixture(&app, "rest/contact.json"),
     )
     .await;
     let invite = |email: &str, tenancy: &str, team: &str| {

@@ -8,10 +8,12 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::fixtures::{AllSucceed, COLLECTIONS, connected, contact_id, linked_draft, sent_bodies};
 use crate::helpers::TestApp;
+use crate::helpers::fixtures::{
+    AllSucceed, COLLECTIONS, connected, contact_id, linked_draft, sent_bodies,
+};
+use crate::helpers::salesforce::{crm, fixture};
 use crate::on_both_backends;
-use crate::salesforce::{crm, fixture};
 
 /// Sends at once: the tests' clock stands still, so no batch would ever finish lingering.
 fn config() -> WritebackConfig {
@@ -458,8 +460,8 @@ on_both_backends!(every_invitation_status_change_reaches_the_record);
 /// Sent, accepted, declined, revoked and expired, each made the way users make it (the API,
 /// the client's page, the re-send worker), each written back to its record.
 async fn every_invitation_status_change_reaches_the_record(app: TestApp) {
-    use crate::invitations::{browser, open, post_form, run};
-    use crate::smtp::SmtpServer;
+    use crate::helpers::invitations::{browser, open, post_form, run};
+    use crate::helpers::smtp::SmtpServer;
 
     let smtp = SmtpServer::start();
     let (t, link, team) = connected(&app).await;

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use wiremock::ResponseTemplate;
 
-use crate::helpers::{Tenancy, TestApp};
-use crate::salesforce::{connect, web_server_link};
+use super::salesforce::{connect, web_server_link};
+use super::{Tenancy, TestApp};
 
 pub const ORG_ID: &str = "00D5g000004ZKTDEA4";
 
