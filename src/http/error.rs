@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app;
 use crate::domain::FieldError;
 use crate::store;
 
@@ -154,6 +155,16 @@ impl ApiError {
             detail,
             code: code.to_string(),
             errors,
+        }
+    }
+}
+
+impl From<app::Error> for ApiError {
+    fn from(error: app::Error) -> Self {
+        match error {
+            app::Error::Invalid(errors) => Self::Invalid(errors),
+            app::Error::Forbidden(reason) => Self::Forbidden(reason),
+            app::Error::Store(error) => error.into(),
         }
     }
 }

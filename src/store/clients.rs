@@ -6,16 +6,12 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::groups::{
-    add_firm_members, ensure_clients_covered, group_facts, insert_group, insert_member, rule_error,
-};
-use super::users::{USER_COLUMNS, check_unique_contact, email_taken, prefixed};
+use super::groups::{ensure_clients_covered, insert_member};
+use super::users::{USER_COLUMNS, check_unique_contact, prefixed};
 use super::{
-    Error, Page, PageRequest, Result, Store, contains_pattern, is_unique_violation, lock_tenancy,
-    rows,
+    Error, Inviter, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows,
 };
 use crate::domain::client_status::{ClientStatus, IllegalTransition, Transition};
-use crate::domain::coverage;
 use crate::domain::invite::{Invite, parse_mobile};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::user::UserKind;
@@ -153,29 +149,20 @@ async fn insert_event(
     Ok(())
 }
 
-fn illegal(e: IllegalTransition) -> Error {
+pub(crate) fn illegal(e: IllegalTransition) -> Error {
     Error::conflict("illegal-transition", Some("status"), e.to_string())
 }
 
-/// Who may place a client in which groups.
-#[derive(Debug, Clone, Copy)]
-pub struct Inviter {
-    /// The acting staff user (absent for an operator).
-    pub staff: Option<Uuid>,
-    /// Administrators may use any group; plain staff only groups they belong to.
-    pub administers_users: bool,
-}
-
 /// A client an invite is about to create, with everything that goes with it.
-struct NewClient<'a> {
-    id: Uuid,
-    tenancy: Uuid,
-    invite: &'a Invite,
-    status: ClientStatus,
-    groups: &'a [Uuid],
-    record: Option<&'a RecordRef>,
-    actor: &'a str,
-    now: i64,
+pub(crate) struct NewClient<'a> {
+    pub id: Uuid,
+    pub tenancy: Uuid,
+    pub invite: &'a Invite,
+    pub status: ClientStatus,
+    pub groups: &'a [Uuid],
+    pub record: Option<&'a RecordRef>,
+    pub actor: &'a str,
+    pub now: i64,
 }
 
 /// Writes a new client: the user row, the memberships, the record link, the first event, the
@@ -316,22 +303,8 @@ pub struct RecordRef {
     pub record_id: SalesforceId,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct InviteOptions {
-    pub record: Option<RecordRef>,
-    /// Send the invitation now rather than keep a draft.
-    pub send: bool,
-}
-
-/// The client an invitation made, or found already made from the same record.
-#[derive(Debug, Clone)]
-pub struct Invited {
-    pub client: Client,
-    pub created: bool,
-}
-
 impl Store {
-    pub(super) async fn client_in(
+    pub(crate) async fn client_in(
         &self,
         conn: &mut AnyConnection,
         tenancy: Uuid,
@@ -355,190 +328,31 @@ impl Store {
         Ok((t.group_model, t.mobile_policy))
     }
 
-    /// Creates a client as a draft in the chosen groups (and a new contact group if asked),
-    /// enforcing one client per e-mail, coverage and confidentiality, all in one transaction.
+    /// Creates a client by hand, as `app::invites::invite` does; the benchmark's way in.
     pub async fn invite_client(
         &self,
         tenancy: Uuid,
         invite: Invite,
         inviter: Inviter,
         actor: &str,
-    ) -> Result<Client> {
-        self.invite_client_with(tenancy, invite, inviter, actor, InviteOptions::default())
+    ) -> crate::app::Result<Client> {
+        crate::app::invites::invite(self, tenancy, &invite, inviter, actor, &Default::default())
             .await
             .map(|invited| invited.client)
     }
 
-    /// As `invite_client`, optionally from a Salesforce record and sending at once. From a
-    /// record it is idempotent: the record's client, if it has one in this tenancy, is returned
-    /// unchanged (`created: false`), so a double click, a retry or a second tab makes one
-    /// client. The record link, the first status and its write-back (and, when sending, the
-    /// start of the invitation) are one transaction.
-    pub async fn invite_client_with(
+    /// Writes a new client and everything that goes with it (see `insert_client`), in one
+    /// statement where the backend can.
+    pub(crate) async fn insert_client(
         &self,
-        tenancy: Uuid,
-        invite: Invite,
-        inviter: Inviter,
-        actor: &str,
-        options: InviteOptions,
-    ) -> Result<Invited> {
-        // Invites share the tenancy (see `share_tenancy`); two that race for the same e-mail or
-        // record meet at a unique index instead, and the loser runs again to see the winner's
-        // client: the record's (idempotent) or a duplicate e-mail (a conflict).
-        match self
-            .try_invite(tenancy, invite.clone(), inviter, actor, &options)
-            .await
-        {
-            Err(Error::Database(e)) if is_unique_violation(&e) => {
-                self.try_invite(tenancy, invite, inviter, actor, &options)
-                    .await
-            }
-            other => other,
-        }
-    }
-
-    async fn try_invite(
-        &self,
-        tenancy: Uuid,
-        invite: Invite,
-        inviter: Inviter,
-        actor: &str,
-        options: &InviteOptions,
-    ) -> Result<Invited> {
-        let mut tx = self.write_tx().await?;
-        let opening = self
-            .open_invite(&mut tx, tenancy, options.record.as_ref(), &invite.email)
-            .await?;
-        let model = opening.model;
-        if options.record.is_some() {
-            if !opening.serves {
-                return Err(Error::invalid(
-                    "org_link_id",
-                    "is not an org link of this tenancy",
-                ));
-            }
-            // The record's client, made earlier: the invite is answered with it.
-            if let Some(existing) = opening.record_client {
-                let client = self.client_in(&mut tx, tenancy, existing).await?;
-                tx.commit().await?;
-                return Ok(Invited {
-                    client,
-                    created: false,
-                });
-            }
-        }
-        if let Some(by) = opening.email_taken_by {
-            return Err(email_taken(by));
-        }
-        let kind = model.group_kind();
-        let field = match model {
-            GroupModel::ContactGroups => "contact_groups",
-            GroupModel::ClientTeams => "client_teams",
-        };
-
-        // Plain staff may only use contact groups they belong to; to them any other id, known
-        // or not, is refused alike, so nothing tells them which groups exist.
-        if model == GroupModel::ContactGroups
-            && !inviter.administers_users
-            && let Some(staff) = inviter.staff
-        {
-            for (i, group) in invite.groups.iter().enumerate() {
-                let member = sqlx::query(
-                    "SELECT 1 FROM group_members WHERE tenancy_id = $1 AND group_id = $2 AND user_id = $3",
-                )
-                .bind(tenancy.to_string())
-                .bind(group.to_string())
-                .bind(staff.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-                if member.is_none() {
-                    return Err(Error::invalid(
-                        format!("{field}[{i}]"),
-                        "is not a contact group you belong to",
-                    ));
-                }
-            }
-        }
-        // A contact group holds one relationship: two invites into the same one take turns, so
-        // the confidentiality rule sees the other's client.
-        if model == GroupModel::ContactGroups {
-            self.lock_groups(&mut tx, tenancy, &invite.groups).await?;
-        }
-        let mut facts = group_facts(&mut tx, tenancy, kind, &invite.groups, None, field).await?;
-
-        let now = self.now();
-        let mut group_ids = invite.groups.clone();
-        if let Some(new_group) = &invite.new_group {
-            let id = insert_group(&mut tx, tenancy, kind, &new_group.name, now).await?;
-            add_firm_members(
-                &mut tx,
-                tenancy,
-                id,
-                &new_group.members,
-                "new_contact_group.members",
-                now,
-            )
-            .await?;
-            if let (Some(staff), false) = (inviter.staff, inviter.administers_users) {
-                insert_member(&mut tx, tenancy, id, staff, now).await?;
-            }
-            facts.extend(
-                group_facts(&mut tx, tenancy, kind, &[id], None, "new_contact_group").await?,
-            );
-            group_ids.push(id);
-        }
-        coverage::check_client_groups(model, &facts, invite.confidentiality_override).map_err(
-            |v| {
-                rule_error(
-                    v,
-                    if invite.new_group.is_some() {
-                        "new_contact_group.members"
-                    } else {
-                        field
-                    },
-                )
-            },
-        )?;
-
-        let id = Uuid::now_v7();
-        let status = if options.send {
-            ClientStatus::send(ClientStatus::Draft).map_err(illegal)?
-        } else {
-            ClientStatus::Draft
-        };
-        let created = NewClient {
-            id,
-            tenancy,
-            invite: &invite,
-            status,
-            groups: &group_ids,
-            record: options.record.as_ref(),
-            actor,
-            now,
-        };
+        conn: &mut AnyConnection,
+        client: &NewClient<'_>,
+    ) -> Result<()> {
         if self.backend.data_modifying_ctes() {
-            insert_client_at_once(&mut tx, &created).await?;
+            insert_client_at_once(conn, client).await
         } else {
-            insert_client(&mut tx, &created).await?;
+            insert_client(conn, client).await
         }
-        tx.commit().await?;
-        let client = Client {
-            id,
-            tenancy_id: tenancy,
-            first_name: invite.first_name.as_str().to_string(),
-            last_name: invite.last_name.as_str().to_string(),
-            email: invite.email.as_str().to_string(),
-            mobile: invite.mobile.as_ref().map(|m| m.as_str().to_string()),
-            title: invite.title.as_str().to_string(),
-            status,
-            status_label: status.label().into(),
-            message: invite.message.as_ref().map(|m| m.as_str().to_string()),
-            created_at: crate::clock::from_millis(now),
-        };
-        Ok(Invited {
-            client,
-            created: true,
-        })
     }
 
     /// `visible_to` limits the answer to clients who share a group with that staff user.

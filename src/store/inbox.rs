@@ -10,15 +10,14 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::backend::Claim;
-use super::clients::{InviteOptions, Inviter, RecordRef};
 use super::users::check_unique_contact;
-use super::{Error, OrgLink, Page, PageRequest, Queue, Result, Store, lock_tenancy, rows};
+use super::{Error, Page, PageRequest, Queue, Result, Store, lock_tenancy, rows};
 use crate::domain::FieldError;
 use crate::domain::client_status::ClientStatus;
-use crate::domain::invite::{Invite, InviteInput, parse_mobile};
-use crate::domain::org_link::{AutoInvite, ChangeSource, InboxState};
-use crate::domain::tenancy::{GroupModel, MobilePolicy};
-use crate::domain::values::{E164Phone, Email, PersonName, PhoneRegion, SalesforceId, Title};
+use crate::domain::invite::parse_mobile;
+use crate::domain::org_link::{ChangeSource, InboxState};
+use crate::domain::tenancy::MobilePolicy;
+use crate::domain::values::{E164Phone, Email, PersonName, PhoneRegion, Title};
 
 /// Milliseconds a claimed change stays with one worker.
 pub const INBOX_LEASE_MS: i64 = 60_000;
@@ -160,7 +159,7 @@ fn item(row: &AnyRow) -> sqlx::Result<InboxItem> {
 /// Records `modstamp` as the newest change applied to the record, unless a change as new or
 /// newer was applied already. On PostgreSQL the upsert locks the record's row, so two workers
 /// applying changes of one record take turns and the older one loses.
-async fn claim_newest(
+pub(crate) async fn claim_newest(
     conn: &mut AnyConnection,
     link: &str,
     record: &str,
@@ -179,7 +178,7 @@ async fn claim_newest(
     Ok(done.rows_affected() == 1)
 }
 
-async fn finish(
+pub(crate) async fn finish(
     conn: &mut AnyConnection,
     id: Uuid,
     state: InboxState,
@@ -878,117 +877,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .is_some())
-    }
-
-    /// Auto-invite: creates (or, idempotently, finds) the record's client as a staff user's
-    /// Invite would, linked to the record and sent or kept as a draft per the link's settings,
-    /// then records the change as applied. Field errors name the record's fields.
-    pub async fn invite_from_change(
-        &self,
-        link: &OrgLink,
-        claimed: &ClaimedChange,
-        auto: &AutoInvite,
-        details: &RecordDetails,
-        actor: &str,
-    ) -> Result<()> {
-        let c = &claimed.change;
-        let tenancy = self.tenancy(auto.tenancy_id).await?;
-        let (model, policy) = (tenancy.group_model, tenancy.mobile_policy);
-        let value = |field: &(String, RecordValue)| field.1.clone().flatten();
-        let (contact_groups, client_teams) = match model {
-            GroupModel::ContactGroups => (auto.groups.clone(), Vec::new()),
-            GroupModel::ClientTeams => (Vec::new(), auto.groups.clone()),
-        };
-        // A group of the client's own, named by the tenancy's convention from the record.
-        let new_contact_group = auto.new_contact_group_members.as_ref().map(|members| {
-            crate::domain::invite::NewGroupInput {
-                name: crate::domain::tenancy::group_name_for(
-                    &tenancy.group_name_convention,
-                    &value(&details.first_name).unwrap_or_default(),
-                    &value(&details.last_name).unwrap_or_default(),
-                ),
-                members: members.clone(),
-            }
-        });
-        let input = InviteInput {
-            first_name: value(&details.first_name).unwrap_or_default(),
-            last_name: value(&details.last_name).unwrap_or_default(),
-            email: value(&details.email).unwrap_or_default(),
-            // A national number is offered in E.164 when its region reads it; otherwise the
-            // invite's own check names the field.
-            mobile: match policy {
-                MobilePolicy::Hidden => None,
-                _ => value(&details.mobile).map(|raw| {
-                    E164Phone::parse_in_region(
-                        &raw,
-                        details.phone_region.or(Some(tenancy.phone_region)),
-                    )
-                    .map_or(raw, |m| m.as_str().to_string())
-                }),
-            },
-            title: value(&details.title),
-            contact_groups,
-            new_contact_group,
-            client_teams,
-            ..Default::default()
-        };
-        let invite = Invite::parse(input, model, policy).map_err(|errors| {
-            let rename = |field: &str| match field {
-                "first_name" => details.first_name.0.clone(),
-                "last_name" => details.last_name.0.clone(),
-                "email" => details.email.0.clone(),
-                "mobile" => details.mobile.0.clone(),
-                "title" => details.title.0.clone(),
-                f if f.starts_with("new_contact_group") => {
-                    "auto_invite.new_contact_group_members".to_string()
-                }
-                _ => "auto_invite.groups".to_string(),
-            };
-            Error::Invalid(
-                errors
-                    .into_iter()
-                    .map(|e| FieldError::new(rename(&e.field), e.reason))
-                    .collect(),
-            )
-        })?;
-        let sobject = match c.sobject.as_str() {
-            "Contact" => "Contact",
-            _ => "Account",
-        };
-        let record_id = SalesforceId::parse(&c.record_id).map_err(|r| Error::invalid("Id", r))?;
-        let invited = self
-            .invite_client_with(
-                auto.tenancy_id,
-                invite,
-                Inviter {
-                    staff: None,
-                    administers_users: true,
-                },
-                actor,
-                InviteOptions {
-                    record: Some(RecordRef {
-                        org_link: link.id,
-                        sobject,
-                        record_id,
-                    }),
-                    send: auto.send,
-                },
-            )
-            .await?;
-        let outcome = if invited.created {
-            format!(
-                "auto-invited as client {} ({})",
-                invited.client.id,
-                if auto.send { "sent" } else { "draft" }
-            )
-        } else {
-            format!("the record already had client {}", invited.client.id)
-        };
-        let mut tx = self.write_tx().await?;
-        claim_newest(&mut tx, &link.id.to_string(), &c.record_id, c.modstamp).await?;
-        finish(&mut tx, claimed.id, InboxState::Done, &outcome, self.now()).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Changes of a link, optionally in one state or of records linked to one tenancy's

@@ -8,15 +8,15 @@
 
 mod backend;
 mod canvas;
-mod clients;
-mod groups;
-mod inbox;
+pub(crate) mod clients;
+pub(crate) mod groups;
+pub(crate) mod inbox;
 mod invitations;
 mod org_links;
 mod rows;
 mod tenancies;
 mod tokens;
-mod users;
+pub(crate) mod users;
 mod writeback;
 
 use std::sync::Arc;
@@ -25,11 +25,11 @@ use sqlx::AnyConnection;
 use sqlx::AnyPool;
 use uuid::Uuid;
 
+/// Who invites is the domain's; re-exported where it always was.
+pub use crate::domain::invite::Inviter;
 pub use backend::Backend;
 pub use canvas::{ActingStaff, CanvasSession, SalesforceUser};
-pub use clients::{
-    Client, ClientEvent, ClientUpdate, Contact, InviteOptions, Invited, Inviter, RecordRef,
-};
+pub use clients::{Client, ClientEvent, ClientUpdate, Contact, RecordRef};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
 pub use inbox::{
     ClaimedChange, INBOX_LEASE_MS, InboxItem, IntakeLink, RecordChange, RecordDetails,
@@ -217,7 +217,7 @@ impl Store {
         self.pool.close().await;
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         to_millis(self.clock.now())
     }
 
@@ -227,7 +227,7 @@ impl Store {
     /// SQLite has one writer at a time, so this instance's writers queue for it here, in
     /// order, rather than in SQLite's busy handler, which polls with growing sleeps and left a
     /// waiting writer idle long after the lock was free.
-    async fn write_tx(&self) -> sqlx::Result<WriteTx> {
+    pub(crate) async fn write_tx(&self) -> sqlx::Result<WriteTx> {
         let turn = self.write_turn().await;
         Ok(WriteTx {
             tx: self.pool.begin_with(self.backend.begin_write()).await?,
@@ -382,13 +382,13 @@ impl std::ops::DerefMut for Writer {
 }
 
 /// A write transaction, holding this instance's turn to write on SQLite until it ends.
-struct WriteTx {
+pub(crate) struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
-    async fn commit(self) -> sqlx::Result<()> {
+    pub(crate) async fn commit(self) -> sqlx::Result<()> {
         self.tx.commit().await
     }
 }
@@ -408,15 +408,15 @@ impl std::ops::DerefMut for WriteTx {
 }
 
 /// What an invite is checked against, read as its transaction opens.
-struct InviteOpening {
+pub(crate) struct InviteOpening {
     /// The tenancy's group model, which the lock holds still.
-    model: crate::domain::tenancy::GroupModel,
+    pub model: crate::domain::tenancy::GroupModel,
     /// Whether the invite's org link serves the tenancy (false without a record).
-    serves: bool,
+    pub serves: bool,
     /// The client the record is already linked to in this tenancy.
-    record_client: Option<Uuid>,
+    pub record_client: Option<Uuid>,
     /// The kind of user who already has the invite's e-mail in this tenancy.
-    email_taken_by: Option<crate::domain::user::UserKind>,
+    pub email_taken_by: Option<crate::domain::user::UserKind>,
 }
 
 impl Store {
@@ -427,7 +427,7 @@ impl Store {
     /// members removed, groups deleted: those take the lock exclusively, see `lock_tenancy`) but
     /// lets invites of different clients run side by side on PostgreSQL. On SQLite the write
     /// transaction already excludes every other writer.
-    async fn open_invite(
+    pub(crate) async fn open_invite(
         &self,
         conn: &mut AnyConnection,
         tenancy: Uuid,
@@ -473,7 +473,7 @@ impl Store {
 
     /// Locks groups for the rest of the transaction, in id order (PostgreSQL; SQLite's write
     /// transaction already excludes other writers).
-    async fn lock_groups(
+    pub(crate) async fn lock_groups(
         &self,
         conn: &mut AnyConnection,
         tenancy: Uuid,
@@ -502,7 +502,7 @@ impl Store {
 }
 
 /// A unique index refused the write: another transaction got there first.
-fn is_unique_violation(error: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 

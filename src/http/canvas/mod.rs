@@ -26,8 +26,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
+use crate::app::{self, invites, invites::FromRecord};
 use crate::crm::canvas::SignedRequest;
-use crate::crm::invite::{self, FromRecord, InviteError};
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::values::SalesforceId;
 use crate::secrets::{digest, random_token};
@@ -278,13 +278,13 @@ enum InviteFailure {
 }
 
 /// Parses and creates, as the acting staff user, idempotently per record.
-impl From<InviteError> for InviteFailure {
-    fn from(error: InviteError) -> Self {
+impl From<app::Error> for InviteFailure {
+    fn from(error: app::Error) -> Self {
         match error {
-            InviteError::Fields(errors) | InviteError::Store(store::Error::Invalid(errors)) => {
+            app::Error::Invalid(errors) | app::Error::Store(store::Error::Invalid(errors)) => {
                 Self::Fields(errors.into_iter().map(|e| (e.field, e.reason)).collect())
             }
-            InviteError::Store(store::Error::Conflict {
+            app::Error::Store(store::Error::Conflict {
                 field,
                 reason,
                 code,
@@ -295,10 +295,10 @@ impl From<InviteError> for InviteFailure {
                 }),
                 reason,
             )]),
-            InviteError::Store(store::Error::Forbidden(reason)) => {
+            app::Error::Forbidden(reason) => {
                 Self::Page(message(StatusCode::FORBIDDEN, "Not allowed", &reason))
             }
-            InviteError::Store(error) => Self::Page(unavailable(&error)),
+            app::Error::Store(error) => Self::Page(unavailable(&error)),
         }
     }
 }
@@ -316,8 +316,8 @@ async fn invite(
         kind: posted.kind,
         record: posted.record.clone(),
     };
-    let actor = invite::actor(acting, &user.user_id);
-    match invite::invite_from_record(&state.store, acting, &actor, &from, input, send).await {
+    let actor = invites::actor(acting, &user.user_id);
+    match invites::from_record(&state.store, acting, &actor, &from, input, send).await {
         Ok(invited) => {
             if send && invited.created {
                 state.wake_workers.notify_one();
