@@ -183,7 +183,6 @@ impl From<store::Error> for ApiError {
                 detail: reason,
                 field,
             },
-            store::Error::Forbidden(reason) => Self::Forbidden(reason),
             store::Error::Database(e) if store::is_unavailable(&e) => {
                 tracing::warn!(error = %e, "the database is unavailable");
                 Self::Unavailable

@@ -12,7 +12,7 @@ pub(crate) mod clients;
 pub(crate) mod groups;
 pub(crate) mod inbox;
 mod invitations;
-mod org_links;
+pub(crate) mod org_links;
 mod rows;
 mod tenancies;
 mod tokens;
@@ -72,9 +72,6 @@ pub enum Error {
         field: Option<String>,
         reason: String,
     },
-    /// The caller's role does not allow this.
-    #[error("{0}")]
-    Forbidden(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
