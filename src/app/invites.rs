@@ -16,7 +16,7 @@ use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
 use crate::domain::org_link::{AutoInvite, InboxState};
 use crate::domain::tenancy::{GroupModel, MobilePolicy, group_name_for};
 use crate::domain::values::{E164Phone, SalesforceId};
-use crate::store::clients::{NewClient, illegal};
+use crate::store::clients::{NewClient, illegal, insert_client};
 use crate::store::groups::{
     add_firm_members, group_facts, insert_group, insert_member, rule_error,
 };
@@ -403,7 +403,7 @@ async fn invite_in(
         actor,
         now,
     };
-    store.insert_client(tx, &created).await?;
+    insert_client(tx, store.backend(), &created).await?;
     let client = Client {
         id,
         tenancy_id: tenancy,
