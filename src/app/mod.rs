@@ -4,6 +4,7 @@
 
 pub mod invites;
 pub mod org_links;
+pub mod records;
 
 use crate::domain::FieldError;
 use crate::store;

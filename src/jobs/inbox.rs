@@ -189,10 +189,7 @@ async fn apply_group(
     now: i64,
     report: &mut PassReport,
 ) -> Result<(), store::Error> {
-    match store
-        .apply_changes(&group.changes, &group.tenancies, &actor(link))
-        .await
-    {
+    match app::records::apply_all(store, &group.changes, &group.tenancies, &actor(link)).await {
         Ok(results) => {
             for result in results {
                 match result {
@@ -283,7 +280,7 @@ async fn apply(store: &Store, link: &OrgLink, item: &ClaimedChange) -> app::Resu
             Ok(Applied::State(InboxState::Skipped))
         }
         Decision::Apply(effect) => {
-            let (state, _) = store.apply_change(item, &effect, &actor(link)).await?;
+            let (state, _) = app::records::apply(store, item, &effect, &actor(link)).await?;
             Ok(Applied::State(state))
         }
         Decision::Invite(invite) => {

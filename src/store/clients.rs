@@ -153,6 +153,42 @@ pub(crate) fn illegal(e: IllegalTransition) -> Error {
     Error::conflict("illegal-transition", Some("status"), e.to_string())
 }
 
+/// A client's details as they are to be stored.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientDetails {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: Option<String>,
+    pub title: String,
+}
+
+/// Stores a client's details (the caller has checked them and holds the tenancy lock).
+pub(crate) async fn set_details(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    client: Uuid,
+    details: &ClientDetails,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET first_name = $3, last_name = $4, email = $5, email_key = $6, mobile = $7, title = $8, \
+         updated_at = $9 WHERE tenancy_id = $1 AND id = $2",
+    )
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .bind(details.first_name.clone())
+    .bind(details.last_name.clone())
+    .bind(details.email.clone())
+    .bind(details.email.to_lowercase())
+    .bind(details.mobile.clone())
+    .bind(details.title.clone())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// A client an invite is about to create, with everything that goes with it.
 pub(crate) struct NewClient<'a> {
     pub id: Uuid,
@@ -461,7 +497,7 @@ impl Store {
     }
 
     /// A status move inside the caller's transaction (see `transition_client`).
-    pub(super) async fn transition_in(
+    pub(crate) async fn transition_in(
         &self,
         tx: &mut AnyConnection,
         tenancy: Uuid,

@@ -14,7 +14,7 @@ pub(crate) mod inbox;
 mod invitations;
 pub(crate) mod org_links;
 mod rows;
-mod tenancies;
+pub(crate) mod tenancies;
 mod tokens;
 pub(crate) mod users;
 mod writeback;
@@ -507,7 +507,7 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
 /// (coverage, uniqueness) are checked against a state no other writer changes meanwhile. On
 /// PostgreSQL this is a row lock; on SQLite the transaction already holds the database's
 /// write lock (see `write_tx`), and this only checks that the tenancy exists.
-async fn lock_tenancy(conn: &mut AnyConnection, tenancy: Uuid) -> Result<()> {
+pub(crate) async fn lock_tenancy(conn: &mut AnyConnection, tenancy: Uuid) -> Result<()> {
     let locked = sqlx::query("UPDATE tenancies SET updated_at = updated_at WHERE id = $1")
         .bind(tenancy.to_string())
         .execute(&mut *conn)

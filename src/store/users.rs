@@ -184,7 +184,7 @@ pub(crate) fn email_taken(by: UserKind) -> Error {
     Error::conflict("duplicate-email", Some("email"), reason)
 }
 
-pub(super) async fn check_unique_contact(
+pub(crate) async fn check_unique_contact(
     conn: &mut AnyConnection,
     tenancy: Uuid,
     email: Option<&Email>,
