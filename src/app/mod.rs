@@ -2,6 +2,7 @@
 //! anything is written, applies the `domain`'s rules and calls the store's functions, which
 //! only run SQL. `http` and `jobs` call these; `crm` and `mail` are adapters they use.
 
+pub mod clients;
 pub mod invites;
 pub mod org_links;
 pub mod records;

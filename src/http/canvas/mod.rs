@@ -26,6 +26,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
+use crate::app::clients::StatusMove;
 use crate::app::{self, invites, invites::FromRecord};
 use crate::crm::canvas::SignedRequest;
 use crate::crm::record::{Prefill, RecordKind};
@@ -350,36 +351,32 @@ async fn action_inner(
         chosen,
         ..
     } = checked(state, jar, &post.keys).await?;
-    let Some(client) = existing(state, &chosen, &link, &record).await? else {
-        return Err(view::no_client());
-    };
-    if !chosen.role.administers_users() {
-        return Err(view::not_administrator());
-    }
-    let Some(requested) = post.action else {
-        return Err(view::unknown_action());
-    };
-    let (transition, done) = (requested.transition(), requested.done());
-    let actor = format!(
-        "staff:{} via Salesforce user {}",
-        chosen.staff,
-        session.user.user_id.as_str()
-    );
-    let changed = state
-        .store
-        .transition_client(chosen.tenancy, client.id, transition, &actor)
-        .await;
-    let (after, done, status) = match changed {
-        Ok(after) => {
+    let actor = invites::actor(&chosen, &session.user.user_id);
+    let moved = app::clients::move_record_client(
+        &state.store,
+        &chosen,
+        link.id,
+        &record,
+        post.action.map(|a| a.transition()),
+        &actor,
+    )
+    .await;
+    let (after, done, status) = match (moved, post.action) {
+        (Ok(StatusMove::Moved(after)), Some(requested)) => {
             state.wake_workers.notify_one();
-            (after, done.to_string(), StatusCode::OK)
+            (after, requested.done().to_string(), StatusCode::OK)
         }
-        Err(store::Error::Conflict { reason, .. }) => (
+        (Ok(StatusMove::Refused { client, reason }), _) => (
             client,
             format!("Nothing was changed: {reason}"),
             StatusCode::CONFLICT,
         ),
-        Err(error) => return Err(unavailable(&error)),
+        (Err(app::Error::Store(store::Error::NotFound(_))), _) => return Err(view::no_client()),
+        (Err(app::Error::Forbidden(_)), _) => return Err(view::not_administrator()),
+        (Err(app::Error::Invalid(_)), _) | (Ok(StatusMove::Moved(_)), None) => {
+            return Err(view::unknown_action());
+        }
+        (Err(app::Error::Store(error)), _) => return Err(unavailable(&error)),
     };
     Ok(client_state(&session, &chosen, &after, Some(&done), status))
 }
