@@ -196,6 +196,9 @@ pub struct WritebackConfig {
     pub batch_size: usize,
     /// Calls per org link in one pass, so one busy org does not hold up the others.
     pub batches_per_link: usize,
+    /// Collections calls of one link in flight at once. A call that fails stops the link
+    /// starting more until it may be called again; the calls already out finish.
+    pub concurrent_calls: usize,
     /// Tries of a transiently failing record before it is kept as failed.
     pub max_attempts: i64,
     /// The first wait after a failed call (the link's, unless `Retry-After` says longer) or
@@ -241,6 +244,7 @@ impl Default for WritebackConfig {
         Self {
             batch_size: COLLECTION_LIMIT,
             batches_per_link: 10,
+            concurrent_calls: 4,
             max_attempts: 10,
             min_backoff_seconds: 1,
             max_backoff_seconds: 3600,

@@ -547,6 +547,7 @@ async fn writeback(
         "p99_status_change_ms": percentile(&service, 99.0) as f64 / 1000.0,
         "poll_interval_ms": config.poll_interval_ms,
         "linger_ms": config.linger_ms,
+        "concurrent_calls": config.concurrent_calls,
     }))
 }
 

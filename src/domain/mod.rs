@@ -2,6 +2,7 @@
 //! parse input into these types once, at the edge, and ask these modules what the rules allow.
 
 pub mod client_status;
+pub mod conflict;
 pub mod coverage;
 pub mod invitation;
 pub mod invite;

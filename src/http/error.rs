@@ -8,8 +8,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app;
+use crate::crm::LinkError;
+use crate::crm::error::CrmError;
 use crate::domain::FieldError;
-use crate::store;
+use crate::domain::conflict::ConflictCode;
+use crate::store::{self, OrgLink};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -28,7 +31,7 @@ pub enum ApiError {
     RecordDeleted,
     #[error("{detail}")]
     Conflict {
-        code: &'static str,
+        code: ConflictCode,
         detail: String,
         field: Option<String>,
     },
@@ -83,6 +86,55 @@ impl ApiError {
         Self::Invalid(vec![FieldError::new(field, reason)])
     }
 
+    /// A conflict with the state as a whole, not with one field.
+    pub fn conflict(code: ConflictCode, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+            field: None,
+        }
+    }
+
+    /// Trouble reading a record through `link`, said in the record's terms (not found,
+    /// deleted, try again later) and naming the link; what is not about the record is any
+    /// link's trouble (`From<LinkError>`).
+    pub fn reading_record(link: &OrgLink, error: LinkError) -> Self {
+        let name = &link.name;
+        match error {
+            LinkError::Crm(CrmError::NotFound) => Self::NotFound("record"),
+            LinkError::Crm(CrmError::Deleted) => Self::RecordDeleted,
+            LinkError::Crm(CrmError::Unauthorized { .. }) => Self::conflict(
+                ConflictCode::OrgLinkUnauthorized,
+                format!(
+                    "the org link “{name}” is no longer authorised; a CRM administrator must reconnect it"
+                ),
+            ),
+            LinkError::Crm(CrmError::Transient { .. } | CrmError::LimitExceeded) => {
+                Self::SalesforceUnavailable(
+                    "Salesforce did not answer or is over its API limit; try again later".into(),
+                )
+            }
+            LinkError::Crm(e) => Self::Conflict {
+                code: ConflictCode::SalesforceRefused,
+                detail: e.to_string(),
+                field: Some("record.id".into()),
+            },
+            LinkError::Paused => Self::conflict(
+                ConflictCode::OrgLinkPaused,
+                format!(
+                    "the org link “{name}” is paused; a CRM administrator must resume it before records are read"
+                ),
+            ),
+            LinkError::Capped(reason) => Self::conflict(
+                ConflictCode::OrgLinkCapped,
+                format!(
+                    "the org link “{name}” is over its API limit, so records are not read for now: {reason}"
+                ),
+            ),
+            other @ (LinkError::Store(_) | LinkError::NoKey) => other.into(),
+        }
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Self::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
@@ -90,7 +142,7 @@ impl ApiError {
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             Self::RecordDeleted => (StatusCode::NOT_FOUND, "record-deleted", "Record deleted"),
-            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code, "Conflict"),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code.as_str(), "Conflict"),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
@@ -178,16 +230,38 @@ impl From<store::Error> for ApiError {
                 code,
                 field,
                 reason,
-            } => Self::Conflict {
-                code,
-                detail: reason,
-                field,
+            } => match ConflictCode::parse(code) {
+                Some(code) => Self::Conflict {
+                    code,
+                    detail: reason,
+                    field,
+                },
+                None => Self::Internal(anyhow::anyhow!(
+                    "the store refused with an unknown conflict code `{code}`: {reason}"
+                )),
             },
             store::Error::Database(e) if store::is_unavailable(&e) => {
                 tracing::warn!(error = %e, "the database is unavailable");
                 Self::Unavailable
             }
             store::Error::Database(e) => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// Salesforce's or the link's trouble while a link is managed (connected, tested, its secrets
+/// sealed): a conflict saying what stands in the way.
+impl From<LinkError> for ApiError {
+    fn from(error: LinkError) -> Self {
+        match error {
+            LinkError::Store(e) => e.into(),
+            LinkError::Crm(e @ CrmError::HostRefused(_)) => {
+                Self::conflict(ConflictCode::HostRefused, e.to_string())
+            }
+            LinkError::Crm(e) => Self::conflict(ConflictCode::SalesforceRefused, e.to_string()),
+            e @ LinkError::NoKey => Self::conflict(ConflictCode::NoEncryptionKey, e.to_string()),
+            e @ LinkError::Paused => Self::conflict(ConflictCode::OrgLinkPaused, e.to_string()),
+            e @ LinkError::Capped(_) => Self::conflict(ConflictCode::OrgLinkCapped, e.to_string()),
         }
     }
 }
@@ -217,5 +291,39 @@ impl IntoResponse for ApiError {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(error: ApiError) -> (u16, String) {
+        let problem = error.problem();
+        (problem.status, problem.code)
+    }
+
+    #[test]
+    fn a_managed_links_trouble_is_a_conflict_naming_what_stands_in_the_way() {
+        for (error, code) in [
+            (LinkError::NoKey, "no-encryption-key"),
+            (LinkError::Paused, "org-link-paused"),
+            (LinkError::Capped("spent".into()), "org-link-capped"),
+            (
+                LinkError::Crm(CrmError::HostRefused("evil.example".into())),
+                "host-refused",
+            ),
+            (LinkError::Crm(CrmError::NotFound), "salesforce-refused"),
+        ] {
+            assert_eq!(answer(error.into()), (409, code.to_string()));
+        }
+    }
+
+    #[test]
+    fn a_store_conflict_keeps_its_code_and_an_unknown_one_is_an_internal_error() {
+        let known = store::Error::conflict(ConflictCode::DuplicateEmail, Some("email"), "taken");
+        assert_eq!(answer(known.into()), (409, "duplicate-email".to_string()));
+        let unknown = store::Error::conflict("no-such-code", None, "?");
+        assert_eq!(answer(unknown.into()), (500, "internal".to_string()));
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use crate::clock::{from_millis, to_millis};
-use crate::config::WritebackConfig;
+use crate::config::{RetryPolicy, WritebackConfig};
 use crate::crm::client::{RecordResult, Reply};
 use crate::crm::error::{CrmError, classify};
 use crate::crm::{Crm, LinkError};
@@ -83,29 +83,35 @@ pub async fn pass(
             store.set_budget_capped(link.id, false, None).await?;
             link.state = LinkState::Connected;
         }
-        for _ in 0..config.batches_per_link.max(1) {
-            let limit = i64::try_from(config.batch_size.clamp(1, COLLECTION_LIMIT)).unwrap_or(200);
-            let claimed = store.claim_writebacks(link.id, now, limit).await?;
+        let limit = config.batch_size.clamp(1, COLLECTION_LIMIT);
+        let mut calls_left = config.batches_per_link.max(1);
+        while calls_left > 0 {
+            let want = config.concurrent_calls.clamp(1, calls_left);
+            let claimed = store
+                .claim_writebacks(link.id, now, i64::try_from(limit * want).unwrap_or(200))
+                .await?;
             if claimed.is_empty() {
                 break;
             }
-            let full = claimed.len() as i64 == limit;
-            let linger = i64::try_from(config.linger_ms).unwrap_or(0);
-            let oldest = claimed.iter().map(|row| row.due_at).min().unwrap_or(now);
-            if !full && now - oldest < linger {
-                let release = claimed
+            let (batches, lingering) = batches(claimed, limit, config.linger_ms, now);
+            let waited = !lingering.is_empty();
+            if waited {
+                let release = lingering
                     .into_iter()
                     .map(|row| (row, WritebackOutcome::Release { run_at: None }));
                 store
                     .settle_writebacks(&release.collect::<Vec<_>>())
                     .await?;
+            }
+            if batches.is_empty() {
                 break;
             }
-            let stop = send_batch(crm, store, config, &link, claimed, &mut report).await?;
-            if full {
-                report.full_batches += 1;
-            }
-            if stop || !full {
+            calls_left = calls_left.saturating_sub(batches.len());
+            let full = batches.iter().filter(|batch| batch.len() == limit).count();
+            let all_full = full == batches.len();
+            let stop = send_batches(crm, store, config, &link, batches, &mut report).await?;
+            report.full_batches += full;
+            if stop || waited || !all_full {
                 break;
             }
         }
@@ -247,113 +253,144 @@ fn record_json(link: &OrgLink, row: &ClaimedWriteback) -> Value {
     Value::Object(record)
 }
 
-/// Sends one batch and settles each row. Returns true when the link should not be called
-/// again in this pass.
-async fn send_batch(
+/// Splits claimed rows, in the order they came due, into batches of `limit`. A last partial
+/// batch whose oldest row has been due for less than `linger_ms` is held back for company.
+fn batches(
+    mut claimed: Vec<ClaimedWriteback>,
+    limit: usize,
+    linger_ms: u64,
+    now: i64,
+) -> (Vec<Vec<ClaimedWriteback>>, Vec<ClaimedWriteback>) {
+    claimed.sort_by_key(|row| (row.due_at, row.changed_at));
+    let linger = i64::try_from(linger_ms).unwrap_or(0);
+    let mut batches = Vec::with_capacity(claimed.len().div_ceil(limit));
+    let mut rows = claimed.into_iter().peekable();
+    while rows.peek().is_some() {
+        batches.push(rows.by_ref().take(limit).collect::<Vec<_>>());
+    }
+    let lingering = match batches.last() {
+        Some(last)
+            if last.len() < limit && last.first().is_some_and(|row| now - row.due_at < linger) =>
+        {
+            batches.pop().unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    (batches, lingering)
+}
+
+/// What one call's answer means for the link.
+enum Verdict {
+    Answered,
+    /// The whole call failed transiently: the link waits this long.
+    Failed(Duration),
+    /// The link cannot be called now (capped, unauthorized, misconfigured) or the batch was
+    /// refused whole: no further call in this pass.
+    Stop,
+}
+
+/// Sends a link's batches as concurrent Collections calls, then settles every row in one
+/// transaction. After a failed call the link waits once, for the longest wait any failure
+/// asked, and the failed rows come due together then. Returns true when the link should not
+/// be called again in this pass.
+async fn send_batches(
     crm: &Crm,
     store: &Store,
     config: &WritebackConfig,
     link: &OrgLink,
-    claimed: Vec<ClaimedWriteback>,
+    batches: Vec<Vec<ClaimedWriteback>>,
     report: &mut PassReport,
 ) -> Result<bool, store::Error> {
-    let records: Vec<Value> = claimed.iter().map(|row| record_json(link, row)).collect();
-    let answer = crm
-        .with_worker_session(link, |session| {
-            let records = &records;
-            async move { crm.salesforce().update_records(&session, records).await }
-        })
-        .await;
-    report.calls += 1;
+    let answers = futures::future::join_all(batches.into_iter().map(|rows| async move {
+        let records: Vec<Value> = rows.iter().map(|row| record_json(link, row)).collect();
+        let answer = crm
+            .with_worker_session(link, |session| {
+                let records = &records;
+                async move { crm.salesforce().update_records(&session, records).await }
+            })
+            .await;
+        (rows, answer)
+    }))
+    .await;
+    report.calls += answers.len();
     let now = to_millis(store.clock().now());
-    // A record that failed on its own comes due again with the others that failed with it,
-    // after its own backoff; it keeps its attempt count for giving up.
     let policy = config.record_retry();
-    let retry = |row: &ClaimedWriteback, error: &CrmError| WritebackOutcome::Retry {
-        run_at: now + policy.delay_ms(row.attempts),
-        code: error.code().to_string(),
-        message: error.to_string(),
-        give_up: policy.gives_up_after(row.attempts + 1),
-    };
-    let (settled, stop): (Vec<_>, bool) = match answer {
-        Ok(Reply { value, .. }) => {
-            if link.calls != CallSchedule::default() {
-                store.link_call_succeeded(link.id).await?;
-            }
-            let settled = claimed
-                .into_iter()
-                .zip(value)
-                .map(|(row, result)| {
-                    let outcome = record_outcome(&row, &result, &retry);
+    let mut verdicts = Vec::with_capacity(answers.len());
+    let mut settled = Vec::new();
+    let mut failed_calls = Vec::new();
+    for (rows, answer) in answers {
+        match answer {
+            Ok(Reply { value, .. }) => {
+                verdicts.push(Verdict::Answered);
+                settled.extend(rows.into_iter().zip(value).map(|(row, result)| {
+                    let outcome = record_outcome(&row, &result, now, &policy);
                     (row, outcome)
-                })
-                .collect();
-            (settled, false)
+                }));
+            }
+            Err(LinkError::Crm(
+                error @ (CrmError::Transient { .. } | CrmError::SessionExpired),
+            )) => {
+                let wait = call_backoff(config, link.calls.failures, &error);
+                tracing::warn!(org_link = %link.id, code = error.code(), wait_ms = millis(wait), "write-back call failed; the link waits");
+                verdicts.push(Verdict::Failed(wait));
+                failed_calls.push((rows, error));
+            }
+            Err(LinkError::Crm(
+                error @ (CrmError::Permanent { .. } | CrmError::NotFound | CrmError::Deleted),
+            )) => {
+                verdicts.push(Verdict::Stop);
+                let (code, message) = (error.code().to_string(), error.to_string());
+                settled.extend(rows.into_iter().map(|row| {
+                    let outcome = WritebackOutcome::Refused {
+                        code: code.clone(),
+                        message: message.clone(),
+                    };
+                    (row, outcome)
+                }));
+            }
+            Err(error) => {
+                // The daily limit (`Crm` capped the link already, as it does on every path),
+                // unauthorized (the link is now marked so), a configuration problem, or no
+                // key: nothing is lost, the rows wait with no attempt spent.
+                if !matches!(error, LinkError::Crm(CrmError::LimitExceeded)) {
+                    tracing::warn!(org_link = %link.id, error = %error, "write-back waits for the org link");
+                }
+                verdicts.push(Verdict::Stop);
+                settled.extend(
+                    rows.into_iter()
+                        .map(|row| (row, WritebackOutcome::Release { run_at: None })),
+                );
+            }
         }
-        Err(LinkError::Crm(CrmError::LimitExceeded)) => {
-            // `Crm` capped the link already, as it does on every path; the rows wait with no
-            // attempt spent.
-            (
-                claimed
-                    .into_iter()
-                    .map(|row| (row, WritebackOutcome::Release { run_at: None }))
-                    .collect(),
-                true,
-            )
+    }
+    let wait = verdicts
+        .iter()
+        .filter_map(|verdict| match verdict {
+            Verdict::Failed(wait) => Some(*wait),
+            _ => None,
+        })
+        .max();
+    if let Some(wait) = wait {
+        // The whole call failed: the link waits, and its rows come due when it may be called
+        // again, to go out with the fresh ones in full batches.
+        let next = now + millis(wait);
+        store.link_call_failed(link.id, next).await?;
+        for (rows, error) in failed_calls {
+            settled.extend(rows.into_iter().map(|row| {
+                let outcome = WritebackOutcome::Retry {
+                    run_at: next,
+                    code: error.code().to_string(),
+                    message: error.to_string(),
+                    give_up: policy.gives_up_after(row.attempts + 1),
+                };
+                (row, outcome)
+            }));
         }
-        Err(LinkError::Crm(error @ (CrmError::Transient { .. } | CrmError::SessionExpired))) => {
-            // The whole call failed: the link waits, and its rows come due when it may be
-            // called again, to go out with the fresh ones in full batches.
-            let next = now + millis(call_backoff(config, link.calls.failures, &error));
-            tracing::warn!(org_link = %link.id, code = error.code(), wait_ms = next - now, "write-back call failed; the link waits");
-            store.link_call_failed(link.id, next).await?;
-            (
-                claimed
-                    .into_iter()
-                    .map(|row| {
-                        let outcome = WritebackOutcome::Retry {
-                            run_at: next,
-                            code: error.code().to_string(),
-                            message: error.to_string(),
-                            give_up: policy.gives_up_after(row.attempts + 1),
-                        };
-                        (row, outcome)
-                    })
-                    .collect(),
-                true,
-            )
-        }
-        Err(LinkError::Crm(
-            error @ (CrmError::Permanent { .. } | CrmError::NotFound | CrmError::Deleted),
-        )) => {
-            let (code, message) = (error.code().to_string(), error.to_string());
-            let settled = claimed
-                .into_iter()
-                .map(|row| {
-                    (
-                        row,
-                        WritebackOutcome::Refused {
-                            code: code.clone(),
-                            message: message.clone(),
-                        },
-                    )
-                })
-                .collect();
-            (settled, true)
-        }
-        Err(error) => {
-            // Unauthorized (the link is now marked so), a configuration problem, or no key:
-            // nothing is lost, the rows wait for the link to be fixed.
-            tracing::warn!(org_link = %link.id, error = %error, "write-back waits for the org link");
-            (
-                claimed
-                    .into_iter()
-                    .map(|row| (row, WritebackOutcome::Release { run_at: None }))
-                    .collect(),
-                true,
-            )
-        }
-    };
+    } else if verdicts.iter().any(|v| matches!(v, Verdict::Answered))
+        && link.calls != CallSchedule::default()
+    {
+        store.link_call_succeeded(link.id).await?;
+    }
     for (row, outcome) in &settled {
         match outcome {
             WritebackOutcome::Written => {
@@ -368,30 +405,35 @@ async fn send_batch(
         }
     }
     store.settle_writebacks(&settled).await?;
-    Ok(stop)
+    Ok(verdicts.iter().any(|v| !matches!(v, Verdict::Answered)))
 }
 
+/// A record that failed on its own comes due again with the others that failed with it,
+/// after its own backoff; it keeps its attempt count for giving up.
 fn record_outcome(
     row: &ClaimedWriteback,
     result: &RecordResult,
-    retry: &impl Fn(&ClaimedWriteback, &CrmError) -> WritebackOutcome,
+    now: i64,
+    policy: &RetryPolicy,
 ) -> WritebackOutcome {
     if result.success {
         return WritebackOutcome::Written;
     }
-    let Some(first) = result.errors.first() else {
-        return retry(
-            row,
-            &CrmError::Transient {
-                code: "UNKNOWN".into(),
-                message: "no error given".into(),
-                retry_after: None,
-            },
-        );
+    let retry = |error: &CrmError| WritebackOutcome::Retry {
+        run_at: now + policy.delay_ms(row.attempts),
+        code: error.code().to_string(),
+        message: error.to_string(),
+        give_up: policy.gives_up_after(row.attempts + 1),
     };
-    let error = classify(first);
-    match error {
-        CrmError::Transient { .. } => retry(row, &error),
+    let Some(first) = result.errors.first() else {
+        return retry(&CrmError::Transient {
+            code: "UNKNOWN".into(),
+            message: "no error given".into(),
+            retry_after: None,
+        });
+    };
+    match classify(first) {
+        error @ CrmError::Transient { .. } => retry(&error),
         _ => WritebackOutcome::Refused {
             code: first.code.clone(),
             message: first.message.clone(),
@@ -418,5 +460,49 @@ mod tests {
         );
         assert!(backoff(3) >= Duration::from_secs(80));
         assert!(backoff(30) <= Duration::from_secs(200));
+    }
+
+    fn due(at: i64) -> ClaimedWriteback {
+        ClaimedWriteback {
+            id: uuid::Uuid::now_v7(),
+            tenancy_id: uuid::Uuid::nil(),
+            client_id: uuid::Uuid::now_v7(),
+            sobject: "Contact".into(),
+            record_id: "003000000000001".into(),
+            status: ClientStatus::Invited,
+            version: 1,
+            attempts: 0,
+            changed_at: at,
+            due_at: at,
+        }
+    }
+
+    #[test]
+    fn rows_go_in_the_order_they_came_due_and_a_young_partial_batch_waits() {
+        let now = 10_000;
+        // 450 rows claimed newest first: two full batches of the oldest, 50 of the newest.
+        let claimed: Vec<_> = (0..450).rev().map(|n| due(now - 600 + n)).collect();
+        let (sent, lingering) = batches(claimed.clone(), 200, 500, now);
+        let sizes: Vec<_> = sent.iter().map(Vec::len).collect();
+        assert_eq!(sizes, [200, 200]);
+        assert_eq!(lingering.len(), 50);
+        assert!(sent[0].iter().all(|row| row.due_at < sent[1][0].due_at));
+        assert!(lingering.iter().all(|row| row.due_at >= now - 600 + 400));
+
+        // Once the partial batch's oldest row has been due long enough, it goes too.
+        assert_eq!(
+            batches_of_len(claimed, now + 1_000),
+            (vec![200, 200, 50], 0)
+        );
+
+        // Full batches never wait, and nothing claimed is nothing sent.
+        let full: Vec<_> = (0..200).map(|_| due(now)).collect();
+        assert_eq!(batches_of_len(full, now), (vec![200], 0));
+        assert_eq!(batches_of_len(Vec::new(), now), (vec![], 0));
+    }
+
+    fn batches_of_len(rows: Vec<ClaimedWriteback>, now: i64) -> (Vec<usize>, usize) {
+        let (sent, lingering) = batches(rows, 200, 500, now);
+        (sent.iter().map(Vec::len).collect(), lingering.len())
     }
 }

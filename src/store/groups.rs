@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
 use crate::domain::client_status::ClientStatus;
+use crate::domain::conflict::ConflictCode;
 use crate::domain::coverage::{self, GroupFacts, GroupRuleViolation};
 use crate::domain::tenancy::{GroupKind, GroupModel};
 use crate::domain::user::UserKind;
@@ -122,7 +123,7 @@ async fn require_kind(
     let model = tenancy_model(conn, tenancy).await?;
     if model.group_kind() != kind {
         return Err(Error::conflict(
-            "wrong-group-model",
+            ConflictCode::WrongGroupModel,
             None,
             format!(
                 "this tenancy uses {}, not {}s",
@@ -182,9 +183,11 @@ pub(crate) async fn group_facts(
 pub(crate) fn rule_error(violation: GroupRuleViolation, field: &str) -> Error {
     let code = match violation {
         GroupRuleViolation::NoGroupChosen(_) | GroupRuleViolation::NotCovered(_) => {
-            "client-not-covered"
+            ConflictCode::ClientNotCovered
         }
-        GroupRuleViolation::MixesRelationships { .. } => "confidentiality-override-required",
+        GroupRuleViolation::MixesRelationships { .. } => {
+            ConflictCode::ConfidentialityOverrideRequired
+        }
     };
     let field = match violation {
         GroupRuleViolation::MixesRelationships { .. } => "confidentiality_override",
@@ -241,7 +244,7 @@ pub(super) async fn ensure_clients_covered(
     };
     uncovered.truncate(5);
     Err(Error::conflict(
-        "client-not-covered",
+        ConflictCode::ClientNotCovered,
         None,
         format!(
             "this would leave clients with no active staff user in any of their groups or teams ({}{more}); \
@@ -381,7 +384,7 @@ pub(crate) async fn insert_group(
             .await?;
         if taken.is_some() {
             return Err(Error::conflict(
-                "duplicate-name",
+                ConflictCode::DuplicateName,
                 Some("name"),
                 "a client team with this name already exists",
             ));
@@ -511,7 +514,7 @@ impl Store {
                 .await?;
             if taken.is_some() {
                 return Err(Error::conflict(
-                    "duplicate-name",
+                    ConflictCode::DuplicateName,
                     Some("name"),
                     "a client team with this name already exists",
                 ));

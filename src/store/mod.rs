@@ -95,9 +95,15 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
 }
 
 impl Error {
-    pub fn conflict(code: &'static str, field: Option<&str>, reason: impl Into<String>) -> Self {
+    /// A conflict named by its code; the code is still carried by its spelling, which the
+    /// canvas form reads, until every store names it by `ConflictCode`.
+    pub fn conflict(
+        code: impl Into<&'static str>,
+        field: Option<&str>,
+        reason: impl Into<String>,
+    ) -> Self {
         Self::Conflict {
-            code,
+            code: code.into(),
             field: field.map(str::to_string),
             reason: reason.into(),
         }

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, rows};
+use crate::domain::conflict::ConflictCode;
 use crate::domain::org_link::{AuthKind, AutoInvite, FieldMapping, LinkState, StaffMatch};
 
 /// When an org link may next be called (milliseconds since the epoch).
@@ -276,7 +277,7 @@ impl Store {
             .await?;
         if taken.is_some() {
             return Err(Error::conflict(
-                "duplicate-org",
+                ConflictCode::DuplicateOrg,
                 Some("org_id"),
                 "this Salesforce org is already linked",
             ));

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
+use crate::domain::conflict::ConflictCode;
 use crate::domain::user::{StaffRole, UserKind};
 use crate::domain::values::{DisplayName, E164Phone, Email, PersonName, SalesforceId, Title};
 
@@ -114,11 +115,7 @@ impl Store {
         username: Option<&str>,
     ) -> Result<Staff> {
         let mut tx = self.write_tx().await?;
-        staff(
-            &self
-                .user_row(&mut tx, tenancy, staff_id, UserKind::Staff)
-                .await?,
-        )?;
+        self.user::<Staff>(&mut tx, tenancy, staff_id).await?;
         let user_id = user_id.map(|id| id.as_str().to_string());
         let username = username.map(str::to_lowercase);
         let taken = sqlx::query(
@@ -133,7 +130,7 @@ impl Store {
         .await?;
         if taken.is_some() {
             return Err(Error::conflict(
-                "salesforce-user-taken",
+                ConflictCode::SalesforceUserTaken,
                 Some("user_id"),
                 "this Salesforce user already acts as another staff user of this tenancy",
             ));
@@ -149,11 +146,7 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        let found = staff(
-            &self
-                .user_row(&mut tx, tenancy, staff_id, UserKind::Staff)
-                .await?,
-        )?;
+        let found = self.user::<Staff>(&mut tx, tenancy, staff_id).await?;
         tx.commit().await?;
         Ok(found)
     }
@@ -181,7 +174,7 @@ pub(crate) fn email_taken(by: UserKind) -> Error {
         UserKind::Client => "a client with this e-mail already exists in this tenancy",
         _ => "this e-mail is already used by another user of this tenancy",
     };
-    Error::conflict("duplicate-email", Some("email"), reason)
+    Error::conflict(ConflictCode::DuplicateEmail, Some("email"), reason)
 }
 
 pub(crate) async fn check_unique_contact(
@@ -216,7 +209,7 @@ pub(crate) async fn check_unique_contact(
         .await?;
         if taken.is_some() {
             return Err(Error::conflict(
-                "duplicate-mobile",
+                ConflictCode::DuplicateMobile,
                 Some("mobile"),
                 "this mobile number is already used by another staff user or team account of this tenancy",
             ));
@@ -225,7 +218,49 @@ pub(crate) async fn check_unique_contact(
     Ok(())
 }
 
+/// A kind of user read whole from its row of `users`: staff users and team accounts are
+/// fetched and listed alike.
+trait UserRecord: Sized {
+    const KIND: UserKind;
+    fn read(row: &AnyRow) -> sqlx::Result<Self>;
+    fn id(&self) -> Uuid;
+}
+
+impl UserRecord for Staff {
+    const KIND: UserKind = UserKind::Staff;
+
+    fn read(row: &AnyRow) -> sqlx::Result<Self> {
+        staff(row)
+    }
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl UserRecord for TeamAccount {
+    const KIND: UserKind = UserKind::TeamAccount;
+
+    fn read(row: &AnyRow) -> sqlx::Result<Self> {
+        team_account(row)
+    }
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
 impl Store {
+    /// The tenancy's user `id`, if it is a `T`.
+    async fn user<T: UserRecord>(
+        &self,
+        conn: &mut AnyConnection,
+        tenancy: Uuid,
+        id: Uuid,
+    ) -> Result<T> {
+        Ok(T::read(&self.user_row(conn, tenancy, id, T::KIND).await?)?)
+    }
+
     async fn user_row(
         &self,
         conn: &mut AnyConnection,
@@ -249,26 +284,31 @@ impl Store {
             }))
     }
 
-    async fn list_users(
+    /// A page of the tenancy's users that are a `T`, found by name or e-mail.
+    async fn list_users<T: UserRecord>(
         &self,
         tenancy: Uuid,
-        kind: UserKind,
         query: Option<&str>,
         page: &PageRequest,
-    ) -> Result<Vec<AnyRow>> {
+    ) -> Result<Page<T>> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE tenancy_id = $1 AND kind = $2 AND id > $3 \
              AND (LOWER(first_name || ' ' || last_name) LIKE $4 ESCAPE '\\' OR email_key LIKE $4 ESCAPE '\\') \
              ORDER BY id LIMIT $5"
         );
-        Ok(sqlx::query(&sql)
+        let found = sqlx::query(&sql)
             .bind(tenancy.to_string())
-            .bind(kind.as_str())
+            .bind(T::KIND.as_str())
             .bind(page.after())
             .bind(contains_pattern(query))
             .bind(page.fetch())
             .fetch_all(&self.pool)
-            .await?)
+            .await?;
+        let found = found
+            .iter()
+            .map(T::read)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        Ok(Page::from_rows(found, page, T::id))
     }
 
     pub async fn create_staff(&self, tenancy: Uuid, new: NewStaff) -> Result<Staff> {
@@ -299,18 +339,14 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        let created = staff(&self.user_row(&mut tx, tenancy, id, UserKind::Staff).await?)?;
+        let created = self.user::<Staff>(&mut tx, tenancy, id).await?;
         tx.commit().await?;
         Ok(created)
     }
 
     pub async fn staff(&self, tenancy: Uuid, id: Uuid) -> Result<Staff> {
         let mut conn = self.pool.acquire().await?;
-        Ok(staff(
-            &self
-                .user_row(&mut conn, tenancy, id, UserKind::Staff)
-                .await?,
-        )?)
+        self.user(&mut conn, tenancy, id).await
     }
 
     pub async fn list_staff(
@@ -319,11 +355,7 @@ impl Store {
         query: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<Staff>> {
-        let found = self
-            .list_users(tenancy, UserKind::Staff, query, page)
-            .await?;
-        let found = found.iter().map(staff).collect::<sqlx::Result<Vec<_>>>()?;
-        Ok(Page::from_rows(found, page, |s| s.id))
+        self.list_users(tenancy, query, page).await
     }
 
     /// Changes a staff user. Deactivating one must leave every client they cover covered by
@@ -336,7 +368,7 @@ impl Store {
     ) -> Result<Staff> {
         let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
-        let before = staff(&self.user_row(&mut tx, tenancy, id, UserKind::Staff).await?)?;
+        let before = self.user::<Staff>(&mut tx, tenancy, id).await?;
         check_unique_contact(&mut tx, tenancy, None, update.mobile.as_ref(), Some(id)).await?;
         let now = self.now();
         let deactivated_at = activation_change(before.active, update.active, now);
@@ -374,7 +406,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let after = staff(&self.user_row(&mut tx, tenancy, id, UserKind::Staff).await?)?;
+        let after = self.user::<Staff>(&mut tx, tenancy, id).await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -409,22 +441,14 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        let created = team_account(
-            &self
-                .user_row(&mut tx, tenancy, id, UserKind::TeamAccount)
-                .await?,
-        )?;
+        let created = self.user::<TeamAccount>(&mut tx, tenancy, id).await?;
         tx.commit().await?;
         Ok(created)
     }
 
     pub async fn team_account(&self, tenancy: Uuid, id: Uuid) -> Result<TeamAccount> {
         let mut conn = self.pool.acquire().await?;
-        Ok(team_account(
-            &self
-                .user_row(&mut conn, tenancy, id, UserKind::TeamAccount)
-                .await?,
-        )?)
+        self.user(&mut conn, tenancy, id).await
     }
 
     pub async fn list_team_accounts(
@@ -433,14 +457,7 @@ impl Store {
         query: Option<&str>,
         page: &PageRequest,
     ) -> Result<Page<TeamAccount>> {
-        let found = self
-            .list_users(tenancy, UserKind::TeamAccount, query, page)
-            .await?;
-        let found = found
-            .iter()
-            .map(team_account)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        Ok(Page::from_rows(found, page, |t| t.id))
+        self.list_users(tenancy, query, page).await
     }
 
     pub async fn update_team_account(
@@ -451,11 +468,7 @@ impl Store {
     ) -> Result<TeamAccount> {
         let mut tx = self.write_tx().await?;
         lock_tenancy(&mut tx, tenancy).await?;
-        let before = team_account(
-            &self
-                .user_row(&mut tx, tenancy, id, UserKind::TeamAccount)
-                .await?,
-        )?;
+        let before = self.user::<TeamAccount>(&mut tx, tenancy, id).await?;
         let mobile = update
             .mobile
             .as_ref()
@@ -495,11 +508,7 @@ impl Store {
         if let Some(change) = deactivated_at {
             sync_member_active(&mut tx, id, change.is_none()).await?;
         }
-        let after = team_account(
-            &self
-                .user_row(&mut tx, tenancy, id, UserKind::TeamAccount)
-                .await?,
-        )?;
+        let after = self.user::<TeamAccount>(&mut tx, tenancy, id).await?;
         tx.commit().await?;
         Ok(after)
     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::backend::Claim;
 use super::{Error, Page, PageRequest, Queue, Result, Store, rows};
 use crate::domain::client_status::ClientStatus;
+use crate::domain::conflict::ConflictCode;
 use crate::domain::org_link::WritebackState;
 
 /// Milliseconds a claim stays with one worker; past it another may take the row over.
@@ -222,7 +223,7 @@ impl Store {
         .await?;
         if taken.is_some() {
             return Err(Error::conflict(
-                "record-linked",
+                ConflictCode::RecordLinked,
                 Some("record_id"),
                 "this record is already linked to another client",
             ));
@@ -437,7 +438,7 @@ impl Store {
             .await?;
         if !moved {
             return Err(Error::conflict(
-                "writeback-pending",
+                ConflictCode::WritebackPending,
                 None,
                 "this write-back is already pending",
             ));

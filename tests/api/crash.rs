@@ -21,7 +21,7 @@ use wiremock::{Mock, Request};
 
 use crate::fixtures::{
     AllSucceed, COLLECTIONS, ORG_ID, connected, contact, contact_id, envelope, intake,
-    linked_client, linked_draft, post_xml, sent_bodies,
+    linked_client, linked_draft, post_xml, sent_bodies, sent_invitations,
 };
 use crate::helpers::{TEST_ENCRYPTION_KEY, TestApp};
 use crate::on_both_backends;
@@ -135,32 +135,7 @@ async fn a_resend_pass_killed_ten_times_loses_nothing_and_repeats_at_most_one_em
 ) {
     const CLIENTS: usize = 40;
     let smtp = SmtpServer::start();
-    let t = app.tenancy("Acme Wealth", "client_teams").await;
-    let team = app
-        .group(&t, "client-teams", "Private Clients", &[&t.admin_id])
-        .await;
-    for n in 0..CLIENTS {
-        let client = app
-            .post(
-                &format!("/api/v1/tenancies/{}/clients", t.id),
-                &t.admin_token,
-                json!({ "first_name": "Client", "last_name": format!("N{n}"), "email": format!("c{n}@example.com"),
-                        "client_teams": [team] }),
-            )
-            .await
-            .expect(201);
-        app.post(
-            &format!(
-                "/api/v1/tenancies/{}/clients/{}/send",
-                t.id,
-                client["id"].as_str().unwrap()
-            ),
-            &t.admin_token,
-            json!({}),
-        )
-        .await
-        .expect(200);
-    }
+    sent_invitations(&app, CLIENTS).await;
     let dir = tempfile::tempdir().unwrap();
     let db = pool(&app).await;
     let env = [

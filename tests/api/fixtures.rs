@@ -234,3 +234,35 @@ pub async fn sent_bodies(app: &TestApp) -> Vec<Value> {
         .map(|r| serde_json::from_slice(&r.body).unwrap())
         .collect()
 }
+
+/// A client-teams tenancy with `count` clients in one team, each sent an invitation, so
+/// `count` e-mails are due to the re-send worker.
+pub async fn sent_invitations(app: &TestApp, count: usize) -> Tenancy {
+    let t = app.tenancy("Acme Wealth", "client_teams").await;
+    let team = app
+        .group(&t, "client-teams", "Private Clients", &[&t.admin_id])
+        .await;
+    for n in 0..count {
+        let client = app
+            .post(
+                &format!("/api/v1/tenancies/{}/clients", t.id),
+                &t.admin_token,
+                json!({ "first_name": "Client", "last_name": format!("N{n}"), "email": format!("c{n}@example.com"),
+                        "client_teams": [team] }),
+            )
+            .await
+            .expect(201);
+        app.post(
+            &format!(
+                "/api/v1/tenancies/{}/clients/{}/send",
+                t.id,
+                client["id"].as_str().unwrap()
+            ),
+            &t.admin_token,
+            json!({}),
+        )
+        .await
+        .expect(200);
+    }
+    t
+}

@@ -1,6 +1,8 @@
 //! `TestApp`: the whole application on a random port with a database of its own, on SQLite
-//! or PostgreSQL, plus a client that speaks to it over HTTP.
+//! or PostgreSQL, plus a client that speaks to it over HTTP, and the requests and checks the
+//! tests of the directory's rules share.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use liaison::clock::ManualClock;
@@ -589,4 +591,128 @@ async fn read(response: reqwest::Response) -> Reply {
         content_type,
         body,
     }
+}
+
+// ---- the directory through HTTP, as the tests of its rules ask it ----
+
+/// A path under the tenancy's `/api/v1/tenancies/{id}`.
+pub fn at(t: &Tenancy, rest: &str) -> String {
+    format!("/api/v1/tenancies/{}{rest}", t.id)
+}
+
+/// The `id` of an answer.
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().expect("id").to_string()
+}
+
+/// The `key` of every item of a page.
+pub fn keys(page: &Value, key: &str) -> HashSet<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i[key].as_str().expect("key").to_string())
+        .collect()
+}
+
+pub fn set(ids: &[&String]) -> HashSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+pub async fn count(app: &TestApp, path: &str, token: &str) -> usize {
+    app.get(path, token).await.expect(200)["items"]
+        .as_array()
+        .expect("items")
+        .len()
+}
+
+pub async fn contacts(app: &TestApp, t: &Tenancy, user: &str) -> HashSet<String> {
+    let page = app
+        .get(&at(t, &format!("/users/{user}/contacts")), &t.admin_token)
+        .await
+        .expect(200);
+    keys(&page, "id")
+}
+
+pub async fn member_ids(app: &TestApp, t: &Tenancy, kind: &str, group: &str) -> HashSet<String> {
+    let page = app
+        .get(&at(t, &format!("/{kind}/{group}/members")), &t.admin_token)
+        .await
+        .expect(200);
+    keys(&page, "user_id")
+}
+
+/// A client invited by `token` into `groups` of the tenancy's model (`field`).
+pub async fn invite(
+    app: &TestApp,
+    t: &Tenancy,
+    token: &str,
+    first: &str,
+    field: &str,
+    groups: &[&str],
+    extra: Value,
+) -> Reply {
+    let mut body = json!({ "first_name": first, "last_name": "Client",
+                           "email": format!("{}@clients.example", first.to_lowercase()),
+                           (field): groups });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    app.post(&at(t, "/clients"), token, body).await
+}
+
+pub async fn invited(
+    app: &TestApp,
+    t: &Tenancy,
+    first: &str,
+    field: &str,
+    groups: &[&str],
+    extra: Value,
+) -> String {
+    id_of(
+        &invite(app, t, &t.admin_token, first, field, groups, extra)
+            .await
+            .expect(201),
+    )
+}
+
+pub async fn team_account(
+    app: &TestApp,
+    t: &Tenancy,
+    name: &str,
+    mobile: &str,
+    contact: &str,
+) -> String {
+    let body = app
+        .post(
+            &at(t, "/team-accounts"),
+            &t.admin_token,
+            json!({ "name": name, "email": format!("{}@firm.example", name.to_lowercase()),
+                    "mobile": mobile, "contact_number": contact }),
+        )
+        .await
+        .expect(201);
+    id_of(&body)
+}
+
+#[track_caller]
+pub fn conflict(reply: Reply, code: &str, fields: &[&str]) -> Value {
+    let body = reply.problem(409);
+    assert_eq!(body["code"], code, "{body:#}");
+    assert_eq!(Reply::fields(&body), fields, "{body:#}");
+    body
+}
+
+#[track_caller]
+pub fn invalid(reply: Reply, fields: &[&str]) -> Value {
+    let body = reply.problem(422);
+    assert_eq!(body["code"], "invalid-fields", "{body:#}");
+    assert_eq!(Reply::fields(&body), fields, "{body:#}");
+    body
+}
+
+#[track_caller]
+pub fn forbidden(reply: Reply) {
+    let body = reply.problem(403);
+    assert_eq!(body["code"], "forbidden", "{body:#}");
 }

@@ -5,6 +5,7 @@ use liaison::jobs::invitations::pass;
 use liaison::mail::SmtpMailer;
 use serde_json::{Value, json};
 
+use crate::fixtures::sent_invitations;
 use crate::helpers::{Tenancy, TestApp};
 use crate::on_both_backends;
 use crate::smtp::SmtpServer;
@@ -529,32 +530,7 @@ on_both_backends!(two_workers_at_once_send_each_due_email_once);
 
 async fn two_workers_at_once_send_each_due_email_once(app: TestApp) {
     let smtp = SmtpServer::start();
-    let t = app.tenancy("Acme Wealth", "client_teams").await;
-    let team = app
-        .group(&t, "client-teams", "Private Clients", &[&t.admin_id])
-        .await;
-    for n in 0..40 {
-        let client = app
-            .post(
-                &format!("/api/v1/tenancies/{}/clients", t.id),
-                &t.admin_token,
-                json!({ "first_name": "Client", "last_name": format!("N{n}"), "email": format!("c{n}@example.com"),
-                        "client_teams": [team] }),
-            )
-            .await
-            .expect(201);
-        app.post(
-            &format!(
-                "/api/v1/tenancies/{}/clients/{}/send",
-                t.id,
-                client["id"].as_str().unwrap()
-            ),
-            &t.admin_token,
-            json!({}),
-        )
-        .await
-        .expect(200);
-    }
+    sent_invitations(&app, 40).await;
     let small = InvitationConfig {
         batch_size: 5,
         concurrency: 2,

@@ -7,12 +7,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::wire::{self, Client, ClientEvent, Page};
-use super::{PageQuery, invalid, optional};
+use super::{PageQuery, invalid, optional, optional_names};
 use crate::app::invites;
 use crate::domain::FieldErrors;
 use crate::domain::client_status::{ClientStatus, Transition};
 use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
-use crate::domain::values::{Email, PersonName, Title};
+use crate::domain::values::{Email, Title};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
@@ -378,19 +378,14 @@ async fn update_client(
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let mut errors = FieldErrors::new();
+    let (first_name, last_name) = optional_names(
+        &mut errors,
+        body.first_name.as_deref(),
+        body.last_name.as_deref(),
+    );
     let update = ClientUpdate {
-        first_name: optional(
-            &mut errors,
-            "first_name",
-            body.first_name.as_deref(),
-            PersonName::parse,
-        ),
-        last_name: optional(
-            &mut errors,
-            "last_name",
-            body.last_name.as_deref(),
-            PersonName::parse,
-        ),
+        first_name,
+        last_name,
         email: optional(&mut errors, "email", body.email.as_deref(), Email::parse),
         mobile: body.mobile,
         title: optional(&mut errors, "title", body.title.as_deref(), Title::parse),

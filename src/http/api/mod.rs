@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::FieldError;
+use crate::domain::values::PersonName;
 use crate::store::PageRequest;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -107,6 +108,18 @@ pub fn optional<T>(
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Option<T> {
     raw.and_then(|raw| errors.take(field, parse(raw)))
+}
+
+/// The first and last name a PATCH body may change, for clients and staff alike.
+pub fn optional_names(
+    errors: &mut crate::domain::FieldErrors,
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+) -> (Option<PersonName>, Option<PersonName>) {
+    (
+        optional(errors, "first_name", first_name, PersonName::parse),
+        optional(errors, "last_name", last_name, PersonName::parse),
+    )
 }
 
 /// A field that parsed (the caller has checked there were no errors).

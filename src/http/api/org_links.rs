@@ -14,7 +14,6 @@ use uuid::Uuid;
 use super::wire::{IntakeSecrets, OrgLink, Page, Writeback};
 use super::{PageQuery, invalid};
 use crate::app::org_links;
-use crate::crm::LinkError;
 use crate::domain::FieldErrors;
 use crate::domain::org_link::{AutoInvite, FieldMapping};
 use crate::domain::text;
@@ -170,10 +169,7 @@ fn user_id(raw: &str) -> Result<String, String> {
 fn new_intake_secrets(state: &AppState, link: Uuid) -> ApiResult<(IntakeSecrets, String, String)> {
     let token = random_token();
     let secret = crate::crm::webhook::new_secret();
-    let sealed = state
-        .crm
-        .seal(link, "webhook_secret", &secret)
-        .map_err(link_error)?;
+    let sealed = state.crm.seal(link, "webhook_secret", &secret)?;
     let public = state.crm.config().public_url.trim_end_matches('/');
     Ok((
         IntakeSecrets {
@@ -316,37 +312,6 @@ async fn check_auto_invite(
     Ok(())
 }
 
-fn link_error(error: LinkError) -> ApiError {
-    match error {
-        LinkError::Store(e) => e.into(),
-        LinkError::NoKey => ApiError::Conflict {
-            code: "no-encryption-key",
-            detail: error.to_string(),
-            field: None,
-        },
-        LinkError::Crm(e @ crate::crm::error::CrmError::HostRefused(_)) => ApiError::Conflict {
-            code: "host-refused",
-            detail: e.to_string(),
-            field: None,
-        },
-        LinkError::Crm(e) => ApiError::Conflict {
-            code: "salesforce-refused",
-            detail: e.to_string(),
-            field: None,
-        },
-        LinkError::Paused => ApiError::Conflict {
-            code: "org-link-paused",
-            detail: error.to_string(),
-            field: None,
-        },
-        LinkError::Capped(_) => ApiError::Conflict {
-            code: "org-link-capped",
-            detail: error.to_string(),
-            field: None,
-        },
-    }
-}
-
 fn seal(
     state: &AppState,
     link: Uuid,
@@ -354,7 +319,7 @@ fn seal(
     secret: Option<String>,
 ) -> ApiResult<Option<String>> {
     secret
-        .map(|s| state.crm.seal(link, column, &s).map_err(link_error))
+        .map(|s| state.crm.seal(link, column, &s).map_err(ApiError::from))
         .transpose()
 }
 
@@ -611,7 +576,7 @@ async fn delete_org_link(
 ) -> ApiResult<StatusCode> {
     let scope = managed_tenancy(&caller)?;
     let link = managed_link(&state, &caller, id).await?;
-    state.crm.disconnect(&link).await.map_err(link_error)?;
+    state.crm.disconnect(&link).await?;
     org_links::delete(&state.store, id, scope).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -634,21 +599,10 @@ async fn connect_org_link(
     let answer = match link.auth_kind {
         AuthKind::JwtBearer => Connect {
             connect_url: None,
-            org_link: state
-                .crm
-                .connect_jwt(&link)
-                .await
-                .map_err(link_error)?
-                .into(),
+            org_link: state.crm.connect_jwt(&link).await?.into(),
         },
         AuthKind::WebServer => Connect {
-            connect_url: Some(
-                state
-                    .crm
-                    .start_web_flow(&link, &started_by)
-                    .await
-                    .map_err(link_error)?,
-            ),
+            connect_url: Some(state.crm.start_web_flow(&link, &started_by).await?),
             org_link: link.into(),
         },
     };
@@ -665,14 +619,7 @@ async fn disconnect_org_link(
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<OrgLink>> {
     let link = managed_link(&state, &caller, id).await?;
-    Ok(axum::Json(
-        state
-            .crm
-            .disconnect(&link)
-            .await
-            .map_err(link_error)?
-            .into(),
-    ))
+    Ok(axum::Json(state.crm.disconnect(&link).await?.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -14,8 +14,6 @@ use super::clients::NewContactGroup;
 use super::invalid;
 use super::wire::Client;
 use crate::app::invites::{self, FromRecord};
-use crate::crm::LinkError;
-use crate::crm::error::CrmError;
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::FieldErrors;
 use crate::domain::invite::{InviteInput, NewGroupInput};
@@ -201,54 +199,6 @@ async fn acting(
     Ok(acting)
 }
 
-/// Salesforce's trouble as a problem the caller can act on.
-pub fn salesforce_error(link: &OrgLink, error: LinkError) -> ApiError {
-    match error {
-        LinkError::Store(e) => e.into(),
-        LinkError::NoKey => ApiError::Conflict {
-            code: "no-encryption-key",
-            detail: error.to_string(),
-            field: None,
-        },
-        LinkError::Crm(CrmError::NotFound) => ApiError::NotFound("record"),
-        LinkError::Crm(CrmError::Deleted) => ApiError::RecordDeleted,
-        LinkError::Crm(CrmError::Unauthorized { .. }) => ApiError::Conflict {
-            code: "org-link-unauthorized",
-            detail: format!(
-                "the org link “{}” is no longer authorised; a CRM administrator must reconnect it",
-                link.name
-            ),
-            field: None,
-        },
-        LinkError::Crm(CrmError::Transient { .. } | CrmError::LimitExceeded) => {
-            ApiError::SalesforceUnavailable(
-                "Salesforce did not answer or is over its API limit; try again later".into(),
-            )
-        }
-        LinkError::Crm(e) => ApiError::Conflict {
-            code: "salesforce-refused",
-            detail: e.to_string(),
-            field: Some("record.id".into()),
-        },
-        LinkError::Paused => ApiError::Conflict {
-            code: "org-link-paused",
-            detail: format!(
-                "the org link “{}” is paused; a CRM administrator must resume it before records are read",
-                link.name
-            ),
-            field: None,
-        },
-        LinkError::Capped(reason) => ApiError::Conflict {
-            code: "org-link-capped",
-            detail: format!(
-                "the org link “{}” is over its API limit, so records are not read for now: {reason}",
-                link.name
-            ),
-            field: None,
-        },
-    }
-}
-
 /// What the invite form needs for a record: where the user may invite, the record's client if
 /// it has one, the pre-fill read through the link's mapping, and the groups to choose from.
 #[utoipa::path(post, path = "/salesforce/invite-context", tag = "salesforce", request_body = ContextRequest,
@@ -325,7 +275,7 @@ async fn invite_context(
         .crm
         .read_prefill(&link, kind, record.as_str())
         .await
-        .map_err(|e| salesforce_error(&link, e))?;
+        .map_err(|e| ApiError::reading_record(&link, e))?;
     let tenancy = state.store.tenancy(chosen.tenancy).await?;
     let all = PageRequest {
         limit: PageRequest::MAX_LIMIT,
@@ -457,7 +407,7 @@ async fn invite_from_salesforce(
         .crm
         .read_prefill(&link, kind, record.as_str())
         .await
-        .map_err(|e| salesforce_error(&link, e))?;
+        .map_err(|e| ApiError::reading_record(&link, e))?;
     keep_read_only(&mut input, &prefill);
     let from = FromRecord {
         org_link: link.id,

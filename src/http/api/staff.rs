@@ -7,7 +7,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::wire::{Contact, Page, Staff};
-use super::{PageQuery, invalid, optional, parsed};
+use super::{PageQuery, invalid, optional, optional_names, parsed};
 use crate::domain::FieldErrors;
 use crate::domain::text;
 use crate::domain::user::{StaffRole, UserKind};
@@ -174,19 +174,14 @@ async fn update_staff(
         ));
     }
     let mut errors = FieldErrors::new();
+    let (first_name, last_name) = optional_names(
+        &mut errors,
+        body.first_name.as_deref(),
+        body.last_name.as_deref(),
+    );
     let update = StaffUpdate {
-        first_name: optional(
-            &mut errors,
-            "first_name",
-            body.first_name.as_deref(),
-            PersonName::parse,
-        ),
-        last_name: optional(
-            &mut errors,
-            "last_name",
-            body.last_name.as_deref(),
-            PersonName::parse,
-        ),
+        first_name,
+        last_name,
         mobile: optional(
             &mut errors,
             "mobile",
