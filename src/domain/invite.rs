@@ -44,6 +44,15 @@ pub struct Invite {
     pub confidentiality_override: bool,
 }
 
+/// Who may place a client in which groups.
+#[derive(Debug, Clone, Copy)]
+pub struct Inviter {
+    /// The acting staff user (absent for an operator).
+    pub staff: Option<Uuid>,
+    /// Administrators may use any group; plain staff only groups they belong to.
+    pub administers_users: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewGroup {
     pub name: DisplayName,

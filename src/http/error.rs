@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::app;
 use crate::crm::LinkError;
 use crate::crm::error::CrmError;
 use crate::domain::FieldError;
@@ -210,6 +211,16 @@ impl ApiError {
     }
 }
 
+impl From<app::Error> for ApiError {
+    fn from(error: app::Error) -> Self {
+        match error {
+            app::Error::Invalid(errors) => Self::Invalid(errors),
+            app::Error::Forbidden(reason) => Self::Forbidden(reason),
+            app::Error::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<store::Error> for ApiError {
     fn from(error: store::Error) -> Self {
         match error {
@@ -229,7 +240,6 @@ impl From<store::Error> for ApiError {
                     "the store refused with an unknown conflict code `{code}`: {reason}"
                 )),
             },
-            store::Error::Forbidden(reason) => Self::Forbidden(reason),
             store::Error::Database(e) if store::is_unavailable(&e) => {
                 tracing::warn!(error = %e, "the database is unavailable");
                 Self::Unavailable

@@ -8,6 +8,7 @@ use std::collections::hash_map::Entry;
 
 use uuid::Uuid;
 
+use crate::app;
 use crate::clock::to_millis;
 use crate::config::InboxConfig;
 use crate::crm::inbox::{Decision, decide};
@@ -188,10 +189,7 @@ async fn apply_group(
     now: i64,
     report: &mut PassReport,
 ) -> Result<(), store::Error> {
-    match store
-        .apply_changes(&group.changes, &group.tenancies, &actor(link))
-        .await
-    {
+    match app::records::apply_all(store, &group.changes, &group.tenancies, &actor(link)).await {
         Ok(results) => {
             for result in results {
                 match result {
@@ -231,7 +229,7 @@ async fn settle_one(
             report.applied += 1;
             report.invited += 1;
         }
-        Err(store::Error::Database(error)) => {
+        Err(app::Error::Store(store::Error::Database(error))) => {
             let policy = config.retry();
             let give_up = policy.gives_up_after(item.attempts + 1);
             let delay = policy.delay_ms(item.attempts);
@@ -254,7 +252,7 @@ async fn settle_one(
         // record, or ops replaying this one after a fix, will.
         Err(refusal) => {
             store
-                .fail_change(item.id, &store::refusal_reason(&refusal), now, true)
+                .fail_change(item.id, &app::refusal_reason(&refusal), now, true)
                 .await?;
             report.failed += 1;
         }
@@ -267,11 +265,7 @@ enum Applied {
     Invited,
 }
 
-async fn apply(
-    store: &Store,
-    link: &OrgLink,
-    item: &ClaimedChange,
-) -> Result<Applied, store::Error> {
+async fn apply(store: &Store, link: &OrgLink, item: &ClaimedChange) -> app::Result<Applied> {
     let linked = match &link.auto_invite {
         Some(auto) => {
             store
@@ -286,14 +280,12 @@ async fn apply(
             Ok(Applied::State(InboxState::Skipped))
         }
         Decision::Apply(effect) => {
-            let (state, _) = store.apply_change(item, &effect, &actor(link)).await?;
+            let (state, _) = app::records::apply(store, item, &effect, &actor(link)).await?;
             Ok(Applied::State(state))
         }
         Decision::Invite(invite) => {
             let (auto, details) = *invite;
-            store
-                .invite_from_change(link, item, &auto, &details, &actor(link))
-                .await?;
+            app::invites::from_change(store, link, item, &auto, &details, &actor(link)).await?;
             Ok(Applied::Invited)
         }
     }

@@ -98,13 +98,38 @@ impl Backend {
         }
     }
 
-    /// Whether one statement may chain data-modifying CTEs (`WITH a AS (INSERT … RETURNING …)
-    /// INSERT …`): PostgreSQL writes a new client and all that goes with it in one round trip;
-    /// SQLite runs the statements one by one.
-    pub(super) fn data_modifying_ctes(self) -> bool {
+    /// Writes that go together, as one query, in order: on PostgreSQL one statement of
+    /// data-modifying CTEs named as given (a query with parameters is one statement there),
+    /// on SQLite the statements one after another, which it runs in one call with the same
+    /// numbered parameters.
+    pub(super) fn chain_writes(self, writes: &[(&str, String)]) -> String {
         match self {
-            Self::Sqlite => false,
-            Self::Postgres => true,
+            Self::Postgres => {
+                let ctes: Vec<String> = writes
+                    .iter()
+                    .map(|(name, sql)| format!("{name} AS ({sql})"))
+                    .collect();
+                format!("WITH {} SELECT 1", ctes.join(", "))
+            }
+            Self::Sqlite => writes
+                .iter()
+                .map(|(_, sql)| sql.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
+    /// A `FROM` item whose rows are the items of the comma-separated text parameter `param`
+    /// (none when it is empty), in a column named `column`. Only for items without quotes or
+    /// commas (ids).
+    pub(super) fn comma_list_rows(self, param: &str, column: &str) -> String {
+        match self {
+            Self::Postgres => format!("unnest(string_to_array({param}, ',')) AS {column}"),
+            // SQLite has no split: the list becomes a JSON array of strings.
+            Self::Sqlite => format!(
+                "(SELECT value AS {column} FROM json_each('[\"' || replace({param}, ',', '\",\"') || '\"]') \
+                 WHERE value <> '')"
+            ),
         }
     }
 }

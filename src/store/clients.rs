@@ -6,16 +6,12 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::groups::{
-    add_firm_members, ensure_clients_covered, group_facts, insert_group, insert_member, rule_error,
-};
-use super::users::{USER_COLUMNS, check_unique_contact, email_taken, prefixed};
+use super::groups::ensure_clients_covered;
+use super::users::{USER_COLUMNS, check_unique_contact, prefixed};
 use super::{
-    Error, Page, PageRequest, Result, Store, contains_pattern, is_unique_violation, lock_tenancy,
-    rows,
+    Backend, Error, Inviter, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows,
 };
 use crate::domain::client_status::{ClientStatus, IllegalTransition, Transition};
-use crate::domain::coverage;
 use crate::domain::invite::{Invite, parse_mobile};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::user::UserKind;
@@ -153,125 +149,115 @@ async fn insert_event(
     Ok(())
 }
 
-fn illegal(e: IllegalTransition) -> Error {
+pub(crate) fn illegal(e: IllegalTransition) -> Error {
     Error::conflict("illegal-transition", Some("status"), e.to_string())
 }
 
-/// Who may place a client in which groups.
-#[derive(Debug, Clone, Copy)]
-pub struct Inviter {
-    /// The acting staff user (absent for an operator).
-    pub staff: Option<Uuid>,
-    /// Administrators may use any group; plain staff only groups they belong to.
-    pub administers_users: bool,
+/// A client's details as they are to be stored.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientDetails {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub mobile: Option<String>,
+    pub title: String,
 }
 
-/// A client an invite is about to create, with everything that goes with it.
-struct NewClient<'a> {
-    id: Uuid,
+/// Stores a client's details (the caller has checked them and holds the tenancy lock).
+pub(crate) async fn set_details(
+    conn: &mut AnyConnection,
     tenancy: Uuid,
-    invite: &'a Invite,
-    status: ClientStatus,
-    groups: &'a [Uuid],
-    record: Option<&'a RecordRef>,
-    actor: &'a str,
+    client: Uuid,
+    details: &ClientDetails,
     now: i64,
-}
-
-/// Writes a new client: the user row, the memberships, the record link, the first event, the
-/// write-back, and (sent at once) the invitation cycle.
-async fn insert_client(conn: &mut AnyConnection, c: &NewClient<'_>) -> Result<()> {
+) -> Result<()> {
     sqlx::query(
-        "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, mobile, title, status, invite_message, created_at, updated_at) \
-         VALUES ($1, $2, 'client', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
+        "UPDATE users SET first_name = $3, last_name = $4, email = $5, email_key = $6, mobile = $7, title = $8, \
+         updated_at = $9 WHERE tenancy_id = $1 AND id = $2",
     )
-    .bind(c.id.to_string())
-    .bind(c.tenancy.to_string())
-    .bind(c.invite.first_name.as_str().to_string())
-    .bind(c.invite.last_name.as_str().to_string())
-    .bind(c.invite.email.as_str().to_string())
-    .bind(c.invite.email.key())
-    .bind(c.invite.mobile.as_ref().map(|m| m.as_str().to_string()))
-    .bind(c.invite.title.as_str().to_string())
-    .bind(c.status.as_str())
-    .bind(c.invite.message.as_ref().map(|m| m.as_str().to_string()))
-    .bind(c.now)
-    .execute(&mut *conn)
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .bind(details.first_name.clone())
+    .bind(details.last_name.clone())
+    .bind(details.email.clone())
+    .bind(details.email.to_lowercase())
+    .bind(details.mobile.clone())
+    .bind(details.title.clone())
+    .bind(now)
+    .execute(conn)
     .await?;
-    for group in c.groups {
-        insert_member(conn, c.tenancy, *group, c.id, c.now).await?;
-    }
-    if let Some(record) = c.record {
-        sqlx::query(
-            "INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(c.id.to_string())
-        .bind(c.tenancy.to_string())
-        .bind(record.org_link.to_string())
-        .bind(record.sobject.to_string())
-        .bind(record.record_id.as_str().to_string())
-        .bind(c.now)
-        .execute(&mut *conn)
-        .await?;
-    }
-    // Sent at once, the client is created invited (one event, its cycle started); the
-    // coverage just checked holds for both statuses. The status goes to the record.
-    insert_event(conn, c.tenancy, c.id, None, c.status, c.actor, c.now).await?;
-    if let Some(record) = c.record {
-        super::writeback::enqueue_record(
-            conn,
-            c.tenancy,
-            c.id,
-            c.status,
-            (
-                &record.org_link.to_string(),
-                record.sobject,
-                record.record_id.as_str(),
-            ),
-            c.now,
-        )
-        .await?;
-    }
-    if c.status == ClientStatus::Invited {
-        super::invitations::start_cycle(conn, c.tenancy, c.id, c.now).await?;
-    }
     Ok(())
 }
 
-/// As `insert_client`, in one statement on PostgreSQL (data-modifying CTEs): one round trip
-/// instead of six, which is most of an invite's time on a busy server.
-async fn insert_client_at_once(conn: &mut AnyConnection, c: &NewClient<'_>) -> Result<()> {
-    let mut ctes = vec![
-        "u AS (INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, mobile, title, status, \
-           invite_message, created_at, updated_at) VALUES ($1, $2, 'client', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11))"
-            .to_string(),
-        "m AS (INSERT INTO group_members (tenancy_id, group_id, user_id, added_at, member_kind, member_active) \
-           SELECT $2, g, $1, $11, 'client', 1 FROM unnest(string_to_array($12, ',')) AS g)"
-            .to_string(),
-        "e AS (INSERT INTO client_events (id, tenancy_id, client_id, from_status, to_status, actor, at) \
-           VALUES ($13, $2, $1, NULL, $9, $14, $11))"
-            .to_string(),
+/// A client an invite is about to create, with everything that goes with it.
+pub(crate) struct NewClient<'a> {
+    pub id: Uuid,
+    pub tenancy: Uuid,
+    pub invite: &'a Invite,
+    pub status: ClientStatus,
+    pub groups: &'a [Uuid],
+    pub record: Option<&'a RecordRef>,
+    pub actor: &'a str,
+    pub now: i64,
+}
+
+/// Writes a new client: the user row, the memberships, the record link, the first event, the
+/// write-back, and (sent at once) the invitation cycle, as one query (see
+/// `Backend::chain_writes`): on PostgreSQL one round trip instead of six, which is most of an
+/// invite's time on a busy server.
+pub(crate) async fn insert_client(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    c: &NewClient<'_>,
+) -> Result<()> {
+    let mut writes = vec![
+        (
+            "u",
+            "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, mobile, title, status, \
+               invite_message, created_at, updated_at) VALUES ($1, $2, 'client', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
+                .to_string(),
+        ),
+        (
+            "m",
+            format!(
+                "INSERT INTO group_members (tenancy_id, group_id, user_id, added_at, member_kind, member_active) \
+                   SELECT $2, g, $1, $11, 'client', 1 FROM {}",
+                backend.comma_list_rows("$12", "g")
+            ),
+        ),
+        (
+            "e",
+            "INSERT INTO client_events (id, tenancy_id, client_id, from_status, to_status, actor, at) \
+               VALUES ($13, $2, $1, NULL, $9, $14, $11)"
+                .to_string(),
+        ),
     ];
     if c.record.is_some() {
-        ctes.push(
-            "r AS (INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) \
-               VALUES ($1, $2, $15, $16, $17, $11))"
+        writes.push((
+            "r",
+            "INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) \
+               VALUES ($1, $2, $15, $16, $17, $11)"
                 .to_string(),
-        );
-        ctes.push(format!(
-            "w AS ({})",
-            super::writeback::upsert_sql(["$18", "$15", "$2", "$1", "$16", "$17", "$9", "$11"])
+        ));
+        // The first status goes back to the record.
+        writes.push((
+            "w",
+            super::writeback::upsert_sql(["$18", "$15", "$2", "$1", "$16", "$17", "$9", "$11"]),
         ));
     }
+    // Sent at once, the client is created invited (one event, its cycle started); the
+    // coverage just checked holds for both statuses.
     let cycle = if c.record.is_some() { "$19" } else { "$15" };
     if c.status == ClientStatus::Invited {
-        ctes.push(format!(
-            "c AS (INSERT INTO invitation_cycles (id, tenancy_id, client_id, started_at, next_due_at, emails_sent, \
-               failed_attempts) VALUES ({cycle}, $2, $1, $11, $11, 0, 0))"
+        writes.push((
+            "c",
+            format!(
+                "INSERT INTO invitation_cycles (id, tenancy_id, client_id, started_at, next_due_at, emails_sent, \
+                   failed_attempts) VALUES ({cycle}, $2, $1, $11, $11, 0, 0)"
+            ),
         ));
     }
-    let sql = format!("WITH {} SELECT 1", ctes.join(", "));
+    let sql = backend.chain_writes(&writes);
     let mut query = sqlx::query(&sql)
         .bind(c.id.to_string())
         .bind(c.tenancy.to_string())
@@ -303,7 +289,7 @@ async fn insert_client_at_once(conn: &mut AnyConnection, c: &NewClient<'_>) -> R
     if c.status == ClientStatus::Invited {
         query = query.bind(Uuid::now_v7().to_string());
     }
-    query.fetch_one(conn).await?;
+    query.execute(conn).await?;
     Ok(())
 }
 
@@ -316,22 +302,8 @@ pub struct RecordRef {
     pub record_id: SalesforceId,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct InviteOptions {
-    pub record: Option<RecordRef>,
-    /// Send the invitation now rather than keep a draft.
-    pub send: bool,
-}
-
-/// The client an invitation made, or found already made from the same record.
-#[derive(Debug, Clone)]
-pub struct Invited {
-    pub client: Client,
-    pub created: bool,
-}
-
 impl Store {
-    pub(super) async fn client_in(
+    pub(crate) async fn client_in(
         &self,
         conn: &mut AnyConnection,
         tenancy: Uuid,
@@ -355,190 +327,17 @@ impl Store {
         Ok((t.group_model, t.mobile_policy))
     }
 
-    /// Creates a client as a draft in the chosen groups (and a new contact group if asked),
-    /// enforcing one client per e-mail, coverage and confidentiality, all in one transaction.
+    /// Creates a client by hand, as `app::invites::invite` does; the benchmark's way in.
     pub async fn invite_client(
         &self,
         tenancy: Uuid,
         invite: Invite,
         inviter: Inviter,
         actor: &str,
-    ) -> Result<Client> {
-        self.invite_client_with(tenancy, invite, inviter, actor, InviteOptions::default())
+    ) -> crate::app::Result<Client> {
+        crate::app::invites::invite(self, tenancy, &invite, inviter, actor, &Default::default())
             .await
             .map(|invited| invited.client)
-    }
-
-    /// As `invite_client`, optionally from a Salesforce record and sending at once. From a
-    /// record it is idempotent: the record's client, if it has one in this tenancy, is returned
-    /// unchanged (`created: false`), so a double click, a retry or a second tab makes one
-    /// client. The record link, the first status and its write-back (and, when sending, the
-    /// start of the invitation) are one transaction.
-    pub async fn invite_client_with(
-        &self,
-        tenancy: Uuid,
-        invite: Invite,
-        inviter: Inviter,
-        actor: &str,
-        options: InviteOptions,
-    ) -> Result<Invited> {
-        // Invites share the tenancy (see `share_tenancy`); two that race for the same e-mail or
-        // record meet at a unique index instead, and the loser runs again to see the winner's
-        // client: the record's (idempotent) or a duplicate e-mail (a conflict).
-        match self
-            .try_invite(tenancy, invite.clone(), inviter, actor, &options)
-            .await
-        {
-            Err(Error::Database(e)) if is_unique_violation(&e) => {
-                self.try_invite(tenancy, invite, inviter, actor, &options)
-                    .await
-            }
-            other => other,
-        }
-    }
-
-    async fn try_invite(
-        &self,
-        tenancy: Uuid,
-        invite: Invite,
-        inviter: Inviter,
-        actor: &str,
-        options: &InviteOptions,
-    ) -> Result<Invited> {
-        let mut tx = self.write_tx().await?;
-        let opening = self
-            .open_invite(&mut tx, tenancy, options.record.as_ref(), &invite.email)
-            .await?;
-        let model = opening.model;
-        if options.record.is_some() {
-            if !opening.serves {
-                return Err(Error::invalid(
-                    "org_link_id",
-                    "is not an org link of this tenancy",
-                ));
-            }
-            // The record's client, made earlier: the invite is answered with it.
-            if let Some(existing) = opening.record_client {
-                let client = self.client_in(&mut tx, tenancy, existing).await?;
-                tx.commit().await?;
-                return Ok(Invited {
-                    client,
-                    created: false,
-                });
-            }
-        }
-        if let Some(by) = opening.email_taken_by {
-            return Err(email_taken(by));
-        }
-        let kind = model.group_kind();
-        let field = match model {
-            GroupModel::ContactGroups => "contact_groups",
-            GroupModel::ClientTeams => "client_teams",
-        };
-
-        // Plain staff may only use contact groups they belong to; to them any other id, known
-        // or not, is refused alike, so nothing tells them which groups exist.
-        if model == GroupModel::ContactGroups
-            && !inviter.administers_users
-            && let Some(staff) = inviter.staff
-        {
-            for (i, group) in invite.groups.iter().enumerate() {
-                let member = sqlx::query(
-                    "SELECT 1 FROM group_members WHERE tenancy_id = $1 AND group_id = $2 AND user_id = $3",
-                )
-                .bind(tenancy.to_string())
-                .bind(group.to_string())
-                .bind(staff.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-                if member.is_none() {
-                    return Err(Error::invalid(
-                        format!("{field}[{i}]"),
-                        "is not a contact group you belong to",
-                    ));
-                }
-            }
-        }
-        // A contact group holds one relationship: two invites into the same one take turns, so
-        // the confidentiality rule sees the other's client.
-        if model == GroupModel::ContactGroups {
-            self.lock_groups(&mut tx, tenancy, &invite.groups).await?;
-        }
-        let mut facts = group_facts(&mut tx, tenancy, kind, &invite.groups, None, field).await?;
-
-        let now = self.now();
-        let mut group_ids = invite.groups.clone();
-        if let Some(new_group) = &invite.new_group {
-            let id = insert_group(&mut tx, tenancy, kind, &new_group.name, now).await?;
-            add_firm_members(
-                &mut tx,
-                tenancy,
-                id,
-                &new_group.members,
-                "new_contact_group.members",
-                now,
-            )
-            .await?;
-            if let (Some(staff), false) = (inviter.staff, inviter.administers_users) {
-                insert_member(&mut tx, tenancy, id, staff, now).await?;
-            }
-            facts.extend(
-                group_facts(&mut tx, tenancy, kind, &[id], None, "new_contact_group").await?,
-            );
-            group_ids.push(id);
-        }
-        coverage::check_client_groups(model, &facts, invite.confidentiality_override).map_err(
-            |v| {
-                rule_error(
-                    v,
-                    if invite.new_group.is_some() {
-                        "new_contact_group.members"
-                    } else {
-                        field
-                    },
-                )
-            },
-        )?;
-
-        let id = Uuid::now_v7();
-        let status = if options.send {
-            ClientStatus::send(ClientStatus::Draft).map_err(illegal)?
-        } else {
-            ClientStatus::Draft
-        };
-        let created = NewClient {
-            id,
-            tenancy,
-            invite: &invite,
-            status,
-            groups: &group_ids,
-            record: options.record.as_ref(),
-            actor,
-            now,
-        };
-        if self.backend.data_modifying_ctes() {
-            insert_client_at_once(&mut tx, &created).await?;
-        } else {
-            insert_client(&mut tx, &created).await?;
-        }
-        tx.commit().await?;
-        let client = Client {
-            id,
-            tenancy_id: tenancy,
-            first_name: invite.first_name.as_str().to_string(),
-            last_name: invite.last_name.as_str().to_string(),
-            email: invite.email.as_str().to_string(),
-            mobile: invite.mobile.as_ref().map(|m| m.as_str().to_string()),
-            title: invite.title.as_str().to_string(),
-            status,
-            status_label: status.label().into(),
-            message: invite.message.as_ref().map(|m| m.as_str().to_string()),
-            created_at: crate::clock::from_millis(now),
-        };
-        Ok(Invited {
-            client,
-            created: true,
-        })
     }
 
     /// `visible_to` limits the answer to clients who share a group with that staff user.
@@ -698,7 +497,7 @@ impl Store {
     }
 
     /// A status move inside the caller's transaction (see `transition_client`).
-    pub(super) async fn transition_in(
+    pub(crate) async fn transition_in(
         &self,
         tx: &mut AnyConnection,
         tenancy: Uuid,

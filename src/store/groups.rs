@@ -146,7 +146,7 @@ fn not_found(kind: GroupKind) -> Error {
 /// id is a group of this kind in this tenancy: its active staff, and (contact groups only: a
 /// client team covers many relationships by design, and counting its clients would grow with
 /// them) the clients of other relationships it holds. `field` names the request field for errors.
-pub(super) async fn group_facts(
+pub(crate) async fn group_facts(
     conn: &mut AnyConnection,
     tenancy: Uuid,
     kind: GroupKind,
@@ -180,7 +180,7 @@ pub(super) async fn group_facts(
 }
 
 /// Maps a broken group rule to a refusal naming the request field.
-pub(super) fn rule_error(violation: GroupRuleViolation, field: &str) -> Error {
+pub(crate) fn rule_error(violation: GroupRuleViolation, field: &str) -> Error {
     let code = match violation {
         GroupRuleViolation::NoGroupChosen(_) | GroupRuleViolation::NotCovered(_) => {
             ConflictCode::ClientNotCovered
@@ -291,7 +291,7 @@ pub(super) async fn ensure_groups_of_user_cover_their_clients(
 }
 
 /// Adds firm-side users (staff, team accounts) to a group, checking each belongs here.
-pub(super) async fn add_firm_members(
+pub(crate) async fn add_firm_members(
     conn: &mut AnyConnection,
     tenancy: Uuid,
     group: Uuid,
@@ -328,7 +328,7 @@ pub(super) async fn add_firm_members(
     Ok(())
 }
 
-pub(super) async fn insert_member(
+pub(crate) async fn insert_member(
     conn: &mut AnyConnection,
     tenancy: Uuid,
     group: Uuid,
@@ -350,8 +350,26 @@ pub(super) async fn insert_member(
     Ok(())
 }
 
+/// Whether `user` is a member of the group.
+pub(crate) async fn is_member(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    group: Uuid,
+    user: Uuid,
+) -> Result<bool> {
+    Ok(sqlx::query(
+        "SELECT 1 FROM group_members WHERE tenancy_id = $1 AND group_id = $2 AND user_id = $3",
+    )
+    .bind(tenancy.to_string())
+    .bind(group.to_string())
+    .bind(user.to_string())
+    .fetch_optional(conn)
+    .await?
+    .is_some())
+}
+
 /// Creates a group row (the caller has taken the tenancy lock).
-pub(super) async fn insert_group(
+pub(crate) async fn insert_group(
     conn: &mut AnyConnection,
     tenancy: Uuid,
     kind: GroupKind,
@@ -385,17 +403,6 @@ pub(super) async fn insert_group(
     .execute(conn)
     .await?;
     Ok(id)
-}
-
-async fn is_member(conn: &mut AnyConnection, group: Uuid, user: Uuid) -> Result<bool> {
-    Ok(
-        sqlx::query("SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2")
-            .bind(group.to_string())
-            .bind(user.to_string())
-            .fetch_optional(conn)
-            .await?
-            .is_some(),
-    )
 }
 
 impl Store {
@@ -450,7 +457,7 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let found = self.group_in(&mut conn, tenancy, kind, id).await?;
         if let Some(member) = member
-            && !is_member(&mut conn, id, member).await?
+            && !is_member(&mut conn, tenancy, id, member).await?
         {
             return Err(not_found(kind));
         }
@@ -565,7 +572,7 @@ impl Store {
         self.group_in(&mut tx, tenancy, kind, group_id).await?;
         // To plain staff a contact group they are not in is as if it did not exist.
         if let Some(actor) = acting_member
-            && !is_member(&mut tx, group_id, actor).await?
+            && !is_member(&mut tx, tenancy, group_id, actor).await?
         {
             return Err(not_found(kind));
         }

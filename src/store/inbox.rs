@@ -10,15 +10,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::backend::Claim;
-use super::clients::{InviteOptions, Inviter, RecordRef};
-use super::users::check_unique_contact;
-use super::{Error, OrgLink, Page, PageRequest, Queue, Result, Store, lock_tenancy, rows};
-use crate::domain::FieldError;
-use crate::domain::client_status::ClientStatus;
-use crate::domain::invite::{Invite, InviteInput, parse_mobile};
-use crate::domain::org_link::{AutoInvite, ChangeSource, InboxState};
-use crate::domain::tenancy::{GroupModel, MobilePolicy};
-use crate::domain::values::{E164Phone, Email, PersonName, PhoneRegion, SalesforceId, Title};
+use super::{Error, Page, PageRequest, Queue, Result, Store, rows};
+use crate::domain::org_link::{ChangeSource, InboxState};
+use crate::domain::values::PhoneRegion;
 
 /// Milliseconds a claimed change stays with one worker.
 pub const INBOX_LEASE_MS: i64 = 60_000;
@@ -160,7 +154,7 @@ fn item(row: &AnyRow) -> sqlx::Result<InboxItem> {
 /// Records `modstamp` as the newest change applied to the record, unless a change as new or
 /// newer was applied already. On PostgreSQL the upsert locks the record's row, so two workers
 /// applying changes of one record take turns and the older one loses.
-async fn claim_newest(
+pub(crate) async fn claim_newest(
     conn: &mut AnyConnection,
     link: &str,
     record: &str,
@@ -179,7 +173,7 @@ async fn claim_newest(
     Ok(done.rows_affected() == 1)
 }
 
-async fn finish(
+pub(crate) async fn finish(
     conn: &mut AnyConnection,
     id: Uuid,
     state: InboxState,
@@ -200,7 +194,7 @@ async fn finish(
 }
 
 /// Records a failed attempt of a change: retried at `run_at`, or kept as failed when `give_up`.
-async fn fail_in(
+pub(crate) async fn fail_in(
     conn: &mut AnyConnection,
     id: Uuid,
     reason: &str,
@@ -220,6 +214,50 @@ async fn fail_in(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Unlinks a deleted or merged record from its clients (never deleting them), and drops its
+/// pending write-back, which a deleted record cannot take. Answers the unlinked clients' ids.
+pub(crate) async fn unlink_record(
+    conn: &mut AnyConnection,
+    link: &str,
+    record: &str,
+) -> Result<Vec<String>> {
+    let unlinked = sqlx::query(
+        "DELETE FROM crm_records WHERE org_link_id = $1 AND record_id = $2 RETURNING client_id",
+    )
+    .bind(link.to_string())
+    .bind(record.to_string())
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|row| rows::text(row, "client_id"))
+    .collect::<sqlx::Result<Vec<_>>>()?;
+    sqlx::query("DELETE FROM crm_writebacks WHERE org_link_id = $1 AND record_id = $2")
+        .bind(link.to_string())
+        .bind(record.to_string())
+        .execute(conn)
+        .await?;
+    Ok(unlinked)
+}
+
+/// The clients linked to a record, as (tenancy, client), in tenancy order.
+pub(crate) async fn linked_clients(
+    conn: &mut AnyConnection,
+    link: &str,
+    record: &str,
+) -> Result<Vec<(Uuid, Uuid)>> {
+    Ok(sqlx::query(
+        "SELECT client_id, tenancy_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 \
+         ORDER BY tenancy_id",
+    )
+    .bind(link.to_string())
+    .bind(record.to_string())
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| Ok((rows::id(row, "tenancy_id")?, rows::id(row, "client_id")?)))
+    .collect::<sqlx::Result<Vec<_>>>()?)
 }
 
 /// A refusal as ops read it on the item: each field and its reason.
@@ -256,45 +294,6 @@ fn placeholders(first: usize, count: usize, width: usize) -> String {
         }
     }
     out
-}
-
-/// Parses one mapped field; a required one (a name, the e-mail) may not be empty.
-fn required<T>(
-    (field, value): &(String, RecordValue),
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Option<T>> {
-    match value {
-        None => Ok(None),
-        Some(None) => Err(Error::invalid(field.clone(), "is empty in Salesforce")),
-        Some(Some(raw)) => parse(raw)
-            .map(Some)
-            .map_err(|reason| Error::invalid(field.clone(), reason)),
-    }
-}
-
-/// Takes a field's refusal as a problem to report, passing any other error on.
-fn lenient<T>(parsed: Result<Option<T>>, problems: &mut Vec<FieldError>) -> Result<Option<T>> {
-    match parsed {
-        Err(Error::Invalid(errors)) => {
-            problems.extend(errors);
-            Ok(None)
-        }
-        other => other,
-    }
-}
-
-/// A record's mobile under the tenancy's policy, a national number read in `region`.
-fn parse_record_mobile(
-    raw: Option<&str>,
-    policy: MobilePolicy,
-    region: Option<PhoneRegion>,
-) -> std::result::Result<Option<E164Phone>, String> {
-    match raw.map(str::trim).filter(|v| !v.is_empty()) {
-        Some(value) if policy != MobilePolicy::Hidden => {
-            E164Phone::parse_in_region(value, region).map(Some)
-        }
-        given => parse_mobile(given, policy),
-    }
 }
 
 /// True of an inbox row (`crm_inbox`) whose record is linked to a client of the tenancy in
@@ -479,75 +478,6 @@ impl Store {
         fail_in(&mut *self.writer().await?, id, reason, run_at, give_up, now).await
     }
 
-    /// Applies one change in one transaction, and marks it done or skipped in the same
-    /// transaction. An error leaves nothing changed.
-    pub async fn apply_change(
-        &self,
-        claimed: &ClaimedChange,
-        effect: &RecordEffect,
-        actor: &str,
-    ) -> Result<(InboxState, String)> {
-        let now = self.now();
-        let mut tx = self.write_tx().await?;
-        let done = self.apply_in(&mut tx, claimed, effect, actor, now).await?;
-        tx.commit().await?;
-        Ok(done)
-    }
-
-    /// Applies the changes of linked records in one transaction, in the order given (per
-    /// record by modification time), after locking the tenancies they touch in one order, so
-    /// two workers never wait on each other's locks. A change refused for its values or a
-    /// broken rule rolls back alone (to a savepoint) and is kept as failed; a database failure
-    /// rolls back the whole group, for the caller to apply its changes one at a time.
-    pub async fn apply_changes(
-        &self,
-        changes: &[(&ClaimedChange, RecordEffect)],
-        tenancies: &[Uuid],
-        actor: &str,
-    ) -> Result<Vec<Result<(InboxState, String)>>> {
-        use sqlx::Connection;
-        let now = self.now();
-        let mut tx = self.write_tx().await?;
-        let mut locks = tenancies.to_vec();
-        locks.sort();
-        locks.dedup();
-        for tenancy in locks {
-            match lock_tenancy(&mut tx, tenancy).await {
-                Ok(()) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let mut results = Vec::with_capacity(changes.len());
-        for (claimed, effect) in changes {
-            let mut savepoint = (*tx).begin().await?;
-            match self
-                .apply_in(&mut savepoint, claimed, effect, actor, now)
-                .await
-            {
-                Ok(done) => {
-                    savepoint.commit().await?;
-                    results.push(Ok(done));
-                }
-                Err(Error::Database(e)) => return Err(Error::Database(e)),
-                Err(refusal) => {
-                    savepoint.rollback().await?;
-                    fail_in(
-                        &mut tx,
-                        claimed.id,
-                        &refusal_reason(&refusal),
-                        now,
-                        true,
-                        now,
-                    )
-                    .await?;
-                    results.push(Err(refusal));
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(results)
-    }
-
     /// Settles changes that need no work in one transaction, a statement per outcome and
     /// chunk: echoes, changes of records no client is linked to, changes of links that are
     /// gone. `versions` (one per record, its newest modification time) are recorded as
@@ -633,240 +563,6 @@ impl Store {
         Ok(linked)
     }
 
-    /// One change's effect and its item's state, in `tx`.
-    async fn apply_in(
-        &self,
-        tx: &mut AnyConnection,
-        claimed: &ClaimedChange,
-        effect: &RecordEffect,
-        actor: &str,
-        now: i64,
-    ) -> Result<(InboxState, String)> {
-        let c = &claimed.change;
-        let link = claimed.org_link_id.to_string();
-        let tx = &mut *tx;
-        if !claim_newest(tx, &link, &c.record_id, c.modstamp).await? {
-            let outcome = "older than (or as old as) a change already applied to this record";
-            finish(tx, claimed.id, InboxState::Skipped, outcome, now).await?;
-            return Ok((InboxState::Skipped, outcome.into()));
-        }
-        let (state, outcome) = match effect {
-            RecordEffect::Unlink => {
-                let unlinked = sqlx::query(
-                    "DELETE FROM crm_records WHERE org_link_id = $1 AND record_id = $2 RETURNING client_id",
-                )
-                .bind(link.clone())
-                .bind(c.record_id.clone())
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| rows::text(row, "client_id"))
-                .collect::<sqlx::Result<Vec<_>>>()?;
-                // A deleted record cannot take a write-back.
-                sqlx::query("DELETE FROM crm_writebacks WHERE org_link_id = $1 AND record_id = $2")
-                    .bind(link.clone())
-                    .bind(c.record_id.clone())
-                    .execute(&mut *tx)
-                    .await?;
-                let what = match &c.master_record_id {
-                    Some(master) => format!("record merged into {master}"),
-                    None => "record deleted".to_string(),
-                };
-                if unlinked.is_empty() {
-                    (
-                        InboxState::Done,
-                        format!("{what}; no client was linked to it"),
-                    )
-                } else {
-                    (
-                        InboxState::Done,
-                        format!(
-                            "{what}; unlinked client {} (the client is kept)",
-                            unlinked.join(", ")
-                        ),
-                    )
-                }
-            }
-            RecordEffect::Update(details) => {
-                let linked = sqlx::query(
-                    "SELECT client_id, tenancy_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 \
-                     ORDER BY tenancy_id",
-                )
-                .bind(link.clone())
-                .bind(c.record_id.clone())
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|row| Ok((rows::id(row, "tenancy_id")?, rows::id(row, "client_id")?)))
-                .collect::<sqlx::Result<Vec<_>>>()?;
-                if linked.is_empty() {
-                    (
-                        InboxState::Skipped,
-                        "no client is linked to this record".to_string(),
-                    )
-                } else {
-                    let mut notes = Vec::new();
-                    for (tenancy, client) in linked {
-                        if let Some(note) = self
-                            .follow_record(&mut *tx, tenancy, client, details, actor, now)
-                            .await?
-                        {
-                            notes.push(format!("client {client}: {note}"));
-                        }
-                    }
-                    if notes.is_empty() {
-                        (
-                            InboxState::Skipped,
-                            "nothing Liaison follows changed".to_string(),
-                        )
-                    } else {
-                        (InboxState::Done, notes.join("; "))
-                    }
-                }
-            }
-        };
-        finish(tx, claimed.id, state, &outcome, now).await?;
-        Ok((state, outcome))
-    }
-
-    /// A linked client's details follow the record. Returns what changed, if anything.
-    async fn follow_record(
-        &self,
-        tx: &mut AnyConnection,
-        tenancy: Uuid,
-        client: Uuid,
-        details: &RecordDetails,
-        actor: &str,
-        now: i64,
-    ) -> Result<Option<String>> {
-        lock_tenancy(tx, tenancy).await?;
-        let before = self.client_in(tx, tenancy, client).await?;
-        let settings =
-            sqlx::query("SELECT mobile_policy, phone_region FROM tenancies WHERE id = $1")
-                .bind(tenancy.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-        let policy = rows::parsed(&settings, "mobile_policy", MobilePolicy::parse)?;
-        let region =
-            details
-                .phone_region
-                .or(PhoneRegion::parse(&rows::text(&settings, "phone_region")?).ok());
-
-        // A value that does not parse is left as it was and reported on the item; the rest of
-        // the change still applies.
-        let mut problems = Vec::new();
-        let first_name = lenient(
-            required(&details.first_name, PersonName::parse),
-            &mut problems,
-        )?;
-        let last_name = lenient(
-            required(&details.last_name, PersonName::parse),
-            &mut problems,
-        )?;
-        let email = lenient(required(&details.email, Email::parse), &mut problems)?;
-        let (mobile_field, mobile_value) = &details.mobile;
-        let mobile = match (policy, mobile_value) {
-            // A tenancy that does not collect mobiles ignores the record's.
-            (MobilePolicy::Hidden, _) | (_, None) => None,
-            (_, Some(raw)) => lenient(
-                parse_record_mobile(raw.as_deref(), policy, region)
-                    .map(Some)
-                    .map_err(|reason| Error::invalid(mobile_field.clone(), reason)),
-                &mut problems,
-            )?,
-        };
-        let title = match &details.title.1 {
-            None => None,
-            Some(raw) => lenient(
-                Title::parse_or_default(raw.as_deref())
-                    .map(Some)
-                    .map_err(|reason| Error::invalid(details.title.0.clone(), reason)),
-                &mut problems,
-            )?,
-        };
-
-        let mut changed = Vec::new();
-        let mut notes = Vec::new();
-        let new_first = first_name.map_or(before.first_name.clone(), |v| v.as_str().to_string());
-        let new_last = last_name.map_or(before.last_name.clone(), |v| v.as_str().to_string());
-        let new_mobile =
-            mobile.map_or(before.mobile.clone(), |v| v.map(|m| m.as_str().to_string()));
-        let new_title = title.map_or(before.title.clone(), |v| v.as_str().to_string());
-        let mut new_email = before.email.clone();
-        let mut email_changed = false;
-        if let Some(email) = &email
-            && email.key() != before.email.to_lowercase()
-        {
-            if before.status == ClientStatus::Active {
-                notes.push("e-mail not changed: an active client's e-mail is their sign-in");
-            } else {
-                check_unique_contact(tx, tenancy, Some(email), None, Some(client)).await?;
-                new_email = email.as_str().to_string();
-                email_changed = true;
-                changed.push("email");
-            }
-        } else if let Some(email) = &email
-            && email.as_str() != before.email
-        {
-            // Only the case changed: keep the record's spelling.
-            new_email = email.as_str().to_string();
-            changed.push("email");
-        }
-        if new_first != before.first_name {
-            changed.push("first_name");
-        }
-        if new_last != before.last_name {
-            changed.push("last_name");
-        }
-        if new_mobile != before.mobile {
-            changed.push("mobile");
-        }
-        if new_title != before.title {
-            changed.push("title");
-        }
-        if changed.is_empty() {
-            // Nothing applies, so the change fails with what was wrong: waiting will not fix it.
-            if !problems.is_empty() {
-                return Err(Error::Invalid(problems));
-            }
-            return Ok(if notes.is_empty() {
-                None
-            } else {
-                Some(notes.join("; "))
-            });
-        }
-        sqlx::query(
-            "UPDATE users SET first_name = $3, last_name = $4, email = $5, email_key = $6, mobile = $7, title = $8, \
-             updated_at = $9 WHERE tenancy_id = $1 AND id = $2",
-        )
-        .bind(tenancy.to_string())
-        .bind(client.to_string())
-        .bind(new_first)
-        .bind(new_last)
-        .bind(new_email.clone())
-        .bind(new_email.to_lowercase())
-        .bind(new_mobile)
-        .bind(new_title)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let mut note = format!("updated {}", changed.join(", "));
-        // A new address gets a new invitation; the links sent to the old one stop working.
-        if email_changed && before.status == ClientStatus::Invited {
-            self.transition_in(tx, tenancy, client, ClientStatus::resend, actor)
-                .await?;
-            note.push_str("; invitation re-sent to the new e-mail");
-        }
-        for n in notes {
-            note.push_str("; ");
-            note.push_str(n);
-        }
-        for p in problems {
-            note.push_str(&format!("; {} not applied: {}", p.field, p.reason));
-        }
-        Ok(Some(note))
-    }
-
     /// Whether a client of `tenancy` is linked to the record.
     pub async fn record_is_linked(&self, link: Uuid, record: &str, tenancy: Uuid) -> Result<bool> {
         Ok(sqlx::query(
@@ -878,117 +574,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .is_some())
-    }
-
-    /// Auto-invite: creates (or, idempotently, finds) the record's client as a staff user's
-    /// Invite would, linked to the record and sent or kept as a draft per the link's settings,
-    /// then records the change as applied. Field errors name the record's fields.
-    pub async fn invite_from_change(
-        &self,
-        link: &OrgLink,
-        claimed: &ClaimedChange,
-        auto: &AutoInvite,
-        details: &RecordDetails,
-        actor: &str,
-    ) -> Result<()> {
-        let c = &claimed.change;
-        let tenancy = self.tenancy(auto.tenancy_id).await?;
-        let (model, policy) = (tenancy.group_model, tenancy.mobile_policy);
-        let value = |field: &(String, RecordValue)| field.1.clone().flatten();
-        let (contact_groups, client_teams) = match model {
-            GroupModel::ContactGroups => (auto.groups.clone(), Vec::new()),
-            GroupModel::ClientTeams => (Vec::new(), auto.groups.clone()),
-        };
-        // A group of the client's own, named by the tenancy's convention from the record.
-        let new_contact_group = auto.new_contact_group_members.as_ref().map(|members| {
-            crate::domain::invite::NewGroupInput {
-                name: crate::domain::tenancy::group_name_for(
-                    &tenancy.group_name_convention,
-                    &value(&details.first_name).unwrap_or_default(),
-                    &value(&details.last_name).unwrap_or_default(),
-                ),
-                members: members.clone(),
-            }
-        });
-        let input = InviteInput {
-            first_name: value(&details.first_name).unwrap_or_default(),
-            last_name: value(&details.last_name).unwrap_or_default(),
-            email: value(&details.email).unwrap_or_default(),
-            // A national number is offered in E.164 when its region reads it; otherwise the
-            // invite's own check names the field.
-            mobile: match policy {
-                MobilePolicy::Hidden => None,
-                _ => value(&details.mobile).map(|raw| {
-                    E164Phone::parse_in_region(
-                        &raw,
-                        details.phone_region.or(Some(tenancy.phone_region)),
-                    )
-                    .map_or(raw, |m| m.as_str().to_string())
-                }),
-            },
-            title: value(&details.title),
-            contact_groups,
-            new_contact_group,
-            client_teams,
-            ..Default::default()
-        };
-        let invite = Invite::parse(input, model, policy).map_err(|errors| {
-            let rename = |field: &str| match field {
-                "first_name" => details.first_name.0.clone(),
-                "last_name" => details.last_name.0.clone(),
-                "email" => details.email.0.clone(),
-                "mobile" => details.mobile.0.clone(),
-                "title" => details.title.0.clone(),
-                f if f.starts_with("new_contact_group") => {
-                    "auto_invite.new_contact_group_members".to_string()
-                }
-                _ => "auto_invite.groups".to_string(),
-            };
-            Error::Invalid(
-                errors
-                    .into_iter()
-                    .map(|e| FieldError::new(rename(&e.field), e.reason))
-                    .collect(),
-            )
-        })?;
-        let sobject = match c.sobject.as_str() {
-            "Contact" => "Contact",
-            _ => "Account",
-        };
-        let record_id = SalesforceId::parse(&c.record_id).map_err(|r| Error::invalid("Id", r))?;
-        let invited = self
-            .invite_client_with(
-                auto.tenancy_id,
-                invite,
-                Inviter {
-                    staff: None,
-                    administers_users: true,
-                },
-                actor,
-                InviteOptions {
-                    record: Some(RecordRef {
-                        org_link: link.id,
-                        sobject,
-                        record_id,
-                    }),
-                    send: auto.send,
-                },
-            )
-            .await?;
-        let outcome = if invited.created {
-            format!(
-                "auto-invited as client {} ({})",
-                invited.client.id,
-                if auto.send { "sent" } else { "draft" }
-            )
-        } else {
-            format!("the record already had client {}", invited.client.id)
-        };
-        let mut tx = self.write_tx().await?;
-        claim_newest(&mut tx, &link.id.to_string(), &c.record_id, c.modstamp).await?;
-        finish(&mut tx, claimed.id, InboxState::Done, &outcome, self.now()).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Changes of a link, optionally in one state or of records linked to one tenancy's

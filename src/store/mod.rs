@@ -8,15 +8,15 @@
 
 mod backend;
 mod canvas;
-mod clients;
-mod groups;
-mod inbox;
+pub(crate) mod clients;
+pub(crate) mod groups;
+pub(crate) mod inbox;
 mod invitations;
-mod org_links;
+pub(crate) mod org_links;
 mod rows;
-mod tenancies;
+pub(crate) mod tenancies;
 mod tokens;
-mod users;
+pub(crate) mod users;
 mod writeback;
 
 use std::sync::Arc;
@@ -25,11 +25,11 @@ use sqlx::AnyConnection;
 use sqlx::AnyPool;
 use uuid::Uuid;
 
+/// Who invites is the domain's; re-exported where it always was.
+pub use crate::domain::invite::Inviter;
 pub use backend::Backend;
 pub use canvas::{ActingStaff, CanvasSession, SalesforceUser};
-pub use clients::{
-    Client, ClientEvent, ClientUpdate, Contact, InviteOptions, Invited, Inviter, RecordRef,
-};
+pub use clients::{Client, ClientEvent, ClientUpdate, Contact, RecordRef};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
 pub use inbox::{
     ClaimedChange, INBOX_LEASE_MS, InboxItem, IntakeLink, RecordChange, RecordDetails,
@@ -72,9 +72,6 @@ pub enum Error {
         field: Option<String>,
         reason: String,
     },
-    /// The caller's role does not allow this.
-    #[error("{0}")]
-    Forbidden(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
 }
@@ -223,7 +220,7 @@ impl Store {
         self.pool.close().await;
     }
 
-    fn now(&self) -> i64 {
+    pub(crate) fn now(&self) -> i64 {
         to_millis(self.clock.now())
     }
 
@@ -233,7 +230,7 @@ impl Store {
     /// SQLite has one writer at a time, so this instance's writers queue for it here, in
     /// order, rather than in SQLite's busy handler, which polls with growing sleeps and left a
     /// waiting writer idle long after the lock was free.
-    async fn write_tx(&self) -> sqlx::Result<WriteTx> {
+    pub(crate) async fn write_tx(&self) -> sqlx::Result<WriteTx> {
         let turn = self.write_turn().await;
         Ok(WriteTx {
             tx: self.pool.begin_with(self.backend.begin_write()).await?,
@@ -388,13 +385,13 @@ impl std::ops::DerefMut for Writer {
 }
 
 /// A write transaction, holding this instance's turn to write on SQLite until it ends.
-struct WriteTx {
+pub(crate) struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
-    async fn commit(self) -> sqlx::Result<()> {
+    pub(crate) async fn commit(self) -> sqlx::Result<()> {
         self.tx.commit().await
     }
 }
@@ -414,15 +411,15 @@ impl std::ops::DerefMut for WriteTx {
 }
 
 /// What an invite is checked against, read as its transaction opens.
-struct InviteOpening {
+pub(crate) struct InviteOpening {
     /// The tenancy's group model, which the lock holds still.
-    model: crate::domain::tenancy::GroupModel,
+    pub model: crate::domain::tenancy::GroupModel,
     /// Whether the invite's org link serves the tenancy (false without a record).
-    serves: bool,
+    pub serves: bool,
     /// The client the record is already linked to in this tenancy.
-    record_client: Option<Uuid>,
+    pub record_client: Option<Uuid>,
     /// The kind of user who already has the invite's e-mail in this tenancy.
-    email_taken_by: Option<crate::domain::user::UserKind>,
+    pub email_taken_by: Option<crate::domain::user::UserKind>,
 }
 
 impl Store {
@@ -433,7 +430,7 @@ impl Store {
     /// members removed, groups deleted: those take the lock exclusively, see `lock_tenancy`) but
     /// lets invites of different clients run side by side on PostgreSQL. On SQLite the write
     /// transaction already excludes every other writer.
-    async fn open_invite(
+    pub(crate) async fn open_invite(
         &self,
         conn: &mut AnyConnection,
         tenancy: Uuid,
@@ -479,7 +476,7 @@ impl Store {
 
     /// Locks groups for the rest of the transaction, in id order (PostgreSQL; SQLite's write
     /// transaction already excludes other writers).
-    async fn lock_groups(
+    pub(crate) async fn lock_groups(
         &self,
         conn: &mut AnyConnection,
         tenancy: Uuid,
@@ -508,7 +505,7 @@ impl Store {
 }
 
 /// A unique index refused the write: another transaction got there first.
-fn is_unique_violation(error: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
@@ -516,7 +513,7 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 /// (coverage, uniqueness) are checked against a state no other writer changes meanwhile. On
 /// PostgreSQL this is a row lock; on SQLite the transaction already holds the database's
 /// write lock (see `write_tx`), and this only checks that the tenancy exists.
-async fn lock_tenancy(conn: &mut AnyConnection, tenancy: Uuid) -> Result<()> {
+pub(crate) async fn lock_tenancy(conn: &mut AnyConnection, tenancy: Uuid) -> Result<()> {
     let locked = sqlx::query("UPDATE tenancies SET updated_at = updated_at WHERE id = $1")
         .bind(tenancy.to_string())
         .execute(&mut *conn)

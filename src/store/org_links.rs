@@ -176,20 +176,9 @@ pub fn api_key_id(key_hash: &str) -> String {
     key_hash.chars().take(8).collect()
 }
 
-/// A link changed by the administrator of `tenancy` must serve that tenancy (else it is not
-/// found, as for an unknown link) and no other (a shared link is the operators').
-fn check_managed_by(link: &OrgLink, tenancy: Option<Uuid>) -> Result<()> {
-    match tenancy {
-        Some(own) if link.tenancies != [own] => Err(Error::Forbidden(
-            "this org link serves several tenancies: only an operator may change it".into(),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Takes the link's row lock (PostgreSQL) before its tenancies are read, so a concurrent
 /// change of them commits first and is seen.
-async fn lock_link(conn: &mut AnyConnection, id: Uuid) -> Result<()> {
+pub(crate) async fn lock_link(conn: &mut AnyConnection, id: Uuid) -> Result<()> {
     sqlx::query("UPDATE org_links SET updated_at = updated_at WHERE id = $1")
         .bind(id.to_string())
         .execute(conn)
@@ -247,7 +236,7 @@ async fn set_tenancies(conn: &mut AnyConnection, link: Uuid, tenancies: &[Uuid])
 }
 
 impl Store {
-    async fn link_in(
+    pub(crate) async fn link_in(
         &self,
         conn: &mut AnyConnection,
         id: Uuid,
@@ -350,20 +339,16 @@ impl Store {
         Ok(Page::from_rows(links, page, |l| l.id))
     }
 
-    /// Changes a link; `managed_by` is the tenancy of the administrator changing it (`None` for
-    /// an operator), which must be the only tenancy the link serves.
-    pub async fn update_org_link(
+    /// Changes a link, in the caller's transaction, which holds its lock (`lock_link`).
+    pub(crate) async fn update_link_in(
         &self,
-        id: Uuid,
-        managed_by: Option<Uuid>,
+        tx: &mut AnyConnection,
+        before: &OrgLink,
         update: OrgLinkUpdate,
         consumer_secret: Option<String>,
         private_key: Option<String>,
     ) -> Result<OrgLink> {
-        let mut tx = self.write_tx().await?;
-        lock_link(&mut tx, id).await?;
-        let before = self.link_in(&mut tx, id, managed_by).await?;
-        check_managed_by(&before, managed_by)?;
+        let id = before.id;
         let state = match update.paused {
             Some(true) => Some(LinkState::Paused),
             Some(false) if before.state == LinkState::Paused => {
@@ -410,19 +395,13 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(tenancies) = &update.tenancies {
-            set_tenancies(&mut tx, id, tenancies).await?;
+            set_tenancies(tx, id, tenancies).await?;
         }
-        let after = self.link_in(&mut tx, id, None).await?;
-        tx.commit().await?;
-        Ok(after)
+        self.link_in(tx, id, None).await
     }
 
-    /// Deletes a link; `managed_by` as for `update_org_link`.
-    pub async fn delete_org_link(&self, id: Uuid, managed_by: Option<Uuid>) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        lock_link(&mut tx, id).await?;
-        let before = self.link_in(&mut tx, id, managed_by).await?;
-        check_managed_by(&before, managed_by)?;
+    /// Deletes a link, in the caller's transaction, which holds its lock (`lock_link`).
+    pub(crate) async fn delete_link_in(&self, tx: &mut AnyConnection, id: Uuid) -> Result<()> {
         for sql in [
             "DELETE FROM oauth_flows WHERE org_link_id = $1",
             "DELETE FROM org_link_tenancies WHERE org_link_id = $1",
@@ -433,7 +412,6 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 

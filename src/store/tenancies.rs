@@ -57,6 +57,21 @@ fn tenancy(row: &AnyRow) -> sqlx::Result<Tenancy> {
     })
 }
 
+/// The tenancy's mobile policy and phone region, which a record's mobile is read under.
+pub(crate) async fn phone_settings(
+    conn: &mut sqlx::AnyConnection,
+    tenancy: Uuid,
+) -> Result<(MobilePolicy, Option<PhoneRegion>)> {
+    let settings = sqlx::query("SELECT mobile_policy, phone_region FROM tenancies WHERE id = $1")
+        .bind(tenancy.to_string())
+        .fetch_one(conn)
+        .await?;
+    Ok((
+        rows::parsed(&settings, "mobile_policy", MobilePolicy::parse)?,
+        PhoneRegion::parse(&rows::text(&settings, "phone_region")?).ok(),
+    ))
+}
+
 impl Store {
     pub async fn create_tenancy(&self, new: NewTenancy) -> Result<Tenancy> {
         let id = Uuid::now_v7();

@@ -169,7 +169,7 @@ fn team_account(row: &AnyRow) -> sqlx::Result<TeamAccount> {
 /// Refuses an e-mail or (firm-side) mobile already held by another user of the tenancy. Run
 /// under the tenancy lock, so the answer holds until the transaction commits.
 /// The refusal of an e-mail that a user of this kind already has in the tenancy.
-pub(super) fn email_taken(by: UserKind) -> Error {
+pub(crate) fn email_taken(by: UserKind) -> Error {
     let reason = match by {
         UserKind::Client => "a client with this e-mail already exists in this tenancy",
         _ => "this e-mail is already used by another user of this tenancy",
@@ -177,7 +177,7 @@ pub(super) fn email_taken(by: UserKind) -> Error {
     Error::conflict(ConflictCode::DuplicateEmail, Some("email"), reason)
 }
 
-pub(super) async fn check_unique_contact(
+pub(crate) async fn check_unique_contact(
     conn: &mut AnyConnection,
     tenancy: Uuid,
     email: Option<&Email>,

@@ -263,19 +263,19 @@ async fn a_stored_login_host_outside_the_rule_is_refused_before_any_call(app: Te
         .expect(201);
     let id = Uuid::parse_str(jwt["id"].as_str().expect("id")).expect("uuid");
     // A row written before the rule (or under other settings) points at a local service.
-    app.store
-        .update_org_link(
-            id,
-            None,
-            OrgLinkUpdate {
-                login_host: Some(app.salesforce.uri()),
-                ..Default::default()
-            },
-            None,
-            None,
-        )
-        .await
-        .expect("stored");
+    liaison::app::org_links::update(
+        &app.store,
+        id,
+        None,
+        OrgLinkUpdate {
+            login_host: Some(app.salesforce.uri()),
+            ..Default::default()
+        },
+        None,
+        None,
+    )
+    .await
+    .expect("stored");
     let refused = app
         .post(
             &format!("/api/v1/org-links/{id}/connect"),

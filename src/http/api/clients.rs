@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::wire::{self, Client, ClientEvent, Page};
 use super::{PageQuery, invalid, optional, optional_names};
+use crate::app::invites;
 use crate::domain::FieldErrors;
 use crate::domain::client_status::{ClientStatus, Transition};
 use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
@@ -301,15 +302,20 @@ async fn invite_client(
         confidentiality_override: body.confidentiality_override,
     };
     let invite = Invite::parse(input, model, mobile_policy).map_err(invalid)?;
-    let inviter = crate::store::Inviter {
+    let inviter = invites::Inviter {
         staff: access.staff,
         administers_users: access.administers_users(),
     };
-    let client = state
-        .store
-        .invite_client(access.tenancy, invite, inviter, &access.actor_label())
-        .await?;
-    Ok((StatusCode::CREATED, axum::Json(client.into())))
+    let invited = invites::invite(
+        &state.store,
+        access.tenancy,
+        &invite,
+        inviter,
+        &access.actor_label(),
+        &Default::default(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(invited.client.into())))
 }
 
 /// List clients. Plain staff see the clients they share a group or team with.

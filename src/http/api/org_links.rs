@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::wire::{IntakeSecrets, OrgLink, Page, Writeback};
 use super::{PageQuery, invalid};
+use crate::app::org_links;
 use crate::domain::FieldErrors;
 use crate::domain::org_link::{AutoInvite, FieldMapping};
 use crate::domain::text;
@@ -552,11 +553,16 @@ async fn update_org_link(
     let consumer_secret = seal(&state, before.id, "consumer_secret", body.consumer_secret)?;
     let private_key = seal(&state, before.id, "private_key", key)?;
     Ok(axum::Json(
-        state
-            .store
-            .update_org_link(id, scope, update, consumer_secret, private_key)
-            .await?
-            .into(),
+        org_links::update(
+            &state.store,
+            id,
+            scope,
+            update,
+            consumer_secret,
+            private_key,
+        )
+        .await?
+        .into(),
     ))
 }
 
@@ -571,7 +577,7 @@ async fn delete_org_link(
     let scope = managed_tenancy(&caller)?;
     let link = managed_link(&state, &caller, id).await?;
     state.crm.disconnect(&link).await?;
-    state.store.delete_org_link(id, scope).await?;
+    org_links::delete(&state.store, id, scope).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

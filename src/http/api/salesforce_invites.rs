@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::clients::NewContactGroup;
 use super::invalid;
 use super::wire::Client;
-use crate::crm::invite::{self, FromRecord, InviteError};
+use crate::app::invites::{self, FromRecord};
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::FieldErrors;
 use crate::domain::invite::{InviteInput, NewGroupInput};
@@ -414,13 +414,9 @@ async fn invite_from_salesforce(
         kind,
         record,
     };
-    let actor = invite::key_actor(link.id, &key_id, chosen, &user.user_id);
-    let invited = invite::invite_from_record(&state.store, chosen, &actor, &from, input, body.send)
-        .await
-        .map_err(|e| match e {
-            InviteError::Fields(errors) => invalid(errors),
-            InviteError::Store(e) => e.into(),
-        })?;
+    let actor = invites::key_actor(link.id, &key_id, chosen, &user.user_id);
+    let invited =
+        invites::from_record(&state.store, chosen, &actor, &from, input, body.send).await?;
     if body.send && invited.created {
         state.wake_workers.notify_one();
     }

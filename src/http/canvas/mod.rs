@@ -26,8 +26,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::AppState;
+use crate::app::clients::StatusMove;
+use crate::app::{self, invites, invites::FromRecord};
 use crate::crm::canvas::SignedRequest;
-use crate::crm::invite::{self, FromRecord, InviteError};
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::values::SalesforceId;
 use crate::secrets::{digest, random_token};
@@ -278,13 +279,13 @@ enum InviteFailure {
 }
 
 /// Parses and creates, as the acting staff user, idempotently per record.
-impl From<InviteError> for InviteFailure {
-    fn from(error: InviteError) -> Self {
+impl From<app::Error> for InviteFailure {
+    fn from(error: app::Error) -> Self {
         match error {
-            InviteError::Fields(errors) | InviteError::Store(store::Error::Invalid(errors)) => {
+            app::Error::Invalid(errors) | app::Error::Store(store::Error::Invalid(errors)) => {
                 Self::Fields(errors.into_iter().map(|e| (e.field, e.reason)).collect())
             }
-            InviteError::Store(store::Error::Conflict {
+            app::Error::Store(store::Error::Conflict {
                 field,
                 reason,
                 code,
@@ -295,10 +296,10 @@ impl From<InviteError> for InviteFailure {
                 }),
                 reason,
             )]),
-            InviteError::Store(store::Error::Forbidden(reason)) => {
+            app::Error::Forbidden(reason) => {
                 Self::Page(message(StatusCode::FORBIDDEN, "Not allowed", &reason))
             }
-            InviteError::Store(error) => Self::Page(unavailable(&error)),
+            app::Error::Store(error) => Self::Page(unavailable(&error)),
         }
     }
 }
@@ -316,8 +317,8 @@ async fn invite(
         kind: posted.kind,
         record: posted.record.clone(),
     };
-    let actor = invite::actor(acting, &user.user_id);
-    match invite::invite_from_record(&state.store, acting, &actor, &from, input, send).await {
+    let actor = invites::actor(acting, &user.user_id);
+    match invites::from_record(&state.store, acting, &actor, &from, input, send).await {
         Ok(invited) => {
             if send && invited.created {
                 state.wake_workers.notify_one();
@@ -350,36 +351,32 @@ async fn action_inner(
         chosen,
         ..
     } = checked(state, jar, &post.keys).await?;
-    let Some(client) = existing(state, &chosen, &link, &record).await? else {
-        return Err(view::no_client());
-    };
-    if !chosen.role.administers_users() {
-        return Err(view::not_administrator());
-    }
-    let Some(requested) = post.action else {
-        return Err(view::unknown_action());
-    };
-    let (transition, done) = (requested.transition(), requested.done());
-    let actor = format!(
-        "staff:{} via Salesforce user {}",
-        chosen.staff,
-        session.user.user_id.as_str()
-    );
-    let changed = state
-        .store
-        .transition_client(chosen.tenancy, client.id, transition, &actor)
-        .await;
-    let (after, done, status) = match changed {
-        Ok(after) => {
+    let actor = invites::actor(&chosen, &session.user.user_id);
+    let moved = app::clients::move_record_client(
+        &state.store,
+        &chosen,
+        link.id,
+        &record,
+        post.action.map(|a| a.transition()),
+        &actor,
+    )
+    .await;
+    let (after, done, status) = match (moved, post.action) {
+        (Ok(StatusMove::Moved(after)), Some(requested)) => {
             state.wake_workers.notify_one();
-            (after, done.to_string(), StatusCode::OK)
+            (after, requested.done().to_string(), StatusCode::OK)
         }
-        Err(store::Error::Conflict { reason, .. }) => (
+        (Ok(StatusMove::Refused { client, reason }), _) => (
             client,
             format!("Nothing was changed: {reason}"),
             StatusCode::CONFLICT,
         ),
-        Err(error) => return Err(unavailable(&error)),
+        (Err(app::Error::Store(store::Error::NotFound(_))), _) => return Err(view::no_client()),
+        (Err(app::Error::Forbidden(_)), _) => return Err(view::not_administrator()),
+        (Err(app::Error::Invalid(_)), _) | (Ok(StatusMove::Moved(_)), None) => {
+            return Err(view::unknown_action());
+        }
+        (Err(app::Error::Store(error)), _) => return Err(unavailable(&error)),
     };
     Ok(client_state(&session, &chosen, &after, Some(&done), status))
 }
