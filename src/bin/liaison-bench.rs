@@ -17,12 +17,13 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use liaison::app::invites;
 use liaison::clock::SystemClock;
 use liaison::config::{CrmConfig, DatabaseConfig, Secret};
 use liaison::config::{InboxConfig, WritebackConfig};
 use liaison::crm::Crm;
 use liaison::domain::client_status::ClientStatus;
-use liaison::domain::invite::{Invite, InviteInput};
+use liaison::domain::invite::{Invite, InviteInput, Inviter};
 use liaison::domain::tenancy::{GroupKind, GroupModel, MobilePolicy};
 use liaison::domain::user::StaffRole;
 use liaison::domain::values::{DisplayName, Email, PersonName, SalesforceId};
@@ -30,7 +31,7 @@ use liaison::jobs::inbox::{PassReport as InboxReport, pass as inbox_pass};
 use liaison::jobs::writeback::pass;
 use liaison::secrets::Sealer;
 use liaison::store::{
-    AuthKind, Inviter, NewGroupRequest, NewOrgLink, NewStaff, NewTenancy, StaffMatch, Store,
+    AuthKind, NewGroupRequest, NewOrgLink, NewStaff, NewTenancy, StaffMatch, Store,
 };
 
 #[derive(Parser)]
@@ -390,18 +391,20 @@ async fn writeback(
         };
         let invite = Invite::parse(input, GroupModel::ClientTeams, MobilePolicy::Optional)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let client = store
-            .invite_client(
-                tenancy,
-                invite,
-                Inviter {
-                    staff: None,
-                    administers_users: true,
-                },
-                "bench",
-            )
-            .await?
-            .id;
+        let client = invites::invite(
+            store,
+            tenancy,
+            &invite,
+            Inviter {
+                staff: None,
+                administers_users: true,
+            },
+            "bench",
+            &Default::default(),
+        )
+        .await?
+        .client
+        .id;
         let record = SalesforceId::parse(&format!("003{n:012}")).map_err(anyhow::Error::msg)?;
         store
             .link_crm_record(tenancy, client, link, "Contact", record.as_str())
@@ -762,7 +765,7 @@ async fn invite(
     concurrency: usize,
 ) -> anyhow::Result<Value> {
     use futures::StreamExt;
-    use liaison::crm::invite::{FromRecord, actor, invite_from_record};
+    use liaison::app::invites::{FromRecord, actor, from_record as invite_from_record};
     use liaison::crm::record::RecordKind;
     use liaison::store::SalesforceUser;
 
@@ -1109,18 +1112,20 @@ async fn apply_linked(store: &Store, count: usize) -> anyhow::Result<Value> {
         };
         let invite = Invite::parse(input, GroupModel::ClientTeams, MobilePolicy::Optional)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let client = store
-            .invite_client(
-                tenancy,
-                invite,
-                Inviter {
-                    staff: None,
-                    administers_users: true,
-                },
-                "bench",
-            )
-            .await?
-            .id;
+        let client = invites::invite(
+            store,
+            tenancy,
+            &invite,
+            Inviter {
+                staff: None,
+                administers_users: true,
+            },
+            "bench",
+            &Default::default(),
+        )
+        .await?
+        .client
+        .id;
         let record = SalesforceId::parse(&format!("003{n:012}")).map_err(anyhow::Error::msg)?;
         store
             .link_crm_record(tenancy, client, link, "Contact", record.as_str())

@@ -10,7 +10,6 @@ pub mod client;
 pub mod error;
 pub mod hosts;
 pub mod inbox;
-pub mod invite;
 pub mod oauth;
 pub mod outbound;
 pub mod record;

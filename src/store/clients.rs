@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::groups::ensure_clients_covered;
 use super::users::{USER_COLUMNS, check_unique_contact, prefixed};
 use super::{
-    Backend, Error, Inviter, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows,
+    Backend, Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows,
 };
 use crate::domain::client_status::{ClientStatus, IllegalTransition, Transition};
 use crate::domain::invite::{Invite, parse_mobile};
@@ -325,19 +325,6 @@ impl Store {
     pub async fn invite_settings(&self, tenancy: Uuid) -> Result<(GroupModel, MobilePolicy)> {
         let t = self.tenancy(tenancy).await?;
         Ok((t.group_model, t.mobile_policy))
-    }
-
-    /// Creates a client by hand, as `app::invites::invite` does; the benchmark's way in.
-    pub async fn invite_client(
-        &self,
-        tenancy: Uuid,
-        invite: Invite,
-        inviter: Inviter,
-        actor: &str,
-    ) -> crate::app::Result<Client> {
-        crate::app::invites::invite(self, tenancy, &invite, inviter, actor, &Default::default())
-            .await
-            .map(|invited| invited.client)
     }
 
     /// `visible_to` limits the answer to clients who share a group with that staff user.

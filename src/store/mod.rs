@@ -26,7 +26,6 @@ use sqlx::AnyPool;
 use uuid::Uuid;
 
 /// Who invites is the domain's; re-exported where it always was.
-pub use crate::domain::invite::Inviter;
 pub use backend::Backend;
 pub use canvas::{ActingStaff, CanvasSession, SalesforceUser};
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, RecordRef};
