@@ -256,6 +256,45 @@ struct Org {
     crm: Crm,
 }
 
+/// Client number `n`, invited by hand into `team` and linked to Contact `003…n`.
+async fn linked_client(
+    store: &Store,
+    tenancy: Uuid,
+    team: Uuid,
+    link: Uuid,
+    n: usize,
+) -> anyhow::Result<(Uuid, SalesforceId)> {
+    let input = InviteInput {
+        first_name: "Client".into(),
+        last_name: format!("N{n}"),
+        email: format!("client{n}@bench.example"),
+        client_teams: vec![team],
+        ..Default::default()
+    };
+    let invite = Invite::parse(input, GroupModel::ClientTeams, MobilePolicy::Optional)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let inviter = Inviter {
+        staff: None,
+        administers_users: true,
+    };
+    let client = invites::invite(
+        store,
+        tenancy,
+        &invite,
+        inviter,
+        "bench",
+        &Default::default(),
+    )
+    .await?
+    .client
+    .id;
+    let record = SalesforceId::parse(&format!("003{n:012}")).map_err(anyhow::Error::msg)?;
+    store
+        .link_crm_record(tenancy, client, link, "Contact", record.as_str())
+        .await?;
+    Ok((client, record))
+}
+
 async fn connected_org(store: &Store, salesforce: &MockServer) -> anyhow::Result<Org> {
     let tenancy = store
         .create_tenancy(NewTenancy {
@@ -382,33 +421,7 @@ async fn writeback(
     println!("creating {clients_needed} linked clients…");
     let mut clients = Vec::with_capacity(clients_needed);
     for n in 0..clients_needed {
-        let input = InviteInput {
-            first_name: "Client".into(),
-            last_name: format!("N{n}"),
-            email: format!("client{n}@bench.example"),
-            client_teams: vec![team],
-            ..Default::default()
-        };
-        let invite = Invite::parse(input, GroupModel::ClientTeams, MobilePolicy::Optional)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let client = invites::invite(
-            store,
-            tenancy,
-            &invite,
-            Inviter {
-                staff: None,
-                administers_users: true,
-            },
-            "bench",
-            &Default::default(),
-        )
-        .await?
-        .client
-        .id;
-        let record = SalesforceId::parse(&format!("003{n:012}")).map_err(anyhow::Error::msg)?;
-        store
-            .link_crm_record(tenancy, client, link, "Contact", record.as_str())
-            .await?;
+        let (client, record) = linked_client(store, tenancy, team, link, n).await?;
         clients.push((client, record.as_str().to_string()));
     }
     let config = WritebackConfig::default();
@@ -1103,33 +1116,7 @@ async fn apply_linked(store: &Store, count: usize) -> anyhow::Result<Value> {
         .id;
     println!("creating {count} linked clients…");
     for n in 0..count {
-        let input = InviteInput {
-            first_name: "Client".into(),
-            last_name: format!("N{n}"),
-            email: format!("client{n}@bench.example"),
-            client_teams: vec![team],
-            ..Default::default()
-        };
-        let invite = Invite::parse(input, GroupModel::ClientTeams, MobilePolicy::Optional)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let client = invites::invite(
-            store,
-            tenancy,
-            &invite,
-            Inviter {
-                staff: None,
-                administers_users: true,
-            },
-            "bench",
-            &Default::default(),
-        )
-        .await?
-        .client
-        .id;
-        let record = SalesforceId::parse(&format!("003{n:012}")).map_err(anyhow::Error::msg)?;
-        store
-            .link_crm_record(tenancy, client, link, "Contact", record.as_str())
-            .await?;
+        linked_client(store, tenancy, team, link, n).await?;
     }
     let changes: Vec<liaison::store::RecordChange> = (0..count)
         .map(|n| {
