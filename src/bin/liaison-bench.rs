@@ -256,6 +256,36 @@ struct Org {
     crm: Crm,
 }
 
+/// Ada, a system administrator of `tenancy`, and the client team "Everyone" she is in.
+async fn admin_and_team(store: &Store, tenancy: Uuid) -> anyhow::Result<Uuid> {
+    let staff = store
+        .create_staff(
+            tenancy,
+            NewStaff {
+                first_name: PersonName::parse("Ada").map_err(anyhow::Error::msg)?,
+                last_name: PersonName::parse("Admin").map_err(anyhow::Error::msg)?,
+                email: Email::parse("ada@bench.example").map_err(anyhow::Error::msg)?,
+                mobile: None,
+                title: None,
+                role: StaffRole::SystemAdministrator,
+            },
+        )
+        .await?
+        .id;
+    Ok(store
+        .create_group(
+            tenancy,
+            GroupKind::ClientTeam,
+            NewGroupRequest {
+                name: DisplayName::parse("Everyone").map_err(anyhow::Error::msg)?,
+                members: vec![staff],
+            },
+            None,
+        )
+        .await?
+        .id)
+}
+
 /// Client number `n`, invited by hand into `team` and linked to Contact `003…n`.
 async fn linked_client(
     store: &Store,
@@ -306,32 +336,7 @@ async fn connected_org(store: &Store, salesforce: &MockServer) -> anyhow::Result
         })
         .await?
         .id;
-    let staff = store
-        .create_staff(
-            tenancy,
-            NewStaff {
-                first_name: PersonName::parse("Ada").map_err(anyhow::Error::msg)?,
-                last_name: PersonName::parse("Admin").map_err(anyhow::Error::msg)?,
-                email: Email::parse("ada@bench.example").map_err(anyhow::Error::msg)?,
-                mobile: None,
-                title: None,
-                role: StaffRole::SystemAdministrator,
-            },
-        )
-        .await?
-        .id;
-    let team = store
-        .create_group(
-            tenancy,
-            GroupKind::ClientTeam,
-            NewGroupRequest {
-                name: DisplayName::parse("Everyone").map_err(anyhow::Error::msg)?,
-                members: vec![staff],
-            },
-            None,
-        )
-        .await?
-        .id;
+    let team = admin_and_team(store, tenancy).await?;
     let sealer = Sealer::from_base64_key(KEY)?;
     let link = Uuid::now_v7();
     store
@@ -1088,32 +1093,7 @@ async fn ensure_settled(store: &Store, link: Uuid) -> anyhow::Result<()> {
 /// figures of the worker applying them.
 async fn apply_linked(store: &Store, count: usize) -> anyhow::Result<Value> {
     let (link, _, tenancy) = intake_link_in(store, &bench_org_id()).await?;
-    let staff = store
-        .create_staff(
-            tenancy,
-            NewStaff {
-                first_name: PersonName::parse("Ada").map_err(anyhow::Error::msg)?,
-                last_name: PersonName::parse("Admin").map_err(anyhow::Error::msg)?,
-                email: Email::parse("ada@bench.example").map_err(anyhow::Error::msg)?,
-                mobile: None,
-                title: None,
-                role: StaffRole::SystemAdministrator,
-            },
-        )
-        .await?
-        .id;
-    let team = store
-        .create_group(
-            tenancy,
-            GroupKind::ClientTeam,
-            NewGroupRequest {
-                name: DisplayName::parse("Everyone").map_err(anyhow::Error::msg)?,
-                members: vec![staff],
-            },
-            None,
-        )
-        .await?
-        .id;
+    let team = admin_and_team(store, tenancy).await?;
     println!("creating {count} linked clients…");
     for n in 0..count {
         linked_client(store, tenancy, team, link, n).await?;
