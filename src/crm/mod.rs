@@ -622,8 +622,8 @@ impl Crm {
     pub async fn begin_web_flow(&self, ticket: &str) -> LinkResult<(String, String)> {
         let state = random_token();
         let binding = random_token();
-        let pkce = oauth::Pkce::generate();
-        let verifier = self.sealer()?.seal(&pkce.verifier, "oauth_flow:verifier");
+        let (_, pkce) = oauth::pkce();
+        let verifier = self.sealer()?.seal(pkce.secret(), "oauth_flow:verifier");
         let link_id = self
             .store
             .begin_oauth_flow(
@@ -640,8 +640,8 @@ impl Crm {
             &link.consumer_key,
             &self.callback_url(),
             &state,
-            &pkce.challenge,
-        );
+            &pkce,
+        )?;
         Ok((url, binding))
     }
 

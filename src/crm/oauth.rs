@@ -1,36 +1,65 @@
-//! Salesforce OAuth 2.0: the web-server flow with PKCE, the JWT bearer flow, refresh (with
-//! rotation) and revocation, exactly as `shared/salesforce/PROTOCOLS.md` describes them.
+//! Salesforce OAuth 2.0, exactly as `shared/salesforce/PROTOCOLS.md` describes it: the
+//! web-server flow with PKCE and refresh (with rotation) through the `oauth2` crate, the JWT
+//! bearer assertion on `jsonwebtoken`; revocation is a plain form `POST` (see
+//! `Salesforce::revoke`).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::url;
+use oauth2::{
+    AuthType, AuthUrl, ClientId, ClientSecret, CsrfToken, ExtraTokenFields, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, StandardRevocableToken,
+    StandardTokenResponse, TokenResponse as _, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::error::CrmError;
 
-/// A PKCE pair: the verifier stays with us, the challenge goes to Salesforce.
-#[derive(Debug, Clone)]
-pub struct Pkce {
-    pub verifier: String,
-    pub challenge: String,
+/// The parts of Salesforce's token answer beyond RFC 6749's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SalesforceFields {
+    pub instance_url: String,
+    /// The identity URL, which ends with the org id and the user id.
+    pub id: Option<String>,
+    pub issued_at: Option<String>,
+    pub signature: Option<String>,
 }
 
-impl Pkce {
-    /// A 43-character verifier from 256 random bits (RFC 7636 asks for 43 to 128).
-    pub fn generate() -> Self {
-        let verifier = crate::secrets::random_token();
-        let challenge = challenge_of(&verifier);
-        Self {
-            verifier,
-            challenge,
-        }
+impl ExtraTokenFields for SalesforceFields {}
+
+/// Salesforce's token answer as the `oauth2` crate reads it.
+pub type SalesforceToken = StandardTokenResponse<SalesforceFields, BasicTokenType>;
+
+/// An `oauth2` client of a connected app, with no endpoint set yet.
+pub type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    SalesforceToken,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+>;
+
+/// The connected app as `oauth2` sees it: its consumer key and, when it has one, its secret,
+/// both sent in the request body as Salesforce documents.
+pub fn connected_app(client_id: &str, client_secret: Option<&str>) -> OAuthClient {
+    let client =
+        OAuthClient::new(ClientId::new(client_id.to_string())).set_auth_type(AuthType::RequestBody);
+    match client_secret {
+        Some(secret) => client.set_client_secret(ClientSecret::new(secret.to_string())),
+        None => client,
     }
 }
 
-/// `BASE64URL(SHA256(verifier))`, the S256 method.
-pub fn challenge_of(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+fn config_error(what: &str) -> impl Fn(url::ParseError) -> CrmError + '_ {
+    move |e| CrmError::Config(format!("{what} is not a URL: {e}"))
+}
+
+/// A PKCE pair: the verifier stays with us (sealed), the S256 challenge goes to Salesforce.
+pub fn pkce() -> (PkceCodeChallenge, PkceCodeVerifier) {
+    PkceCodeChallenge::new_random_sha256()
 }
 
 /// The URL an admin's browser is sent to, to approve the connection.
@@ -39,20 +68,42 @@ pub fn authorize_url(
     client_id: &str,
     redirect_uri: &str,
     state: &str,
-    challenge: &str,
-) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("state", state)
-        .append_pair("code_challenge", challenge)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    format!(
-        "{}/services/oauth2/authorize?{query}",
+    verifier: &PkceCodeVerifier,
+) -> Result<String, CrmError> {
+    let auth = AuthUrl::new(format!(
+        "{}/services/oauth2/authorize",
         login_host.trim_end_matches('/')
-    )
+    ))
+    .map_err(config_error("the login host"))?;
+    let redirect =
+        RedirectUrl::new(redirect_uri.to_string()).map_err(config_error("the callback URL"))?;
+    let (url, _) = connected_app(client_id, None)
+        .set_auth_uri(auth)
+        .set_redirect_uri(redirect)
+        .authorize_url(|| CsrfToken::new(state.to_string()))
+        .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(verifier))
+        .url();
+    Ok(url.into())
+}
+
+/// The token endpoint of a login host, for `oauth2`.
+pub fn token_url(base: &str) -> Result<TokenUrl, CrmError> {
+    TokenUrl::new(format!("{base}/services/oauth2/token")).map_err(config_error("the login host"))
+}
+
+/// What a failed `oauth2` request means: Salesforce's own answer was classified by the HTTP
+/// client already; an answer that cannot be read is transient.
+pub fn request_error<TE: oauth2::ErrorResponse + 'static>(
+    error: RequestTokenError<CrmError, TE>,
+) -> CrmError {
+    match error {
+        RequestTokenError::Request(error) => error,
+        _ => CrmError::Transient {
+            code: "BAD_TOKEN_RESPONSE".into(),
+            message: "the token endpoint's answer could not be read".into(),
+            retry_after: None,
+        },
+    }
 }
 
 /// The token endpoint's answer.
@@ -69,6 +120,28 @@ pub struct TokenResponse {
     pub signature: Option<String>,
     pub scope: Option<String>,
     pub token_type: Option<String>,
+}
+
+impl From<SalesforceToken> for TokenResponse {
+    fn from(token: SalesforceToken) -> Self {
+        let extra = token.extra_fields().clone();
+        Self {
+            access_token: token.access_token().secret().clone(),
+            refresh_token: token.refresh_token().map(|r| r.secret().clone()),
+            instance_url: extra.instance_url,
+            id: extra.id,
+            issued_at: extra.issued_at,
+            signature: extra.signature,
+            scope: token.scopes().map(|scopes| {
+                scopes
+                    .iter()
+                    .map(|scope| scope.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+            token_type: Some(token.token_type().as_ref().to_string()),
+        }
+    }
 }
 
 impl TokenResponse {
@@ -136,30 +209,41 @@ mod tests {
     #[test]
     fn pkce_challenge_is_base64url_of_sha256_of_the_verifier() {
         // RFC 7636, appendix B.
+        let verifier =
+            PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".to_string());
         assert_eq!(
-            challenge_of("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            PkceCodeChallenge::from_code_verifier_sha256(&verifier).as_str(),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
-        let pkce = Pkce::generate();
-        assert_eq!(pkce.verifier.len(), 43);
-        assert_eq!(challenge_of(&pkce.verifier), pkce.challenge);
+        let (challenge, verifier) = pkce();
+        assert_eq!(verifier.secret().len(), 43);
+        assert_eq!(challenge.method().as_str(), "S256");
+        assert_eq!(
+            PkceCodeChallenge::from_code_verifier_sha256(&verifier).as_str(),
+            challenge.as_str()
+        );
     }
 
     #[test]
     fn authorize_url_carries_state_and_s256_challenge() {
+        let verifier =
+            PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".to_string());
         let url = authorize_url(
             "https://test.salesforce.com/",
             "key",
             "https://liaison.example/cb",
             "st",
-            "ch",
-        );
+            &verifier,
+        )
+        .unwrap();
         assert!(url.starts_with(
             "https://test.salesforce.com/services/oauth2/authorize?response_type=code&"
         ));
         assert!(url.contains("client_id=key"));
         assert!(url.contains("redirect_uri=https%3A%2F%2Fliaison.example%2Fcb"));
-        assert!(url.contains("state=st&code_challenge=ch&code_challenge_method=S256"));
+        assert!(url.contains(
+            "state=st&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        ));
     }
 
     #[test]
