@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::helpers::canvas::clients;
+use crate::helpers::fixtures::{contact_id, linked_draft};
 use crate::helpers::salesforce::{connect, crm};
 use crate::helpers::{Reply, Tenancy, TestApp};
 use crate::on_both_backends;
@@ -62,35 +64,6 @@ async fn shared(app: &TestApp) -> Shared {
         link: created["id"].as_str().unwrap().to_string(),
         outbound_url,
     }
-}
-
-fn contact_id(n: usize) -> String {
-    SalesforceId::parse(&format!("0035g00000{n:05}"))
-        .unwrap()
-        .as_str()
-        .to_string()
-}
-
-/// A draft client of `t` in `team`, linked to Contact `n` of the shared link.
-async fn linked_client(app: &TestApp, t: &Tenancy, team: &str, link: &str, n: usize) -> String {
-    let client = app
-        .post(
-            &format!("/api/v1/tenancies/{}/clients", t.id),
-            &t.admin_token,
-            json!({ "first_name": "Client", "last_name": format!("{n}"),
-                    "email": format!("client{n}@example.com"), "client_teams": [team] }),
-        )
-        .await
-        .expect(201);
-    let id = client["id"].as_str().unwrap().to_string();
-    app.put(
-        &format!("/api/v1/tenancies/{}/clients/{id}/crm-record", t.id),
-        &t.admin_token,
-        Some(json!({ "org_link_id": link, "sobject": "Contact", "record_id": contact_id(n) })),
-    )
-    .await
-    .expect(204);
-    id
 }
 
 /// An Outbound Message with one Contact notification per `(notification, record)` whose
@@ -156,18 +129,6 @@ impl wiremock::Respond for AllDeleted {
             .unwrap_or_default();
         ResponseTemplate::new(200).set_body_json(results)
     }
-}
-
-async fn clients(app: &TestApp, t: &Tenancy) -> usize {
-    app.get(
-        &format!("/api/v1/tenancies/{}/clients", t.id),
-        &t.admin_token,
-    )
-    .await
-    .expect(200)["items"]
-        .as_array()
-        .unwrap()
-        .len()
 }
 
 fn ids(page: &Value) -> Vec<String> {
@@ -347,8 +308,8 @@ async fn a_served_tenancys_admin_changes_nothing_of_a_shared_link(app: TestApp) 
 async fn a_served_tenancys_admin_sees_and_acts_on_their_own_queue_items_only(app: TestApp) {
     let s = shared(&app).await;
     let link = &s.link;
-    linked_client(&app, &s.a, &s.a_team, link, 1).await;
-    linked_client(&app, &s.b, &s.b_team, link, 2).await;
+    linked_draft(&app, &s.a, &s.a_team, link.parse().unwrap(), 1).await;
+    linked_draft(&app, &s.b, &s.b_team, link.parse().unwrap(), 2).await;
 
     // Both write-backs fail for good and wait for ops.
     Mock::given(method("PATCH"))
@@ -497,8 +458,8 @@ async fn a_served_tenancys_admin_sees_and_acts_on_their_own_queue_items_only(app
     assert_eq!(replayed["state"], "pending");
 
     // A record linked in both tenancies: each administrator sees their own client's effect.
-    let a_client = linked_client(&app, &s.a, &s.a_team, link, 4).await;
-    let b_client = linked_client(&app, &s.b, &s.b_team, link, 4).await;
+    let a_client = linked_draft(&app, &s.a, &s.a_team, link.parse().unwrap(), 4).await;
+    let b_client = linked_draft(&app, &s.b, &s.b_team, link.parse().unwrap(), 4).await;
     let (status, ack) = post_outbound(
         &app,
         &s.outbound_url,
@@ -675,8 +636,8 @@ async fn the_json_invite_api_needs_staff_of_the_target_tenancy_and_records_the_l
         .await
         .problem(422);
     assert_eq!(Reply::fields(&refused), ["tenancy_id"]);
-    assert_eq!(clients(&app, &s.a).await, 0);
-    assert_eq!(clients(&app, &s.b).await, 0);
+    assert_eq!(clients(&app, &s.a).await.len(), 0);
+    assert_eq!(clients(&app, &s.b).await.len(), 0);
 
     // Jo is staff of A: the client's history names the link, the key, Jo and the user.
     let client = app
