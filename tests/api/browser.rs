@@ -72,6 +72,22 @@ impl Browser {
         Self { driver, client }
     }
 
+    /// With `LIAISON_SCREENSHOTS=<folder>`, saves the page as `<name>-1280.png` and
+    /// `<name>-420.png` (a desktop and a utility-bar panel or phone), for the README; without
+    /// it, does nothing. The window returns to desktop width.
+    async fn snapshot(&self, name: &str) {
+        let Some(folder) = std::env::var_os("LIAISON_SCREENSHOTS") else {
+            return;
+        };
+        std::fs::create_dir_all(&folder).expect("the screenshot folder");
+        for width in [420, 1280] {
+            self.client.set_window_size(width, 1100).await.unwrap();
+            let png = self.client.screenshot().await.unwrap();
+            let file = std::path::Path::new(&folder).join(format!("{name}-{width}.png"));
+            std::fs::write(file, png).expect("a screenshot written");
+        }
+    }
+
     /// Ends the browser session; dropping then ends chromedriver.
     async fn stop(self) {
         let _ = self.client.clone().close().await;
@@ -191,6 +207,7 @@ async fn staff_open_the_form_from_salesforce_pick_a_tenancy_create_a_group_and_s
         )
         .await;
     browser.heading("This page cannot be opened").await;
+    browser.snapshot("canvas-refused").await;
 
     // Jo opens Invite on Jane Smith's Contact and picks the tenancy.
     browser.invite_from(&app, RECORD, &beta.id).await;
@@ -203,9 +220,11 @@ async fn staff_open_the_form_from_salesforce_pick_a_tenancy_create_a_group_and_s
     assert_eq!(browser.value("#mobile").await, "+447768887464");
     // A new contact group, named by the tenancy's convention, with Jo in it.
     assert_eq!(browser.value("#new_group_name").await, "Smith Relationship");
+    browser.snapshot("invite-form").await;
     browser.click("button[value='send']").await;
     browser.heading("Jane Smith").await;
     assert!(browser.text(".done").await.contains("Invitation sent"));
+    browser.snapshot("client-summary").await;
     assert_eq!(browser.text("#status").await, "Pending (Invited)");
 
     let clients = app
@@ -275,6 +294,7 @@ async fn staff_open_the_form_from_salesforce_pick_a_tenancy_create_a_group_and_s
             .await
             .contains("Nothing was created")
     );
+    browser.snapshot("invite-form-error").await;
     let clients = app
         .get(
             &format!("/api/v1/tenancies/{}/clients", beta.id),
