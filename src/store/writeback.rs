@@ -264,7 +264,8 @@ impl Store {
         .collect()
     }
 
-    /// Claims up to `limit` due write-backs of one link for `LEASE_MS`, oldest first.
+    /// Claims up to `limit` due write-backs of one link for `LEASE_MS`, those due longest
+    /// first (the worker orders them into batches).
     pub async fn claim_writebacks(
         &self,
         link: Uuid,
@@ -285,7 +286,7 @@ impl Store {
                 limit,
             )
             .await?;
-        let mut rows_out = claimed
+        claimed
             .iter()
             .map(|row| {
                 Ok(ClaimedWriteback {
@@ -301,9 +302,8 @@ impl Store {
                     due_at: rows::int(row, "run_at")?,
                 })
             })
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        rows_out.sort_by_key(|r| r.changed_at);
-        Ok(rows_out)
+            .collect::<sqlx::Result<Vec<_>>>()
+            .map_err(Error::from)
     }
 
     /// Records how each claimed row ended, in one transaction. A row whose status changed
