@@ -1,6 +1,8 @@
 //! The write-back worker: sends each org's due status changes to Salesforce, up to 200 records
 //! per sObject Collections call with `allOrNone: false`, and settles each record on its own.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -83,38 +85,7 @@ pub async fn pass(
             store.set_budget_capped(link.id, false, None).await?;
             link.state = LinkState::Connected;
         }
-        let limit = config.batch_size.clamp(1, COLLECTION_LIMIT);
-        let mut calls_left = config.batches_per_link.max(1);
-        while calls_left > 0 {
-            let want = config.concurrent_calls.clamp(1, calls_left);
-            let claimed = store
-                .claim_writebacks(link.id, now, i64::try_from(limit * want).unwrap_or(200))
-                .await?;
-            if claimed.is_empty() {
-                break;
-            }
-            let (batches, lingering) = batches(claimed, limit, config.linger_ms, now);
-            let waited = !lingering.is_empty();
-            if waited {
-                let release = lingering
-                    .into_iter()
-                    .map(|row| (row, WritebackOutcome::Release { run_at: None }));
-                store
-                    .settle_writebacks(&release.collect::<Vec<_>>())
-                    .await?;
-            }
-            if batches.is_empty() {
-                break;
-            }
-            calls_left = calls_left.saturating_sub(batches.len());
-            let full = batches.iter().filter(|batch| batch.len() == limit).count();
-            let all_full = full == batches.len();
-            let stop = send_batches(crm, store, config, &link, batches, &mut report).await?;
-            report.full_batches += full;
-            if stop || waited || !all_full {
-                break;
-            }
-        }
+        send_window(crm, store, config, &link, &mut report).await?;
     }
     // Counts made by this pass's interactive neighbours are not left for a later one.
     crm.flush_api_usage().await?;
@@ -282,116 +253,260 @@ fn batches(
 /// What one call's answer means for the link.
 enum Verdict {
     Answered,
-    /// The whole call failed transiently: the link waits this long.
-    Failed(Duration),
+    /// The whole call failed transiently: the link waits this long, and its rows with it.
+    Failed(Duration, Vec<ClaimedWriteback>, CrmError),
     /// The link cannot be called now (capped, unauthorized, misconfigured) or the batch was
     /// refused whole: no further call in this pass.
     Stop,
 }
 
-/// Sends a link's batches as concurrent Collections calls, then settles every row in one
-/// transaction. After a failed call the link waits once, for the longest wait any failure
-/// asked, and the failed rows come due together then. Returns true when the link should not
-/// be called again in this pass.
-async fn send_batches(
+/// One Collections call's rows and Salesforce's answer.
+type Answer = (
+    Vec<ClaimedWriteback>,
+    Result<Reply<Vec<RecordResult>>, LinkError>,
+);
+
+/// Sends a link's due rows as a sliding window of up to `concurrent_calls` Collections calls:
+/// each slot sends its next batch as soon as its last call is answered and settled, so a call
+/// held up by Salesforce (a retry honouring `Retry-After`) holds up only its own slot. A young
+/// partial batch waits for company while another slot is busy; when none is, the pass ends and
+/// the loop comes back. A call that fails stops the link starting more in this pass: the calls
+/// already out finish, then the link waits once, for the longest wait any failure asked, and
+/// the failed rows come due together then, to go out with the fresh ones in full batches. At
+/// most `batches_per_link` calls per pass, so one busy org does not hold up the others.
+async fn send_window(
     crm: &Crm,
     store: &Store,
     config: &WritebackConfig,
     link: &OrgLink,
-    batches: Vec<Vec<ClaimedWriteback>>,
     report: &mut PassReport,
-) -> Result<bool, store::Error> {
-    let answers = futures::future::join_all(batches.into_iter().map(|rows| async move {
-        let records: Vec<Value> = rows.iter().map(|row| record_json(link, row)).collect();
-        let answer = crm
-            .with_worker_session(link, |session| {
-                let records = &records;
-                async move { crm.salesforce().update_records(&session, records).await }
+) -> Result<(), store::Error> {
+    let window = Window {
+        crm,
+        store,
+        config,
+        link,
+        calls_left: AtomicUsize::new(config.batches_per_link.max(1)),
+        busy: AtomicUsize::new(0),
+        closed: AtomicBool::new(false),
+        answered: AtomicBool::new(false),
+        failed: Mutex::new(Vec::new()),
+        report: Mutex::new(std::mem::take(report)),
+    };
+    // The slots run in this task, polled together: one waiting on the store never stalls
+    // another's call.
+    let slots = (0..config.concurrent_calls.max(1)).map(|_| window.slot());
+    let outcome = futures::future::try_join_all(slots).await;
+    *report = window
+        .report
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    outcome?;
+    let failed = window
+        .failed
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(wait) = failed.iter().map(|(_, _, wait)| *wait).max() {
+        // The link waits, and its failed rows come due when it may be called again.
+        let next = to_millis(store.clock().now()) + millis(wait);
+        store.link_call_failed(link.id, next).await?;
+        let policy = config.record_retry();
+        let retry: Vec<_> = failed
+            .into_iter()
+            .flat_map(|(rows, error, _)| {
+                let (code, message) = (error.code().to_string(), error.to_string());
+                rows.into_iter().map(move |row| {
+                    let outcome = WritebackOutcome::Retry {
+                        run_at: next,
+                        code: code.clone(),
+                        message: message.clone(),
+                        give_up: policy.gives_up_after(row.attempts + 1),
+                    };
+                    (row, outcome)
+                })
             })
-            .await;
-        (rows, answer)
-    }))
-    .await;
-    report.calls += answers.len();
-    let now = to_millis(store.clock().now());
-    let policy = config.record_retry();
-    let mut verdicts = Vec::with_capacity(answers.len());
-    let mut settled = Vec::new();
-    let mut failed_calls = Vec::new();
-    for (rows, answer) in answers {
-        match answer {
-            Ok(Reply { value, .. }) => {
-                verdicts.push(Verdict::Answered);
-                settled.extend(rows.into_iter().zip(value).map(|(row, result)| {
+            .collect();
+        count(&retry, report, next);
+        store.settle_writebacks(&retry).await?;
+    } else if window.answered.into_inner() && link.calls != CallSchedule::default() {
+        store.link_call_succeeded(link.id).await?;
+    }
+    Ok(())
+}
+
+/// A link's calls in one pass, shared by its slots.
+struct Window<'a> {
+    crm: &'a Crm,
+    store: &'a Store,
+    config: &'a WritebackConfig,
+    link: &'a OrgLink,
+    /// Calls this pass may still start.
+    calls_left: AtomicUsize,
+    /// Slots with a call out.
+    busy: AtomicUsize,
+    /// No new call in this pass: one failed, or the link cannot be called.
+    closed: AtomicBool,
+    answered: AtomicBool,
+    /// Calls that failed whole, with the wait each asked for.
+    failed: Mutex<Vec<(Vec<ClaimedWriteback>, CrmError, Duration)>>,
+    report: Mutex<PassReport>,
+}
+
+impl Window<'_> {
+    /// One slot: claims a batch, sends it, settles it, and again, until the window closes, the
+    /// pass's calls are spent, or nothing is ready to send while no other slot is busy.
+    async fn slot(&self) -> Result<(), store::Error> {
+        let limit = self.config.batch_size.clamp(1, COLLECTION_LIMIT);
+        let linger = Duration::from_millis(self.config.linger_ms.max(1));
+        loop {
+            if self.closed.load(Ordering::Acquire)
+                || self
+                    .calls_left
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                    .is_err()
+            {
+                return Ok(());
+            }
+            let now = to_millis(self.store.clock().now());
+            let claimed = self
+                .store
+                .claim_writebacks(self.link.id, now, i64::try_from(limit).unwrap_or(200))
+                .await?;
+            // A call that failed meanwhile closed the window: what was claimed goes back.
+            let (mut sent, young) = if self.closed.load(Ordering::Acquire) {
+                (Vec::new(), claimed)
+            } else {
+                batches(claimed, limit, self.config.linger_ms, now)
+            };
+            if !young.is_empty() {
+                let release: Vec<_> = young
+                    .into_iter()
+                    .map(|row| (row, WritebackOutcome::Release { run_at: None }))
+                    .collect();
+                self.store.settle_writebacks(&release).await?;
+            }
+            let Some(rows) = sent.pop() else {
+                self.calls_left.fetch_add(1, Ordering::AcqRel);
+                if self.busy.load(Ordering::Acquire) == 0 || self.closed.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                // Another slot's call is out: rows may come due, or company arrive, meanwhile.
+                tokio::time::sleep(linger).await;
+                continue;
+            };
+            if rows.len() == limit {
+                self.lock_report().full_batches += 1;
+            }
+            self.busy.fetch_add(1, Ordering::AcqRel);
+            let answer = call(self.crm, self.link, rows).await;
+            let settled = self.settle(answer).await;
+            self.busy.fetch_sub(1, Ordering::AcqRel);
+            settled?;
+        }
+    }
+
+    /// Settles one call: the window closes (or not) before the rows are written back, so no
+    /// slot claims a row this call released in the meantime.
+    async fn settle(&self, answer: Answer) -> Result<(), store::Error> {
+        let now = to_millis(self.store.clock().now());
+        let (verdict, settled) = judge(self.config, self.link, answer, now);
+        match verdict {
+            Verdict::Answered => self.answered.store(true, Ordering::Release),
+            Verdict::Failed(wait, rows, error) => {
+                self.closed.store(true, Ordering::Release);
+                self.failed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((rows, error, wait));
+            }
+            Verdict::Stop => self.closed.store(true, Ordering::Release),
+        }
+        {
+            let mut report = self.lock_report();
+            report.calls += 1;
+            count(&settled, &mut report, now);
+        }
+        self.store.settle_writebacks(&settled).await
+    }
+
+    fn lock_report(&self) -> std::sync::MutexGuard<'_, PassReport> {
+        self.report.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One Collections call of a batch, in the link's worker session.
+async fn call(crm: &Crm, link: &OrgLink, rows: Vec<ClaimedWriteback>) -> Answer {
+    let records: Vec<Value> = rows.iter().map(|row| record_json(link, row)).collect();
+    let answer = crm
+        .with_worker_session(link, |session| {
+            let records = &records;
+            async move { crm.salesforce().update_records(&session, records).await }
+        })
+        .await;
+    (rows, answer)
+}
+
+/// What one call's answer means: for the link, and for each of its rows. A call that failed
+/// whole hands its rows back, for the link's wait to settle once every call is in.
+fn judge(
+    config: &WritebackConfig,
+    link: &OrgLink,
+    (rows, answer): Answer,
+    now: i64,
+) -> (Verdict, Vec<(ClaimedWriteback, WritebackOutcome)>) {
+    match answer {
+        Ok(Reply { value, .. }) => {
+            let policy = config.record_retry();
+            let settled = rows
+                .into_iter()
+                .zip(value)
+                .map(|(row, result)| {
                     let outcome = record_outcome(&row, &result, now, &policy);
                     (row, outcome)
-                }));
-            }
-            Err(LinkError::Crm(
-                error @ (CrmError::Transient { .. } | CrmError::SessionExpired),
-            )) => {
-                let wait = call_backoff(config, link.calls.failures, &error);
-                tracing::warn!(org_link = %link.id, code = error.code(), wait_ms = millis(wait), "write-back call failed; the link waits");
-                verdicts.push(Verdict::Failed(wait));
-                failed_calls.push((rows, error));
-            }
-            Err(LinkError::Crm(
-                error @ (CrmError::Permanent { .. } | CrmError::NotFound | CrmError::Deleted),
-            )) => {
-                verdicts.push(Verdict::Stop);
-                let (code, message) = (error.code().to_string(), error.to_string());
-                settled.extend(rows.into_iter().map(|row| {
+                })
+                .collect();
+            (Verdict::Answered, settled)
+        }
+        Err(LinkError::Crm(error @ (CrmError::Transient { .. } | CrmError::SessionExpired))) => {
+            let wait = call_backoff(config, link.calls.failures, &error);
+            tracing::warn!(org_link = %link.id, code = error.code(), wait_ms = millis(wait), "write-back call failed; the link waits");
+            (Verdict::Failed(wait, rows, error), Vec::new())
+        }
+        Err(LinkError::Crm(
+            error @ (CrmError::Permanent { .. } | CrmError::NotFound | CrmError::Deleted),
+        )) => {
+            let (code, message) = (error.code().to_string(), error.to_string());
+            let settled = rows
+                .into_iter()
+                .map(|row| {
                     let outcome = WritebackOutcome::Refused {
                         code: code.clone(),
                         message: message.clone(),
                     };
                     (row, outcome)
-                }));
+                })
+                .collect();
+            (Verdict::Stop, settled)
+        }
+        Err(error) => {
+            // The daily limit (`Crm` capped the link already, as it does on every path),
+            // unauthorized (the link is now marked so), a configuration problem, or no key:
+            // nothing is lost, the rows wait with no attempt spent.
+            if !matches!(error, LinkError::Crm(CrmError::LimitExceeded)) {
+                tracing::warn!(org_link = %link.id, error = %error, "write-back waits for the org link");
             }
-            Err(error) => {
-                // The daily limit (`Crm` capped the link already, as it does on every path),
-                // unauthorized (the link is now marked so), a configuration problem, or no
-                // key: nothing is lost, the rows wait with no attempt spent.
-                if !matches!(error, LinkError::Crm(CrmError::LimitExceeded)) {
-                    tracing::warn!(org_link = %link.id, error = %error, "write-back waits for the org link");
-                }
-                verdicts.push(Verdict::Stop);
-                settled.extend(
-                    rows.into_iter()
-                        .map(|row| (row, WritebackOutcome::Release { run_at: None })),
-                );
-            }
+            let settled = rows
+                .into_iter()
+                .map(|row| (row, WritebackOutcome::Release { run_at: None }))
+                .collect();
+            (Verdict::Stop, settled)
         }
     }
-    let wait = verdicts
-        .iter()
-        .filter_map(|verdict| match verdict {
-            Verdict::Failed(wait) => Some(*wait),
-            _ => None,
-        })
-        .max();
-    if let Some(wait) = wait {
-        // The whole call failed: the link waits, and its rows come due when it may be called
-        // again, to go out with the fresh ones in full batches.
-        let next = now + millis(wait);
-        store.link_call_failed(link.id, next).await?;
-        for (rows, error) in failed_calls {
-            settled.extend(rows.into_iter().map(|row| {
-                let outcome = WritebackOutcome::Retry {
-                    run_at: next,
-                    code: error.code().to_string(),
-                    message: error.to_string(),
-                    give_up: policy.gives_up_after(row.attempts + 1),
-                };
-                (row, outcome)
-            }));
-        }
-    } else if verdicts.iter().any(|v| matches!(v, Verdict::Answered))
-        && link.calls != CallSchedule::default()
-    {
-        store.link_call_succeeded(link.id).await?;
-    }
-    for (row, outcome) in &settled {
+}
+
+/// Adds settled rows to the pass's report; `now` is when Salesforce answered.
+fn count(settled: &[(ClaimedWriteback, WritebackOutcome)], report: &mut PassReport, now: i64) {
+    for (row, outcome) in settled {
         match outcome {
             WritebackOutcome::Written => {
                 report.written += 1;
@@ -404,8 +519,6 @@ async fn send_batches(
             WritebackOutcome::Release { .. } => {}
         }
     }
-    store.settle_writebacks(&settled).await?;
-    Ok(verdicts.iter().any(|v| !matches!(v, Verdict::Answered)))
 }
 
 /// A record that failed on its own comes due again with the others that failed with it,
