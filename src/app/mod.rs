@@ -3,9 +3,11 @@
 //! only run SQL. `http` and `jobs` call these; `crm` and `mail` are adapters they use.
 
 pub mod clients;
+pub mod invite_context;
 pub mod invites;
 pub mod org_links;
 pub mod records;
+pub mod salesforce;
 
 use crate::domain::FieldError;
 use crate::store;

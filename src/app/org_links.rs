@@ -1,10 +1,39 @@
-//! Changing and deleting an org link: who may, decided under the link's lock.
+//! Creating, changing and deleting an org link: a new link and its intake secrets are written
+//! together; who may change or delete one is decided under the link's lock.
 
 use uuid::Uuid;
 
 use super::{Error, Result};
-use crate::store::org_links::lock_link;
-use crate::store::{OrgLink, OrgLinkUpdate, Store};
+use crate::store::org_links::{SealedIntake, lock_link, set_intake_secrets_in};
+use crate::store::{NewOrgLink, OrgLink, OrgLinkUpdate, Store};
+
+/// A new link's secrets, sealed under its id (`id`, chosen by the caller).
+#[derive(Debug, Clone)]
+pub struct NewLinkSecrets {
+    pub id: Uuid,
+    pub consumer_secret: Option<String>,
+    pub private_key: Option<String>,
+    pub intake: SealedIntake,
+}
+
+/// Links an org to its tenancies, with its intake secrets, in one transaction: a link is
+/// never left without the secrets its Outbound Message URL and webhooks are checked with.
+pub async fn create(store: &Store, new: NewOrgLink, secrets: NewLinkSecrets) -> Result<OrgLink> {
+    let NewLinkSecrets {
+        id,
+        consumer_secret,
+        private_key,
+        intake,
+    } = secrets;
+    let mut tx = store.write_tx().await?;
+    store
+        .insert_link_in(&mut tx, id, new, consumer_secret, private_key)
+        .await?;
+    set_intake_secrets_in(&mut tx, id, &intake, store.now()).await?;
+    let created = store.link_in(&mut tx, id, None).await?;
+    tx.commit().await?;
+    Ok(created)
+}
 
 /// Changes a link; `managed_by` is the tenancy of the administrator changing it (`None` for
 /// an operator), which must be the only tenancy the link serves.

@@ -50,32 +50,73 @@ async fn start(
         );
     };
     match state.crm.begin_web_flow(&ticket).await {
-        Ok((authorize_url, binding)) => {
-            let cookie = Cookie::build((BINDING_COOKIE, binding))
-                .path("/salesforce/oauth")
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .max_age(time::Duration::minutes(
-                    i64::try_from(state.crm.config().oauth_flow_minutes).unwrap_or(10),
-                ))
-                .secure(state.crm.config().public_url.starts_with("https://"));
-            let Ok(location) = header::HeaderValue::try_from(authorize_url) else {
-                return StatusCode::SEE_OTHER.into_response();
-            };
-            let headers = [
-                (header::LOCATION, location),
-                (
-                    header::CACHE_CONTROL,
-                    header::HeaderValue::from_static("no-store"),
-                ),
-            ];
-            (StatusCode::SEE_OTHER, jar.add(cookie), headers).into_response()
-        }
+        Ok((authorize_url, binding)) => to_salesforce(&state, jar, authorize_url, binding),
         Err(_) => page(
             StatusCode::NOT_FOUND,
             "Link expired or used",
             "This connection link was already used or has expired. Ask Liaison for a new one.",
         ),
+    }
+}
+
+/// Sends the browser to Salesforce's authorize URL, holding the cookie that binds the flow to
+/// it for as long as the flow lasts.
+fn to_salesforce(
+    state: &AppState,
+    jar: CookieJar,
+    authorize_url: String,
+    binding: String,
+) -> Response {
+    let config = state.crm.config();
+    let cookie = Cookie::build((BINDING_COOKIE, binding))
+        .path("/salesforce/oauth")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::minutes(
+            i64::try_from(config.oauth_flow_minutes).unwrap_or(10),
+        ))
+        .secure(config.public_url.starts_with("https://"));
+    let Ok(location) = header::HeaderValue::try_from(authorize_url) else {
+        return StatusCode::SEE_OTHER.into_response();
+    };
+    let headers = [
+        (header::LOCATION, location),
+        (
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        ),
+    ];
+    (StatusCode::SEE_OTHER, jar.add(cookie), headers).into_response()
+}
+
+/// What Salesforce's redirect brings: a code and the flow's state, or why not.
+enum Answer {
+    /// The code to exchange, and the flow's state.
+    Approved { code: String, state: String },
+    /// Salesforce did not approve, or the answer is incomplete: the page that says so.
+    Refused(Response),
+}
+
+impl CallbackQuery {
+    fn answer(self) -> Answer {
+        if let Some(error) = self.error {
+            let detail = self.error_description.unwrap_or_default();
+            return Answer::Refused(page(
+                StatusCode::BAD_REQUEST,
+                "Connection not approved",
+                &format!(
+                    "Salesforce did not approve the connection ({error}: {detail}). Nothing was changed."
+                ),
+            ));
+        }
+        match (self.code, self.state) {
+            (Some(code), Some(state)) => Answer::Approved { code, state },
+            _ => Answer::Refused(page(
+                StatusCode::BAD_REQUEST,
+                "Connection incomplete",
+                "Salesforce's answer is missing its code or state. Nothing was changed.",
+            )),
+        }
     }
 }
 
@@ -85,22 +126,9 @@ async fn callback(
     jar: CookieJar,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    if let Some(error) = query.error {
-        let detail = query.error_description.unwrap_or_default();
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Connection not approved",
-            &format!(
-                "Salesforce did not approve the connection ({error}: {detail}). Nothing was changed."
-            ),
-        );
-    }
-    let (Some(code), Some(flow_state)) = (query.code, query.state) else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Connection incomplete",
-            "Salesforce's answer is missing its code or state. Nothing was changed.",
-        );
+    let (code, flow_state) = match query.answer() {
+        Answer::Approved { code, state } => (code, state),
+        Answer::Refused(page) => return page,
     };
     let Some(binding) = jar.get(BINDING_COOKIE).map(|c| c.value().to_string()) else {
         return page(
@@ -122,12 +150,19 @@ async fn callback(
                 link.name
             ),
         ),
-        Err(LinkError::Store(_)) => page(
+        Err(error) => not_connected(error),
+    }
+}
+
+/// Why finishing the flow connected nothing, as a page that says what to do.
+fn not_connected(error: LinkError) -> Response {
+    match error {
+        LinkError::Store(_) => page(
             StatusCode::BAD_REQUEST,
             "Connection not recognised",
             "This connection attempt is unknown, was already used, or has expired. Start again from Liaison; nothing was changed.",
         ),
-        Err(LinkError::Crm(crate::crm::error::CrmError::HostRefused(reason))) => {
+        LinkError::Crm(crate::crm::error::CrmError::HostRefused(reason)) => {
             tracing::warn!(reason = %reason, "OAuth callback refused: host outside Salesforce");
             page(
                 StatusCode::BAD_GATEWAY,
@@ -137,7 +172,7 @@ async fn callback(
                 ),
             )
         }
-        Err(LinkError::Crm(error)) => {
+        LinkError::Crm(error) => {
             tracing::warn!(code = error.code(), "OAuth callback refused by Salesforce");
             page(
                 StatusCode::BAD_GATEWAY,
@@ -148,13 +183,13 @@ async fn callback(
                 ),
             )
         }
-        Err(LinkError::NoKey) => page(
+        LinkError::NoKey => page(
             StatusCode::CONFLICT,
             "Liaison is not configured",
             "Liaison has no encryption key for Salesforce secrets; ask its operator to set crm.encryption_key.",
         ),
         // Connecting makes no REST call, so neither arises; said plainly if one ever did.
-        Err(error @ (LinkError::Paused | LinkError::Capped(_))) => page(
+        error @ (LinkError::Paused | LinkError::Capped(_)) => page(
             StatusCode::CONFLICT,
             "Connection failed",
             &format!("{error}. Nothing was changed."),

@@ -342,19 +342,17 @@ impl Store {
         outbound_token_hash: &str,
         webhook_secret_sealed: &str,
     ) -> Result<()> {
-        let done = sqlx::query(
-            "UPDATE org_links SET outbound_token_hash = $2, webhook_secret_sealed = $3, updated_at = $4 WHERE id = $1",
+        let secrets = super::org_links::SealedIntake {
+            outbound_token_hash: outbound_token_hash.to_string(),
+            webhook_secret_sealed: webhook_secret_sealed.to_string(),
+        };
+        super::org_links::set_intake_secrets_in(
+            &mut *self.writer().await?,
+            link,
+            &secrets,
+            self.now(),
         )
-        .bind(link.to_string())
-        .bind(outbound_token_hash.to_string())
-        .bind(webhook_secret_sealed.to_string())
-        .bind(self.now())
-        .execute(&mut *self.writer().await?)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("org link"));
-        }
-        Ok(())
+        .await
     }
 
     /// Stores the changes of one delivery in one statement (so all or none), skipping those

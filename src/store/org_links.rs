@@ -113,6 +113,14 @@ pub struct OrgLinkUpdate {
     pub auto_invite: Option<Option<AutoInvite>>,
 }
 
+/// What a link keeps of its intake secrets: the SHA-256 of the Outbound Message URL's token
+/// and the webhook signing secret, sealed. The secrets themselves are shown once, when made.
+#[derive(Debug, Clone)]
+pub struct SealedIntake {
+    pub outbound_token_hash: String,
+    pub webhook_secret_sealed: String,
+}
+
 const LINK_COLUMNS: &str = "id, name, org_id, login_host, auth_kind, consumer_key, consumer_secret_sealed, \
     private_key_sealed, integration_username, api_version, field_mapping, staff_match, api_budget_percent, state, \
     state_reason, instance_url, api_used, api_max, api_checked_at, created_at, integration_user_id, auto_invite, \
@@ -183,6 +191,29 @@ pub(crate) async fn lock_link(conn: &mut AnyConnection, id: Uuid) -> Result<()> 
         .bind(id.to_string())
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Replaces a link's intake secrets (the hash of the Outbound Message URL's token and the
+/// sealed webhook signing secret), in the caller's transaction or on one connection.
+pub(crate) async fn set_intake_secrets_in(
+    conn: &mut AnyConnection,
+    link: Uuid,
+    secrets: &SealedIntake,
+    now: i64,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE org_links SET outbound_token_hash = $2, webhook_secret_sealed = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(link.to_string())
+    .bind(secrets.outbound_token_hash.clone())
+    .bind(secrets.webhook_secret_sealed.clone())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("org link"));
+    }
     Ok(())
 }
 
@@ -271,6 +302,23 @@ impl Store {
         private_key: Option<String>,
     ) -> Result<OrgLink> {
         let mut tx = self.write_tx().await?;
+        self.insert_link_in(&mut tx, id, new, consumer_secret, private_key)
+            .await?;
+        let created = self.link_in(&mut tx, id, None).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Inserts a link under `id` and its tenancies, in the caller's transaction; an org
+    /// already linked is a conflict.
+    pub(crate) async fn insert_link_in(
+        &self,
+        tx: &mut AnyConnection,
+        id: Uuid,
+        new: NewOrgLink,
+        consumer_secret: Option<String>,
+        private_key: Option<String>,
+    ) -> Result<()> {
         let taken = sqlx::query("SELECT 1 FROM org_links WHERE org_id = $1")
             .bind(new.org_id.clone())
             .fetch_optional(&mut *tx)
@@ -307,10 +355,7 @@ impl Store {
         .bind(new.auto_invite.as_ref().map(auto_invite_json).transpose()?)
         .execute(&mut *tx)
         .await?;
-        set_tenancies(&mut tx, id, &new.tenancies).await?;
-        let created = self.link_in(&mut tx, id, None).await?;
-        tx.commit().await?;
-        Ok(created)
+        set_tenancies(tx, id, &new.tenancies).await
     }
 
     pub async fn list_org_links(

@@ -970,3 +970,53 @@ async fn many_callers_meeting_invalid_grant_keep_its_reason(app: TestApp) {
     let reason = after["state_reason"].as_str().unwrap();
     assert!(reason.contains("invalid_grant"), "{reason}");
 }
+
+on_both_backends!(a_new_link_has_its_intake_secrets_from_the_start);
+
+async fn a_new_link_has_its_intake_secrets_from_the_start(app: TestApp) {
+    let t = app.tenancy("Acme", "client_teams").await;
+    let created = web_server_link(&app, &t).await;
+    let id = created["id"].as_str().unwrap();
+    let secrets = &created["intake_secrets"];
+    let outbound = secrets["outbound_message_url"].as_str().unwrap();
+    assert!(
+        outbound.contains(&format!("/salesforce/outbound/{id}/")),
+        "{outbound}"
+    );
+    assert!(
+        secrets["webhook_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_")
+    );
+    assert_eq!(
+        (
+            &created["has_outbound_token"],
+            &created["has_webhook_secret"]
+        ),
+        (&json!(true), &json!(true))
+    );
+    let read = app
+        .get(&format!("/api/v1/org-links/{id}"), &app.operator)
+        .await
+        .expect(200);
+    assert_eq!(
+        (&read["has_outbound_token"], &read["has_webhook_secret"]),
+        (&json!(true), &json!(true))
+    );
+    // A refused link (the org is linked already) leaves nothing behind.
+    app.post(
+        "/api/v1/org-links",
+        &app.operator,
+        json!({ "name": "Acme again", "org_id": created["org_id"], "login_host": app.salesforce.uri(),
+                "auth_kind": "web_server", "consumer_key": "3MVG9consumer", "consumer_secret": "s3cret-consumer",
+                "tenancies": [t.id] }),
+    )
+    .await
+    .expect(409);
+    let links = app
+        .get("/api/v1/org-links", &app.operator)
+        .await
+        .expect(200);
+    assert_eq!(links["items"].as_array().map(Vec::len), Some(1));
+}

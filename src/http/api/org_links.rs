@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::wire::{IntakeSecrets, OrgLink, Page, Writeback};
 use super::{PageQuery, invalid};
-use crate::app::org_links;
+use crate::app::org_links::{self, NewLinkSecrets};
 use crate::domain::FieldErrors;
 use crate::domain::org_link::{AutoInvite, FieldMapping};
 use crate::domain::text;
@@ -23,6 +23,7 @@ use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
 use crate::secrets::{digest, random_token};
+use crate::store::org_links::SealedIntake;
 use crate::store::{self, AuthKind, NewOrgLink, OrgLinkUpdate, StaffMatch, WritebackState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -166,7 +167,7 @@ fn user_id(raw: &str) -> Result<String, String> {
 
 /// New intake secrets for a link: a random token for the Outbound Message URL (only its hash
 /// is stored) and a webhook signing secret (stored sealed). Returns them with what to store.
-fn new_intake_secrets(state: &AppState, link: Uuid) -> ApiResult<(IntakeSecrets, String, String)> {
+fn new_intake_secrets(state: &AppState, link: Uuid) -> ApiResult<(IntakeSecrets, SealedIntake)> {
     let token = random_token();
     let secret = crate::crm::webhook::new_secret();
     let sealed = state.crm.seal(link, "webhook_secret", &secret)?;
@@ -177,8 +178,10 @@ fn new_intake_secrets(state: &AppState, link: Uuid) -> ApiResult<(IntakeSecrets,
             webhook_url: format!("{public}/webhooks/salesforce/{link}"),
             webhook_secret: secret,
         },
-        digest(&token),
-        sealed,
+        SealedIntake {
+            outbound_token_hash: digest(&token),
+            webhook_secret_sealed: sealed,
+        },
     ))
 }
 
@@ -335,18 +338,32 @@ async fn create_org_link(
     Json(body): Json<CreateOrgLink>,
 ) -> ApiResult<(StatusCode, axum::Json<OrgLink>)> {
     let scope = managed_tenancy(&caller)?;
+    let (new, consumer_secret, key) = parse_new_link(&state, scope, body).await?;
+    let id = Uuid::now_v7();
+    let consumer_secret = seal(&state, id, "consumer_secret", consumer_secret)?;
+    let private_key = seal(&state, id, "private_key", key)?;
+    let (shown, intake) = new_intake_secrets(&state, id)?;
+    let secrets = NewLinkSecrets {
+        id,
+        consumer_secret,
+        private_key,
+        intake,
+    };
+    let mut link = OrgLink::from(org_links::create(&state.store, new, secrets).await?);
+    link.intake_secrets = Some(shown);
+    Ok((StatusCode::CREATED, axum::Json(link)))
+}
+
+/// The new link as the body describes it, with its consumer secret and private key still in
+/// the clear; every field's error at once.
+async fn parse_new_link(
+    state: &AppState,
+    scope: Option<Uuid>,
+    body: CreateOrgLink,
+) -> ApiResult<(NewOrgLink, Option<String>, Option<String>)> {
     let mut errors = FieldErrors::new();
     let name = errors.take("name", DisplayName::parse(&body.name));
-    let org_id = errors.take(
-        "org_id",
-        SalesforceId::parse(&body.org_id).and_then(|id| {
-            if id.as_str().starts_with("00D") {
-                Ok(id)
-            } else {
-                Err("is not an org id (they start with 00D)".into())
-            }
-        }),
-    );
+    let org_id = errors.take("org_id", org_id(&body.org_id));
     let host = errors.take("login_host", state.crm.hosts().login_host(&body.login_host));
     let consumer_key = errors.take("consumer_key", short_text(&body.consumer_key, 255));
     let version = errors.take(
@@ -365,6 +382,67 @@ async fn create_org_link(
         .private_key
         .as_deref()
         .and_then(|k| errors.take("private_key", private_key(k)));
+    check_credentials(&body, &mut errors);
+    let integration_username = body
+        .integration_username
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+        .and_then(|u| errors.take("integration_username", short_text(u, 255)));
+    let mapping = body.field_mapping.unwrap_or_default();
+    mapping.validate(&mut errors, "field_mapping");
+    check_tenancies(scope, &body.tenancies, &mut errors);
+    let integration_user_id = body
+        .integration_user_id
+        .as_deref()
+        .and_then(|raw| errors.take("integration_user_id", user_id(raw)));
+    if let Some(auto) = &body.auto_invite {
+        check_auto_invite(state, auto, &body.tenancies, &mut errors).await?;
+    }
+    errors.finish().map_err(invalid)?;
+    let (
+        Some(name),
+        Some(org_id),
+        Some(login_host),
+        Some(consumer_key),
+        Some(api_version),
+        Some(api_budget_percent),
+    ) = (name, org_id, host, consumer_key, version, percent)
+    else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "a parsed field is missing"
+        )));
+    };
+    let new = NewOrgLink {
+        name: name.as_str().to_string(),
+        org_id: org_id.as_str().to_string(),
+        login_host,
+        auth_kind: body.auth_kind,
+        consumer_key,
+        integration_username,
+        api_version,
+        field_mapping: mapping,
+        staff_match: body.staff_match.unwrap_or(StaffMatch::Email),
+        api_budget_percent,
+        tenancies: body.tenancies,
+        integration_user_id,
+        auto_invite: body.auto_invite,
+    };
+    Ok((new, body.consumer_secret, key))
+}
+
+fn org_id(raw: &str) -> Result<SalesforceId, String> {
+    SalesforceId::parse(raw).and_then(|id| {
+        if id.as_str().starts_with("00D") {
+            Ok(id)
+        } else {
+            Err("is not an org id (they start with 00D)".into())
+        }
+    })
+}
+
+/// What the link's `auth_kind` needs: a consumer secret for the web-server flow, a private key
+/// and an integration username for the JWT bearer flow.
+fn check_credentials(body: &CreateOrgLink, errors: &mut FieldErrors) {
     match body.auth_kind {
         AuthKind::WebServer
             if body
@@ -390,65 +468,6 @@ async fn create_org_link(
         }
         _ => {}
     }
-    let integration_username = body
-        .integration_username
-        .as_deref()
-        .filter(|u| !u.trim().is_empty())
-        .and_then(|u| errors.take("integration_username", short_text(u, 255)));
-    let mapping = body.field_mapping.unwrap_or_default();
-    mapping.validate(&mut errors, "field_mapping");
-    check_tenancies(scope, &body.tenancies, &mut errors);
-    let integration_user_id = body
-        .integration_user_id
-        .as_deref()
-        .and_then(|raw| errors.take("integration_user_id", user_id(raw)));
-    if let Some(auto) = &body.auto_invite {
-        check_auto_invite(&state, auto, &body.tenancies, &mut errors).await?;
-    }
-    errors.finish().map_err(invalid)?;
-    let (
-        Some(name),
-        Some(org_id),
-        Some(login_host),
-        Some(consumer_key),
-        Some(api_version),
-        Some(api_budget_percent),
-    ) = (name, org_id, host, consumer_key, version, percent)
-    else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "a parsed field is missing"
-        )));
-    };
-    let id = Uuid::now_v7();
-    let consumer_secret = seal(&state, id, "consumer_secret", body.consumer_secret)?;
-    let private_key = seal(&state, id, "private_key", key)?;
-    let new = NewOrgLink {
-        name: name.as_str().to_string(),
-        org_id: org_id.as_str().to_string(),
-        login_host,
-        auth_kind: body.auth_kind,
-        consumer_key,
-        integration_username,
-        api_version,
-        field_mapping: mapping,
-        staff_match: body.staff_match.unwrap_or(StaffMatch::Email),
-        api_budget_percent,
-        tenancies: body.tenancies,
-        integration_user_id,
-        auto_invite: body.auto_invite,
-    };
-    let (secrets, token_hash, webhook_sealed) = new_intake_secrets(&state, id)?;
-    state
-        .store
-        .create_org_link(id, new, consumer_secret, private_key)
-        .await?;
-    state
-        .store
-        .set_intake_secrets(id, &token_hash, &webhook_sealed)
-        .await?;
-    let mut link = OrgLink::from(state.store.org_link(id, None).await?);
-    link.intake_secrets = Some(secrets);
-    Ok((StatusCode::CREATED, axum::Json(link)))
 }
 
 /// Org links: all for an operator, those serving one's tenancy for an administrator (of a link
@@ -500,6 +519,29 @@ async fn update_org_link(
 ) -> ApiResult<axum::Json<OrgLink>> {
     let scope = managed_tenancy(&caller)?;
     let before = managed_link(&state, &caller, id).await?;
+    let (update, key) = parse_update(&state, scope, &before, &body).await?;
+    let consumer_secret = seal(&state, before.id, "consumer_secret", body.consumer_secret)?;
+    let private_key = seal(&state, before.id, "private_key", key)?;
+    let after = org_links::update(
+        &state.store,
+        id,
+        scope,
+        update,
+        consumer_secret,
+        private_key,
+    )
+    .await?;
+    Ok(axum::Json(after.into()))
+}
+
+/// The change the body asks of the link `before`, with a new private key still in the clear;
+/// every field's error at once.
+async fn parse_update(
+    state: &AppState,
+    scope: Option<Uuid>,
+    before: &store::OrgLink,
+    body: &UpdateOrgLink,
+) -> ApiResult<(OrgLinkUpdate, Option<String>)> {
     let hosts = state.crm.hosts();
     let mut errors = FieldErrors::new();
     let mut text =
@@ -537,7 +579,7 @@ async fn update_org_link(
     };
     if let Some(Some(auto)) = &body.auto_invite {
         let tenancies = body.tenancies.as_ref().unwrap_or(&before.tenancies);
-        check_auto_invite(&state, auto, tenancies, &mut errors).await?;
+        check_auto_invite(state, auto, tenancies, &mut errors).await?;
     }
     let key = body
         .private_key
@@ -550,20 +592,7 @@ async fn update_org_link(
         check_tenancies(scope, tenancies, &mut errors);
     }
     errors.finish().map_err(invalid)?;
-    let consumer_secret = seal(&state, before.id, "consumer_secret", body.consumer_secret)?;
-    let private_key = seal(&state, before.id, "private_key", key)?;
-    Ok(axum::Json(
-        org_links::update(
-            &state.store,
-            id,
-            scope,
-            update,
-            consumer_secret,
-            private_key,
-        )
-        .await?
-        .into(),
-    ))
+    Ok((update, key))
 }
 
 #[utoipa::path(delete, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
@@ -716,12 +745,16 @@ async fn rotate_intake_secrets(
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<IntakeSecrets>> {
     managed_link(&state, &caller, id).await?;
-    let (secrets, token_hash, webhook_sealed) = new_intake_secrets(&state, id)?;
+    let (shown, intake) = new_intake_secrets(&state, id)?;
     state
         .store
-        .set_intake_secrets(id, &token_hash, &webhook_sealed)
+        .set_intake_secrets(
+            id,
+            &intake.outbound_token_hash,
+            &intake.webhook_secret_sealed,
+        )
         .await?;
-    Ok(axum::Json(secrets))
+    Ok(axum::Json(shown))
 }
 
 /// An org link's API key, shown once.

@@ -13,19 +13,19 @@ use uuid::Uuid;
 use super::clients::NewContactGroup;
 use super::invalid;
 use super::wire::Client;
-use crate::app::invites::{self, FromRecord};
+use crate::app::invite_context::{self, Asking, Search, TenancyPick};
+use crate::app::salesforce::{self, RecordInvite};
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::FieldErrors;
 use crate::domain::invite::{InviteInput, NewGroupInput};
-use crate::domain::org_link::suggest_e164;
-use crate::domain::tenancy::{GroupKind, GroupModel};
+use crate::domain::tenancy::GroupModel;
 use crate::domain::user::StaffRole;
 use crate::domain::values::SalesforceId;
 use crate::http::AppState;
 use crate::http::auth::LinkCaller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::Json;
-use crate::store::{ActingStaff, OrgLink, PageRequest, SalesforceUser};
+use crate::store::{OrgLink, SalesforceUser};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -180,23 +180,108 @@ fn parse_refs(
     ))
 }
 
-async fn acting(
-    state: &AppState,
-    link: &OrgLink,
-    user: &SalesforceUser,
-) -> ApiResult<Vec<ActingStaff>> {
-    let acting = state
-        .store
-        .acting_staff(link.id, link.staff_match, user)
-        .await?;
-    if acting.is_empty() {
-        return Err(ApiError::Forbidden(format!(
+/// The searches of the lists, each refused when it is too long or holds control characters.
+fn parse_search(body: &ContextRequest) -> ApiResult<Search<'_>> {
+    let mut errors = FieldErrors::new();
+    for (field, q) in [
+        ("groups_query", &body.groups_query),
+        ("members_query", &body.members_query),
+    ] {
+        if let Some(q) = q.as_deref() {
+            errors.take(field, super::search_text(q));
+        }
+    }
+    errors.finish().map_err(invalid)?;
+    Ok(Search {
+        groups: body.groups_query.as_deref(),
+        members: body.members_query.as_deref(),
+    })
+}
+
+/// A Salesforce user's request through `link`, refused or failed, as a problem.
+fn refused(link: &OrgLink, error: salesforce::Error) -> ApiError {
+    match error {
+        salesforce::Error::NotStaff => ApiError::Forbidden(format!(
             "the Salesforce user is not an active staff user of any tenancy linked to “{}” (matched by {})",
             link.name,
             link.staff_match.as_str()
-        )));
+        )),
+        salesforce::Error::NotStaffThere => ApiError::invalid(
+            "tenancy_id",
+            "is not a tenancy where the user is active staff",
+        ),
+        salesforce::Error::Record(error) => ApiError::reading_record(link, error),
+        salesforce::Error::App(error) => error.into(),
     }
-    Ok(acting)
+}
+
+impl From<invite_context::InviteContext> for InviteContext {
+    fn from(context: invite_context::InviteContext) -> Self {
+        let tenancies = context
+            .tenancies
+            .into_iter()
+            .map(|t| TenancyChoice {
+                id: t.acting.tenancy,
+                name: t.acting.tenancy_name,
+                role: t.acting.role,
+                client: t.client.map(Client::from),
+            })
+            .collect();
+        let mut answer = InviteContext {
+            tenancies,
+            tenancy_id: context.chosen.map(|c| c.tenancy),
+            group_model: None,
+            prefill: None,
+            suggested_mobile: None,
+            groups: vec![],
+            more_groups: false,
+            new_group_name: None,
+            members: vec![],
+            more_members: false,
+        };
+        if let Some(offer) = context.offer {
+            answer.offer(offer);
+        }
+        answer
+    }
+}
+
+impl InviteContext {
+    /// What the form offers for the chosen tenancy.
+    fn offer(&mut self, offer: invite_context::Offer) {
+        let choices = offer.choices;
+        self.group_model = Some(choices.tenancy.group_model);
+        self.prefill = Some(offer.prefill);
+        self.suggested_mobile = offer.suggested_mobile;
+        self.new_group_name = offer.new_group_name;
+        self.more_groups = choices.groups.next_cursor.is_some();
+        self.groups = choices
+            .groups
+            .items
+            .into_iter()
+            .map(|g| GroupChoice {
+                id: g.id,
+                name: g.name,
+            })
+            .collect();
+        if let Some(members) = choices.members {
+            self.more_members = members.more;
+            self.members = members
+                .staff
+                .into_iter()
+                .map(|s| MemberChoice {
+                    id: s.id,
+                    name: format!("{} {}", s.first_name, s.last_name),
+                    kind: "staff",
+                })
+                .chain(members.team_accounts.into_iter().map(|t| MemberChoice {
+                    id: t.id,
+                    name: t.name,
+                    kind: "team_account",
+                }))
+                .collect();
+        }
+    }
 }
 
 /// What the invite form needs for a record: where the user may invite, the record's client if
@@ -211,147 +296,20 @@ async fn invite_context(
     Json(body): Json<ContextRequest>,
 ) -> ApiResult<axum::Json<InviteContext>> {
     let (user, kind, record) = parse_refs(&body.user, &body.record)?;
-    let mut errors = crate::domain::FieldErrors::new();
-    for (field, q) in [
-        ("groups_query", &body.groups_query),
-        ("members_query", &body.members_query),
-    ] {
-        if let Some(q) = q.as_deref() {
-            errors.take(field, super::search_text(q));
-        }
-    }
-    errors.finish().map_err(super::invalid)?;
-    let acting = acting(&state, &link, &user).await?;
-    let mut tenancies = Vec::with_capacity(acting.len());
-    for a in &acting {
-        let client = match state
-            .store
-            .client_of_record(a.tenancy, link.id, &record)
-            .await?
-        {
-            Some(id) => Some(state.store.client(a.tenancy, id, None).await?.into()),
-            None => None,
-        };
-        tenancies.push(TenancyChoice {
-            id: a.tenancy,
-            name: a.tenancy_name.clone(),
-            role: a.role,
-            client,
-        });
-    }
-    let chosen = match body.tenancy_id {
-        Some(id) => Some(acting.iter().find(|a| a.tenancy == id).ok_or_else(|| {
-            ApiError::invalid(
-                "tenancy_id",
-                "is not a tenancy where the user is active staff",
-            )
-        })?),
-        None if acting.len() == 1 => acting.first(),
-        None => None,
+    let search = parse_search(&body)?;
+    let asking = Asking {
+        link: &link,
+        user: &user,
+        kind,
+        record: &record,
     };
-    let mut context = InviteContext {
-        tenancies,
-        tenancy_id: chosen.map(|c| c.tenancy),
-        group_model: None,
-        prefill: None,
-        suggested_mobile: None,
-        groups: vec![],
-        more_groups: false,
-        new_group_name: None,
-        members: vec![],
-        more_members: false,
-    };
-    let Some(chosen) = chosen else {
-        return Ok(axum::Json(context));
-    };
-    if context
-        .tenancies
-        .iter()
-        .any(|t| t.id == chosen.tenancy && t.client.is_some())
-    {
-        return Ok(axum::Json(context));
-    }
-    let prefill = state
-        .crm
-        .read_prefill(&link, kind, record.as_str())
+    let pick = body
+        .tenancy_id
+        .map_or(TenancyPick::Only, TenancyPick::Asked);
+    let context = invite_context::load(&state.store, &state.crm, &asking, pick, &search)
         .await
-        .map_err(|e| ApiError::reading_record(&link, e))?;
-    let tenancy = state.store.tenancy(chosen.tenancy).await?;
-    let all = PageRequest {
-        limit: PageRequest::MAX_LIMIT,
-        after: None,
-    };
-    let (kind, member) = match tenancy.group_model {
-        GroupModel::ClientTeams => (GroupKind::ClientTeam, None),
-        GroupModel::ContactGroups => (
-            GroupKind::ContactGroup,
-            (!chosen.role.administers_users()).then_some(chosen.staff),
-        ),
-    };
-    // The store searches by what the text contains; none, or blank, lists all.
-    let groups = state
-        .store
-        .list_groups(tenancy.id, kind, body.groups_query.as_deref(), member, &all)
-        .await?;
-    context.more_groups = groups.next_cursor.is_some();
-    context.groups = groups
-        .items
-        .into_iter()
-        .map(|g| GroupChoice {
-            id: g.id,
-            name: g.name,
-        })
-        .collect();
-    if tenancy.group_model == GroupModel::ContactGroups {
-        context.new_group_name = Some(crate::domain::tenancy::group_name_for(
-            &tenancy.group_name_convention,
-            prefill.first_name.as_deref().unwrap_or(""),
-            prefill.last_name.as_deref().unwrap_or(""),
-        ));
-        let query = body.members_query.as_deref();
-        let staff = state.store.list_staff(tenancy.id, query, &all).await?;
-        let teams = state
-            .store
-            .list_team_accounts(tenancy.id, query, &all)
-            .await?;
-        context.more_members = staff.next_cursor.is_some() || teams.next_cursor.is_some();
-        context.members = staff
-            .items
-            .into_iter()
-            .filter(|s| s.active)
-            .map(|s| MemberChoice {
-                id: s.id,
-                name: format!("{} {}", s.first_name, s.last_name),
-                kind: "staff",
-            })
-            .chain(
-                teams
-                    .items
-                    .into_iter()
-                    .filter(|t| t.active)
-                    .map(|t| MemberChoice {
-                        id: t.id,
-                        name: t.name,
-                        kind: "team_account",
-                    }),
-            )
-            .collect();
-    }
-    context.suggested_mobile = prefill
-        .mobile
-        .as_deref()
-        .filter(|m| !m.starts_with('+'))
-        .and_then(|m| {
-            suggest_e164(
-                m,
-                link.field_mapping
-                    .phone_region()
-                    .or(Some(tenancy.phone_region)),
-            )
-        });
-    context.group_model = Some(tenancy.group_model);
-    context.prefill = Some(prefill);
-    Ok(axum::Json(context))
+        .map_err(|e| refused(&link, e))?;
+    Ok(axum::Json(context.into()))
 }
 
 /// Create the record's client, sent or as a draft, as the staff user the Salesforce user maps
@@ -369,55 +327,19 @@ async fn invite_from_salesforce(
     Json(body): Json<InviteFromSalesforce>,
 ) -> ApiResult<(StatusCode, axum::Json<Client>)> {
     let (user, kind, record) = parse_refs(&body.user, &body.record)?;
-    let acting = acting(&state, &link, &user).await?;
-    let chosen = acting
-        .iter()
-        .find(|a| a.tenancy == body.tenancy_id)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "tenancy_id",
-                "is not a tenancy where the user is active staff",
-            )
-        })?;
-    let mut input = InviteInput {
-        first_name: body.first_name,
-        last_name: body.last_name,
-        email: body.email,
-        mobile: body.mobile,
-        title: body.title,
-        message: body.message,
-        contact_groups: body.contact_groups,
-        new_contact_group: body.new_contact_group.map(NewGroupInput::from),
-        client_teams: body.client_teams,
-        confidentiality_override: body.confidentiality_override,
-    };
-    // Field errors need no call to Salesforce, so they come first (a read-only field's value
-    // comes from the record below, so it cannot be judged before).
-    if link.field_mapping.read_only.is_empty() {
-        crate::domain::invite::Invite::parse(
-            input.clone(),
-            chosen.group_model,
-            chosen.mobile_policy,
-        )
-        .map_err(invalid)?;
-    }
-    // The record is read again whatever the mapping says: one deleted or merged since the
-    // context was read creates nothing, and read-only fields take the record's values.
-    let prefill = state
-        .crm
-        .read_prefill(&link, kind, record.as_str())
-        .await
-        .map_err(|e| ApiError::reading_record(&link, e))?;
-    keep_read_only(&mut input, &prefill);
-    let from = FromRecord {
-        org_link: link.id,
+    let send = body.send;
+    let request = RecordInvite {
+        user,
         kind,
         record,
+        tenancy: body.tenancy_id,
+        input: body.input(),
+        send,
     };
-    let actor = invites::key_actor(link.id, &key_id, chosen, &user.user_id);
-    let invited =
-        invites::from_record(&state.store, chosen, &actor, &from, input, body.send).await?;
-    if body.send && invited.created {
+    let invited = salesforce::invite(&state.store, &state.crm, &link, &key_id, request)
+        .await
+        .map_err(|e| refused(&link, e))?;
+    if send && invited.created {
         state.wake_workers.notify_one();
     }
     let status = if invited.created {
@@ -428,17 +350,20 @@ async fn invite_from_salesforce(
     Ok((status, axum::Json(invited.client.into())))
 }
 
-/// Read-only fields take the record's value.
-fn keep_read_only(input: &mut InviteInput, prefill: &Prefill) {
-    use crate::domain::org_link::InviteField;
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    for field in &prefill.read_only {
-        match field {
-            InviteField::FirstName => input.first_name = text(&prefill.first_name),
-            InviteField::LastName => input.last_name = text(&prefill.last_name),
-            InviteField::Email => input.email = text(&prefill.email),
-            InviteField::Mobile => input.mobile = prefill.mobile.clone(),
-            InviteField::Title => input.title = prefill.title.clone(),
+impl InviteFromSalesforce {
+    /// What the invite takes from the body.
+    fn input(self) -> InviteInput {
+        InviteInput {
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            mobile: self.mobile,
+            title: self.title,
+            message: self.message,
+            contact_groups: self.contact_groups,
+            new_contact_group: self.new_contact_group.map(NewGroupInput::from),
+            client_teams: self.client_teams,
+            confidentiality_override: self.confidentiality_override,
         }
     }
 }

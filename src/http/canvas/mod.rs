@@ -27,15 +27,16 @@ use uuid::Uuid;
 
 use super::AppState;
 use crate::app::clients::StatusMove;
+use crate::app::invite_context::{self, Asking, Search, TenancyPick};
 use crate::app::{self, invites, invites::FromRecord};
 use crate::crm::canvas::SignedRequest;
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::values::SalesforceId;
 use crate::secrets::{digest, random_token};
 use crate::store::{self, ActingStaff, CanvasSession, Client, OrgLink};
-use form::{CanvasPost, Form, FormAction, InvitePost, StatusPost, read};
-use session::{Checked, SESSION_MS, Visit, acting, checked, record_of, verify};
-use view::{Viewer, client_state, message, refused, render_form, salesforce_trouble, unavailable};
+use form::{CanvasPost, Form, FormAction, InvitePost, StatusAction, StatusPost, read};
+use session::{Checked, SESSION_MS, Visit, checked, record_of, verify};
+use view::{refused, render_form, salesforce_trouble, unavailable};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -115,62 +116,17 @@ async fn start(
     tenancy: Option<Uuid>,
 ) -> Result<Response, Response> {
     let (kind, record) = record_of(session)?;
-    let acting = acting(state, link, &session.user).await?;
-    let chosen = match (tenancy, acting.as_slice()) {
-        (Some(id), _) => acting
-            .iter()
-            .find(|a| a.tenancy == id)
-            .cloned()
-            .ok_or_else(|| {
-                message(
-                    StatusCode::NOT_FOUND,
-                    "Tenancy not available",
-                    "You are not an active staff user of that tenancy.",
-                )
-            })?,
-        (None, [only]) => only.clone(),
-        (None, _) => return pick_tenancy(state, session, link, &record, &acting).await,
-    };
-    if let Some(client) = existing(state, &chosen, link, &record).await? {
-        return Ok(client_state(
-            session,
-            &chosen,
-            &client,
-            None,
-            StatusCode::OK,
-        ));
-    }
-    let prefill = read_record(state, link, kind, &record).await?;
-    let form = Form::from_prefill(&prefill);
-    let viewer = Viewer {
-        session,
+    let asking = Asking {
         link,
-        acting: &chosen,
-        all: &acting,
+        user: &session.user,
+        kind,
+        record: &record,
     };
-    render_form(state, &viewer, &form, &prefill, &[], StatusCode::OK).await
-}
-
-async fn existing(
-    state: &AppState,
-    acting: &ActingStaff,
-    link: &OrgLink,
-    record: &SalesforceId,
-) -> Result<Option<Client>, Response> {
-    let Some(id) = state
-        .store
-        .client_of_record(acting.tenancy, link.id, record)
+    let pick = tenancy.map_or(TenancyPick::Only, TenancyPick::Asked);
+    let context = invite_context::load(&state.store, &state.crm, &asking, pick, &Search::default())
         .await
-        .map_err(|e| unavailable(&e))?
-    else {
-        return Ok(None);
-    };
-    state
-        .store
-        .client(acting.tenancy, id, None)
-        .await
-        .map(Some)
-        .map_err(|e| unavailable(&e))
+        .map_err(|error| view::refusal(link, &session.user, error))?;
+    view::first_page(state, session, link, context).await
 }
 
 /// Reads the record; when Salesforce or the link cannot, a page that says what to do.
@@ -187,6 +143,7 @@ async fn read_record(
         .map_err(|error| salesforce_trouble(link, &error))
 }
 
+/// The tenancy pick, each tenancy with the record's client there.
 async fn pick_tenancy(
     state: &AppState,
     session: &Visit,
@@ -194,17 +151,10 @@ async fn pick_tenancy(
     record: &SalesforceId,
     acting: &[ActingStaff],
 ) -> Result<Response, Response> {
-    let mut options = Vec::with_capacity(acting.len());
-    for a in acting {
-        options.push(view::TenancyOption {
-            id: a.tenancy,
-            name: &a.tenancy_name,
-            client_status: existing(state, a, link, record)
-                .await?
-                .map(|client| client.status_label),
-        });
-    }
-    Ok(view::pick_tenancy(session, options))
+    let tenancies = invite_context::tenancies(&state.store, link.id, record, acting)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    Ok(view::pick_tenancy(session, &tenancies))
 }
 
 async fn create(
@@ -285,19 +235,13 @@ impl From<app::Error> for InviteFailure {
             app::Error::Invalid(errors) | app::Error::Store(store::Error::Invalid(errors)) => {
                 Self::Fields(errors.into_iter().map(|e| (e.field, e.reason)).collect())
             }
-            app::Error::Store(store::Error::Conflict {
-                field,
-                reason,
-                code,
-            }) => Self::Fields(vec![(
-                field.unwrap_or_else(|| match code {
-                    "confidentiality" => "confidentiality_override".into(),
-                    _ => "email".into(),
-                }),
-                reason,
-            )]),
+            // The rules' conflicts name their field (the confidentiality override's among
+            // them); one that names none is shown at the e-mail, which identifies the client.
+            app::Error::Store(store::Error::Conflict { field, reason, .. }) => {
+                Self::Fields(vec![(field.unwrap_or_else(|| "email".into()), reason)])
+            }
             app::Error::Forbidden(reason) => {
-                Self::Page(message(StatusCode::FORBIDDEN, "Not allowed", &reason))
+                Self::Page(view::message(StatusCode::FORBIDDEN, "Not allowed", &reason))
             }
             app::Error::Store(error) => Self::Page(unavailable(&error)),
         }
@@ -357,26 +301,12 @@ async fn action_inner(
         &chosen,
         link.id,
         &record,
-        post.action.map(|a| a.transition()),
+        post.action.map(StatusAction::transition),
         &actor,
     )
     .await;
-    let (after, done, status) = match (moved, post.action) {
-        (Ok(StatusMove::Moved(after)), Some(requested)) => {
-            state.wake_workers.notify_one();
-            (after, requested.done().to_string(), StatusCode::OK)
-        }
-        (Ok(StatusMove::Refused { client, reason }), _) => (
-            client,
-            format!("Nothing was changed: {reason}"),
-            StatusCode::CONFLICT,
-        ),
-        (Err(app::Error::Store(store::Error::NotFound(_))), _) => return Err(view::no_client()),
-        (Err(app::Error::Forbidden(_)), _) => return Err(view::not_administrator()),
-        (Err(app::Error::Invalid(_)), _) | (Ok(StatusMove::Moved(_)), None) => {
-            return Err(view::unknown_action());
-        }
-        (Err(app::Error::Store(error)), _) => return Err(unavailable(&error)),
-    };
-    Ok(client_state(&session, &chosen, &after, Some(&done), status))
+    if let (Ok(StatusMove::Moved(_)), Some(_)) = (&moved, post.action) {
+        state.wake_workers.notify_one();
+    }
+    view::moved(&session, &chosen, moved, post.action)
 }

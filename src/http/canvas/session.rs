@@ -12,7 +12,8 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::form::Keys;
-use super::view::{Hidden, message, session_ended, stale_form, unavailable};
+use super::view::{Hidden, message, refusal, session_ended, stale_form, unavailable};
+use crate::app::salesforce;
 use crate::crm::canvas::SignedRequest;
 use crate::crm::record::RecordKind;
 use crate::domain::values::SalesforceId;
@@ -132,33 +133,9 @@ pub(super) async fn acting(
     link: &OrgLink,
     user: &SalesforceUser,
 ) -> Result<Vec<ActingStaff>, Response> {
-    let acting = state
-        .store
-        .acting_staff(link.id, link.staff_match, user)
+    salesforce::acting_staff(&state.store, link, user)
         .await
-        .map_err(|e| unavailable(&e))?;
-    if acting.is_empty() {
-        let who = match link.staff_match {
-            store::StaffMatch::Email => user.email.clone().unwrap_or_default(),
-            store::StaffMatch::Username => user.username.clone().unwrap_or_default(),
-            store::StaffMatch::UserId => user.user_id.as_str().to_string(),
-        };
-        return Err(message(
-            StatusCode::FORBIDDEN,
-            "You cannot invite clients from this org yet",
-            &format!(
-                "Your Salesforce user ({who}) is not an active staff user of any tenancy linked to \
-                 “{}”. Ask a Liaison administrator of your firm to add you as staff with this {}.",
-                link.name,
-                match link.staff_match {
-                    store::StaffMatch::Email => "e-mail address",
-                    store::StaffMatch::Username => "Salesforce username",
-                    store::StaffMatch::UserId => "Salesforce user id",
-                }
-            ),
-        ));
-    }
-    Ok(acting)
+        .map_err(|error| refusal(link, user, error))
 }
 
 pub(super) fn csrf_ok(session: &CanvasSession, sent: &str) -> bool {
@@ -236,7 +213,7 @@ impl Checked {
             session: &self.session,
             link: &self.link,
             acting: &self.chosen,
-            all: &self.all,
+            switch: self.all.len() > 1,
         }
     }
 }

@@ -11,14 +11,17 @@ use uuid::Uuid;
 
 use super::form::{Form, GroupMode, StatusAction};
 use super::session::{Checked, Visit};
+use crate::app::clients::StatusMove;
+use crate::app::invite_context::{self, Choices, InviteContext, Members, Search, TenancyChoice};
+use crate::app::{self, salesforce};
 use crate::crm::LinkError;
 use crate::crm::error::CrmError;
 use crate::crm::record::Prefill;
 use crate::domain::client_status::ClientStatus;
-use crate::domain::tenancy::{GroupModel, MobilePolicy};
+use crate::domain::tenancy::MobilePolicy;
 use crate::http::AppState;
 use crate::http::html::render;
-use crate::store::{self, ActingStaff, Client, OrgLink, PageRequest};
+use crate::store::{self, ActingStaff, Client, OrgLink, PageRequest, SalesforceUser, StaffMatch};
 
 /// A page Salesforce may frame.
 pub(super) fn framed(status: StatusCode, page: &impl Template) -> Response {
@@ -273,7 +276,7 @@ pub(super) enum Hint {
 /// The groups or teams part of the form, by the tenancy's group model.
 pub(super) enum Groups {
     Teams {
-        teams: Choices,
+        teams: ChoiceList,
         search_error: String,
         teams_error: String,
     },
@@ -285,10 +288,10 @@ pub(super) struct ContactGroups {
     pub(super) new_mode: bool,
     pub(super) name: String,
     pub(super) name_error: String,
-    pub(super) members: Choices,
+    pub(super) members: ChoiceList,
     pub(super) members_search_error: String,
     pub(super) members_error: String,
-    pub(super) existing: Choices,
+    pub(super) existing: ChoiceList,
     pub(super) groups_search_error: String,
     pub(super) groups_error: String,
     pub(super) confidentiality_override: bool,
@@ -307,15 +310,16 @@ pub(super) fn error_for(errors: &[(String, String)], field: &str) -> String {
         .join("; ")
 }
 
-/// Who the form is shown to: the session, its org link, the tenancy acted in, and all the
-/// tenancies the user may act in.
+/// Who the form is shown to: the session, its org link, the tenancy acted in, and whether
+/// the user may act in other tenancies too.
 pub(super) struct Viewer<'a> {
     pub(super) session: &'a Visit,
     pub(super) link: &'a OrgLink,
     pub(super) acting: &'a ActingStaff,
-    pub(super) all: &'a [ActingStaff],
+    pub(super) switch: bool,
 }
 
+/// The form shown again (a search, field errors), its lists searched as the form says.
 pub(super) async fn render_form(
     state: &AppState,
     viewer: &Viewer<'_>,
@@ -324,13 +328,45 @@ pub(super) async fn render_form(
     errors: &[(String, String)],
     status: StatusCode,
 ) -> Result<Response, Response> {
-    use crate::domain::org_link::InviteField;
-    let (session, link, acting) = (viewer.session, viewer.link, viewer.acting);
-    let tenancy = state
-        .store
-        .tenancy(acting.tenancy)
+    let search = Search {
+        groups: Some(&form.q_groups),
+        members: Some(&form.q_members),
+    };
+    let choices = invite_context::choices(&state.store, viewer.acting, &search)
         .await
         .map_err(|e| unavailable(&e))?;
+    let shown = Shown {
+        form,
+        prefill,
+        errors,
+    };
+    form_page(state, viewer, &shown, choices, status).await
+}
+
+/// What the form shows: the values, the record's pre-fill (for its read-only fields) and the
+/// errors.
+pub(super) struct Shown<'a> {
+    pub(super) form: &'a Form,
+    pub(super) prefill: &'a Prefill,
+    pub(super) errors: &'a [(String, String)],
+}
+
+/// The form page, with the lists loaded for it.
+pub(super) async fn form_page(
+    state: &AppState,
+    viewer: &Viewer<'_>,
+    shown: &Shown<'_>,
+    choices: Choices,
+    status: StatusCode,
+) -> Result<Response, Response> {
+    use crate::domain::org_link::InviteField;
+    let Shown {
+        form,
+        prefill,
+        errors,
+    } = *shown;
+    let (session, link, acting) = (viewer.session, viewer.link, viewer.acting);
+    let tenancy = &choices.tenancy;
     let read_only = |f: InviteField| prefill.read_only.contains(&f);
     let field = |name: &'static str, label: &'static str, value, kind, field, required| Field {
         name,
@@ -383,17 +419,9 @@ pub(super) async fn render_form(
             InviteField::Mobile,
             mandatory,
         );
-        let suggestion =
-            (!mobile.read_only && !form.mobile.is_empty() && !form.mobile.starts_with('+'))
-                .then(|| {
-                    crate::domain::org_link::suggest_e164(
-                        &form.mobile,
-                        link.field_mapping
-                            .phone_region()
-                            .or(Some(tenancy.phone_region)),
-                    )
-                })
-                .flatten();
+        let suggestion = (!mobile.read_only && !form.mobile.is_empty())
+            .then(|| invite_context::suggested_mobile(link, tenancy, &form.mobile))
+            .flatten();
         mobile.hint = Some(match suggestion {
             Some(e164) => Hint::Mobile {
                 raw: form.mobile.clone(),
@@ -413,11 +441,12 @@ pub(super) async fn render_form(
     );
     title.hint = Some(Hint::Text("Shown under the client’s name."));
     fields.push(title);
-    let groups = groups_section(state, acting, &tenancy, form, errors).await?;
+    let title = format!("Invite to {}", tenancy.name);
+    let groups = groups_section(state, acting, choices, form, errors).await;
     Ok(framed(
         status,
         &FormPage {
-            title: format!("Invite to {}", tenancy.name),
+            title,
             errors: errors
                 .iter()
                 .map(|(f, r)| ErrorLink {
@@ -430,7 +459,7 @@ pub(super) async fn render_form(
             message: &form.message,
             message_error: error_for(errors, "message"),
             groups,
-            switch: viewer.all.len() > 1,
+            switch: viewer.switch,
         },
     ))
 }
@@ -447,7 +476,7 @@ pub(super) fn anchor(field: &str) -> &str {
 
 /// One list of choices in the form: what the search found (at most a page), plus the ones
 /// already ticked, so a search never drops a choice.
-pub(super) struct Choices {
+pub(super) struct ChoiceList {
     /// Form field name, and the list's name in element ids.
     pub(super) name: &'static str,
     pub(super) list: &'static str,
@@ -469,7 +498,7 @@ pub(super) struct Choice {
     pub(super) checked: bool,
 }
 
-impl Choices {
+impl ChoiceList {
     /// The list shows what a search found, not everything.
     pub(super) fn searched(&self) -> bool {
         !self.query.trim().is_empty()
@@ -478,21 +507,21 @@ impl Choices {
 
 /// Builds a list from a search's page and the ticked ids, fetching any ticked one the page
 /// does not hold (a choice that no longer exists is dropped; creating reports it).
-pub(super) async fn choices<F, Fut>(
+pub(super) async fn choices_of<F, Fut>(
     list: (&'static str, &'static str, &'static str),
     query: &str,
-    found: store::Page<(Uuid, String)>,
+    (found, more): (Vec<(Uuid, String)>, bool),
     ticked: &[Uuid],
     fetch: F,
-) -> Choices
+) -> ChoiceList
 where
     F: Fn(Uuid) -> Fut,
     Fut: std::future::Future<Output = Option<String>>,
 {
-    let none = found.items.is_empty();
-    let mut options = Vec::with_capacity(found.items.len());
+    let none = found.is_empty();
+    let mut options = Vec::with_capacity(found.len());
     for &id in ticked {
-        if !found.items.iter().any(|(f, _)| *f == id)
+        if !found.iter().any(|(f, _)| *f == id)
             && let Some(label) = fetch(id).await
         {
             options.push(Choice {
@@ -502,174 +531,217 @@ where
             });
         }
     }
-    options.extend(found.items.into_iter().map(|(id, label)| Choice {
+    options.extend(found.into_iter().map(|(id, label)| Choice {
         id,
         label,
         checked: ticked.contains(&id),
     }));
-    Choices {
+    ChoiceList {
         name: list.0,
         list: list.1,
         search: list.2,
         query: query.to_string(),
         options,
-        more: found.next_cursor.is_some(),
+        more,
         max: PageRequest::MAX_LIMIT,
         none,
     }
 }
 
-/// The groups or teams to choose from: those the form's search finds (only the user's own
+/// The groups or teams to choose from: those the form's search found (only the user's own
 /// contact groups for plain staff), with the ticked ones kept.
-pub(super) async fn group_choices(
+async fn group_choices(
     state: &AppState,
-    tenancy: Uuid,
-    kind: crate::domain::tenancy::GroupKind,
-    member: Option<Uuid>,
+    acting: &ActingStaff,
+    choices: &Choices,
     form: &Form,
     search: &'static str,
-) -> Result<Choices, Response> {
-    let first = PageRequest {
-        limit: PageRequest::MAX_LIMIT,
-        after: None,
-    };
-    let found = state
-        .store
-        .list_groups(tenancy, kind, Some(&form.q_groups), member, &first)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    Ok(choices(
+) -> ChoiceList {
+    let tenancy = choices.tenancy.id;
+    let (kind, member) = invite_context::group_scope(choices.tenancy.group_model, acting);
+    let found = &choices.groups;
+    choices_of(
         ("groups", "groups", search),
         &form.q_groups,
-        store::Page {
-            items: found.items.iter().map(|g| (g.id, g.name.clone())).collect(),
-            next_cursor: found.next_cursor,
-        },
+        (
+            found.items.iter().map(|g| (g.id, g.name.clone())).collect(),
+            found.next_cursor.is_some(),
+        ),
         &form.groups,
         |id| async move {
             let group = state.store.group(tenancy, kind, id, member).await.ok()?;
             Some(group.name)
         },
     )
-    .await)
+    .await
 }
 
-pub(super) async fn groups_section(
+/// The possible members of a new contact group the form's search found, with the ticked ones
+/// kept (the user is ticked until the form says otherwise).
+async fn member_choices(
     state: &AppState,
     acting: &ActingStaff,
-    tenancy: &store::Tenancy,
+    tenancy: Uuid,
+    members: Members,
+    form: &Form,
+) -> ChoiceList {
+    let ticked = if form.new_group_members.is_empty() && form.new_group_name.is_none() {
+        vec![acting.staff]
+    } else {
+        form.new_group_members.clone()
+    };
+    let mut found: Vec<(Uuid, String)> = members
+        .staff
+        .iter()
+        .map(|s| (s.id, format!("{} {} (staff)", s.first_name, s.last_name)))
+        .collect();
+    found.extend(
+        members
+            .team_accounts
+            .iter()
+            .map(|t| (t.id, format!("{} (team account)", t.name))),
+    );
+    choices_of(
+        (
+            "new_group_members",
+            "members",
+            "Search staff and team accounts",
+        ),
+        &form.q_members,
+        (found, members.more),
+        &ticked,
+        |id| async move {
+            if let Ok(s) = state.store.staff(tenancy, id).await {
+                return s
+                    .active
+                    .then(|| format!("{} {} (staff)", s.first_name, s.last_name));
+            }
+            let t = state.store.team_account(tenancy, id).await.ok()?;
+            Some(format!("{} (team account)", t.name))
+        },
+    )
+    .await
+}
+
+async fn groups_section(
+    state: &AppState,
+    acting: &ActingStaff,
+    choices: Choices,
     form: &Form,
     errors: &[(String, String)],
-) -> Result<Groups, Response> {
-    let first = PageRequest {
-        limit: PageRequest::MAX_LIMIT,
-        after: None,
+) -> Groups {
+    let Some(members) = choices.members.clone() else {
+        return Groups::Teams {
+            teams: group_choices(state, acting, &choices, form, "Search teams").await,
+            search_error: error_for(errors, "q_groups"),
+            teams_error: error_for(errors, "client_teams"),
+        };
     };
-    match tenancy.group_model {
-        GroupModel::ClientTeams => {
-            let teams = group_choices(
-                state,
-                tenancy.id,
-                crate::domain::tenancy::GroupKind::ClientTeam,
-                None,
-                form,
-                "Search teams",
-            )
-            .await?;
-            Ok(Groups::Teams {
-                teams,
-                search_error: error_for(errors, "q_groups"),
-                teams_error: error_for(errors, "client_teams"),
-            })
-        }
-        GroupModel::ContactGroups => {
-            let member = (!acting.role.administers_users()).then_some(acting.staff);
-            let staff = state
-                .store
-                .list_staff(tenancy.id, Some(&form.q_members), &first)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            let teams = state
-                .store
-                .list_team_accounts(tenancy.id, Some(&form.q_members), &first)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            let name = form.new_group_name.clone().unwrap_or_else(|| {
-                crate::domain::tenancy::group_name_for(
-                    &tenancy.group_name_convention,
-                    &form.first_name,
-                    &form.last_name,
-                )
-            });
-            // The new group's members: the user is ticked until the form says otherwise.
-            let ticked = if form.new_group_members.is_empty() && form.new_group_name.is_none() {
-                vec![acting.staff]
-            } else {
-                form.new_group_members.clone()
-            };
-            let mut found: Vec<(Uuid, String)> = staff
-                .items
-                .iter()
-                .filter(|s| s.active)
-                .map(|s| (s.id, format!("{} {} (staff)", s.first_name, s.last_name)))
-                .collect();
-            found.extend(
-                teams
-                    .items
-                    .iter()
-                    .filter(|t| t.active)
-                    .map(|t| (t.id, format!("{} (team account)", t.name))),
-            );
-            let members = choices(
-                (
-                    "new_group_members",
-                    "members",
-                    "Search staff and team accounts",
-                ),
-                &form.q_members,
-                store::Page {
-                    items: found,
-                    next_cursor: staff.next_cursor.or(teams.next_cursor),
-                },
-                &ticked,
-                |id| async move {
-                    if let Ok(s) = state.store.staff(tenancy.id, id).await {
-                        return s
-                            .active
-                            .then(|| format!("{} {} (staff)", s.first_name, s.last_name));
-                    }
-                    let t = state.store.team_account(tenancy.id, id).await.ok()?;
-                    Some(format!("{} (team account)", t.name))
-                },
-            )
-            .await;
-            let existing = group_choices(
-                state,
-                tenancy.id,
-                crate::domain::tenancy::GroupKind::ContactGroup,
-                member,
-                form,
-                "Search groups",
-            )
-            .await?;
-            Ok(Groups::Contact(Box::new(ContactGroups {
-                new_mode: form.group_mode == GroupMode::New,
-                name,
-                name_error: error_for(errors, "new_contact_group.name"),
-                members,
-                members_search_error: error_for(errors, "q_members"),
-                members_error: error_for(errors, "new_contact_group"),
-                existing,
-                groups_search_error: error_for(errors, "q_groups"),
-                groups_error: error_for(errors, "contact_groups"),
-                confidentiality_override: form.confidentiality_override,
-                confidentiality_error: error_for(errors, "confidentiality_override"),
-            })))
-        }
+    let tenancy = &choices.tenancy;
+    let name = form.new_group_name.clone().unwrap_or_else(|| {
+        crate::domain::tenancy::group_name_for(
+            &tenancy.group_name_convention,
+            &form.first_name,
+            &form.last_name,
+        )
+    });
+    let members = member_choices(state, acting, tenancy.id, members, form).await;
+    let existing = group_choices(state, acting, &choices, form, "Search groups").await;
+    Groups::Contact(Box::new(ContactGroups {
+        new_mode: form.group_mode == GroupMode::New,
+        name,
+        name_error: error_for(errors, "new_contact_group.name"),
+        members,
+        members_search_error: error_for(errors, "q_members"),
+        members_error: error_for(errors, "new_contact_group"),
+        existing,
+        groups_search_error: error_for(errors, "q_groups"),
+        groups_error: error_for(errors, "contact_groups"),
+        confidentiality_override: form.confidentiality_override,
+        confidentiality_error: error_for(errors, "confidentiality_override"),
+    }))
+}
+
+/// The first page of a visit: the tenancy pick while the user has several and chose none, the
+/// record's client in the chosen tenancy, or the form pre-filled from the record.
+pub(super) async fn first_page(
+    state: &AppState,
+    session: &Visit,
+    link: &OrgLink,
+    context: InviteContext,
+) -> Result<Response, Response> {
+    if let (Some(chosen), Some(client)) = (&context.chosen, context.chosen_client()) {
+        return Ok(client_state(session, chosen, client, None, StatusCode::OK));
+    }
+    let InviteContext {
+        tenancies,
+        chosen,
+        offer,
+    } = context;
+    let (Some(chosen), Some(offer)) = (chosen, offer) else {
+        return Ok(pick_tenancy(session, &tenancies));
+    };
+    let form = Form::from_prefill(&offer.prefill);
+    let viewer = Viewer {
+        session,
+        link,
+        acting: &chosen,
+        switch: tenancies.len() > 1,
+    };
+    let shown = Shown {
+        form: &form,
+        prefill: &offer.prefill,
+        errors: &[],
+    };
+    form_page(state, &viewer, &shown, offer.choices, StatusCode::OK).await
+}
+
+/// A Salesforce user's request that shows nothing, as a page that says why.
+pub(super) fn refusal(link: &OrgLink, user: &SalesforceUser, error: salesforce::Error) -> Response {
+    match error {
+        salesforce::Error::NotStaff => not_staff(link, user),
+        salesforce::Error::NotStaffThere => message(
+            StatusCode::NOT_FOUND,
+            "Tenancy not available",
+            "You are not an active staff user of that tenancy.",
+        ),
+        salesforce::Error::Record(error) => salesforce_trouble(link, &error),
+        salesforce::Error::App(error) => unavailable(&error),
     }
 }
 
-pub(super) fn pick_tenancy(session: &Visit, options: Vec<TenancyOption<'_>>) -> Response {
+/// The Salesforce user is active staff of none of the link's tenancies: who they were matched
+/// as, and what to ask for.
+fn not_staff(link: &OrgLink, user: &SalesforceUser) -> Response {
+    let (who, matched_by) = match link.staff_match {
+        StaffMatch::Email => (user.email.clone().unwrap_or_default(), "e-mail address"),
+        StaffMatch::Username => (
+            user.username.clone().unwrap_or_default(),
+            "Salesforce username",
+        ),
+        StaffMatch::UserId => (user.user_id.as_str().to_string(), "Salesforce user id"),
+    };
+    message(
+        StatusCode::FORBIDDEN,
+        "You cannot invite clients from this org yet",
+        &format!(
+            "Your Salesforce user ({who}) is not an active staff user of any tenancy linked to \
+             “{}”. Ask a Liaison administrator of your firm to add you as staff with this {matched_by}.",
+            link.name,
+        ),
+    )
+}
+
+/// The tenancy pick: each tenancy, with the status of the record's client there.
+pub(super) fn pick_tenancy(session: &Visit, tenancies: &[TenancyChoice]) -> Response {
+    let options = tenancies
+        .iter()
+        .map(|t| TenancyOption {
+            id: t.acting.tenancy,
+            name: &t.acting.tenancy_name,
+            client_status: t.client.as_ref().map(|c| c.status_label.clone()),
+        })
+        .collect();
     framed(
         StatusCode::OK,
         &PickPage {
@@ -723,4 +795,31 @@ pub(super) fn unknown_action() -> Response {
         "Unknown action",
         "Nothing was changed.",
     )
+}
+
+/// The page after a status action: the client as it is now and what was done, or why nothing
+/// was.
+pub(super) fn moved(
+    session: &Visit,
+    chosen: &ActingStaff,
+    moved: app::Result<StatusMove>,
+    action: Option<StatusAction>,
+) -> Result<Response, Response> {
+    let (after, done, status) = match (moved, action) {
+        (Ok(StatusMove::Moved(after)), Some(requested)) => {
+            (after, requested.done().to_string(), StatusCode::OK)
+        }
+        (Ok(StatusMove::Refused { client, reason }), _) => (
+            client,
+            format!("Nothing was changed: {reason}"),
+            StatusCode::CONFLICT,
+        ),
+        (Err(app::Error::Store(store::Error::NotFound(_))), _) => return Err(no_client()),
+        (Err(app::Error::Forbidden(_)), _) => return Err(not_administrator()),
+        (Err(app::Error::Invalid(_)), _) | (Ok(StatusMove::Moved(_)), None) => {
+            return Err(unknown_action());
+        }
+        (Err(app::Error::Store(error)), _) => return Err(unavailable(&error)),
+    };
+    Ok(client_state(session, chosen, &after, Some(&done), status))
 }
