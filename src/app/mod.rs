@@ -3,6 +3,7 @@
 //! only run SQL. `http` and `jobs` call these; `crm` and `mail` are adapters they use.
 
 pub mod clients;
+pub mod intake;
 pub mod invites;
 pub mod org_links;
 pub mod records;
