@@ -7,6 +7,7 @@ pub mod intake;
 pub mod invites;
 pub mod org_links;
 pub mod records;
+pub mod staff;
 
 use crate::domain::FieldError;
 use crate::store;
