@@ -12,6 +12,7 @@ use super::{
     Backend, Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows,
 };
 use crate::domain::client_status::{ClientStatus, IllegalTransition, Transition};
+use crate::domain::conflict::ConflictCode;
 use crate::domain::invite::{Invite, parse_mobile};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::user::UserKind;
@@ -150,7 +151,11 @@ async fn insert_event(
 }
 
 pub(crate) fn illegal(e: IllegalTransition) -> Error {
-    Error::conflict("illegal-transition", Some("status"), e.to_string())
+    Error::conflict(
+        ConflictCode::IllegalTransition,
+        Some("status"),
+        e.to_string(),
+    )
 }
 
 /// A client's details as they are to be stored.
@@ -435,7 +440,7 @@ impl Store {
         if let Some(email) = &update.email {
             if before.status == ClientStatus::Active && email.key() != before.email.to_lowercase() {
                 return Err(Error::conflict(
-                    "active-client-email",
+                    ConflictCode::ActiveClientEmail,
                     Some("email"),
                     "an active client's e-mail is their sign-in; they change it in the messenger",
                 ));
@@ -508,7 +513,7 @@ impl Store {
         let before = self.client_in(tx, tenancy, id).await?;
         if reenters_cover(before.status) && !tenancy_locked {
             return Err(Error::conflict(
-                "changed-meanwhile",
+                ConflictCode::ChangedMeanwhile,
                 Some("status"),
                 "the client's status changed while this request ran; try again",
             ));

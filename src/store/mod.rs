@@ -54,6 +54,7 @@ pub use crate::domain::org_link::{
 use crate::clock::{Clock, to_millis};
 use crate::config::DatabaseConfig;
 use crate::domain::FieldError;
+use crate::domain::conflict::ConflictCode;
 
 /// What a store operation can refuse or fail with. The HTTP layer maps each to one status.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +68,7 @@ pub enum Error {
     /// The request is valid but breaks a rule in the current state.
     #[error("{reason}")]
     Conflict {
-        code: &'static str,
+        code: ConflictCode,
         field: Option<String>,
         reason: String,
     },
@@ -94,15 +95,10 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
 }
 
 impl Error {
-    /// A conflict named by its code; the code is still carried by its spelling, which the
-    /// canvas form reads, until every store names it by `ConflictCode`.
-    pub fn conflict(
-        code: impl Into<&'static str>,
-        field: Option<&str>,
-        reason: impl Into<String>,
-    ) -> Self {
+    /// A conflict named by its code, with the field it concerns, if one.
+    pub fn conflict(code: ConflictCode, field: Option<&str>, reason: impl Into<String>) -> Self {
         Self::Conflict {
-            code: code.into(),
+            code,
             field: field.map(str::to_string),
             reason: reason.into(),
         }

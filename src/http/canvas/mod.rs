@@ -285,17 +285,9 @@ impl From<app::Error> for InviteFailure {
             app::Error::Invalid(errors) | app::Error::Store(store::Error::Invalid(errors)) => {
                 Self::Fields(errors.into_iter().map(|e| (e.field, e.reason)).collect())
             }
-            app::Error::Store(store::Error::Conflict {
-                field,
-                reason,
-                code,
-            }) => Self::Fields(vec![(
-                field.unwrap_or_else(|| match code {
-                    "confidentiality" => "confidentiality_override".into(),
-                    _ => "email".into(),
-                }),
-                reason,
-            )]),
+            app::Error::Store(store::Error::Conflict { field, reason, .. }) => {
+                Self::Fields(vec![(field.unwrap_or_else(|| "email".into()), reason)])
+            }
             app::Error::Forbidden(reason) => {
                 Self::Page(message(StatusCode::FORBIDDEN, "Not allowed", &reason))
             }
