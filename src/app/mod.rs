@@ -32,6 +32,13 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// A rule's refusal reaches the caller as the store's conflicts do: one shape for every 409.
+impl From<crate::domain::conflict::Refusal> for Error {
+    fn from(refusal: crate::domain::conflict::Refusal) -> Self {
+        Self::Store(refusal.into())
+    }
+}
+
 impl Error {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldError::new(field, reason)])

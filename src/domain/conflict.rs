@@ -92,6 +92,27 @@ impl ConflictCode {
     }
 }
 
+/// A valid request refused by a rule in the current state: the code programs read, the field
+/// it concerns (if one) and the reason people read. The domain's rules decide and word these;
+/// the layers above carry them unchanged to the 409 or the form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Refusal {
+    pub code: ConflictCode,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+impl Refusal {
+    pub fn new(code: ConflictCode, field: Option<&str>, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            field: field.map(str::to_string),
+            reason: reason.into(),
+        }
+    }
+}
+
 impl fmt::Display for ConflictCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

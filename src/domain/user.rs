@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::conflict::{ConflictCode, Refusal};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserKind {
@@ -30,6 +32,35 @@ impl UserKind {
     pub fn is_firm_side(self) -> bool {
         !matches!(self, Self::Client)
     }
+}
+
+/// Staff, clients and team accounts share one e-mail space per tenancy: refuses an e-mail
+/// already held by a user of the tenancy, `holder` being that user's kind. A client is named
+/// as such, so inviting the same person twice says who they already are.
+pub fn check_email_free(holder: Option<UserKind>) -> Result<(), Refusal> {
+    let reason = match holder {
+        None => return Ok(()),
+        Some(UserKind::Client) => "a client with this e-mail already exists in this tenancy",
+        Some(_) => "this e-mail is already used by another user of this tenancy",
+    };
+    Err(Refusal::new(
+        ConflictCode::DuplicateEmail,
+        Some("email"),
+        reason,
+    ))
+}
+
+/// A staff user's or team account's mobile receives their sign-in codes, so no two of them
+/// share one in a tenancy (clients may: a family often does).
+pub fn check_firm_mobile_free(taken: bool) -> Result<(), Refusal> {
+    if taken {
+        return Err(Refusal::new(
+            ConflictCode::DuplicateMobile,
+            Some("mobile"),
+            "this mobile number is already used by another staff user or team account of this tenancy",
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -119,6 +150,22 @@ pub fn check_change_of(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_email_is_refused_once_any_user_of_the_tenancy_holds_it() {
+        assert_eq!(check_email_free(None), Ok(()));
+        let by_client = check_email_free(Some(UserKind::Client)).unwrap_err();
+        assert_eq!(by_client.code, ConflictCode::DuplicateEmail);
+        assert_eq!(
+            by_client.reason,
+            "a client with this e-mail already exists in this tenancy"
+        );
+        let by_staff = check_email_free(Some(UserKind::Staff)).unwrap_err();
+        assert_eq!(
+            by_staff.reason,
+            "this e-mail is already used by another user of this tenancy"
+        );
+    }
 
     #[test]
     fn only_administrators_manage_users() {

@@ -54,7 +54,7 @@ pub use crate::domain::org_link::{
 use crate::clock::{Clock, to_millis};
 use crate::config::DatabaseConfig;
 use crate::domain::FieldError;
-use crate::domain::conflict::ConflictCode;
+use crate::domain::conflict::{ConflictCode, Refusal};
 
 /// What a store operation can refuse or fail with. The HTTP layer maps each to one status.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +106,18 @@ impl Error {
 
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldError::new(field, reason)])
+    }
+}
+
+/// A rule's refusal, decided and worded by the domain, as the store passes it on when the rule
+/// is checked under its locks.
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        Self::Conflict {
+            code: refusal.code,
+            field: refusal.field,
+            reason: refusal.reason,
+        }
     }
 }
 
