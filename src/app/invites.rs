@@ -11,17 +11,16 @@ use super::{Error, Result};
 use crate::crm::record::RecordKind;
 use crate::domain::FieldError;
 use crate::domain::client_status::ClientStatus;
+use crate::domain::conflict::Refusal;
 use crate::domain::coverage;
 use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
 use crate::domain::org_link::{AutoInvite, InboxState};
 use crate::domain::tenancy::{GroupModel, MobilePolicy, group_name_for};
+use crate::domain::user;
 use crate::domain::values::{E164Phone, SalesforceId};
-use crate::store::clients::{NewClient, illegal, insert_client};
-use crate::store::groups::{
-    add_firm_members, group_facts, insert_group, insert_member, rule_error,
-};
+use crate::store::clients::{NewClient, insert_client};
+use crate::store::groups::{add_firm_members, group_facts, insert_group, insert_member};
 use crate::store::inbox::{claim_newest, finish};
-use crate::store::users::email_taken;
 use crate::store::{
     self, ActingStaff, ClaimedChange, Client, OrgLink, RecordDetails, RecordRef, RecordValue,
     Store, is_unique_violation,
@@ -330,9 +329,7 @@ async fn invite_in(
             });
         }
     }
-    if let Some(by) = opening.email_taken_by {
-        return Err(email_taken(by).into());
-    }
+    user::check_email_free(opening.email_taken_by)?;
     let kind = model.group_kind();
     let field = match model {
         GroupModel::ContactGroups => "contact_groups",
@@ -385,11 +382,11 @@ async fn invite_in(
         field
     };
     coverage::check_client_groups(model, &facts, invite.confidentiality_override)
-        .map_err(|v| rule_error(v, rule_field))?;
+        .map_err(|v| v.refusal(rule_field))?;
 
     let id = Uuid::now_v7();
     let status = if options.send {
-        ClientStatus::send(ClientStatus::Draft).map_err(illegal)?
+        ClientStatus::send(ClientStatus::Draft).map_err(Refusal::from)?
     } else {
         ClientStatus::Draft
     };

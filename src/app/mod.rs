@@ -3,11 +3,13 @@
 //! only run SQL. `http` and `jobs` call these; `crm` and `mail` are adapters they use.
 
 pub mod clients;
+pub mod intake;
 pub mod invite_context;
 pub mod invites;
 pub mod org_links;
 pub mod records;
 pub mod salesforce;
+pub mod staff;
 
 use crate::domain::FieldError;
 use crate::store;
@@ -29,6 +31,13 @@ pub enum Error {
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
         Self::Store(store::Error::Database(error))
+    }
+}
+
+/// A rule's refusal reaches the caller as the store's conflicts do: one shape for every 409.
+impl From<crate::domain::conflict::Refusal> for Error {
+    fn from(refusal: crate::domain::conflict::Refusal) -> Self {
+        Self::Store(refusal.into())
     }
 }
 

@@ -12,10 +12,11 @@ use crate::domain::client_status::ClientStatus;
 use crate::domain::invite::parse_mobile;
 use crate::domain::org_link::InboxState;
 use crate::domain::tenancy::MobilePolicy;
+use crate::domain::user;
 use crate::domain::values::{E164Phone, Email, PersonName, PhoneRegion, Title};
 use crate::store::clients::ClientDetails;
 use crate::store::inbox::{claim_newest, fail_in, finish, linked_clients, unlink_record};
-use crate::store::users::check_unique_contact;
+use crate::store::users::email_holder;
 use crate::store::{
     self, ClaimedChange, RecordDetails, RecordEffect, RecordValue, Store, lock_tenancy,
 };
@@ -211,7 +212,7 @@ async fn follow_record(
         if before.status == ClientStatus::Active {
             notes.push("e-mail not changed: an active client's e-mail is their sign-in");
         } else {
-            check_unique_contact(tx, tenancy, Some(email), None, Some(client)).await?;
+            user::check_email_free(email_holder(tx, tenancy, email, Some(client)).await?)?;
             after.email = email.as_str().to_string();
             email_changed = true;
             changed.push("email");

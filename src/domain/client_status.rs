@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::conflict::{ConflictCode, Refusal};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientStatus {
@@ -28,6 +30,16 @@ pub enum ClientStatus {
 pub struct IllegalTransition {
     pub from: ClientStatus,
     pub action: &'static str,
+}
+
+impl From<IllegalTransition> for Refusal {
+    fn from(illegal: IllegalTransition) -> Self {
+        Self::new(
+            ConflictCode::IllegalTransition,
+            Some("status"),
+            illegal.to_string(),
+        )
+    }
 }
 
 /// A move of the state machine, e.g. `ClientStatus::send`.
@@ -121,6 +133,19 @@ impl ClientStatus {
         }
     }
 
+    /// An active client's e-mail is their sign-in: only the messenger changes it, so a change
+    /// made here is refused.
+    pub fn check_email_change(self) -> Result<(), Refusal> {
+        if self == Self::Active {
+            return Err(Refusal::new(
+                ConflictCode::ActiveClientEmail,
+                Some("email"),
+                "an active client's e-mail is their sign-in; they change it in the messenger",
+            ));
+        }
+        Ok(())
+    }
+
     /// Clients in these statuses must stay covered by a group or team with active staff;
     /// a declined or revoked client has no one to talk to and needs no cover.
     pub fn needs_coverage(self) -> bool {
@@ -188,6 +213,26 @@ mod tests {
         }
         for from in [Draft, Invited, Expired] {
             assert_eq!(from.revoke(), Ok(Revoked));
+        }
+    }
+
+    #[test]
+    fn an_illegal_move_is_refused_on_the_status_field() {
+        let refusal = Refusal::from(Active.revoke().unwrap_err());
+        assert_eq!(refusal.code, ConflictCode::IllegalTransition);
+        assert_eq!(refusal.field.as_deref(), Some("status"));
+        assert_eq!(
+            refusal.reason,
+            "cannot revoke the invitation of a client whose status is active"
+        );
+    }
+
+    #[test]
+    fn only_an_active_clients_email_is_kept_from_change() {
+        let refused = Active.check_email_change().unwrap_err();
+        assert_eq!(refused.code, ConflictCode::ActiveClientEmail);
+        for status in [Draft, Invited, Expired, Declined, Revoked] {
+            assert_eq!(status.check_email_change(), Ok(()));
         }
     }
 

@@ -9,6 +9,7 @@
 //! client could show unrelated clients to each other; it needs an explicit override by someone
 //! who knows the clients share the relationship (a husband and wife, say).
 
+use super::conflict::{ConflictCode, Refusal};
 use super::tenancy::GroupModel;
 
 /// What the rules need to know of one chosen group or team.
@@ -32,6 +33,47 @@ pub enum GroupRuleViolation {
         "the contact group already holds {clients} client(s) of another relationship; everyone in a contact group sees everyone else, so adding this client needs an explicit confidentiality override"
     )]
     MixesRelationships { clients: u64 },
+}
+
+impl GroupRuleViolation {
+    /// The refusal, on the request's `field` for coverage; the override for confidentiality.
+    pub fn refusal(self, field: &str) -> Refusal {
+        let (code, field) = match self {
+            Self::NoGroupChosen(_) | Self::NotCovered(_) => (ConflictCode::ClientNotCovered, field),
+            Self::MixesRelationships { .. } => (
+                ConflictCode::ConfidentialityOverrideRequired,
+                "confidentiality_override",
+            ),
+        };
+        Refusal::new(code, Some(field), self.to_string())
+    }
+}
+
+/// How many uncovered clients a refusal names; a longer list is cut with "and others".
+pub const UNCOVERED_NAMED: usize = 5;
+
+/// Refuses a change of groups, teams or staff that would leave clients who need cover with no
+/// active staff user in any of their groups or teams. `uncovered` names those clients: up to
+/// `UNCOVERED_NAMED` of them, and one more when there are others.
+pub fn check_still_covered(uncovered: &[String]) -> Result<(), Refusal> {
+    if uncovered.is_empty() {
+        return Ok(());
+    }
+    let more = if uncovered.len() > UNCOVERED_NAMED {
+        " and others"
+    } else {
+        ""
+    };
+    let named = &uncovered[..uncovered.len().min(UNCOVERED_NAMED)];
+    Err(Refusal::new(
+        ConflictCode::ClientNotCovered,
+        None,
+        format!(
+            "this would leave clients with no active staff user in any of their groups or teams ({}{more}); \
+             first give them another group or team with an active staff user",
+            named.join(", ")
+        ),
+    ))
 }
 
 /// Checks the groups a client is about to be placed in.
@@ -102,6 +144,31 @@ mod tests {
             Err(GroupRuleViolation::MixesRelationships { clients: 2 })
         );
         assert!(check_client_groups(ContactGroups, &groups, true).is_ok());
+    }
+
+    #[test]
+    fn a_change_that_leaves_clients_uncovered_names_the_first_five() {
+        assert_eq!(check_still_covered(&[]), Ok(()));
+        let names: Vec<String> = (1..=6).map(|i| format!("Client {i}")).collect();
+        let refusal = check_still_covered(&names).unwrap_err();
+        assert_eq!(refusal.code, ConflictCode::ClientNotCovered);
+        assert!(
+            refusal
+                .reason
+                .contains("(Client 1, Client 2, Client 3, Client 4, Client 5 and others)")
+        );
+        let two = check_still_covered(&names[..2]).unwrap_err();
+        assert!(two.reason.contains("(Client 1, Client 2);"));
+    }
+
+    #[test]
+    fn a_broken_group_rule_names_its_field() {
+        let refusal = GroupRuleViolation::NotCovered("client team").refusal("client_teams");
+        assert_eq!(refusal.code, ConflictCode::ClientNotCovered);
+        assert_eq!(refusal.field.as_deref(), Some("client_teams"));
+        let mixed = GroupRuleViolation::MixesRelationships { clients: 1 }.refusal("contact_groups");
+        assert_eq!(mixed.code, ConflictCode::ConfidentialityOverrideRequired);
+        assert_eq!(mixed.field.as_deref(), Some("confidentiality_override"));
     }
 
     #[test]

@@ -52,6 +52,17 @@ impl FieldErrors {
         }
     }
 
+    /// Parses a field the request may leave out: absent stays `None`, and a value that does
+    /// not parse is recorded.
+    pub fn optional<T>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        raw.and_then(|raw| self.take(field, parse(raw)))
+    }
+
     pub fn push(&mut self, field: impl Into<String>, reason: impl Into<String>) {
         self.0.push(FieldError::new(field, reason));
     }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::conflict::{ConflictCode, Refusal};
+
 /// How a tenancy connects clients to staff. A tenancy uses one model at a time; the move from
 /// contact groups to client teams is one-way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -33,6 +35,22 @@ impl GroupModel {
             Self::ContactGroups => GroupKind::ContactGroup,
             Self::ClientTeams => GroupKind::ClientTeam,
         }
+    }
+
+    /// Refuses groups of the kind the tenancy does not use.
+    pub fn check_kind(self, kind: GroupKind) -> Result<(), Refusal> {
+        if self.group_kind() == kind {
+            return Ok(());
+        }
+        Err(Refusal::new(
+            ConflictCode::WrongGroupModel,
+            None,
+            format!(
+                "this tenancy uses {}s, not {}s",
+                self.group_kind().noun(),
+                kind.noun()
+            ),
+        ))
     }
 }
 

@@ -196,6 +196,39 @@ impl SalesforceId {
     pub fn short(&self) -> &str {
         &self.0[..15]
     }
+
+    /// The id of a Salesforce user (`005…`), which staff users are mapped to.
+    pub fn parse_user(raw: &str) -> Result<Self, String> {
+        Self::parse(raw).and_then(|id| {
+            if id.as_str().starts_with("005") {
+                Ok(id)
+            } else {
+                Err("is not a Salesforce user id (005…)".into())
+            }
+        })
+    }
+}
+
+/// A Salesforce username: shaped like an e-mail address (it need not be one that receives
+/// mail), at most 80 characters, on one line; trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesforceUsername(String);
+string_value!(SalesforceUsername);
+
+impl SalesforceUsername {
+    pub const MAX: usize = 80;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim();
+        if value.is_empty() || value.len() > Self::MAX || !value.contains('@') {
+            return Err(
+                "must be a Salesforce username, like an e-mail address, at most 80 characters"
+                    .into(),
+            );
+        }
+        text::check_line(value)?;
+        Ok(Self(value.to_string()))
+    }
 }
 
 /// Salesforce's case-safe suffix: for each block of five characters, a bit per upper-case

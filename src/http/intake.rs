@@ -1,8 +1,8 @@
 //! What Salesforce calls with record changes: the Outbound Message endpoint
 //! (`POST /salesforce/outbound/{org_link_id}/{token}`, SOAP) and the JSON webhook endpoint
-//! (`POST /webhooks/salesforce/{org_link_id}`, Standard Webhooks signatures). Each answer
-//! costs one parse and one insert; the inbox worker does the rest. A refusal stores nothing
-//! and repeats no secret.
+//! (`POST /webhooks/salesforce/{org_link_id}`, Standard Webhooks signatures). `app::intake`
+//! takes each delivery (one parse, one insert); here its outcome becomes Salesforce's answer: the
+//! SOAP Ack or fault, the webhook's count or problem.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -11,19 +11,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
-use subtle::ConstantTimeEq;
-use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiError, Problem};
 use super::extract::parse_json_object;
-use crate::crm::inbox::{from_notification, from_webhook};
+use crate::app::intake::{self, OutboundRefusal, Signed, Unread, WebhookRefusal};
 use crate::crm::outbound;
 use crate::crm::webhook::{self, WebhookBody};
-use crate::domain::FieldErrors;
-use crate::domain::values::SalesforceId;
-use crate::secrets::digest;
-use crate::store::{ChangeSource, IntakeLink};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -44,36 +38,18 @@ fn soap_fault(status: StatusCode, reason: &str) -> Response {
     soap(status, outbound::fault(status.is_client_error(), reason))
 }
 
-enum BodyError {
-    TooLarge,
-    Unreadable,
-}
-
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+/// Reads a delivery's body, up to `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Unread> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(err) = source {
             if err.is::<http_body_util::LengthLimitError>() {
-                return BodyError::TooLarge;
+                return Unread::TooLarge;
             }
             source = err.source();
         }
-        BodyError::Unreadable
+        Unread::Unreadable
     })
-}
-
-/// The link behind an endpoint, or `None` for an unknown link; a store failure is `Err`.
-async fn intake_link(state: &AppState, raw: &str) -> Result<Option<(Uuid, IntakeLink)>, ()> {
-    let Ok(id) = Uuid::parse_str(raw) else {
-        return Ok(None);
-    };
-    match state.store.intake_link(id).await {
-        Ok(found) => Ok(found.map(|l| (id, l))),
-        Err(error) => {
-            tracing::error!(error = %error, "reading an org link for intake failed");
-            Err(())
-        }
-    }
 }
 
 /// An Outbound Message: stored whole, then acknowledged; any refusal is a SOAP fault with a
@@ -83,86 +59,30 @@ async fn outbound(
     Path((link, token)): Path<(String, String)>,
     body: Body,
 ) -> Response {
-    // An unknown link and a wrong token get the same answer.
-    let unknown = || {
-        soap_fault(
-            StatusCode::NOT_FOUND,
-            "unknown endpoint: copy the Outbound Message URL from Liaison again",
-        )
-    };
-    let (id, link) = match intake_link(&state, &link).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return unknown(),
-        Err(()) => {
-            return soap_fault(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the message could not be stored now; it will be retried",
-            );
-        }
-    };
-    let Some(expected) = &link.outbound_token_hash else {
-        return unknown();
-    };
-    if !bool::from(digest(&token).as_bytes().ct_eq(expected.as_bytes())) {
-        return unknown();
-    }
-    let bytes = match read_body(body, outbound::MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge) => {
-            return soap_fault(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!(
-                    "the message is larger than {} bytes",
-                    outbound::MAX_BODY_BYTES
-                ),
-            );
-        }
-        Err(BodyError::Unreadable) => {
-            return soap_fault(StatusCode::BAD_REQUEST, "the body could not be read");
-        }
-    };
-    let message = match outbound::parse(&bytes) {
-        Ok(message) => message,
-        Err(error) => return soap_fault(StatusCode::BAD_REQUEST, &error.to_string()),
-    };
-    let org_matches =
-        SalesforceId::parse(&link.org_id).is_ok_and(|org| org == message.organization_id);
-    if !org_matches {
-        return soap_fault(
-            StatusCode::BAD_REQUEST,
-            "OrganizationId is not the org linked to this endpoint",
-        );
-    }
-    let mut changes = Vec::with_capacity(message.notifications.len());
-    for (i, notification) in message.notifications.iter().enumerate() {
-        match from_notification(notification) {
-            Ok(change) => changes.push(change),
-            Err(reason) => {
-                return soap_fault(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Notification[{i}]: {reason}"),
-                );
-            }
-        }
-    }
-    match state
-        .store
-        .receive_changes(id, ChangeSource::OutboundMessage, &changes)
-        .await
-    {
+    let body = read_body(body, outbound::MAX_BODY_BYTES);
+    match intake::take_outbound_message(&state.store, &link, &token, body).await {
         Ok(stored) => {
-            if stored > 0 {
-                state.wake_workers.notify_one();
-            }
+            wake_if_stored(&state, stored);
             soap(StatusCode::OK, outbound::ACK.to_string())
         }
-        Err(error) => {
-            tracing::error!(error = %error, org_link = %id, "storing an Outbound Message failed");
-            soap_fault(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the message could not be stored now; it will be retried",
-            )
+        Err(refusal) => {
+            let status = match refusal {
+                OutboundRefusal::UnknownEndpoint => StatusCode::NOT_FOUND,
+                OutboundRefusal::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                OutboundRefusal::Unreadable | OutboundRefusal::Malformed(_) => {
+                    StatusCode::BAD_REQUEST
+                }
+                OutboundRefusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            soap_fault(status, &refusal.to_string())
         }
+    }
+}
+
+/// Changes stored now are due at once: the inbox worker need not wait for its next round.
+fn wake_if_stored(state: &AppState, stored: u64) {
+    if stored > 0 {
+        state.wake_workers.notify_one();
     }
 }
 
@@ -200,82 +120,41 @@ async fn webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (id, link) = match intake_link(&state, &link).await {
-        Ok(Some(found)) => found,
-        Ok(None) => return ApiError::NotFound("webhook endpoint").into_response(),
-        Err(()) => return ApiError::Unavailable.into_response(),
-    };
-    let Some(sealed) = &link.webhook_secret_sealed else {
-        return ApiError::NotFound("webhook endpoint").into_response();
-    };
-    let secret = match state.crm.open_sealed(id, "webhook_secret", sealed) {
-        Ok(secret) => secret,
-        Err(error) => {
-            return ApiError::Internal(anyhow::anyhow!(error.to_string())).into_response();
-        }
-    };
-    let bytes = match read_body(body, webhook::MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(BodyError::TooLarge) => return ApiError::PayloadTooLarge.into_response(),
-        Err(BodyError::Unreadable) => {
-            return ApiError::bad_request("body", "could not be read").into_response();
-        }
-    };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let webhook_id = header("webhook-id");
-    let now = state.store.clock().now().unix_timestamp();
-    if let Err(error) = webhook::verify(
-        &secret,
-        webhook_id,
-        header("webhook-timestamp"),
-        header("webhook-signature"),
-        &bytes,
-        now,
-    ) {
-        return bad_signature(error.to_string());
-    }
-    let webhook_id = webhook_id.unwrap_or_default();
-    let parsed: WebhookBody = match parse_json_object(&bytes) {
-        Ok(parsed) => parsed,
-        Err(error) => return error.into_response(),
+    let signed = Signed {
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
     };
-    let mut errors = FieldErrors::new();
-    if parsed.records.is_empty() || parsed.records.len() > webhook::MAX_RECORDS {
-        errors.push(
-            "records",
-            format!("must hold 1 to {} records", webhook::MAX_RECORDS),
-        );
-    }
-    let mut changes = Vec::with_capacity(parsed.records.len());
-    for (i, record) in parsed.records.iter().enumerate() {
-        match from_webhook(webhook_id, i, record) {
-            Ok(change) => changes.push(change),
-            Err((field, reason)) => errors.push(format!("records[{i}].{field}"), reason),
-        }
-    }
-    if let Err(errors) = errors.finish() {
-        return ApiError::Invalid(errors).into_response();
-    }
-    match state
-        .store
-        .receive_changes(id, ChangeSource::Webhook, &changes)
-        .await
-    {
-        Ok(stored) => {
-            if stored > 0 {
-                state.wake_workers.notify_one();
-            }
-            let received = changes.len();
+    let body = read_body(body, webhook::MAX_BODY_BYTES);
+    let parse = parse_json_object::<WebhookBody>;
+    match intake::take_webhook(&state.store, &state.crm, &link, signed, body, parse).await {
+        Ok(taken) => {
+            wake_if_stored(&state, taken.stored);
             axum::Json(Received {
-                received,
-                stored,
-                duplicates: received as u64 - stored,
+                received: taken.received,
+                stored: taken.stored,
+                duplicates: taken.received as u64 - taken.stored,
             })
             .into_response()
         }
-        Err(error) => {
-            tracing::error!(error = %error, org_link = %id, "storing a webhook failed");
-            ApiError::Unavailable.into_response()
-        }
+        Err(refusal) => webhook_refusal(refusal),
     }
+}
+
+/// A refused webhook's answer: a problem, the signature's with its own code.
+fn webhook_refusal(refusal: WebhookRefusal<ApiError>) -> Response {
+    match refusal {
+        WebhookRefusal::UnknownEndpoint => ApiError::NotFound("webhook endpoint"),
+        WebhookRefusal::Unavailable => ApiError::Unavailable,
+        WebhookRefusal::Unsealed(error) => ApiError::Internal(anyhow::anyhow!(error.to_string())),
+        WebhookRefusal::Body(Unread::TooLarge) => ApiError::PayloadTooLarge,
+        WebhookRefusal::Body(Unread::Unreadable) => {
+            ApiError::bad_request("body", "could not be read")
+        }
+        WebhookRefusal::Signature(error) => return bad_signature(error.to_string()),
+        WebhookRefusal::Unparsed(error) => error,
+        WebhookRefusal::Invalid(errors) => ApiError::Invalid(errors),
+    }
+    .into_response()
 }

@@ -11,7 +11,8 @@ use super::users::{USER_COLUMNS, check_unique_contact, prefixed};
 use super::{
     Backend, Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows,
 };
-use crate::domain::client_status::{ClientStatus, IllegalTransition, Transition};
+use crate::domain::client_status::{ClientStatus, Transition};
+use crate::domain::conflict::{ConflictCode, Refusal};
 use crate::domain::invite::{Invite, parse_mobile};
 use crate::domain::tenancy::{GroupModel, MobilePolicy};
 use crate::domain::user::UserKind;
@@ -147,10 +148,6 @@ async fn insert_event(
     .execute(conn)
     .await?;
     Ok(())
-}
-
-pub(crate) fn illegal(e: IllegalTransition) -> Error {
-    Error::conflict("illegal-transition", Some("status"), e.to_string())
 }
 
 /// A client's details as they are to be stored.
@@ -433,12 +430,8 @@ impl Store {
             None => None,
         };
         if let Some(email) = &update.email {
-            if before.status == ClientStatus::Active && email.key() != before.email.to_lowercase() {
-                return Err(Error::conflict(
-                    "active-client-email",
-                    Some("email"),
-                    "an active client's e-mail is their sign-in; they change it in the messenger",
-                ));
+            if email.key() != before.email.to_lowercase() {
+                before.status.check_email_change()?;
             }
             check_unique_contact(&mut tx, tenancy, Some(email), None, Some(id)).await?;
         }
@@ -508,12 +501,12 @@ impl Store {
         let before = self.client_in(tx, tenancy, id).await?;
         if reenters_cover(before.status) && !tenancy_locked {
             return Err(Error::conflict(
-                "changed-meanwhile",
+                ConflictCode::ChangedMeanwhile,
                 Some("status"),
                 "the client's status changed while this request ran; try again",
             ));
         }
-        let next = transition(before.status).map_err(illegal)?;
+        let next = transition(before.status).map_err(Refusal::from)?;
         let now = self.now();
         sqlx::query(
             "UPDATE users SET status = $3, updated_at = $4 WHERE tenancy_id = $1 AND id = $2",

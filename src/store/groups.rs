@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
 use crate::domain::client_status::ClientStatus;
 use crate::domain::conflict::ConflictCode;
-use crate::domain::coverage::{self, GroupFacts, GroupRuleViolation};
+use crate::domain::coverage::{self, GroupFacts};
 use crate::domain::tenancy::{GroupKind, GroupModel};
 use crate::domain::user::UserKind;
 use crate::domain::values::DisplayName;
@@ -121,17 +121,7 @@ async fn require_kind(
     kind: GroupKind,
 ) -> Result<GroupModel> {
     let model = tenancy_model(conn, tenancy).await?;
-    if model.group_kind() != kind {
-        return Err(Error::conflict(
-            ConflictCode::WrongGroupModel,
-            None,
-            format!(
-                "this tenancy uses {}, not {}s",
-                model.group_kind().noun().to_string() + "s",
-                kind.noun()
-            ),
-        ));
-    }
+    model.check_kind(kind)?;
     Ok(model)
 }
 
@@ -179,30 +169,25 @@ pub(crate) async fn group_facts(
     Ok(facts)
 }
 
-/// Maps a broken group rule to a refusal naming the request field.
-pub(crate) fn rule_error(violation: GroupRuleViolation, field: &str) -> Error {
-    let code = match violation {
-        GroupRuleViolation::NoGroupChosen(_) | GroupRuleViolation::NotCovered(_) => {
-            ConflictCode::ClientNotCovered
-        }
-        GroupRuleViolation::MixesRelationships { .. } => {
-            ConflictCode::ConfidentialityOverrideRequired
-        }
-    };
-    let field = match violation {
-        GroupRuleViolation::MixesRelationships { .. } => "confidentiality_override",
-        _ => field,
-    };
-    Error::conflict(code, Some(field), violation.to_string())
-}
-
 /// Checks, inside the transaction that just changed memberships, that none of `clients` is
-/// left without an active staff user in any of their groups or teams.
+/// left without an active staff user in any of their groups or teams: the store finds who
+/// would be, the domain's coverage rule decides.
 pub(super) async fn ensure_clients_covered(
     conn: &mut AnyConnection,
     tenancy: Uuid,
     clients: &[Uuid],
 ) -> Result<()> {
+    let uncovered = uncovered_clients(conn, tenancy, clients).await?;
+    Ok(coverage::check_still_covered(&uncovered)?)
+}
+
+/// The names of those of `clients` who need cover and have no active staff user in any of
+/// their groups or teams: as many as a refusal names, and one more if there are others.
+async fn uncovered_clients(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    clients: &[Uuid],
+) -> Result<Vec<String>> {
     let mut uncovered = Vec::new();
     for chunk in clients.chunks(500) {
         let placeholders = (0..chunk.len())
@@ -216,7 +201,8 @@ pub(super) async fn ensure_clients_covered(
                AND NOT EXISTS (SELECT 1 FROM group_members cm \
                    JOIN group_members sm ON sm.group_id = cm.group_id \
                    WHERE cm.user_id = c.id AND sm.member_kind = 'staff' AND sm.member_active = 1) \
-             ORDER BY c.id LIMIT 6",
+             ORDER BY c.id LIMIT {limit}",
+            limit = coverage::UNCOVERED_NAMED + 1,
             statuses = statuses_needing_coverage()
         );
         let mut query = sqlx::query(&sql).bind(tenancy.to_string());
@@ -230,28 +216,11 @@ pub(super) async fn ensure_clients_covered(
                 rows::text(&row, "last_name")?
             ));
         }
-        if uncovered.len() > 5 {
+        if uncovered.len() > coverage::UNCOVERED_NAMED {
             break;
         }
     }
-    if uncovered.is_empty() {
-        return Ok(());
-    }
-    let more = if uncovered.len() > 5 {
-        " and others"
-    } else {
-        ""
-    };
-    uncovered.truncate(5);
-    Err(Error::conflict(
-        ConflictCode::ClientNotCovered,
-        None,
-        format!(
-            "this would leave clients with no active staff user in any of their groups or teams ({}{more}); \
-             first give them another group or team with an active staff user",
-            uncovered.join(", ")
-        ),
-    ))
+    Ok(uncovered)
 }
 
 async fn clients_of_groups(
@@ -586,7 +555,7 @@ impl Store {
             let facts =
                 group_facts(&mut tx, tenancy, kind, &[group_id], Some(user), "group").await?;
             coverage::check_confidentiality(model, &facts, confidentiality_override)
-                .map_err(|v| rule_error(v, "confidentiality_override"))?;
+                .map_err(|v| v.refusal("confidentiality_override"))?;
         }
         insert_member(&mut tx, tenancy, group_id, user, self.now()).await?;
         let added = self.member_in(&mut tx, tenancy, group_id, user).await?;

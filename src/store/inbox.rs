@@ -634,7 +634,7 @@ impl Store {
         let found = item(&row)?;
         if !moved {
             return Err(Error::conflict(
-                "inbox-item-not-failed",
+                crate::domain::conflict::ConflictCode::InboxItemNotFailed,
                 Some("state"),
                 format!(
                     "only a failed or dismissed item can be replayed or dismissed; this one is {}",

@@ -54,6 +54,7 @@ pub use crate::domain::org_link::{
 use crate::clock::{Clock, to_millis};
 use crate::config::DatabaseConfig;
 use crate::domain::FieldError;
+use crate::domain::conflict::{ConflictCode, Refusal};
 
 /// What a store operation can refuse or fail with. The HTTP layer maps each to one status.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +68,7 @@ pub enum Error {
     /// The request is valid but breaks a rule in the current state.
     #[error("{reason}")]
     Conflict {
-        code: &'static str,
+        code: ConflictCode,
         field: Option<String>,
         reason: String,
     },
@@ -94,15 +95,10 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
 }
 
 impl Error {
-    /// A conflict named by its code; the code is still carried by its spelling, which the
-    /// canvas form reads, until every store names it by `ConflictCode`.
-    pub fn conflict(
-        code: impl Into<&'static str>,
-        field: Option<&str>,
-        reason: impl Into<String>,
-    ) -> Self {
+    /// A conflict named by its code, with the field it concerns, if one.
+    pub fn conflict(code: ConflictCode, field: Option<&str>, reason: impl Into<String>) -> Self {
         Self::Conflict {
-            code: code.into(),
+            code,
             field: field.map(str::to_string),
             reason: reason.into(),
         }
@@ -110,6 +106,18 @@ impl Error {
 
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldError::new(field, reason)])
+    }
+}
+
+/// A rule's refusal, decided and worded by the domain, as the store passes it on when the rule
+/// is checked under its locks.
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        Self::Conflict {
+            code: refusal.code,
+            field: refusal.field,
+            reason: refusal.reason,
+        }
     }
 }
 

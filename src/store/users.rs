@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, contains_pattern, lock_tenancy, rows};
 use crate::domain::conflict::ConflictCode;
-use crate::domain::user::{StaffRole, UserKind};
+use crate::domain::user::{self, StaffRole, UserKind};
 use crate::domain::values::{DisplayName, E164Phone, Email, PersonName, SalesforceId, Title};
 
 #[derive(Debug, Clone)]
@@ -166,17 +166,9 @@ fn team_account(row: &AnyRow) -> sqlx::Result<TeamAccount> {
     })
 }
 
-/// Refuses an e-mail or (firm-side) mobile already held by another user of the tenancy. Run
-/// under the tenancy lock, so the answer holds until the transaction commits.
-/// The refusal of an e-mail that a user of this kind already has in the tenancy.
-pub(crate) fn email_taken(by: UserKind) -> Error {
-    let reason = match by {
-        UserKind::Client => "a client with this e-mail already exists in this tenancy",
-        _ => "this e-mail is already used by another user of this tenancy",
-    };
-    Error::conflict(ConflictCode::DuplicateEmail, Some("email"), reason)
-}
-
+/// Refuses an e-mail or (firm-side) mobile already held by another user of the tenancy, by
+/// the domain's rules, from who holds them now. Run under the tenancy lock, so the answer holds
+/// until the transaction commits.
 pub(crate) async fn check_unique_contact(
     conn: &mut AnyConnection,
     tenancy: Uuid,
@@ -184,38 +176,50 @@ pub(crate) async fn check_unique_contact(
     firm_mobile: Option<&E164Phone>,
     except: Option<Uuid>,
 ) -> Result<()> {
-    let except = except.map(|id| id.to_string()).unwrap_or_default();
     if let Some(email) = email {
-        let taken = sqlx::query(
-            "SELECT kind FROM users WHERE tenancy_id = $1 AND email_key = $2 AND id <> $3",
-        )
-        .bind(tenancy.to_string())
-        .bind(email.key())
-        .bind(&except)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(row) = taken {
-            return Err(email_taken(rows::parsed(&row, "kind", UserKind::parse)?));
-        }
+        user::check_email_free(email_holder(conn, tenancy, email, except).await?)?;
     }
     if let Some(mobile) = firm_mobile {
-        let taken = sqlx::query(
-            "SELECT 1 FROM users WHERE tenancy_id = $1 AND mobile = $2 AND kind <> 'client' AND id <> $3",
-        )
-        .bind(tenancy.to_string())
-        .bind(mobile.as_str().to_string())
-        .bind(&except)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if taken.is_some() {
-            return Err(Error::conflict(
-                ConflictCode::DuplicateMobile,
-                Some("mobile"),
-                "this mobile number is already used by another staff user or team account of this tenancy",
-            ));
-        }
+        user::check_firm_mobile_free(firm_mobile_taken(conn, tenancy, mobile, except).await?)?;
     }
     Ok(())
+}
+
+/// The kind of the tenancy's user (other than `except`) whose e-mail is `email`, if any.
+pub(crate) async fn email_holder(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    email: &Email,
+    except: Option<Uuid>,
+) -> Result<Option<UserKind>> {
+    let holder =
+        sqlx::query("SELECT kind FROM users WHERE tenancy_id = $1 AND email_key = $2 AND id <> $3")
+            .bind(tenancy.to_string())
+            .bind(email.key())
+            .bind(except.map(|id| id.to_string()).unwrap_or_default())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(holder
+        .map(|row| rows::parsed(&row, "kind", UserKind::parse))
+        .transpose()?)
+}
+
+/// Whether a staff user or team account of the tenancy (other than `except`) has `mobile`.
+async fn firm_mobile_taken(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    mobile: &E164Phone,
+    except: Option<Uuid>,
+) -> Result<bool> {
+    let taken = sqlx::query(
+        "SELECT 1 FROM users WHERE tenancy_id = $1 AND mobile = $2 AND kind <> 'client' AND id <> $3",
+    )
+    .bind(tenancy.to_string())
+    .bind(mobile.as_str().to_string())
+    .bind(except.map(|id| id.to_string()).unwrap_or_default())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(taken.is_some())
 }
 
 /// A kind of user read whole from its row of `users`: staff users and team accounts are

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::wire::{self, Client, ClientEvent, Page};
 use super::{PageQuery, invalid, optional, optional_names};
-use crate::app::invites;
+use crate::app::{clients, invites};
 use crate::domain::FieldErrors;
 use crate::domain::client_status::{ClientStatus, Transition};
 use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
@@ -157,37 +157,12 @@ async fn link_crm_record(
 ) -> ApiResult<StatusCode> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    let mut errors = FieldErrors::new();
-    let prefix = match body.sobject.as_str() {
-        "Contact" => Some("003"),
-        "Account" => Some("001"),
-        _ => {
-            errors.push("sobject", "must be Contact or Account");
-            None
-        }
+    let record = clients::RecordInput {
+        org_link: body.org_link_id,
+        sobject: body.sobject,
+        record_id: body.record_id,
     };
-    let record = errors.take(
-        "record_id",
-        crate::domain::values::SalesforceId::parse(&body.record_id).and_then(|id| match prefix {
-            Some(p) if !id.as_str().starts_with(p) => Err(format!(
-                "is not a {} id (they start with {p})",
-                body.sobject
-            )),
-            _ => Ok(id),
-        }),
-    );
-    errors.finish().map_err(invalid)?;
-    let record = super::parsed(record)?;
-    state
-        .store
-        .link_crm_record(
-            access.tenancy,
-            id,
-            body.org_link_id,
-            &body.sobject,
-            record.as_str(),
-        )
-        .await?;
+    clients::link_record(&state.store, access.tenancy, id, &record).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,17 +6,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::PageQuery;
 use super::wire::{Contact, Page, Staff};
-use super::{PageQuery, invalid, optional, optional_names, parsed};
-use crate::domain::FieldErrors;
-use crate::domain::text;
+use crate::app::staff;
 use crate::domain::user::{StaffRole, UserKind};
-use crate::domain::values::{E164Phone, Email, PersonName, SalesforceId, Title};
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{NewStaff, StaffUpdate};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -44,6 +41,19 @@ pub struct CreateStaff {
     pub role: Option<StaffRole>,
 }
 
+impl From<CreateStaff> for staff::NewStaffInput {
+    fn from(body: CreateStaff) -> Self {
+        Self {
+            first_name: body.first_name,
+            last_name: body.last_name,
+            email: body.email,
+            mobile: body.mobile,
+            title: body.title,
+            role: body.role,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateStaff {
@@ -60,6 +70,19 @@ pub struct UpdateStaff {
     pub active: Option<bool>,
 }
 
+impl From<UpdateStaff> for staff::StaffChange {
+    fn from(body: UpdateStaff) -> Self {
+        Self {
+            first_name: body.first_name,
+            last_name: body.last_name,
+            mobile: body.mobile,
+            title: body.title,
+            role: body.role,
+            active: body.active,
+        }
+    }
+}
+
 /// Add a staff user (administrators).
 #[utoipa::path(post, path = "/tenancies/{tenancy_id}/staff", tag = "staff", params(("tenancy_id" = Uuid, Path)),
     request_body = CreateStaff,
@@ -73,38 +96,8 @@ async fn create_staff(
 ) -> ApiResult<(StatusCode, axum::Json<Staff>)> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    let mut errors = FieldErrors::new();
-    let first_name = errors.take("first_name", PersonName::parse(&body.first_name));
-    let last_name = errors.take("last_name", PersonName::parse(&body.last_name));
-    let email = errors.take("email", Email::parse(&body.email));
-    let mobile = optional(
-        &mut errors,
-        "mobile",
-        body.mobile.as_deref(),
-        E164Phone::parse,
-    );
-    let title = optional(&mut errors, "title", body.title.as_deref(), Title::parse);
-    errors.finish().map_err(invalid)?;
-    let role = body.role.unwrap_or(StaffRole::Staff);
-    if role == StaffRole::SystemAdministrator
-        && !access.role.is_none_or(StaffRole::administers_tenancy)
-    {
-        return Err(ApiError::Forbidden(
-            "only system administrators may appoint system administrators".into(),
-        ));
-    }
-    let new = NewStaff {
-        first_name: parsed(first_name)?,
-        last_name: parsed(last_name)?,
-        email: parsed(email)?,
-        mobile,
-        title,
-        role,
-    };
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(state.store.create_staff(access.tenancy, new).await?.into()),
-    ))
+    let created = staff::create(&state.store, access.tenancy, access.role, body.into()).await?;
+    Ok((StatusCode::CREATED, axum::Json(created.into())))
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/staff", tag = "staff", params(("tenancy_id" = Uuid, Path), PageQuery),
@@ -153,53 +146,9 @@ async fn update_staff(
 ) -> ApiResult<axum::Json<Staff>> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    if body.role == Some(StaffRole::SystemAdministrator)
-        && !access.role.is_none_or(StaffRole::administers_tenancy)
-    {
-        return Err(ApiError::Forbidden(
-            "only system administrators may appoint system administrators".into(),
-        ));
-    }
-    // A system administrator's rights are changed only by a system administrator (or an
-    // operator), so a users administrator cannot demote or lock out the one above them.
-    if !access.role.is_none_or(StaffRole::administers_tenancy)
-        && state.store.staff(access.tenancy, staff_id).await?.role == StaffRole::SystemAdministrator
-        && (body
-            .role
-            .is_some_and(|r| r != StaffRole::SystemAdministrator)
-            || body.active == Some(false))
-    {
-        return Err(ApiError::Forbidden(
-            "only system administrators may demote or deactivate a system administrator".into(),
-        ));
-    }
-    let mut errors = FieldErrors::new();
-    let (first_name, last_name) = optional_names(
-        &mut errors,
-        body.first_name.as_deref(),
-        body.last_name.as_deref(),
-    );
-    let update = StaffUpdate {
-        first_name,
-        last_name,
-        mobile: optional(
-            &mut errors,
-            "mobile",
-            body.mobile.as_deref(),
-            E164Phone::parse,
-        ),
-        title: optional(&mut errors, "title", body.title.as_deref(), Title::parse),
-        role: body.role,
-        active: body.active,
-    };
-    errors.finish().map_err(invalid)?;
-    Ok(axum::Json(
-        state
-            .store
-            .update_staff(access.tenancy, staff_id, update)
-            .await?
-            .into(),
-    ))
+    let (tenancy, by) = (access.tenancy, access.role);
+    let updated = staff::update(&state.store, tenancy, by, staff_id, body.into()).await?;
+    Ok(axum::Json(updated.into()))
 }
 
 /// A user's address book: who they see, per the tenancy's model. Administrators may look at
@@ -269,40 +218,10 @@ async fn set_salesforce_user(
 ) -> ApiResult<axum::Json<Staff>> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    let mut errors = FieldErrors::new();
-    let user_id = optional(&mut errors, "user_id", body.user_id.as_deref(), |raw| {
-        SalesforceId::parse(raw).and_then(|id| {
-            if id.as_str().starts_with("005") {
-                Ok(id)
-            } else {
-                Err("is not a Salesforce user id (005…)".into())
-            }
-        })
-    });
-    let username = optional(&mut errors, "username", body.username.as_deref(), |raw| {
-        let raw = raw.trim();
-        if raw.is_empty() || raw.len() > 80 || !raw.contains('@') {
-            Err(
-                "must be a Salesforce username, like an e-mail address, at most 80 characters"
-                    .into(),
-            )
-        } else if let Err(reason) = text::check_line(raw) {
-            Err(reason)
-        } else {
-            Ok(raw.to_string())
-        }
-    });
-    errors.finish().map_err(invalid)?;
-    Ok(axum::Json(
-        state
-            .store
-            .set_staff_salesforce_user(
-                access.tenancy,
-                staff_id,
-                user_id.as_ref(),
-                username.as_deref(),
-            )
-            .await?
-            .into(),
-    ))
+    let input = staff::SalesforceUserInput {
+        user_id: body.user_id,
+        username: body.username,
+    };
+    let mapped = staff::set_salesforce_user(&state.store, access.tenancy, staff_id, input).await?;
+    Ok(axum::Json(mapped.into()))
 }
