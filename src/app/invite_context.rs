@@ -9,12 +9,12 @@ use uuid::Uuid;
 use super::salesforce::{Error, acting_in, acting_staff};
 use crate::crm::Crm;
 use crate::crm::record::{Prefill, RecordKind};
-use crate::domain::org_link::suggest_e164;
+use crate::domain::org_link::{OrgLink, suggest_e164};
 use crate::domain::tenancy::{GroupKind, GroupModel, group_name_for};
 use crate::domain::values::SalesforceId;
 use crate::store::{
-    self, ActingStaff, Client, Group, OrgLink, Page, PageRequest, SalesforceUser, Staff, Store,
-    TeamAccount, Tenancy,
+    self, ActingStaff, Client, Group, Page, PageRequest, SalesforceUser, Staff, Store, TeamAccount,
+    Tenancy,
 };
 
 /// Who asks about which record, through which link.

@@ -14,17 +14,15 @@ use crate::domain::client_status::ClientStatus;
 use crate::domain::conflict::Refusal;
 use crate::domain::coverage;
 use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
-use crate::domain::org_link::{AutoInvite, InboxState};
+use crate::domain::org_link::{AutoInvite, InboxState, OrgLink};
+use crate::domain::record_change::{ClaimedChange, RecordDetails, RecordValue};
 use crate::domain::tenancy::{GroupModel, MobilePolicy, group_name_for};
 use crate::domain::user;
 use crate::domain::values::{E164Phone, SalesforceId};
 use crate::store::clients::{NewClient, insert_client};
 use crate::store::groups::{add_firm_members, group_facts, insert_group, insert_member};
 use crate::store::inbox::{claim_newest, finish};
-use crate::store::{
-    self, ActingStaff, ClaimedChange, Client, OrgLink, RecordDetails, RecordRef, RecordValue,
-    Store, is_unique_violation,
-};
+use crate::store::{self, ActingStaff, Client, RecordRef, Store, is_unique_violation};
 
 pub use crate::domain::invite::Inviter;
 

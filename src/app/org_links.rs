@@ -4,8 +4,9 @@
 use uuid::Uuid;
 
 use super::{Error, Result};
+use crate::domain::org_link::OrgLink;
 use crate::store::org_links::{SealedIntake, lock_link, set_intake_secrets_in};
-use crate::store::{NewOrgLink, OrgLink, OrgLinkUpdate, Store};
+use crate::store::{NewOrgLink, OrgLinkUpdate, Store};
 
 /// A new link's secrets, sealed under its id (`id`, chosen by the caller).
 #[derive(Debug, Clone)]

@@ -11,15 +11,14 @@ use crate::domain::FieldError;
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invite::parse_mobile;
 use crate::domain::org_link::InboxState;
+use crate::domain::record_change::{ClaimedChange, RecordDetails, RecordEffect, RecordValue};
 use crate::domain::tenancy::MobilePolicy;
 use crate::domain::user;
 use crate::domain::values::{E164Phone, Email, PersonName, PhoneRegion, Title};
 use crate::store::clients::ClientDetails;
 use crate::store::inbox::{claim_newest, fail_in, finish, linked_clients, unlink_record};
 use crate::store::users::email_holder;
-use crate::store::{
-    self, ClaimedChange, RecordDetails, RecordEffect, RecordValue, Store, lock_tenancy,
-};
+use crate::store::{self, Store, lock_tenancy};
 
 /// Applies one change in one transaction, and marks it done or skipped in the same
 /// transaction. An error leaves nothing changed.

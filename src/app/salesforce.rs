@@ -8,9 +8,9 @@ use super::invites::{self, FromRecord, Invited};
 use crate::crm::record::{Prefill, RecordKind};
 use crate::crm::{Crm, LinkError};
 use crate::domain::invite::{Invite, InviteInput};
-use crate::domain::org_link::InviteField;
+use crate::domain::org_link::{InviteField, OrgLink};
 use crate::domain::values::SalesforceId;
-use crate::store::{self, ActingStaff, OrgLink, SalesforceUser, Store};
+use crate::store::{self, ActingStaff, SalesforceUser, Store};
 
 /// Why a Salesforce user's request showed or made nothing. Each side words these its own way:
 /// the canvas as a page, the JSON API as a problem.

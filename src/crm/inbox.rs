@@ -9,11 +9,11 @@ use time::format_description::well_known::Rfc3339;
 use super::outbound::Notification;
 use super::webhook::WebhookRecord;
 use crate::clock::to_millis;
-use crate::domain::org_link::{AutoInvite, FieldMapping, is_field_name};
-use crate::domain::values::SalesforceId;
-use crate::store::{
-    ClaimedChange, OrgLink, RecordChange, RecordDetails, RecordEffect, RecordValue,
+use crate::domain::org_link::{AutoInvite, FieldMapping, OrgLink, is_field_name};
+use crate::domain::record_change::{
+    ClaimedChange, RecordChange, RecordDetails, RecordEffect, RecordValue,
 };
+use crate::domain::values::SalesforceId;
 
 /// Parses a Salesforce date-time (`2017-09-01T16:27:19.000Z`) into milliseconds.
 pub fn millis(raw: &str) -> Result<i64, String> {

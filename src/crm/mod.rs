@@ -22,8 +22,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::config::CrmConfig;
+use crate::domain::org_link::{AuthKind, LinkSecrets, LinkState, OrgLink};
 use crate::secrets::{Sealer, digest, random_token};
-use crate::store::{AuthKind, LinkSecrets, LinkState, OrgLink, Store};
+use crate::store::Store;
 use client::{Meter, Metered, RetryPolicy, Salesforce, Session};
 use error::CrmError;
 

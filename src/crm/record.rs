@@ -6,8 +6,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::{Crm, LinkResult};
-use crate::domain::org_link::{FieldMapping, InviteField, RecordFields};
-use crate::store::OrgLink;
+use crate::domain::org_link::{FieldMapping, InviteField, OrgLink, RecordFields};
 
 /// The kinds of record an invitation starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod invitation;
 pub mod invite;
 pub mod org_link;
+pub mod record_change;
 pub mod tenancy;
 pub mod text;
 pub mod token;

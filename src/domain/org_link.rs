@@ -2,9 +2,12 @@
 //! invite fields, for Contacts and Person Accounts, which of them are read-only in the form, and
 //! which fields receive the status write-back) and its auto-invite, with the rules a saved
 //! value must follow; how it connects and matches staff, and the states of a link, of its
-//! write-backs and of its inbox items.
+//! write-backs and of its inbox items. The link itself as admins see it, when it may next call
+//! its org and how much of the org's API limit it has used, and its secrets as they are kept,
+//! sealed.
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -419,6 +422,75 @@ impl ChangeSource {
             .into_iter()
             .find(|s| s.as_str() == value)
     }
+}
+
+/// When an org link may next be called (milliseconds since the epoch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallSchedule {
+    /// No call before this: a backoff after a failed call, or the next limit probe.
+    pub next_call_at: Option<i64>,
+    /// Whole calls failed in a row, for the backoff's growth.
+    pub failures: i64,
+    /// When a call last showed the org's daily limit spent; `None` once one shows room.
+    pub org_limit_at: Option<i64>,
+}
+
+/// The org's daily API calls as Salesforce last reported them (`Sforce-Limit-Info`).
+#[derive(Debug, Clone)]
+pub struct ApiUsage {
+    pub used: i64,
+    pub max: i64,
+    pub checked_at: OffsetDateTime,
+}
+
+/// An org link as admins see it: never a secret, only whether one is set.
+#[derive(Debug, Clone)]
+pub struct OrgLink {
+    pub id: Uuid,
+    pub name: String,
+    /// The 18-character org id.
+    pub org_id: String,
+    pub login_host: String,
+    pub auth_kind: AuthKind,
+    pub consumer_key: String,
+    pub has_consumer_secret: bool,
+    pub has_private_key: bool,
+    /// The Salesforce username the JWT bearer flow acts as.
+    pub integration_username: Option<String>,
+    pub api_version: String,
+    pub field_mapping: FieldMapping,
+    pub staff_match: StaffMatch,
+    /// This link's share of the org's daily API limit, in percent.
+    pub api_budget_percent: i64,
+    pub state: LinkState,
+    pub state_reason: Option<String>,
+    pub instance_url: Option<String>,
+    pub api_usage: Option<ApiUsage>,
+    pub tenancies: Vec<Uuid>,
+    pub created_at: OffsetDateTime,
+    /// The Salesforce user id (`005…`) our write-back acts as; its changes start no work.
+    pub integration_user_id: Option<String>,
+    /// Invites records whose checkbox turns on; absent when off.
+    pub auto_invite: Option<AutoInvite>,
+    /// Whether the Outbound Message endpoint has a token (see `intake-secrets`).
+    pub has_outbound_token: bool,
+    /// Whether JSON webhooks have a signing secret.
+    pub has_webhook_secret: bool,
+    /// The current API key's id (see `api-key`), as clients' histories name it; absent when
+    /// the link has no key.
+    pub api_key_id: Option<String>,
+    /// When the link may next be called, for the workers.
+    pub calls: CallSchedule,
+}
+
+/// The secrets of a link as they are kept, sealed; only the CRM adapter unseals them.
+#[derive(Debug, Clone)]
+pub struct LinkSecrets {
+    pub consumer_secret: Option<String>,
+    pub private_key: Option<String>,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub token_version: i64,
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use crate::crm::LinkError;
 use crate::crm::error::CrmError;
 use crate::domain::FieldError;
 use crate::domain::conflict::ConflictCode;
-use crate::store::{self, OrgLink};
+use crate::domain::org_link::OrgLink;
+use crate::store;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {

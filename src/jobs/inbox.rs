@@ -12,7 +12,9 @@ use crate::app;
 use crate::clock::to_millis;
 use crate::config::InboxConfig;
 use crate::crm::inbox::{Decision, decide};
-use crate::store::{self, ClaimedChange, InboxState, OrgLink, RecordEffect, Store};
+use crate::domain::org_link::OrgLink;
+use crate::domain::record_change::{ClaimedChange, RecordEffect};
+use crate::store::{self, InboxState, Store};
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

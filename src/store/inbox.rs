@@ -12,28 +12,10 @@ use uuid::Uuid;
 use super::backend::Claim;
 use super::{Error, Page, PageRequest, Queue, Result, Store, rows};
 use crate::domain::org_link::{ChangeSource, InboxState};
-use crate::domain::values::PhoneRegion;
+use crate::domain::record_change::{ClaimedChange, RecordChange};
 
 /// Milliseconds a claimed change stays with one worker.
 pub const INBOX_LEASE_MS: i64 = 60_000;
-
-/// A record change as it arrives, parsed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordChange {
-    /// The notification id, or the webhook id and the record's place in it.
-    pub delivery_id: String,
-    pub sobject: String,
-    /// The record id in its 18-character form.
-    pub record_id: String,
-    /// The record's modification time in milliseconds.
-    pub modstamp: i64,
-    pub deleted: bool,
-    pub master_record_id: Option<String>,
-    pub fields: Map<String, Value>,
-    pub changed_fields: Option<Vec<String>>,
-    /// The Salesforce user who made the change (18 characters).
-    pub changed_by: Option<String>,
-}
 
 /// An inbox item as ops see it.
 #[derive(Debug, Clone)]
@@ -62,46 +44,12 @@ pub struct InboxItem {
     pub next_attempt_at: OffsetDateTime,
 }
 
-/// A claimed change, for the worker.
-#[derive(Debug, Clone)]
-pub struct ClaimedChange {
-    pub id: Uuid,
-    pub org_link_id: Uuid,
-    pub change: RecordChange,
-    pub attempts: i64,
-}
-
 /// What the link needs to check a delivery: its org and intake secrets.
 #[derive(Debug, Clone)]
 pub struct IntakeLink {
     pub org_id: String,
     pub outbound_token_hash: Option<String>,
     pub webhook_secret_sealed: Option<String>,
-}
-
-/// A field the record carried: absent (unchanged), empty, or a value.
-pub type RecordValue = Option<Option<String>>;
-
-/// A linked client's details as the record now holds them, through the link's mapping.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RecordDetails {
-    /// Each mapped field: (the record's field API name, its value).
-    pub first_name: (String, RecordValue),
-    pub last_name: (String, RecordValue),
-    pub email: (String, RecordValue),
-    pub mobile: (String, RecordValue),
-    pub title: (String, RecordValue),
-    /// The mapping's phone region, which overrides the tenancy's for a national number.
-    pub phone_region: Option<PhoneRegion>,
-}
-
-/// What a change does.
-#[derive(Debug, Clone)]
-pub enum RecordEffect {
-    /// The linked clients' details follow the record.
-    Update(Box<RecordDetails>),
-    /// The record was deleted or merged: its clients are unlinked (never deleted).
-    Unlink,
 }
 
 const COLUMNS: &str = "id, org_link_id, delivery_id, source, sobject, record_id, modstamp, deleted, master_record_id, \

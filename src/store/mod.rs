@@ -30,26 +30,25 @@ pub use backend::Backend;
 pub use canvas::{ActingStaff, CanvasSession, SalesforceUser};
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, RecordRef};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
-pub use inbox::{
-    ClaimedChange, INBOX_LEASE_MS, InboxItem, IntakeLink, RecordChange, RecordDetails,
-    RecordEffect, RecordValue, refusal_reason,
-};
+pub use inbox::{INBOX_LEASE_MS, InboxItem, IntakeLink, refusal_reason};
 pub use invitations::{
     Answer, CYCLE_LEASE_MS, Delivery, DueCycle, DueNotification, EmailDelivery, InvitationCycle,
     InvitationLink, LinkView,
 };
-pub use org_links::{
-    ApiUsage, CallSchedule, LinkSecrets, NewOrgLink, OrgLink, OrgLinkUpdate, api_key_id,
-};
+pub use org_links::{NewOrgLink, OrgLinkUpdate, api_key_id};
 pub use tenancies::{NewTenancy, Tenancy, TenancyUpdate};
 pub use tokens::{Actor, CreatedToken, TokenInfo};
 pub use users::{NewStaff, NewTeamAccount, Staff, StaffUpdate, TeamAccount, TeamAccountUpdate};
 pub use writeback::{ClaimedWriteback, LEASE_MS, Writeback, WritebackOutcome};
 
+/// The org link and the record change the store reads and writes; they are the domain's, named
+/// here too for the API's answers, the write-back worker and the benchmark.
+pub use crate::domain::org_link::{ApiUsage, CallSchedule, OrgLink};
 /// The states and kinds the store's records carry; they are the domain's.
 pub use crate::domain::org_link::{
     AuthKind, ChangeSource, InboxState, LinkState, StaffMatch, WritebackState,
 };
+pub use crate::domain::record_change::RecordChange;
 
 use crate::clock::{Clock, to_millis};
 use crate::config::DatabaseConfig;

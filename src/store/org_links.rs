@@ -3,80 +3,14 @@
 
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, rows};
 use crate::domain::conflict::ConflictCode;
-use crate::domain::org_link::{AuthKind, AutoInvite, FieldMapping, LinkState, StaffMatch};
-
-/// When an org link may next be called (milliseconds since the epoch).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CallSchedule {
-    /// No call before this: a backoff after a failed call, or the next limit probe.
-    pub next_call_at: Option<i64>,
-    /// Whole calls failed in a row, for the backoff's growth.
-    pub failures: i64,
-    /// When a call last showed the org's daily limit spent; `None` once one shows room.
-    pub org_limit_at: Option<i64>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ApiUsage {
-    pub used: i64,
-    pub max: i64,
-    pub checked_at: OffsetDateTime,
-}
-
-/// An org link as admins see it: never a secret, only whether one is set.
-#[derive(Debug, Clone)]
-pub struct OrgLink {
-    pub id: Uuid,
-    pub name: String,
-    /// The 18-character org id.
-    pub org_id: String,
-    pub login_host: String,
-    pub auth_kind: AuthKind,
-    pub consumer_key: String,
-    pub has_consumer_secret: bool,
-    pub has_private_key: bool,
-    /// The Salesforce username the JWT bearer flow acts as.
-    pub integration_username: Option<String>,
-    pub api_version: String,
-    pub field_mapping: FieldMapping,
-    pub staff_match: StaffMatch,
-    /// This link's share of the org's daily API limit, in percent.
-    pub api_budget_percent: i64,
-    pub state: LinkState,
-    pub state_reason: Option<String>,
-    pub instance_url: Option<String>,
-    pub api_usage: Option<ApiUsage>,
-    pub tenancies: Vec<Uuid>,
-    pub created_at: OffsetDateTime,
-    /// The Salesforce user id (`005…`) our write-back acts as; its changes start no work.
-    pub integration_user_id: Option<String>,
-    /// Invites records whose checkbox turns on; absent when off.
-    pub auto_invite: Option<AutoInvite>,
-    /// Whether the Outbound Message endpoint has a token (see `intake-secrets`).
-    pub has_outbound_token: bool,
-    /// Whether JSON webhooks have a signing secret.
-    pub has_webhook_secret: bool,
-    /// The current API key's id (see `api-key`), as clients' histories name it; absent when
-    /// the link has no key.
-    pub api_key_id: Option<String>,
-    /// When the link may next be called, for the workers.
-    pub calls: CallSchedule,
-}
-
-/// The sealed secrets of a link, for the CRM layer only.
-#[derive(Debug, Clone)]
-pub struct LinkSecrets {
-    pub consumer_secret: Option<String>,
-    pub private_key: Option<String>,
-    pub access_token: Option<String>,
-    pub refresh_token: Option<String>,
-    pub token_version: i64,
-}
+use crate::domain::org_link::{
+    ApiUsage, AuthKind, AutoInvite, CallSchedule, FieldMapping, LinkSecrets, LinkState, OrgLink,
+    StaffMatch,
+};
 
 #[derive(Debug, Clone)]
 pub struct NewOrgLink {

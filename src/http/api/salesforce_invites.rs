@@ -18,6 +18,7 @@ use crate::app::salesforce::{self, RecordInvite};
 use crate::crm::record::{Prefill, RecordKind};
 use crate::domain::FieldErrors;
 use crate::domain::invite::{InviteInput, NewGroupInput};
+use crate::domain::org_link::OrgLink;
 use crate::domain::tenancy::GroupModel;
 use crate::domain::user::StaffRole;
 use crate::domain::values::SalesforceId;
@@ -25,7 +26,7 @@ use crate::http::AppState;
 use crate::http::auth::LinkCaller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::Json;
-use crate::store::{OrgLink, SalesforceUser};
+use crate::store::SalesforceUser;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -16,10 +16,11 @@ use super::view::{Hidden, message, refusal, session_ended, stale_form, unavailab
 use crate::app::salesforce;
 use crate::crm::canvas::SignedRequest;
 use crate::crm::record::RecordKind;
+use crate::domain::org_link::OrgLink;
 use crate::domain::values::SalesforceId;
 use crate::http::AppState;
 use crate::secrets::digest;
-use crate::store::{self, ActingStaff, CanvasSession, OrgLink, SalesforceUser};
+use crate::store::{self, ActingStaff, CanvasSession, SalesforceUser};
 
 pub(super) const SESSION_COOKIE: &str = "liaison_canvas";
 /// How long a canvas session lasts; Salesforce signs a new request each time the app opens.

@@ -18,10 +18,11 @@ use crate::crm::LinkError;
 use crate::crm::error::CrmError;
 use crate::crm::record::Prefill;
 use crate::domain::client_status::ClientStatus;
+use crate::domain::org_link::OrgLink;
 use crate::domain::tenancy::MobilePolicy;
 use crate::http::AppState;
 use crate::http::html::render;
-use crate::store::{self, ActingStaff, Client, OrgLink, PageRequest, SalesforceUser, StaffMatch};
+use crate::store::{self, ActingStaff, Client, PageRequest, SalesforceUser, StaffMatch};
 
 /// A page Salesforce may frame.
 pub(super) fn framed(status: StatusCode, page: &impl Template) -> Response {
