@@ -180,29 +180,80 @@ struct Collections {
     calls: Arc<AtomicUsize>,
     failed_calls: Arc<AtomicUsize>,
     written: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
-    faults: Option<(Faults, std::sync::Mutex<rand::rngs::StdRng>)>,
+    faults: Option<std::sync::Mutex<FaultDraws>>,
+}
+
+/// What a call meets, in blocks of `BLOCK` calls.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CallFault {
+    None,
+    Unavailable,
+    UnavailableRetryAfter,
+}
+
+/// The seeded faults. Calls are drawn in shuffled blocks that hold exactly the asked share of
+/// 503s, half of them with `Retry-After`, so a run meets the share it names (independent draws
+/// over some seventy calls landed anywhere from 15 to 30 %); records are drawn one by one from
+/// a stream of their own, so how many records a call carries does not move the calls' draws.
+struct FaultDraws {
+    faults: Faults,
+    calls: rand::rngs::StdRng,
+    block: Vec<CallFault>,
+    records: rand::rngs::StdRng,
+}
+
+impl FaultDraws {
+    const BLOCK: usize = 20;
+
+    fn new(faults: Faults) -> Self {
+        use rand::SeedableRng;
+        Self {
+            faults,
+            calls: rand::rngs::StdRng::seed_from_u64(faults.seed),
+            block: Vec::new(),
+            records: rand::rngs::StdRng::seed_from_u64(faults.seed.wrapping_add(1)),
+        }
+    }
+
+    fn call(&mut self) -> CallFault {
+        if self.block.is_empty() {
+            let failing = (self.faults.unavailable * Self::BLOCK as f64).round() as usize;
+            let failing = failing.min(Self::BLOCK);
+            let with_retry_after = failing / 2;
+            self.block = (0..Self::BLOCK)
+                .map(|n| match n {
+                    n if n < with_retry_after => CallFault::UnavailableRetryAfter,
+                    n if n < failing => CallFault::Unavailable,
+                    _ => CallFault::None,
+                })
+                .collect();
+            self.block.shuffle(&mut self.calls);
+        }
+        self.block.pop().unwrap_or(CallFault::None)
+    }
+
+    fn record_locked(&mut self) -> bool {
+        use rand::Rng;
+        self.records.random_bool(self.faults.locked)
+    }
 }
 
 impl Respond for Collections {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        use rand::Rng;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let draw = |p: f64| match &self.faults {
-            Some((_, rng)) => rng.lock().unwrap_or_else(|e| e.into_inner()).random_bool(p),
-            None => false,
-        };
-        let (unavailable, locked) = self
+        let mut faults = self
             .faults
             .as_ref()
-            .map_or((0.0, 0.0), |(f, _)| (f.unavailable, f.locked));
-        if draw(unavailable) {
+            .map(|f| f.lock().unwrap_or_else(|e| e.into_inner()));
+        let fault = faults.as_mut().map_or(CallFault::None, |f| f.call());
+        if fault != CallFault::None {
             self.failed_calls.fetch_add(1, Ordering::Relaxed);
             let answer = ResponseTemplate::new(503)
                 .insert_header("Sforce-Limit-Info", "api-usage=1000/5000000")
                 .set_body_json(
                     json!([{ "message": "Server unavailable", "errorCode": "SERVER_UNAVAILABLE" }]),
                 );
-            return if draw(0.5) {
+            return if fault == CallFault::UnavailableRetryAfter {
                 answer.insert_header("Retry-After", "2")
             } else {
                 answer
@@ -216,7 +267,7 @@ impl Respond for Collections {
                 records
                     .iter()
                     .map(|r| {
-                        if draw(locked) {
+                        if faults.as_mut().is_some_and(|f| f.record_locked()) {
                             return json!({ "id": r["id"], "success": false, "errors": [{
                                 "statusCode": "UNABLE_TO_LOCK_ROW",
                                 "message": "unable to obtain exclusive access to this record",
@@ -395,7 +446,6 @@ async fn writeback(
     rate: usize,
     faults: Option<Faults>,
 ) -> anyhow::Result<Value> {
-    use rand::SeedableRng;
     let salesforce = MockServer::start().await;
     let calls = Arc::new(AtomicUsize::new(0));
     let failed_calls = Arc::new(AtomicUsize::new(0));
@@ -438,12 +488,7 @@ async fn writeback(
             calls: calls.clone(),
             failed_calls: failed_calls.clone(),
             written: written.clone(),
-            faults: faults.map(|f| {
-                (
-                    f,
-                    std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(f.seed)),
-                )
-            }),
+            faults: faults.map(|f| std::sync::Mutex::new(FaultDraws::new(f))),
         })
         .mount(&salesforce)
         .await;
