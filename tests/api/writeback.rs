@@ -8,11 +8,11 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::TestApp;
 use crate::helpers::fixtures::{
     AllSucceed, COLLECTIONS, connected, contact_id, linked_draft, sent_bodies,
 };
-use crate::helpers::salesforce::{crm, fixture};
+use crate::helpers::salesforce::{crm, crm_with, fixture};
+use crate::helpers::{TestApp, crm_config};
 use crate::on_both_backends;
 
 /// Sends at once: the tests' clock stands still, so no batch would ever finish lingering.
@@ -30,6 +30,7 @@ on_both_backends!(
     one_failing_record_never_holds_back_the_others_and_failures_are_kept_for_ops,
     a_transient_failure_is_retried_after_its_backoff,
     at_most_200_records_go_in_one_call,
+    a_call_held_up_by_retry_after_holds_up_only_its_own_slot,
     a_link_over_its_budget_waits_and_resumes_when_the_window_rolls,
     request_limit_exceeded_caps_the_link_and_keeps_the_work,
     an_unauthorized_link_keeps_its_write_backs_until_reconnected,
@@ -231,6 +232,60 @@ async fn at_most_200_records_go_in_one_call(app: TestApp) {
     // The calls go out together, so they may arrive in any order.
     sizes.sort_unstable();
     assert_eq!(sizes, [50, 200, 200]);
+}
+
+/// One call's in-call retry waits out a short `Retry-After`; the link's other slot keeps
+/// sending meanwhile, so the retry is the last request Salesforce sees, not the one every
+/// later batch waits behind.
+async fn a_call_held_up_by_retry_after_holds_up_only_its_own_slot(app: TestApp) {
+    let (t, link, team) = connected(&app).await;
+    for n in 1..=4 {
+        linked_draft(&app, &t, &team, link, n).await;
+    }
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(
+            fixture(&app, "rest/server-unavailable-retry-after.json")
+                .insert_header("Retry-After", "1"),
+        )
+        .up_to_n_times(1)
+        .mount(&app.salesforce)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path(COLLECTIONS))
+        .respond_with(AllSucceed)
+        .mount(&app.salesforce)
+        .await;
+    let config = WritebackConfig {
+        batch_size: 1,
+        concurrent_calls: 2,
+        ..config()
+    };
+
+    // The client waits out a Retry-After of up to two seconds within the call.
+    let crm = crm_with(
+        &app,
+        liaison::config::CrmConfig {
+            retry_max_delay_ms: 2_000,
+            ..crm_config(&app.address)
+        },
+    );
+
+    let report = pass(&crm, &app.store, &config).await.unwrap();
+    assert_eq!((report.calls, report.written), (4, 4));
+    let records: Vec<String> = sent_bodies(&app)
+        .await
+        .iter()
+        .map(|body| body["records"][0]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(records.len(), 5, "four batches and one retry: {records:?}");
+    // The first call met the 503; the three other records went out while it waited.
+    assert_eq!(records[4], records[0], "{records:?}");
+    let mut others = records[1..4].to_vec();
+    others.sort();
+    others.dedup();
+    assert_eq!(others.len(), 3, "{records:?}");
+    assert!(!others.contains(&records[0]), "{records:?}");
 }
 
 async fn a_link_over_its_budget_waits_and_resumes_when_the_window_rolls(app: TestApp) {

@@ -141,9 +141,14 @@ pub fn query_value(url: &str, key: &str) -> String {
 
 /// A `Crm` on the test's store, as the workers and the invite flow use it.
 pub fn crm(app: &TestApp) -> Crm {
+    crm_with(app, crm_config(&app.address))
+}
+
+/// A `Crm` of the app's store with settings of the test's own.
+pub fn crm_with(app: &TestApp, config: liaison::config::CrmConfig) -> Crm {
     Crm::new(
         app.store.clone(),
         Some(Sealer::from_base64_key(TEST_ENCRYPTION_KEY).expect("key")),
-        crm_config(&app.address),
+        config,
     )
 }
