@@ -18,6 +18,7 @@ on_both_backends!(
     a_refused_or_failed_change_leaves_no_entry,
     a_tenancys_trail_is_for_its_system_administrators_and_operators,
     the_trail_filters_by_action_actor_target_and_time_and_pages,
+    a_tenancy_a_link_begins_or_stops_serving_finds_it_in_its_own_trail,
 );
 
 /// The tenancy's whole trail, as its administrator reads it.
@@ -529,4 +530,26 @@ async fn the_trail_filters_by_action_actor_target_and_time_and_pages(app: TestAp
 
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A link's change of tenancies is an entry in each tenancy it added or removed, naming only
+/// that tenancy; a change of a link that serves several is the installation's.
+async fn a_tenancy_a_link_begins_or_stops_serving_finds_it_in_its_own_trail(app: TestApp) {
+    let a = app.tenancy("Alpha Wealth", "client_teams").await;
+    let b = app.tenancy("Beta Partners", "client_teams").await;
+    let link = id_of(&web_server_link(&app, &a).await);
+    let url = format!("/api/v1/org-links/{link}");
+    for tenancies in [json!([a.id, b.id]), json!([b.id])] {
+        app.patch(&url, &app.operator, json!({ "tenancies": tenancies }))
+            .await
+            .expect(200);
+    }
+    let added = entry(&trail(&app, &b).await, "org_link.tenancy_added", &link).clone();
+    assert_eq!(added["change"], json!({ "tenancy_id": { "after": b.id } }));
+    let removed = entry(&trail(&app, &a).await, "org_link.tenancy_removed", &link).clone();
+    assert_eq!(
+        removed["change"],
+        json!({ "tenancy_id": { "before": a.id } })
+    );
+    assert!(entries(&trail(&app, &b).await, "org_link.created", &link).is_empty());
 }
