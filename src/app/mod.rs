@@ -2,14 +2,17 @@
 //! anything is written, applies the `domain`'s rules and calls the store's functions, which
 //! only run SQL. `http` and `jobs` call these; `crm` and `mail` are adapters they use.
 
+pub mod audit;
 pub mod clients;
 pub mod intake;
 pub mod invite_context;
 pub mod invites;
+pub mod memberships;
 pub mod org_links;
 pub mod records;
 pub mod salesforce;
 pub mod staff;
+pub mod tokens;
 
 use crate::domain::FieldError;
 use crate::store;

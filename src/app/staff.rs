@@ -4,7 +4,8 @@
 
 use uuid::Uuid;
 
-use super::{Error, Result};
+use super::{Error, Result, audit};
+use crate::domain::audit::{Action, Actor, Change, Event, Target, TargetKind};
 use crate::domain::user::{self, RoleRefusal, StaffRole};
 use crate::domain::values::{
     E164Phone, Email, PersonName, SalesforceId, SalesforceUsername, Title,
@@ -55,10 +56,63 @@ pub async fn create(
     tenancy: Uuid,
     by: Option<StaffRole>,
     input: NewStaffInput,
+    actor: &Actor,
 ) -> Result<Staff> {
     let new = parse_new(input).map_err(Error::Invalid)?;
     user::check_appointment(by, new.role).map_err(forbidden)?;
-    Ok(store.create_staff(tenancy, new).await?)
+    let mut tx = store.write_tx().await?;
+    let created = store.create_staff_in(&mut tx, tenancy, new).await?;
+    let change = Change::new()
+        .set("first_name", &created.first_name)
+        .set("last_name", &created.last_name)
+        .set("email", &created.email)
+        .set("mobile", &created.mobile)
+        .set("title", &created.title)
+        .set("role", &created.role);
+    let event = staff_event(actor, Action::StaffCreated, &created, change);
+    audit::record(store, &mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// An entry about a staff user, in their tenancy's trail.
+fn staff_event(actor: &Actor, action: Action, staff: &Staff, change: Change) -> Event {
+    Event {
+        tenancy: Some(staff.tenancy_id),
+        actor: actor.clone(),
+        action,
+        target: Target {
+            kind: TargetKind::Staff,
+            id: staff.id,
+        },
+        change,
+    }
+}
+
+/// What a change did to a staff user, as entries of the trail: their details, their role, and
+/// their deactivation or reactivation, each an action of its own.
+fn update_events(actor: &Actor, before: &Staff, after: &Staff) -> Vec<Event> {
+    let details = Change::new()
+        .diff("first_name", &before.first_name, &after.first_name)
+        .diff("last_name", &before.last_name, &after.last_name)
+        .diff("mobile", &before.mobile, &after.mobile)
+        .diff("title", &before.title, &after.title);
+    let role = Change::new().diff("role", &before.role, &after.role);
+    let active = Change::new().diff("active", &before.active, &after.active);
+    let activation = if after.active {
+        Action::StaffReactivated
+    } else {
+        Action::StaffDeactivated
+    };
+    [
+        (Action::StaffUpdated, details),
+        (Action::StaffRoleChanged, role),
+        (activation, active),
+    ]
+    .into_iter()
+    .filter(|(_, change)| !change.is_empty())
+    .map(|(action, change)| staff_event(actor, action, after, change))
+    .collect()
 }
 
 /// Changes a staff user, as someone of role `by`. The caller's right to make the change is
@@ -70,6 +124,7 @@ pub async fn update(
     by: Option<StaffRole>,
     id: Uuid,
     change: StaffChange,
+    actor: &Actor,
 ) -> Result<Staff> {
     if let Some(role) = change.role {
         user::check_appointment(by, role).map_err(forbidden)?;
@@ -79,7 +134,11 @@ pub async fn update(
         user::check_change_of(target.role, change.role, change.active).map_err(forbidden)?;
     }
     let update = parse_change(change).map_err(Error::Invalid)?;
-    Ok(store.update_staff(tenancy, id, update).await?)
+    let mut tx = store.write_tx().await?;
+    let (before, after) = store.update_staff_in(&mut tx, tenancy, id, update).await?;
+    audit::record_all(store, &mut tx, &update_events(actor, &before, &after)).await?;
+    tx.commit().await?;
+    Ok(after)
 }
 
 /// Sets (or clears) the Salesforce user who acts as a staff user; one Salesforce user acts as

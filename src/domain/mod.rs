@@ -1,6 +1,7 @@
 //! Pure types and rules of the directory. Nothing here does I/O: the store and the HTTP layer
 //! parse input into these types once, at the edge, and ask these modules what the rules allow.
 
+pub mod audit;
 pub mod client_status;
 pub mod conflict;
 pub mod coverage;

@@ -55,6 +55,7 @@ pub struct AppState {
         (name = "tenancies"), (name = "staff"), (name = "team accounts"), (name = "groups",
          description = "Contact groups and client teams"), (name = "clients"), (name = "tokens"),
         (name = "salesforce", description = "Org links: connecting Salesforce orgs to tenancies"),
+        (name = "audit", description = "Who changed what, when: org links, staff, memberships, tokens"),
     )
 )]
 struct ApiDoc;

@@ -137,11 +137,7 @@ async fn callback(
             "This browser did not start this connection (or its cookie expired). Start again from Liaison; nothing was changed.",
         );
     };
-    match state
-        .crm
-        .finish_web_flow(&flow_state, &binding, &code)
-        .await
-    {
+    match crate::app::org_links::finish_connect(&state.crm, &flow_state, &binding, &code).await {
         Ok(link) => page(
             StatusCode::OK,
             "Salesforce connected",

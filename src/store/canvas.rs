@@ -194,11 +194,16 @@ impl Store {
     }
 
     /// Replaces the org link's API key (its hash); the old key stops working at once.
-    pub async fn set_org_link_api_key(&self, org_link: Uuid, key_hash: &str) -> Result<()> {
+    pub(crate) async fn set_org_link_api_key(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        org_link: Uuid,
+        key_hash: &str,
+    ) -> Result<()> {
         let done = sqlx::query("UPDATE org_links SET api_key_hash = $2 WHERE id = $1")
             .bind(org_link.to_string())
             .bind(key_hash.to_string())
-            .execute(&mut *self.writer().await?)
+            .execute(conn)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("org link"));

@@ -61,6 +61,15 @@ const GROUP_SELECT: &str = "SELECT g.id, g.tenancy_id, g.kind, g.name, g.created
       WHERE m.group_id = g.id AND m.member_kind = 'client') AS clients \
     FROM user_groups g";
 
+/// One membership to change: a group (of its kind) of the tenancy, and the user.
+#[derive(Debug, Clone, Copy)]
+pub struct Membership {
+    pub tenancy: Uuid,
+    pub kind: GroupKind,
+    pub group: Uuid,
+    pub user: Uuid,
+}
+
 fn group(row: &AnyRow) -> sqlx::Result<Group> {
     Ok(Group {
         id: rows::id(row, "id")?,
@@ -523,25 +532,28 @@ impl Store {
         Ok(())
     }
 
-    /// Adds a user to a group. A client joining a contact group that holds another client
-    /// needs `confidentiality_override`. `acting_member` restricts plain staff to groups they
-    /// belong to.
-    pub async fn add_group_member(
+    /// Adds a user to a group in the caller's transaction. A client joining a contact group
+    /// that holds another client needs `confidentiality_override`. `acting_member` restricts
+    /// plain staff to groups they belong to.
+    pub(crate) async fn add_group_member_in(
         &self,
-        tenancy: Uuid,
-        kind: GroupKind,
-        group_id: Uuid,
-        user: Uuid,
+        tx: &mut AnyConnection,
+        membership: Membership,
         confidentiality_override: bool,
         acting_member: Option<Uuid>,
     ) -> Result<GroupMember> {
-        let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
-        let model = require_kind(&mut tx, tenancy, kind).await?;
-        self.group_in(&mut tx, tenancy, kind, group_id).await?;
+        let Membership {
+            tenancy,
+            kind,
+            group: group_id,
+            user,
+        } = membership;
+        lock_tenancy(&mut *tx, tenancy).await?;
+        let model = require_kind(&mut *tx, tenancy, kind).await?;
+        self.group_in(&mut *tx, tenancy, kind, group_id).await?;
         // To plain staff a contact group they are not in is as if it did not exist.
         if let Some(actor) = acting_member
-            && !is_member(&mut tx, tenancy, group_id, actor).await?
+            && !is_member(&mut *tx, tenancy, group_id, actor).await?
         {
             return Err(not_found(kind));
         }
@@ -553,42 +565,36 @@ impl Store {
             .ok_or(Error::NotFound("user"))?;
         if rows::parsed(&row, "kind", UserKind::parse)? == UserKind::Client {
             let facts =
-                group_facts(&mut tx, tenancy, kind, &[group_id], Some(user), "group").await?;
+                group_facts(&mut *tx, tenancy, kind, &[group_id], Some(user), "group").await?;
             coverage::check_confidentiality(model, &facts, confidentiality_override)
                 .map_err(|v| v.refusal("confidentiality_override"))?;
         }
-        insert_member(&mut tx, tenancy, group_id, user, self.now()).await?;
-        let added = self.member_in(&mut tx, tenancy, group_id, user).await?;
-        tx.commit().await?;
-        Ok(added)
+        insert_member(&mut *tx, tenancy, group_id, user, self.now()).await?;
+        self.member_in(tx, tenancy, group_id, user).await
     }
 
-    /// Removes a user from a group, unless that leaves a client uncovered.
-    pub async fn remove_group_member(
+    /// Removes a user from a group in the caller's transaction, unless that leaves a client
+    /// uncovered.
+    pub(crate) async fn remove_group_member_in(
         &self,
-        tenancy: Uuid,
-        kind: GroupKind,
-        group_id: Uuid,
-        user: Uuid,
+        tx: &mut AnyConnection,
+        m: Membership,
     ) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
-        self.group_in(&mut tx, tenancy, kind, group_id).await?;
-        let clients = clients_of_groups(&mut tx, tenancy, "$2", group_id).await?;
+        lock_tenancy(&mut *tx, m.tenancy).await?;
+        self.group_in(&mut *tx, m.tenancy, m.kind, m.group).await?;
+        let clients = clients_of_groups(&mut *tx, m.tenancy, "$2", m.group).await?;
         let done = sqlx::query(
             "DELETE FROM group_members WHERE tenancy_id = $1 AND group_id = $2 AND user_id = $3",
         )
-        .bind(tenancy.to_string())
-        .bind(group_id.to_string())
-        .bind(user.to_string())
+        .bind(m.tenancy.to_string())
+        .bind(m.group.to_string())
+        .bind(m.user.to_string())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("member"));
         }
-        ensure_clients_covered(&mut tx, tenancy, &clients).await?;
-        tx.commit().await?;
-        Ok(())
+        ensure_clients_covered(tx, m.tenancy, &clients).await
     }
 
     async fn member_in(

@@ -6,6 +6,7 @@
 //! `backend.rs`, so a store reads as plain SQL. Every function on
 //! tenancy data takes the tenancy and puts it in its `WHERE` clause.
 
+pub(crate) mod audit;
 mod backend;
 mod canvas;
 pub(crate) mod clients;
@@ -25,11 +26,12 @@ use sqlx::AnyConnection;
 use sqlx::AnyPool;
 use uuid::Uuid;
 
+pub use audit::{AuditEvent, AuditFilter};
 /// Who invites is the domain's; re-exported where it always was.
 pub use backend::Backend;
 pub use canvas::{ActingStaff, CanvasSession, SalesforceUser};
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, RecordRef};
-pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
+pub use groups::{Group, GroupMember, GroupUpdate, Membership, NewGroupRequest};
 pub use inbox::{INBOX_LEASE_MS, InboxItem, IntakeLink, refusal_reason};
 pub use invitations::{
     Answer, CYCLE_LEASE_MS, Delivery, DueCycle, DueNotification, EmailDelivery, InvitationCycle,

@@ -538,3 +538,16 @@ impl Store {
         ))
     }
 }
+
+impl Store {
+    /// Who started the web-server flow whose state has this hash, as `create_oauth_flow`
+    /// recorded them.
+    pub async fn oauth_flow_starter(&self, state_hash: &str) -> Result<String> {
+        let row = sqlx::query("SELECT started_by FROM oauth_flows WHERE state_hash = $1")
+            .bind(state_hash.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(Error::NotFound("connection attempt"))?;
+        Ok(rows::text(&row, "started_by")?)
+    }
+}

@@ -1,6 +1,7 @@
 //! API bearer tokens. Only a SHA-256 hash of each token is stored: the secret is shown once,
 //! when it is created. Tokens carry 256 random bits, so a fast hash is enough.
 
+use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -65,6 +66,19 @@ impl Store {
         staff: Option<(Uuid, Uuid)>,
         lifetime: Option<time::Duration>,
     ) -> Result<CreatedToken> {
+        let mut tx = self.write_tx().await?;
+        let created = self.insert_token_in(&mut tx, name, staff, lifetime).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn insert_token_in(
+        &self,
+        conn: &mut AnyConnection,
+        name: &str,
+        staff: Option<(Uuid, Uuid)>,
+        lifetime: Option<time::Duration>,
+    ) -> Result<CreatedToken> {
         let token = format!("{PREFIX}{}", random_token());
         let id = Uuid::now_v7();
         sqlx::query(
@@ -78,11 +92,11 @@ impl Store {
         .bind(staff.map(|(_, s)| s.to_string()))
         .bind(self.now())
         .bind(lifetime.map(|l| crate::clock::to_millis(self.clock.now() + l)))
-        .execute(&mut *self.writer().await?)
+        .execute(&mut *conn)
         .await?;
         let row = sqlx::query("SELECT id, name, tenancy_id, staff_id, created_at, revoked_at, expires_at FROM api_tokens WHERE id = $1")
             .bind(id.to_string())
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await?;
         Ok(CreatedToken {
             token,
@@ -98,6 +112,16 @@ impl Store {
         self.insert_token(name, None, lifetime).await
     }
 
+    /// An operator token, made in the caller's transaction.
+    pub(crate) async fn create_operator_token_in(
+        &self,
+        conn: &mut AnyConnection,
+        name: &str,
+        lifetime: Option<time::Duration>,
+    ) -> Result<CreatedToken> {
+        self.insert_token_in(conn, name, None, lifetime).await
+    }
+
     /// A token that acts as an active staff user of the tenancy.
     pub async fn create_staff_token(
         &self,
@@ -106,7 +130,24 @@ impl Store {
         name: &str,
         lifetime: Option<time::Duration>,
     ) -> Result<CreatedToken> {
-        let user = match self.staff(tenancy, staff).await {
+        let mut tx = self.write_tx().await?;
+        let created = self
+            .create_staff_token_in(&mut tx, tenancy, staff, name, lifetime)
+            .await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// As `create_staff_token`, in the caller's transaction.
+    pub(crate) async fn create_staff_token_in(
+        &self,
+        conn: &mut AnyConnection,
+        tenancy: Uuid,
+        staff: Uuid,
+        name: &str,
+        lifetime: Option<time::Duration>,
+    ) -> Result<CreatedToken> {
+        let user = match self.staff_in(&mut *conn, tenancy, staff).await {
             Ok(user) => user,
             Err(Error::NotFound(_)) => {
                 return Err(Error::invalid(
@@ -119,7 +160,7 @@ impl Store {
         if !user.active {
             return Err(Error::invalid("staff_id", "is a deactivated staff user"));
         }
-        self.insert_token(name, Some((tenancy, staff)), lifetime)
+        self.insert_token_in(conn, name, Some((tenancy, staff)), lifetime)
             .await
     }
 
@@ -188,21 +229,35 @@ impl Store {
     /// Revokes a token of the tenancy (or an operator token when `tenancy` is `None`).
     /// Revoking twice is harmless; the first time is kept.
     pub async fn revoke_token(&self, tenancy: Option<Uuid>, id: Uuid) -> Result<TokenInfo> {
+        let mut tx = self.write_tx().await?;
+        let (info, _) = self.revoke_token_in(&mut tx, tenancy, id).await?;
+        tx.commit().await?;
+        Ok(info)
+    }
+
+    /// As `revoke_token`, in the caller's transaction; also answers whether this call revoked
+    /// it (`false` when it was revoked before).
+    pub(crate) async fn revoke_token_in(
+        &self,
+        conn: &mut AnyConnection,
+        tenancy: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<(TokenInfo, bool)> {
+        let tenancy = tenancy.map(|t| t.to_string()).unwrap_or_default();
         let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND COALESCE(tenancy_id, '') = $2",
+            "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND COALESCE(tenancy_id, '') = $2 AND revoked_at IS NULL",
         )
         .bind(id.to_string())
-        .bind(tenancy.map(|t| t.to_string()).unwrap_or_default())
+        .bind(tenancy.clone())
         .bind(self.now())
-        .execute(&mut *self.writer().await?)
+        .execute(&mut *conn)
         .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("token"));
-        }
-        let row = sqlx::query("SELECT id, name, tenancy_id, staff_id, created_at, revoked_at, expires_at FROM api_tokens WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, tenancy_id, staff_id, created_at, revoked_at, expires_at FROM api_tokens WHERE id = $1 AND COALESCE(tenancy_id, '') = $2")
             .bind(id.to_string())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(token_info(&row)?)
+            .bind(tenancy)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(Error::NotFound("token"))?;
+        Ok((token_info(&row)?, done.rows_affected() > 0))
     }
 }

@@ -317,9 +317,21 @@ impl Store {
 
     pub async fn create_staff(&self, tenancy: Uuid, new: NewStaff) -> Result<Staff> {
         let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
+        let created = self.create_staff_in(&mut tx, tenancy, new).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Adds a staff user in the caller's transaction.
+    pub(crate) async fn create_staff_in(
+        &self,
+        tx: &mut AnyConnection,
+        tenancy: Uuid,
+        new: NewStaff,
+    ) -> Result<Staff> {
+        lock_tenancy(&mut *tx, tenancy).await?;
         check_unique_contact(
-            &mut tx,
+            &mut *tx,
             tenancy,
             Some(&new.email),
             new.mobile.as_ref(),
@@ -343,14 +355,22 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        let created = self.user::<Staff>(&mut tx, tenancy, id).await?;
-        tx.commit().await?;
-        Ok(created)
+        self.user::<Staff>(tx, tenancy, id).await
     }
 
     pub async fn staff(&self, tenancy: Uuid, id: Uuid) -> Result<Staff> {
         let mut conn = self.pool.acquire().await?;
         self.user(&mut conn, tenancy, id).await
+    }
+
+    /// A staff user, read in the caller's transaction.
+    pub(crate) async fn staff_in(
+        &self,
+        conn: &mut AnyConnection,
+        tenancy: Uuid,
+        id: Uuid,
+    ) -> Result<Staff> {
+        self.user(conn, tenancy, id).await
     }
 
     pub async fn list_staff(
@@ -362,18 +382,19 @@ impl Store {
         self.list_users(tenancy, query, page).await
     }
 
-    /// Changes a staff user. Deactivating one must leave every client they cover covered by
-    /// another active staff user.
-    pub async fn update_staff(
+    /// Changes a staff user in the caller's transaction; answers the user before and after.
+    /// Deactivating one must leave every client they cover covered by another active staff
+    /// user.
+    pub(crate) async fn update_staff_in(
         &self,
+        tx: &mut AnyConnection,
         tenancy: Uuid,
         id: Uuid,
         update: StaffUpdate,
-    ) -> Result<Staff> {
-        let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
-        let before = self.user::<Staff>(&mut tx, tenancy, id).await?;
-        check_unique_contact(&mut tx, tenancy, None, update.mobile.as_ref(), Some(id)).await?;
+    ) -> Result<(Staff, Staff)> {
+        lock_tenancy(&mut *tx, tenancy).await?;
+        let before = self.user::<Staff>(&mut *tx, tenancy, id).await?;
+        check_unique_contact(&mut *tx, tenancy, None, update.mobile.as_ref(), Some(id)).await?;
         let now = self.now();
         let deactivated_at = activation_change(before.active, update.active, now);
         sqlx::query(
@@ -395,10 +416,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(change) = deactivated_at {
-            sync_member_active(&mut tx, id, change.is_none()).await?;
+            sync_member_active(&mut *tx, id, change.is_none()).await?;
         }
         if deactivated_at == Some(Some(now)) {
-            super::groups::ensure_groups_of_user_cover_their_clients(&mut tx, tenancy, id).await?;
+            super::groups::ensure_groups_of_user_cover_their_clients(&mut *tx, tenancy, id).await?;
             // A deactivated user's tokens end with them: reactivating the user must not bring
             // back credentials issued before, which may have leaked in the meantime.
             sqlx::query(
@@ -410,9 +431,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        let after = self.user::<Staff>(&mut tx, tenancy, id).await?;
-        tx.commit().await?;
-        Ok(after)
+        let after = self.user::<Staff>(tx, tenancy, id).await?;
+        Ok((before, after))
     }
 
     pub async fn create_team_account(

@@ -43,6 +43,7 @@ async fn snapshot(app: &TestApp, p: &Populated, m: Model) -> Vec<(String, Value)
         format!("/api/v1/tenancies/{t}/users/{}/contacts", p.client),
         format!("/api/v1/tenancies/{t}/users/{}/contacts", p.team_account),
         format!("/api/v1/tenancies/{t}/tokens"),
+        format!("/api/v1/tenancies/{t}/audit?limit=200"),
     ];
     let mut seen = Vec::new();
     for path in paths {
@@ -245,6 +246,8 @@ fn attempts_on_tenancy_a(a: &Populated, m: Model, b_slug: &str) -> Vec<Attempt> 
             format!("{t}/tokens/{}", a.admin_token_id),
             None,
         ),
+        attempt(Method::GET, format!("{t}/audit"), None),
+        attempt(Method::GET, format!("{t}/audit?target={s}"), None),
     ]
 }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access;
+mod audit;
 mod bad_input;
 mod browser;
 mod canvas;

@@ -273,6 +273,7 @@ async fn a_stored_login_host_outside_the_rule_is_refused_before_any_call(app: Te
         },
         None,
         None,
+        &liaison::domain::audit::Actor::from_label("an older release"),
     )
     .await
     .expect("stored");

@@ -168,6 +168,15 @@ const OPERATIONS: &[(&str, Who)] = &[
     ("list_members", Who::Staff),
     ("add_member", Who::Staff),
     ("remove_member", Who::Admin),
+    ("list_audit", Who::SystemAdmin),
+    (
+        "list_installation_audit",
+        Who::Outside {
+            needs: Needs::Operator,
+            foreign: &[403],
+            why: "the installation's audit trail is the operators'",
+        },
+    ),
 ];
 
 /// Routes served outside `/api/v1`, which `/openapi.json` does not describe, and why none of

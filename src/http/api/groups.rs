@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use super::wire::{Group, GroupMember, Page};
 use super::{PageQuery, invalid, parsed};
+use crate::app::audit::actor_of;
+use crate::app::memberships;
 use crate::domain::FieldErrors;
 use crate::domain::tenancy::GroupKind;
 use crate::domain::user::UserKind;
@@ -19,7 +21,7 @@ use crate::http::AppState;
 use crate::http::auth::{Access, Caller};
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{GroupUpdate, NewGroupRequest};
+use crate::store::{GroupUpdate, Membership, NewGroupRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -276,17 +278,20 @@ async fn add_member(
             return Err(ApiError::NotFound("user"));
         }
     }
-    let member = state
-        .store
-        .add_group_member(
-            access.tenancy,
-            kind,
-            id,
-            user_id,
-            body.confidentiality_override,
-            member_filter(&access, kind),
-        )
-        .await?;
+    let membership = Membership {
+        tenancy: access.tenancy,
+        kind,
+        group: id,
+        user: user_id,
+    };
+    let member = memberships::add(
+        &state.store,
+        membership,
+        body.confidentiality_override,
+        member_filter(&access, kind),
+        &actor_of(&caller.0),
+    )
+    .await?;
     Ok(axum::Json(member.into()))
 }
 
@@ -302,9 +307,12 @@ async fn remove_member(
 ) -> ApiResult<StatusCode> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    state
-        .store
-        .remove_group_member(access.tenancy, kind.into(), id, user_id)
-        .await?;
+    let membership = Membership {
+        tenancy: access.tenancy,
+        kind: kind.into(),
+        group: id,
+        user: user_id,
+    };
+    memberships::remove(&state.store, membership, &actor_of(&caller.0)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,7 @@
 //! `/api/v1`: the JSON API for admins, ops and automation. Every route is registered together
 //! with its OpenAPI description, so the document cannot drift from the router.
 
+mod audit;
 mod clients;
 mod groups;
 mod inbox;
@@ -35,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(org_links::router())
         .merge(inbox::router())
         .merge(salesforce_invites::router())
+        .merge(audit::router())
 }
 
 /// Paging of every list: `limit` items after the cursor `after`.

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::wire::{IntakeSecrets, OrgLink, Page, Writeback};
 use super::{PageQuery, invalid};
+use crate::app::audit::actor_of;
 use crate::app::org_links::{self, NewLinkSecrets};
 use crate::domain::FieldErrors;
 use crate::domain::org_link::{AutoInvite, FieldMapping};
@@ -349,7 +350,8 @@ async fn create_org_link(
         private_key,
         intake,
     };
-    let mut link = OrgLink::from(org_links::create(&state.store, new, secrets).await?);
+    let created = org_links::create(&state.store, new, secrets, &actor_of(&caller.0)).await?;
+    let mut link = OrgLink::from(created);
     link.intake_secrets = Some(shown);
     Ok((StatusCode::CREATED, axum::Json(link)))
 }
@@ -529,6 +531,7 @@ async fn update_org_link(
         update,
         consumer_secret,
         private_key,
+        &actor_of(&caller.0),
     )
     .await?;
     Ok(axum::Json(after.into()))
@@ -606,7 +609,7 @@ async fn delete_org_link(
     let scope = managed_tenancy(&caller)?;
     let link = managed_link(&state, &caller, id).await?;
     state.crm.disconnect(&link).await?;
-    org_links::delete(&state.store, id, scope).await?;
+    org_links::delete(&state.store, id, scope, &actor_of(&caller.0)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -628,7 +631,9 @@ async fn connect_org_link(
     let answer = match link.auth_kind {
         AuthKind::JwtBearer => Connect {
             connect_url: None,
-            org_link: state.crm.connect_jwt(&link).await?.into(),
+            org_link: org_links::connect_jwt(&state.crm, &link, &actor_of(&caller.0))
+                .await?
+                .into(),
         },
         AuthKind::WebServer => Connect {
             connect_url: Some(state.crm.start_web_flow(&link, &started_by).await?),
@@ -648,7 +653,8 @@ async fn disconnect_org_link(
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<OrgLink>> {
     let link = managed_link(&state, &caller, id).await?;
-    Ok(axum::Json(state.crm.disconnect(&link).await?.into()))
+    let after = org_links::disconnect(&state.crm, &link, &actor_of(&caller.0)).await?;
+    Ok(axum::Json(after.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -746,14 +752,7 @@ async fn rotate_intake_secrets(
 ) -> ApiResult<axum::Json<IntakeSecrets>> {
     managed_link(&state, &caller, id).await?;
     let (shown, intake) = new_intake_secrets(&state, id)?;
-    state
-        .store
-        .set_intake_secrets(
-            id,
-            &intake.outbound_token_hash,
-            &intake.webhook_secret_sealed,
-        )
-        .await?;
+    org_links::rotate_intake_secrets(&state.store, id, &intake, &actor_of(&caller.0)).await?;
     Ok(axum::Json(shown))
 }
 
@@ -782,7 +781,7 @@ async fn create_api_key(
     managed_link(&state, &caller, id).await?;
     let key = format!("{}{}", crate::http::auth::LINK_KEY_PREFIX, random_token());
     let hash = digest(&key);
-    state.store.set_org_link_api_key(id, &hash).await?;
+    org_links::issue_api_key(&state.store, id, &hash, &actor_of(&caller.0)).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedApiKey {

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::PageQuery;
 use super::wire::{Contact, Page, Staff};
+use crate::app::audit::actor_of;
 use crate::app::staff;
 use crate::domain::user::{StaffRole, UserKind};
 use crate::http::AppState;
@@ -96,7 +97,15 @@ async fn create_staff(
 ) -> ApiResult<(StatusCode, axum::Json<Staff>)> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    let created = staff::create(&state.store, access.tenancy, access.role, body.into()).await?;
+    let actor = actor_of(&caller.0);
+    let created = staff::create(
+        &state.store,
+        access.tenancy,
+        access.role,
+        body.into(),
+        &actor,
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(created.into())))
 }
 
@@ -147,7 +156,8 @@ async fn update_staff(
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let (tenancy, by) = (access.tenancy, access.role);
-    let updated = staff::update(&state.store, tenancy, by, staff_id, body.into()).await?;
+    let actor = actor_of(&caller.0);
+    let updated = staff::update(&state.store, tenancy, by, staff_id, body.into(), &actor).await?;
     Ok(axum::Json(updated.into()))
 }
 

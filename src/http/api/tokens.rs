@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use super::wire::{CreatedToken, Page, TokenInfo};
 use super::{PageQuery, invalid, parsed, present};
+use crate::app::audit::actor_of;
+use crate::app::tokens;
 use crate::domain::FieldErrors;
 use crate::domain::token;
 use crate::domain::user::StaffRole;
@@ -118,10 +120,9 @@ async fn create_token(
             "only system administrators may issue tokens that act as a system administrator".into(),
         ));
     }
-    let created = state
-        .store
-        .create_staff_token(access.tenancy, body.staff_id, &name, lifetime)
-        .await?;
+    let staff = Some((access.tenancy, body.staff_id));
+    let created =
+        tokens::create(&state.store, staff, &name, lifetime, &actor_of(&caller.0)).await?;
     Ok((StatusCode::CREATED, axum::Json(created.into())))
 }
 
@@ -158,13 +159,9 @@ async fn revoke_token(
 ) -> ApiResult<axum::Json<TokenInfo>> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    Ok(axum::Json(
-        state
-            .store
-            .revoke_token(Some(access.tenancy), token_id)
-            .await?
-            .into(),
-    ))
+    let actor = actor_of(&caller.0);
+    let revoked = tokens::revoke(&state.store, Some(access.tenancy), token_id, &actor).await?;
+    Ok(axum::Json(revoked.into()))
 }
 
 /// Issue another operator token (operators).
@@ -178,16 +175,8 @@ async fn create_operator_token(
 ) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
     caller.require_operator()?;
     let (name, lifetime) = parse_token(&state, &body.name, body.expires_in_days)?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(
-            state
-                .store
-                .create_operator_token(&name, lifetime)
-                .await?
-                .into(),
-        ),
-    ))
+    let created = tokens::create(&state.store, None, &name, lifetime, &actor_of(&caller.0)).await?;
+    Ok((StatusCode::CREATED, axum::Json(created.into())))
 }
 
 #[utoipa::path(get, path = "/operator/tokens", tag = "tokens", params(PageQuery),
@@ -213,7 +202,6 @@ async fn revoke_operator_token(
     Path(token_id): Path<Uuid>,
 ) -> ApiResult<axum::Json<TokenInfo>> {
     caller.require_operator()?;
-    Ok(axum::Json(
-        state.store.revoke_token(None, token_id).await?.into(),
-    ))
+    let revoked = tokens::revoke(&state.store, None, token_id, &actor_of(&caller.0)).await?;
+    Ok(axum::Json(revoked.into()))
 }

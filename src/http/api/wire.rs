@@ -8,6 +8,9 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::audit::{
+    Action as AuditAction, ActorKind as AuditActorKind, TargetKind as AuditTargetKind,
+};
 use crate::domain::client_status::ClientStatus;
 use crate::domain::invitation::DeadLink;
 use crate::domain::org_link::{
@@ -593,4 +596,61 @@ from_store!(EmailDelivery {
 /// Every record of a list as the API's type.
 pub fn all<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
     items.into_iter().map(Into::into).collect()
+}
+
+/// One entry of the audit trail: who did what to which object, when, and what changed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    /// The tenancy whose trail holds it; absent for the installation's (an operator token,
+    /// a link several tenancies share).
+    pub tenancy_id: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: AuditActor,
+    pub action: AuditAction,
+    pub target: AuditTarget,
+    /// Each changed field as `{"before": …, "after": …}` (one of the two when the field came
+    /// or went); a secret only as `"changed"`, never its value.
+    #[schema(value_type = Object)]
+    pub change: Map<String, Value>,
+}
+
+/// Who acted.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditActor {
+    pub kind: AuditActorKind,
+    /// The operator's token or the staff user; absent for Liaison itself.
+    pub id: Option<Uuid>,
+    /// As clients' histories name the actor: `operator:<token id>`, `staff:<user id>`.
+    pub label: String,
+}
+
+/// The object acted on.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditTarget {
+    pub kind: AuditTargetKind,
+    pub id: Uuid,
+}
+
+impl From<store::AuditEvent> for AuditEvent {
+    fn from(event: store::AuditEvent) -> Self {
+        Self {
+            id: event.id,
+            tenancy_id: event.tenancy_id,
+            at: event.at,
+            actor: AuditActor {
+                kind: event.actor.kind,
+                id: event.actor.id,
+                label: event.actor.label,
+            },
+            action: event.action,
+            target: AuditTarget {
+                kind: event.target.kind,
+                id: event.target.id,
+            },
+            // Written by `domain::audit::Change`, always an object.
+            change: serde_json::from_str(&event.changes).unwrap_or_default(),
+        }
+    }
 }
