@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod browser;
 pub mod canvas;
 pub mod fixtures;
 pub mod invitations;
