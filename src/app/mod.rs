@@ -3,6 +3,7 @@
 //! only run SQL. `http` and `jobs` call these; `crm` and `mail` are adapters they use.
 
 pub mod clients;
+pub mod console;
 pub mod intake;
 pub mod invite_context;
 pub mod invites;

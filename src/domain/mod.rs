@@ -3,6 +3,7 @@
 
 pub mod client_status;
 pub mod conflict;
+pub mod console;
 pub mod coverage;
 pub mod invitation;
 pub mod invite;

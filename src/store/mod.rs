@@ -9,6 +9,7 @@
 mod backend;
 mod canvas;
 pub(crate) mod clients;
+pub(crate) mod console;
 pub(crate) mod groups;
 pub(crate) mod inbox;
 mod invitations;
@@ -29,6 +30,7 @@ use uuid::Uuid;
 pub use backend::Backend;
 pub use canvas::{ActingStaff, CanvasSession, SalesforceUser};
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, RecordRef};
+pub use console::{ConsoleSession, ConsoleUser, SessionStaff, StaffAddress};
 pub use groups::{Group, GroupMember, GroupUpdate, NewGroupRequest};
 pub use inbox::{
     ClaimedChange, INBOX_LEASE_MS, InboxItem, IntakeLink, RecordChange, RecordDetails,

@@ -10,6 +10,7 @@ mod canvas;
 mod cli;
 mod client_status;
 mod confidentiality;
+mod console;
 mod contract;
 mod control_chars;
 mod coverage;

@@ -4,7 +4,7 @@
 mod clients;
 mod groups;
 mod inbox;
-mod org_links;
+pub(crate) mod org_links;
 mod salesforce_invites;
 pub mod schema;
 mod staff;
