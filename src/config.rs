@@ -38,6 +38,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub invitations: InvitationConfig,
     pub inbox: InboxConfig,
+    pub console: ConsoleConfig,
     /// Test-double switch (crash tests only): the process's clock starts at this RFC 3339
     /// instant and runs at real speed from there. Never set in production.
     pub test_clock_start: Option<String>,
@@ -411,6 +412,66 @@ impl MailConfig {
     }
 }
 
+/// The admin console's sessions and sign-in links.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// A session ends after this many minutes without a request.
+    pub idle_minutes: u32,
+    /// A session ends this many hours after sign-in, however busy.
+    pub absolute_hours: u32,
+    /// A sign-in link works for this many minutes, once.
+    pub link_minutes: u32,
+    /// Sign-in e-mails one address may be sent per hour; further asks answer the same page
+    /// and send nothing.
+    pub emails_per_address_per_hour: u32,
+    /// Sign-in requests one client address may make per minute.
+    pub requests_per_client_per_minute: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 30,
+            absolute_hours: 12,
+            link_minutes: 15,
+            emails_per_address_per_hour: 5,
+            requests_per_client_per_minute: 20,
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// How long a session lasts: idle, and at most.
+    pub fn session_times(&self) -> crate::domain::console::SessionTimes {
+        crate::domain::console::SessionTimes {
+            idle: time::Duration::minutes(i64::from(self.idle_minutes)),
+            absolute: time::Duration::hours(i64::from(self.absolute_hours)),
+        }
+    }
+
+    pub fn link_lifetime(&self) -> time::Duration {
+        time::Duration::minutes(i64::from(self.link_minutes))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let counts = [
+            self.idle_minutes,
+            self.absolute_hours,
+            self.link_minutes,
+            self.emails_per_address_per_hour,
+            self.requests_per_client_per_minute,
+        ];
+        if counts.contains(&0) {
+            return Err("every value must be at least 1".into());
+        }
+        if u64::from(self.idle_minutes) > u64::from(self.absolute_hours) * 60 {
+            return Err("idle_minutes must not be longer than absolute_hours".into());
+        }
+        Ok(())
+    }
+}
+
 /// One entry of `crm.allowed_hosts`: a host and the port it may be called on (443 unless the
 /// entry names one).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -475,6 +536,7 @@ impl Default for Config {
             mail: Default::default(),
             invitations: Default::default(),
             inbox: Default::default(),
+            console: Default::default(),
             test_clock_start: None,
         }
     }
@@ -591,6 +653,12 @@ impl Config {
         if let Err(reason) = self.mail.addresses() {
             return Err(ConfigError::Invalid {
                 key: "mail",
+                reason,
+            });
+        }
+        if let Err(reason) = self.console.validate() {
+            return Err(ConfigError::Invalid {
+                key: "console",
                 reason,
             });
         }

@@ -79,6 +79,10 @@ pub fn app_state_with_lookup(
         page_limiter: http::pages::limiter(60),
         trusted_proxies: Arc::new(http::client_ip::TrustedProxies::new(proxies)),
         token_expiry: api.token_expiry(),
+        console: Arc::new(http::console::Console::new(
+            config::ConsoleConfig::default(),
+            None,
+        )),
     })
 }
 

@@ -1,4 +1,5 @@
-//! The `liaison` command: serve (the default), migrate, manage tokens, print the OpenAPI.
+//! The `liaison` command: serve (the default), migrate, manage tokens, print the OpenAPI, print
+//! an operator's sign-in link to the admin console.
 
 #![forbid(unsafe_code)]
 
@@ -34,6 +35,12 @@ enum Command {
     Token(TokenCommand),
     /// Print the OpenAPI document of /api/v1.
     Openapi,
+    /// Print a one-time link that signs in to the admin console (valid `console.link_minutes`).
+    ConsoleLink {
+        /// Sign in as the installation's operator (the only kind the command makes).
+        #[arg(long, required = true)]
+        operator: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -120,16 +127,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                      secrets need it (set LIAISON__CRM__ENCRYPTION_KEY)"
                 );
             }
-            let state = liaison::app_state_with(store.clone(), config.crm.clone(), &config.api)?;
-            let mailer =
-                liaison::mail::SmtpMailer::new(&config.mail).map_err(anyhow::Error::msg)?;
+            let mut state =
+                liaison::app_state_with(store.clone(), config.crm.clone(), &config.api)?;
+            let mailer: Arc<dyn liaison::mail::Mailer> =
+                Arc::new(liaison::mail::SmtpMailer::new(&config.mail).map_err(anyhow::Error::msg)?);
+            state.console = Arc::new(liaison::http::console::Console::new(
+                config.console.clone(),
+                Some(mailer.clone()),
+            ));
             let (stop_workers, stopped) = tokio::sync::watch::channel(false);
             let workers = config.workers.then(|| {
                 tokio::spawn(liaison::jobs::run(
                     liaison::jobs::Workers {
                         store: store.clone(),
                         crm: state.crm.clone(),
-                        mailer: Arc::new(mailer),
+                        mailer,
                         writeback: config.writeback.clone(),
                         invitations: config.invitations.clone(),
                         inbox: config.inbox.clone(),
@@ -201,6 +213,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let store = open_store(&config).await?;
             store.revoke_token(tenancy, id).await?;
             println!("token {id} revoked");
+            Ok(())
+        }
+        Command::ConsoleLink { operator: _ } => {
+            let store = open_store(&config).await?;
+            let token =
+                liaison::app::console::operator_link(&store, config.console.link_lifetime())
+                    .await?;
+            eprintln!(
+                "open this link within {} minutes; it signs in once, as the operator:",
+                config.console.link_minutes
+            );
+            println!(
+                "{}{}",
+                config.crm.public_url.trim_end_matches('/'),
+                liaison::http::console::sign_in_path(&token)
+            );
             Ok(())
         }
         Command::Openapi => Ok(()),

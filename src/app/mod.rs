@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod console;
 pub mod intake;
 pub mod invite_context;
 pub mod invites;

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod client_status;
 pub mod conflict;
+pub mod console;
 pub mod coverage;
 pub mod invitation;
 pub mod invite;

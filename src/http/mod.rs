@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod canvas;
 pub mod client_ip;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod html;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<client_ip::TrustedProxies>,
     /// How long a new API token lives when its creator does not say.
     pub token_expiry: Option<time::Duration>,
+    /// The admin console's settings, mailer and rate limits.
+    pub console: Arc<console::Console>,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -114,6 +117,7 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .merge(salesforce::router())
         .merge(intake::router())
         .merge(canvas::router())
+        .merge(console::router(&state))
         .merge(pages::router(pages::PageGuard {
             limiter: state.page_limiter.clone(),
             proxies: state.trusted_proxies.clone(),

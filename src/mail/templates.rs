@@ -87,6 +87,49 @@ pub fn client_accepted(
     }
 }
 
+/// One tenancy's sign-in link in a console sign-in e-mail.
+#[derive(Debug, Clone)]
+pub struct SignInLink {
+    pub tenancy_name: String,
+    pub url: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/console_sign_in.txt")]
+pub struct ConsoleSignIn<'a> {
+    pub first_name: &'a str,
+    pub email: &'a str,
+    /// One link per tenancy the address administers.
+    pub links: &'a [SignInLink],
+    /// How long the links work.
+    pub minutes: i64,
+}
+
+#[derive(Template)]
+#[template(path = "mail/console_sign_in.html")]
+struct ConsoleSignInHtml<'a, 's>(&'s ConsoleSignIn<'a>);
+
+impl<'a> std::ops::Deref for ConsoleSignInHtml<'a, '_> {
+    type Target = ConsoleSignIn<'a>;
+
+    fn deref(&self) -> &ConsoleSignIn<'a> {
+        self.0
+    }
+}
+
+/// An administrator's links into the admin console, one per tenancy, sent because someone
+/// asked for them at the sign-in page.
+pub fn console_sign_in(s: &ConsoleSignIn<'_>) -> Email {
+    Email {
+        to_name: s.first_name.to_string(),
+        to: s.email.to_string(),
+        subject: "Sign in to the Liaison console".to_string(),
+        text: render(s),
+        html: render(&ConsoleSignInHtml(s)),
+        sender_name: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub(crate) mod audit;
 mod backend;
 mod canvas;
 pub(crate) mod clients;
+pub(crate) mod console;
 pub(crate) mod groups;
 pub(crate) mod inbox;
 mod invitations;
@@ -31,6 +32,7 @@ pub use audit::{AuditEvent, AuditFilter};
 pub use backend::Backend;
 pub use canvas::{ActingStaff, CanvasSession, SalesforceUser};
 pub use clients::{Client, ClientEvent, ClientUpdate, Contact, RecordRef};
+pub use console::{ConsoleSession, ConsoleUser, SessionStaff, StaffAddress};
 pub use groups::{Group, GroupMember, GroupUpdate, Membership, NewGroupRequest};
 pub use inbox::{INBOX_LEASE_MS, InboxItem, IntakeLink, refusal_reason};
 pub use invitations::{

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+pub mod browser;
 pub mod canvas;
+pub mod console;
 pub mod fixtures;
 pub mod invitations;
 pub mod salesforce;
@@ -123,6 +125,10 @@ pub struct TestOptions {
     pub lookup: Option<Arc<dyn liaison::crm::hosts::Lookup>>,
     /// The API's settings (trusted proxies, token lifetimes).
     pub api: liaison::config::ApiConfig,
+    /// The admin console's settings, and whether its sign-in e-mails go to a loopback SMTP
+    /// server (`TestApp::smtp`).
+    pub console: liaison::config::ConsoleConfig,
+    pub console_mail: bool,
 }
 
 pub struct TestApp {
@@ -136,6 +142,8 @@ pub struct TestApp {
     pub salesforce: wiremock::MockServer,
     /// The app's database, for a `liaison` process started beside it.
     pub database_url: String,
+    /// Where the console's sign-in e-mails arrive, when the options asked for it.
+    pub smtp: Option<smtp::SmtpServer>,
     shutdown: Option<oneshot::Sender<()>>,
     _db: TestDb,
 }
@@ -276,8 +284,10 @@ impl TestApp {
         let lookup = options
             .lookup
             .unwrap_or_else(|| Arc::new(liaison::crm::hosts::SystemLookup));
-        let state = liaison::app_state_with_lookup(store.clone(), crm, &options.api, lookup)
+        let mut state = liaison::app_state_with_lookup(store.clone(), crm, &options.api, lookup)
             .expect("app state");
+        let smtp = options.console_mail.then(smtp::SmtpServer::start);
+        state.console = console::console(&address, options.console, smtp.as_ref());
         tokio::spawn(liaison::serve(listener, state, 64 * 1024, async {
             let _ = rx.await;
         }));
@@ -289,6 +299,7 @@ impl TestApp {
             operator,
             salesforce,
             database_url: url,
+            smtp,
             shutdown: Some(tx),
             _db: db,
         }

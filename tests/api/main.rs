@@ -11,6 +11,7 @@ mod canvas;
 mod cli;
 mod client_status;
 mod confidentiality;
+mod console;
 mod contract;
 mod control_chars;
 mod coverage;

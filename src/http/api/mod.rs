@@ -5,7 +5,7 @@ mod audit;
 mod clients;
 mod groups;
 mod inbox;
-mod org_links;
+pub(crate) mod org_links;
 mod salesforce_invites;
 pub mod schema;
 mod staff;

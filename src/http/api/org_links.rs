@@ -196,7 +196,7 @@ fn budget(value: i64) -> Result<i64, String> {
 
 /// Who may manage links at all: `None` for operators (all), or the one tenancy whose system
 /// administrator the caller is. Other staff are refused.
-pub(super) fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError> {
+pub(crate) fn managed_tenancy(caller: &Caller) -> Result<Option<Uuid>, ApiError> {
     match caller.own_tenancy() {
         None => Ok(None),
         Some(tenancy) => {
@@ -482,16 +482,39 @@ async fn list_org_links(
     caller: Caller,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<OrgLink>>> {
-    let scope = managed_tenancy(&caller)?;
-    let page = state.store.list_org_links(scope, &query.page()?).await?;
+    let page = visible_links(&state, &caller, &query.page()?).await?;
     Ok(axum::Json(Page {
-        items: page
-            .items
-            .into_iter()
-            .map(|link| LinkAccess::of(&link, scope).view(link).into())
-            .collect(),
+        items: page.items.into_iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// A page of the org links the caller may see, each as they may see it (see `LinkAccess`): the
+/// API's list and the console's page read them here alike.
+pub(crate) async fn visible_links(
+    state: &AppState,
+    caller: &Caller,
+    page: &store::PageRequest,
+) -> ApiResult<store::Page<store::OrgLink>> {
+    let scope = managed_tenancy(caller)?;
+    let mut found = state.store.list_org_links(scope, page).await?;
+    found.items = found
+        .items
+        .into_iter()
+        .map(|link| LinkAccess::of(&link, scope).view(link))
+        .collect();
+    Ok(found)
+}
+
+/// One org link as the caller may see it: 403 for staff who are not system administrators,
+/// 404 for a link that does not serve the caller's tenancy. The API and the console alike.
+pub(crate) async fn visible_link(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<store::OrgLink> {
+    let (link, access) = link_access(state, caller, id).await?;
+    Ok(access.view(link))
 }
 
 #[utoipa::path(get, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),
@@ -502,8 +525,7 @@ async fn get_org_link(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<OrgLink>> {
-    let (link, access) = link_access(&state, &caller, id).await?;
-    Ok(axum::Json(access.view(link).into()))
+    Ok(axum::Json(visible_link(&state, &caller, id).await?.into()))
 }
 
 /// Change a link. New secrets replace the old; the field mapping is replaced whole. A link that

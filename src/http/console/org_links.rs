@@ -1,0 +1,109 @@
+//! The org links, read-only: the list and one link, read through the very functions that
+//! answer `GET /api/v1/org-links…`, with the caller the session stands for. An administrator
+//! sees the links serving their tenancy, and of a link that serves others too only their part.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::session::SignedIn;
+use super::view::{self, Chrome, LinkView, Section};
+use crate::http::AppState;
+use crate::http::api::org_links::{visible_link, visible_links};
+use crate::http::error::{ApiError, ApiResult};
+use crate::store::{OrgLink, PageRequest};
+
+#[derive(Template)]
+#[template(path = "console/org_links.html")]
+struct List {
+    chrome: Chrome,
+    title: &'static str,
+    links: Vec<LinkView>,
+    /// The next page's address, when there is one.
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct Paging {
+    after: Option<String>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Query(paging): Query<Paging>,
+) -> Response {
+    let chrome = Chrome::signed_in(&signed, Section::OrgLinks);
+    let page = PageRequest {
+        limit: PageRequest::DEFAULT_LIMIT,
+        after: paging.after.and_then(|a| Uuid::parse_str(&a).ok()),
+    };
+    let read = async {
+        let found = visible_links(&state, &signed.caller(), &page).await?;
+        Ok::<_, ApiError>((views(&state, found.items).await?, found.next_cursor))
+    };
+    match read.await {
+        Ok((links, next)) => {
+            let next = next.map(|cursor| format!("{}?after={cursor}", super::ORG_LINKS));
+            let title = "Org links";
+            view::render(
+                StatusCode::OK,
+                &List {
+                    chrome,
+                    title,
+                    links,
+                    next,
+                },
+            )
+        }
+        Err(error) => view::refusal(&chrome, error),
+    }
+}
+
+/// The links as the console shows them, their tenancies named.
+async fn views(state: &AppState, links: Vec<OrgLink>) -> ApiResult<Vec<LinkView>> {
+    let mut served: Vec<Uuid> = links.iter().flat_map(|l| l.tenancies.clone()).collect();
+    served.sort();
+    served.dedup();
+    let names = state.store.tenancy_names(&served).await?;
+    Ok(links.into_iter().map(|l| LinkView::of(l, &names)).collect())
+}
+
+#[derive(Template)]
+#[template(path = "console/org_link.html")]
+struct Detail {
+    chrome: Chrome,
+    title: String,
+    link: LinkView,
+}
+
+pub(super) async fn detail(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    let chrome = Chrome::signed_in(&signed, Section::OrgLinks);
+    let read = async {
+        let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("org link"))?;
+        let link = visible_link(&state, &signed.caller(), id).await?;
+        views(&state, vec![link]).await
+    };
+    match read.await.map(|mut found| found.pop()) {
+        Ok(Some(link)) => {
+            let title = link.name.clone();
+            view::render(
+                StatusCode::OK,
+                &Detail {
+                    chrome,
+                    title,
+                    link,
+                },
+            )
+        }
+        Ok(None) => view::refusal(&chrome, ApiError::NotFound("org link")),
+        Err(error) => view::refusal(&chrome, error),
+    }
+}
