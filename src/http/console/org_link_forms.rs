@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
-use super::org_link_pages::{Choice, Shown, checked, intake_page, link_path, parse_id};
+use super::org_link_pages::{
+    Choice, Shown, checked, intake_page, link_path, parse_id, tenancy_choices,
+};
 use super::session::SignedIn;
 use super::view::{self, Chrome, Section};
 use crate::domain::FieldError;
@@ -20,8 +22,8 @@ use crate::http::AppState;
 use crate::http::api::org_links::{
     CreateOrgLink, UpdateOrgLink, create_link, managed_link, update_link,
 };
-use crate::http::error::{ApiError, ApiResult};
-use crate::store::{AuthKind, OrgLink, PageRequest};
+use crate::http::error::ApiError;
+use crate::store::{AuthKind, OrgLink};
 
 /// The largest private key file read: a 4096-bit RSA key in PEM is about 3.3 KiB.
 const KEY_FILE_LIMIT: usize = 16 * 1024;
@@ -254,30 +256,6 @@ fn values_posted(posted: &Posted) -> HashMap<String, String> {
     values.remove("consumer_secret");
     values.remove("csrf");
     values
-}
-
-/// The tenancies a new link may serve: every tenancy for an operator, an administrator's own.
-async fn tenancy_choices(
-    state: &AppState,
-    signed: &SignedIn,
-    ticked: &[Uuid],
-) -> ApiResult<Vec<Choice>> {
-    let caller = signed.caller();
-    let own = caller.own_tenancy();
-    let page = PageRequest {
-        limit: PageRequest::MAX_LIMIT,
-        after: None,
-    };
-    let found = state.store.list_tenancies(own, &page).await?;
-    Ok(found
-        .items
-        .into_iter()
-        .map(|t| Choice {
-            checked: ticked.contains(&t.id) || own == Some(t.id),
-            id: t.id.to_string(),
-            name: t.name,
-        })
-        .collect())
 }
 
 /// The form to link an org.

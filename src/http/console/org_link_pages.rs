@@ -230,6 +230,31 @@ pub(super) async fn disconnect(
     }
 }
 
+/// The tenancies a link may serve, those in `ticked` ticked: every tenancy for an operator, an
+/// administrator's own.
+pub(super) async fn tenancy_choices(
+    state: &AppState,
+    signed: &SignedIn,
+    ticked: &[Uuid],
+) -> ApiResult<Vec<Choice>> {
+    let caller = signed.caller();
+    let own = caller.own_tenancy();
+    let page = PageRequest {
+        limit: PageRequest::MAX_LIMIT,
+        after: None,
+    };
+    let found = state.store.list_tenancies(own, &page).await?;
+    Ok(found
+        .items
+        .into_iter()
+        .map(|t| Choice {
+            checked: ticked.contains(&t.id) || own == Some(t.id),
+            id: t.id.to_string(),
+            name: t.name,
+        })
+        .collect())
+}
+
 /// The tenancies a link serves, each with a way to stop serving it, and those it may begin to.
 #[derive(Template)]
 #[template(path = "console/org_link_tenancies.html")]
@@ -264,28 +289,14 @@ async fn tenancies_page(
 ) -> Response {
     let read = async {
         let link = managed_link(state, &signed.caller(), parse_id(id)?).await?;
-        let page = PageRequest {
-            limit: PageRequest::MAX_LIMIT,
-            after: None,
-        };
-        let all = state
-            .store
-            .list_tenancies(signed.caller().own_tenancy(), &page)
-            .await?;
-        Ok::<_, ApiError>((link, all.items))
+        let choices = tenancy_choices(state, signed, &link.tenancies).await?;
+        Ok::<_, ApiError>((link, choices))
     };
-    let (link, all) = match read.await {
+    let (link, choices) = match read.await {
         Ok(found) => found,
         Err(error) => return view::refusal(&chrome, error),
     };
-    let (served, offered): (Vec<Choice>, Vec<Choice>) = all
-        .into_iter()
-        .map(|t| Choice {
-            checked: link.tenancies.contains(&t.id),
-            id: t.id.to_string(),
-            name: t.name,
-        })
-        .partition(|c| c.checked);
+    let (served, offered) = choices.into_iter().partition(|c| c.checked);
     let page = Tenancies {
         chrome,
         title: format!("Tenancies served by {}", link.name),
