@@ -297,9 +297,8 @@ impl Crm {
                 let reason = format!(
                     "Salesforce refused the credentials ({code}: {description}); reconnect the org"
                 );
-                self.store
-                    .clear_tokens(link.id, LinkState::Unauthorized, Some(&reason))
-                    .await?;
+                // The served tenancies' administrators are e-mailed, once until it reconnects.
+                self.store.mark_unauthorized(link.id, &reason).await?;
                 tracing::warn!(org_link = %link.id, code = %code, "org link is unauthorized");
                 Err(CrmError::Unauthorized { code, description }.into())
             }
@@ -310,9 +309,7 @@ impl Crm {
                     "Liaison calls only Salesforce's hosts: {reason}; nothing was stored. Check the \
                      org link's login host and reconnect the org"
                 );
-                self.store
-                    .clear_tokens(link.id, LinkState::Unauthorized, Some(&state_reason))
-                    .await?;
+                self.store.mark_unauthorized(link.id, &state_reason).await?;
                 tracing::warn!(org_link = %link.id, reason = %reason, "renewal refused: host outside Salesforce");
                 Err(CrmError::HostRefused(reason).into())
             }

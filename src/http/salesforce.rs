@@ -1,6 +1,7 @@
 //! What Salesforce and an admin's browser call: the OAuth web-server flow's start and callback.
 //! Pages here are plain HTML; an error page says what went wrong and what to do, never a
-//! secret.
+//! secret. A flow started from the admin console names the console page to come back to
+//! (`return_to`), which the browser keeps with the flow's binding and the callback sends it to.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -15,6 +16,22 @@ use super::html::page;
 use crate::crm::LinkError;
 
 const BINDING_COOKIE: &str = "liaison_oauth";
+/// The console page a flow started from the console comes back to.
+const RETURN_COOKIE: &str = "liaison_oauth_return";
+
+/// The query parameter that names the console page to come back to, for a flow's start link.
+pub(crate) fn return_to_query(console_path: &str) -> String {
+    format!("return_to={console_path}")
+}
+
+/// A page to come back to: only a path of the console, of plain characters, so the callback
+/// sends the browser nowhere else.
+fn console_page(path: &str) -> Option<&str> {
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'-' || b == b'_');
+    (plain && path.starts_with("/console/") && !path.contains("//")).then_some(path)
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -25,6 +42,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 struct StartQuery {
     ticket: Option<String>,
+    return_to: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -50,7 +68,10 @@ async fn start(
         );
     };
     match state.crm.begin_web_flow(&ticket).await {
-        Ok((authorize_url, binding)) => to_salesforce(&state, jar, authorize_url, binding),
+        Ok((authorize_url, binding)) => {
+            let back = query.return_to.as_deref().and_then(console_page);
+            to_salesforce(&state, jar, authorize_url, binding, back)
+        }
         Err(_) => page(
             StatusCode::NOT_FOUND,
             "Link expired or used",
@@ -59,23 +80,38 @@ async fn start(
     }
 }
 
-/// Sends the browser to Salesforce's authorize URL, holding the cookie that binds the flow to
-/// it for as long as the flow lasts.
-fn to_salesforce(
-    state: &AppState,
-    jar: CookieJar,
-    authorize_url: String,
-    binding: String,
-) -> Response {
+/// A cookie of the flow, kept by the browser for as long as the flow lasts.
+fn flow_cookie(state: &AppState, name: &'static str, value: String) -> Cookie<'static> {
     let config = state.crm.config();
-    let cookie = Cookie::build((BINDING_COOKIE, binding))
+    Cookie::build((name, value))
         .path("/salesforce/oauth")
         .http_only(true)
         .same_site(SameSite::Lax)
         .max_age(time::Duration::minutes(
             i64::try_from(config.oauth_flow_minutes).unwrap_or(10),
         ))
-        .secure(config.public_url.starts_with("https://"));
+        .secure(config.public_url.starts_with("https://"))
+        .build()
+}
+
+/// Sends the browser to Salesforce's authorize URL, holding the cookie that binds the flow to
+/// it (and the console page to come back to, if any) for as long as the flow lasts.
+fn to_salesforce(
+    state: &AppState,
+    jar: CookieJar,
+    authorize_url: String,
+    binding: String,
+    back: Option<&str>,
+) -> Response {
+    let cookie = flow_cookie(state, BINDING_COOKIE, binding);
+    let jar = match back {
+        Some(path) => jar.add(flow_cookie(state, RETURN_COOKIE, path.to_string())),
+        // A page named by an earlier flow is not this one's.
+        None if jar.get(RETURN_COOKIE).is_some() => {
+            jar.remove(Cookie::build(RETURN_COOKIE).path("/salesforce/oauth"))
+        }
+        None => jar,
+    };
     let Ok(location) = header::HeaderValue::try_from(authorize_url) else {
         return StatusCode::SEE_OTHER.into_response();
     };
@@ -137,8 +173,16 @@ async fn callback(
             "This browser did not start this connection (or its cookie expired). Start again from Liaison; nothing was changed.",
         );
     };
-    match crate::app::org_links::finish_connect(&state.crm, &flow_state, &binding, &code).await {
-        Ok(link) => page(
+    let back = jar
+        .get(RETURN_COOKIE)
+        .and_then(|c| console_page(c.value()).map(str::to_string));
+    let finished = crate::app::org_links::finish_connect(&state.crm, &flow_state, &binding, &code);
+    match (finished.await, back) {
+        (Ok(_), Some(path)) => {
+            let jar = jar.remove(Cookie::build(RETURN_COOKIE).path("/salesforce/oauth"));
+            (jar, axum::response::Redirect::to(&path)).into_response()
+        }
+        (Ok(link), None) => page(
             StatusCode::OK,
             "Salesforce connected",
             &format!(
@@ -146,7 +190,7 @@ async fn callback(
                 link.name
             ),
         ),
-        Err(error) => not_connected(error),
+        (Err(error), _) => not_connected(error),
     }
 }
 
@@ -190,5 +234,28 @@ fn not_connected(error: LinkError) -> Response {
             "Connection failed",
             &format!("{error}. Nothing was changed."),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::console_page;
+
+    #[test]
+    fn a_flow_comes_back_only_to_a_console_page() {
+        let link = "/console/org-links/0191c1d2-0000-7000-8000-000000000000";
+        assert_eq!(console_page(link), Some(link));
+        for elsewhere in [
+            "https://evil.example/console/",
+            "//evil.example/console/",
+            "/console//evil.example",
+            "/consoles/x",
+            "/console/../api/v1",
+            "/console/org-links/x?next=https://evil.example",
+            "/console/a b",
+            "",
+        ] {
+            assert_eq!(console_page(elsewhere), None, "{elsewhere}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod inbox;
 pub mod invitations;
+pub mod link_notices;
 pub mod writeback;
 
 use std::sync::Arc;
@@ -28,7 +29,7 @@ pub struct Workers {
     pub wake: Arc<Notify>,
 }
 
-/// One round of every worker: a re-send pass, an inbox pass and a write-back pass, each failure
+/// One round of every worker: a re-send pass, link notices, an inbox pass and a write-back pass, each failure
 /// logged and the round going on. True when any of them found work, so the loop goes again
 /// at once instead of idling.
 pub async fn round(workers: &Workers) -> bool {
@@ -43,6 +44,17 @@ pub async fn round(workers: &Workers) -> bool {
     {
         Ok(report) => busy |= report.due > 0,
         Err(error) => tracing::error!(error = %error, "invitation pass failed"),
+    }
+    match link_notices::pass(
+        &workers.store,
+        workers.mailer.as_ref(),
+        &workers.invitations,
+        &workers.link_base_url,
+    )
+    .await
+    {
+        Ok(due) => busy |= due > 0,
+        Err(error) => tracing::error!(error = %error, "link notice pass failed"),
     }
     match inbox::pass(&workers.store, &workers.inbox).await {
         Ok(report) => busy |= report.claimed > 0,

@@ -130,6 +130,46 @@ pub fn console_sign_in(s: &ConsoleSignIn<'_>) -> Email {
     }
 }
 
+/// An org link Salesforce no longer accepts, told to a system administrator of a tenancy it
+/// serves, with the link's console page.
+#[derive(Template)]
+#[template(path = "mail/link_unauthorized.txt")]
+pub struct LinkUnauthorized<'a> {
+    pub first_name: &'a str,
+    pub email: &'a str,
+    pub link_name: &'a str,
+    pub tenancy_name: &'a str,
+    pub reason: &'a str,
+    /// The link's page in the console.
+    pub url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/link_unauthorized.html")]
+struct LinkUnauthorizedHtml<'a, 'n>(&'n LinkUnauthorized<'a>);
+
+impl<'a> std::ops::Deref for LinkUnauthorizedHtml<'a, '_> {
+    type Target = LinkUnauthorized<'a>;
+
+    fn deref(&self) -> &LinkUnauthorized<'a> {
+        self.0
+    }
+}
+
+pub fn link_unauthorized(n: &LinkUnauthorized<'_>) -> Email {
+    Email {
+        to_name: n.first_name.to_string(),
+        to: n.email.to_string(),
+        subject: format!(
+            "Reconnect Salesforce: the org link {} stopped working",
+            n.link_name
+        ),
+        text: render(n),
+        html: render(&LinkUnauthorizedHtml(n)),
+        sender_name: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -435,7 +435,7 @@ impl Store {
              refresh_token_sealed = COALESCE($5, refresh_token_sealed), token_version = token_version + 1, \
              state = CASE WHEN state IN ('not_connected', 'unauthorized') THEN 'connected' ELSE state END, \
              state_reason = CASE WHEN state IN ('not_connected', 'unauthorized') THEN NULL ELSE state_reason END, \
-             updated_at = $6 WHERE id = $1 AND token_version = $2",
+             unauthorized_noticed_at = NULL, updated_at = $6 WHERE id = $1 AND token_version = $2",
         )
         .bind(id.to_string())
         .bind(expected_version)
@@ -549,5 +549,131 @@ impl Store {
             .await?
             .ok_or(Error::NotFound("connection attempt"))?;
         Ok(rows::text(&row, "started_by")?)
+    }
+}
+
+/// An e-mail due to a system administrator about an org link serving their tenancy that
+/// Salesforce no longer accepts.
+#[derive(Debug, Clone)]
+pub struct DueLinkNotice {
+    pub id: Uuid,
+    pub org_link_id: Uuid,
+    pub link_name: String,
+    pub tenancy_name: String,
+    /// Why the link is unauthorized, as its state says.
+    pub reason: String,
+    pub staff_first_name: String,
+    pub staff_email: String,
+    pub attempts: i64,
+}
+
+impl Store {
+    /// Forgets the link's tokens and marks it unauthorized for `reason`; the first time since
+    /// it was last connected, queues an e-mail to each active system administrator of the
+    /// tenancies it serves, in the same transaction.
+    pub async fn mark_unauthorized(&self, id: Uuid, reason: &str) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE org_links SET access_token_sealed = NULL, refresh_token_sealed = NULL, \
+             token_version = token_version + 1, state = 'unauthorized', state_reason = $2, updated_at = $3 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(reason.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let first = sqlx::query(
+            "UPDATE org_links SET unauthorized_noticed_at = $2 WHERE id = $1 AND unauthorized_noticed_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if first {
+            let admins = sqlx::query(
+                "SELECT u.id, u.tenancy_id FROM org_link_tenancies lt JOIN users u ON u.tenancy_id = lt.tenancy_id \
+                 WHERE lt.org_link_id = $1 AND u.kind = 'staff' AND u.role = 'system_administrator' \
+                 AND u.deactivated_at IS NULL ORDER BY u.id",
+            )
+            .bind(id.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+            for admin in admins {
+                sqlx::query(
+                    "INSERT INTO link_notices (id, org_link_id, tenancy_id, staff_id, reason, next_due_at, attempts, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 0, $6)",
+                )
+                .bind(Uuid::now_v7().to_string())
+                .bind(id.to_string())
+                .bind(rows::text(&admin, "tenancy_id")?)
+                .bind(rows::text(&admin, "id")?)
+                .bind(reason.to_string())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims the link notices due at `now`.
+    pub async fn claim_due_link_notices(&self, now: i64, limit: i64) -> Result<Vec<DueLinkNotice>> {
+        let claim = super::backend::Claim {
+            table: "link_notices",
+            due: "next_due_at IS NOT NULL AND next_due_at <= $1",
+            order: "next_due_at",
+            returning: "id",
+            args: &[],
+        };
+        let ids = self
+            .claim(claim, now, now + super::CYCLE_LEASE_MS, limit)
+            .await?;
+        let mut due = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row = sqlx::query(
+                "SELECT n.id, n.org_link_id, l.name AS link_name, t.name AS tenancy_name, n.reason, \
+                   s.first_name, s.email, n.attempts \
+                 FROM link_notices n JOIN org_links l ON l.id = n.org_link_id \
+                 JOIN tenancies t ON t.id = n.tenancy_id JOIN users s ON s.id = n.staff_id WHERE n.id = $1",
+            )
+            .bind(rows::text(&id, "id")?)
+            .fetch_one(&self.pool)
+            .await?;
+            due.push(DueLinkNotice {
+                id: rows::id(&row, "id")?,
+                org_link_id: rows::id(&row, "org_link_id")?,
+                link_name: rows::text(&row, "link_name")?,
+                tenancy_name: rows::text(&row, "tenancy_name")?,
+                reason: rows::text(&row, "reason")?,
+                staff_first_name: rows::text(&row, "first_name")?,
+                staff_email: rows::text(&row, "email")?,
+                attempts: rows::int(&row, "attempts")?,
+            });
+        }
+        Ok(due)
+    }
+
+    /// Settles a link notice: sent, or retried at `retry_at`, or (with `None`) failed for good.
+    pub async fn settle_link_notice(
+        &self,
+        id: Uuid,
+        error: Option<&str>,
+        retry_at: Option<i64>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE link_notices SET attempts = attempts + 1, lease_until = NULL, last_error = $2, \
+             next_due_at = $3, sent_at = CASE WHEN $2 IS NULL THEN $4 ELSE sent_at END WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(error.map(str::to_string))
+        .bind(retry_at)
+        .bind(self.now())
+        .execute(&mut *self.writer().await?)
+        .await?;
+        Ok(())
     }
 }

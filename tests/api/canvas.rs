@@ -229,6 +229,13 @@ async fn salesforce_trouble_gets_a_clear_page_and_nothing_is_created(app: TestAp
         body.contains("A CRM administrator must reconnect it"),
         "{body}"
     );
+    // The page links the link's console page, where its administrators reconnect it.
+    assert!(
+        body.contains(&format!(
+            "href=\"/console/org-links/{link}\" target=\"_blank\""
+        )),
+        "{body}"
+    );
     assert!(clients(&app, &a).await.is_empty());
     let state = app
         .get(&format!("/api/v1/org-links/{link}"), &app.operator)

@@ -91,7 +91,7 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateOrgLink {
     #[schema(value_type = Option<crate::http::api::schema::DisplayName>)]
@@ -270,7 +270,7 @@ fn shared_link_refusal() -> ApiError {
 
 /// The org link, when the caller manages it: 404 as for an unknown link when it does not
 /// serve their tenancy, 403 when it serves others too.
-pub(super) async fn managed_link(
+pub(crate) async fn managed_link(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
@@ -338,12 +338,25 @@ async fn create_org_link(
     caller: Caller,
     Json(body): Json<CreateOrgLink>,
 ) -> ApiResult<(StatusCode, axum::Json<OrgLink>)> {
-    let scope = managed_tenancy(&caller)?;
-    let (new, consumer_secret, key) = parse_new_link(&state, scope, body).await?;
+    let (created, shown) = create_link(&state, &caller, body).await?;
+    let mut link = OrgLink::from(created);
+    link.intake_secrets = Some(shown);
+    Ok((StatusCode::CREATED, axum::Json(link)))
+}
+
+/// Creates the link the body describes for the caller, with its intake secrets (in the clear,
+/// to be shown once): the API's create and the console's form alike.
+pub(crate) async fn create_link(
+    state: &AppState,
+    caller: &Caller,
+    body: CreateOrgLink,
+) -> ApiResult<(store::OrgLink, IntakeSecrets)> {
+    let scope = managed_tenancy(caller)?;
+    let (new, consumer_secret, key) = parse_new_link(state, scope, body).await?;
     let id = Uuid::now_v7();
-    let consumer_secret = seal(&state, id, "consumer_secret", consumer_secret)?;
-    let private_key = seal(&state, id, "private_key", key)?;
-    let (shown, intake) = new_intake_secrets(&state, id)?;
+    let consumer_secret = seal(state, id, "consumer_secret", consumer_secret)?;
+    let private_key = seal(state, id, "private_key", key)?;
+    let (shown, intake) = new_intake_secrets(state, id)?;
     let secrets = NewLinkSecrets {
         id,
         consumer_secret,
@@ -351,9 +364,7 @@ async fn create_org_link(
         intake,
     };
     let created = org_links::create(&state.store, new, secrets, &actor_of(&caller.0)).await?;
-    let mut link = OrgLink::from(created);
-    link.intake_secrets = Some(shown);
-    Ok((StatusCode::CREATED, axum::Json(link)))
+    Ok((created, shown))
 }
 
 /// The new link as the body describes it, with its consumer secret and private key still in
@@ -541,11 +552,24 @@ async fn update_org_link(
     Path(id): Path<Uuid>,
     Json(body): Json<UpdateOrgLink>,
 ) -> ApiResult<axum::Json<OrgLink>> {
-    let scope = managed_tenancy(&caller)?;
-    let before = managed_link(&state, &caller, id).await?;
-    let (update, key) = parse_update(&state, scope, &before, &body).await?;
-    let consumer_secret = seal(&state, before.id, "consumer_secret", body.consumer_secret)?;
-    let private_key = seal(&state, before.id, "private_key", key)?;
+    Ok(axum::Json(
+        update_link(&state, &caller, id, body).await?.into(),
+    ))
+}
+
+/// Changes the link as the body asks, when the caller manages it: the API's update and the
+/// console's forms alike.
+pub(crate) async fn update_link(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    body: UpdateOrgLink,
+) -> ApiResult<store::OrgLink> {
+    let scope = managed_tenancy(caller)?;
+    let before = managed_link(state, caller, id).await?;
+    let (update, key) = parse_update(state, scope, &before, &body).await?;
+    let consumer_secret = seal(state, before.id, "consumer_secret", body.consumer_secret)?;
+    let private_key = seal(state, before.id, "private_key", key)?;
     let after = org_links::update(
         &state.store,
         id,
@@ -556,7 +580,7 @@ async fn update_org_link(
         &actor_of(&caller.0),
     )
     .await?;
-    Ok(axum::Json(after.into()))
+    Ok(after)
 }
 
 /// The change the body asks of the link `before`, with a new private key still in the clear;
@@ -645,24 +669,35 @@ async fn connect_org_link(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<Connect>> {
-    let link = managed_link(&state, &caller, id).await?;
+    let (link, connect_url) = connect_link(&state, &caller, id).await?;
+    Ok(axum::Json(Connect {
+        connect_url,
+        org_link: link.into(),
+    }))
+}
+
+/// Connects the link, when the caller manages it: a JWT bearer link at once, a web-server link
+/// by the `connect_url` returned for the admin's browser. The API and the console alike.
+pub(crate) async fn connect_link(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<(store::OrgLink, Option<String>)> {
+    let link = managed_link(state, caller, id).await?;
     let started_by = match caller.0 {
         crate::store::Actor::Operator { token_id } => format!("operator:{token_id}"),
         crate::store::Actor::Staff { staff_id, .. } => format!("staff:{staff_id}"),
     };
-    let answer = match link.auth_kind {
-        AuthKind::JwtBearer => Connect {
-            connect_url: None,
-            org_link: org_links::connect_jwt(&state.crm, &link, &actor_of(&caller.0))
-                .await?
-                .into(),
-        },
-        AuthKind::WebServer => Connect {
-            connect_url: Some(state.crm.start_web_flow(&link, &started_by).await?),
-            org_link: link.into(),
-        },
-    };
-    Ok(axum::Json(answer))
+    Ok(match link.auth_kind {
+        AuthKind::JwtBearer => (
+            org_links::connect_jwt(&state.crm, &link, &actor_of(&caller.0)).await?,
+            None,
+        ),
+        AuthKind::WebServer => {
+            let url = state.crm.start_web_flow(&link, &started_by).await?;
+            (link, Some(url))
+        }
+    })
 }
 
 /// Disconnect: revoke the token at Salesforce and forget it.
@@ -674,9 +709,19 @@ async fn disconnect_org_link(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<OrgLink>> {
-    let link = managed_link(&state, &caller, id).await?;
-    let after = org_links::disconnect(&state.crm, &link, &actor_of(&caller.0)).await?;
-    Ok(axum::Json(after.into()))
+    Ok(axum::Json(
+        disconnect_link(&state, &caller, id).await?.into(),
+    ))
+}
+
+/// Disconnects the link, when the caller manages it: the API and the console alike.
+pub(crate) async fn disconnect_link(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<store::OrgLink> {
+    let link = managed_link(state, caller, id).await?;
+    Ok(org_links::disconnect(&state.crm, &link, &actor_of(&caller.0)).await?)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -772,10 +817,20 @@ async fn rotate_intake_secrets(
     caller: Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<axum::Json<IntakeSecrets>> {
-    managed_link(&state, &caller, id).await?;
-    let (shown, intake) = new_intake_secrets(&state, id)?;
+    Ok(axum::Json(rotate_intake(&state, &caller, id).await?))
+}
+
+/// New intake secrets for the link, when the caller manages it, in the clear to be shown once:
+/// the API's rotation and the console's alike.
+pub(crate) async fn rotate_intake(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<IntakeSecrets> {
+    managed_link(state, caller, id).await?;
+    let (shown, intake) = new_intake_secrets(state, id)?;
     org_links::rotate_intake_secrets(&state.store, id, &intake, &actor_of(&caller.0)).await?;
-    Ok(axum::Json(shown))
+    Ok(shown)
 }
 
 /// An org link's API key, shown once.

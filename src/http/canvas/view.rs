@@ -45,6 +45,8 @@ pub(super) fn framed(status: StatusCode, page: &impl Template) -> Response {
 pub(super) struct MessagePage<'a> {
     pub(super) title: &'a str,
     pub(super) message: &'a str,
+    /// A page outside the frame that helps, and what its link says.
+    pub(super) help: Option<(String, &'a str)>,
 }
 
 pub(super) fn message(status: StatusCode, title: &str, text: &str) -> Response {
@@ -53,6 +55,7 @@ pub(super) fn message(status: StatusCode, title: &str, text: &str) -> Response {
         &MessagePage {
             title,
             message: text,
+            help: None,
         },
     )
 }
@@ -163,7 +166,18 @@ pub(super) fn salesforce_trouble(link: &OrgLink, error: &LinkError) -> Response 
             )
         }
     };
-    message(status, title, &text)
+    let help = matches!(error, LinkError::Crm(CrmError::Unauthorized { .. })).then(|| {
+        let page = format!("/console/org-links/{}", link.id);
+        (page, "Open the org link in the Liaison console")
+    });
+    framed(
+        status,
+        &MessagePage {
+            title,
+            message: &text,
+            help,
+        },
+    )
 }
 
 /// What `templates/canvas/keys.html` puts in every form.

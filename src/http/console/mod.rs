@@ -6,6 +6,8 @@
 //! API would refuse that user.
 
 mod assets;
+mod org_link_forms;
+mod org_link_pages;
 mod org_links;
 mod session;
 mod sign_in;
@@ -86,6 +88,42 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/sign-out-everywhere", post(sign_out_everywhere))
         .route(ORG_LINKS, get(org_links::list))
         .route("/console/org-links/{id}", get(org_links::detail))
+        .route(
+            "/console/org-links/new",
+            get(org_link_forms::new).post(org_link_forms::create),
+        )
+        .route(
+            "/console/org-links/{id}/edit",
+            get(org_link_forms::edit).post(org_link_forms::update),
+        )
+        .route(
+            "/console/org-links/{id}/connect",
+            post(org_link_pages::connect),
+        )
+        .route(
+            "/console/org-links/{id}/disconnect",
+            get(org_link_pages::ask_disconnect).post(org_link_pages::disconnect),
+        )
+        .route(
+            "/console/org-links/{id}/tenancies",
+            get(org_link_pages::tenancies).post(org_link_pages::add_tenancy),
+        )
+        .route(
+            "/console/org-links/{id}/tenancies/{tenancy}/remove",
+            get(org_link_pages::ask_remove_tenancy),
+        )
+        .route(
+            "/console/org-links/{id}/tenancies/remove",
+            post(org_link_pages::remove_tenancy),
+        )
+        .route(
+            "/console/org-links/{id}/intake",
+            get(org_link_pages::intake),
+        )
+        .route(
+            "/console/org-links/{id}/intake/rotate",
+            get(org_link_pages::ask_rotate).post(org_link_pages::rotate),
+        )
         .route("/console/assets/{version}/{*path}", get(assets::serve))
         .route("/console/{*rest}", any(nothing_here))
 }

@@ -1,6 +1,7 @@
-//! The org links, read-only: the list and one link, read through the very functions that
-//! answer `GET /api/v1/org-links…`, with the caller the session stands for. An administrator
-//! sees the links serving their tenancy, and of a link that serves others too only their part.
+//! The org links: the list and one link, read through the very functions that answer
+//! `GET /api/v1/org-links…`, with the caller the session stands for. An administrator sees the
+//! links serving their tenancy, and of a link that serves others too only their part; the
+//! link's page offers its changes (`org_link_forms`, `org_link_pages`) to who manages it.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -12,9 +13,9 @@ use uuid::Uuid;
 use super::session::SignedIn;
 use super::view::{self, Chrome, LinkView, Section};
 use crate::http::AppState;
-use crate::http::api::org_links::{visible_link, visible_links};
+use crate::http::api::org_links::{managed_link, visible_link, visible_links};
 use crate::http::error::{ApiError, ApiResult};
-use crate::store::{OrgLink, PageRequest};
+use crate::store::{LinkState, OrgLink, PageRequest};
 
 #[derive(Template)]
 #[template(path = "console/org_links.html")]
@@ -78,6 +79,41 @@ struct Detail {
     chrome: Chrome,
     title: String,
     link: LinkView,
+    /// What the viewer may do to the link, when they manage it.
+    actions: Option<Actions>,
+}
+
+/// The buttons of a link's page for who manages it.
+struct Actions {
+    /// Connect, or reconnect an unauthorized link.
+    connect: Option<&'static str>,
+    disconnect: bool,
+}
+
+impl Actions {
+    fn of(state: LinkState) -> Self {
+        Self {
+            connect: match state {
+                LinkState::NotConnected => Some("Connect"),
+                LinkState::Unauthorized => Some("Reconnect"),
+                _ => None,
+            },
+            disconnect: !matches!(state, LinkState::NotConnected | LinkState::Unauthorized),
+        }
+    }
+}
+
+/// Whether the caller manages the link: the API's own rule for its changes.
+async fn actions(
+    state: &AppState,
+    signed: &SignedIn,
+    link: &OrgLink,
+) -> ApiResult<Option<Actions>> {
+    match managed_link(state, &signed.caller(), link.id).await {
+        Ok(_) => Ok(Some(Actions::of(link.state))),
+        Err(ApiError::Forbidden(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 pub(super) async fn detail(
@@ -89,21 +125,23 @@ pub(super) async fn detail(
     let read = async {
         let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound("org link"))?;
         let link = visible_link(&state, &signed.caller(), id).await?;
-        views(&state, vec![link]).await
+        let actions = actions(&state, &signed, &link).await?;
+        Ok::<_, ApiError>((views(&state, vec![link]).await?, actions))
     };
-    match read.await.map(|mut found| found.pop()) {
-        Ok(Some(link)) => {
-            let title = link.name.clone();
-            view::render(
-                StatusCode::OK,
-                &Detail {
+    match read.await {
+        Ok((mut found, actions)) => match found.pop() {
+            Some(link) => {
+                let title = link.name.clone();
+                let page = Detail {
                     chrome,
                     title,
                     link,
-                },
-            )
-        }
-        Ok(None) => view::refusal(&chrome, ApiError::NotFound("org link")),
+                    actions,
+                };
+                view::render(StatusCode::OK, &page)
+            }
+            None => view::refusal(&chrome, ApiError::NotFound("org link")),
+        },
         Err(error) => view::refusal(&chrome, error),
     }
 }

@@ -113,6 +113,23 @@ impl Visitor {
         .await
     }
 
+    /// Posts a `multipart/form-data` body (a form with a file) whose boundary is `boundary`.
+    pub async fn post_multipart(&self, path: &str, boundary: &str, body: Vec<u8>) -> Page {
+        Self::read(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .header(
+                    "content-type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
     /// Opens a sign-in link's page and presses its button: the answer to the press.
     pub async fn use_link(&self, path: &str) -> Page {
         let shown = self.get(path).await;
