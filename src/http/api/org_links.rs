@@ -270,7 +270,7 @@ fn shared_link_refusal() -> ApiError {
 
 /// The org link, when the caller manages it: 404 as for an unknown link when it does not
 /// serve their tenancy, 403 when it serves others too.
-pub(super) async fn managed_link(
+pub(crate) async fn managed_link(
     state: &AppState,
     caller: &Caller,
     id: Uuid,

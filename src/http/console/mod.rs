@@ -6,6 +6,7 @@
 //! API would refuse that user.
 
 mod assets;
+mod mapping;
 mod org_links;
 mod session;
 mod sign_in;
@@ -86,6 +87,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/sign-out-everywhere", post(sign_out_everywhere))
         .route(ORG_LINKS, get(org_links::list))
         .route("/console/org-links/{id}", get(org_links::detail))
+        .route(
+            "/console/org-links/{id}/mapping",
+            get(mapping::show).post(mapping::act),
+        )
+        .route(
+            "/console/org-links/{id}/mapping/undo",
+            get(mapping::confirm_undo).post(mapping::undo),
+        )
         .route("/console/assets/{version}/{*path}", get(assets::serve))
         .route("/console/{*rest}", any(nothing_here))
 }
