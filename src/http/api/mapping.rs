@@ -46,7 +46,7 @@ impl SObjectName {
 /// they are updateable and a picklist's values. Cached per link and revalidated with
 /// Salesforce's conditional request.
 #[utoipa::path(get, path = "/org-links/{org_link_id}/describe/{sobject}", tag = "salesforce",
-    params(("org_link_id" = Uuid, Path), ("sobject" = SObjectName, Path)),
+    params(("org_link_id" = Uuid, Path), ("sobject" = inline(SObjectName), Path)),
     responses((status = 200, body = SObjectDescribe), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn describe_sobject(
