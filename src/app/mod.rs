@@ -8,6 +8,7 @@ pub mod console;
 pub mod intake;
 pub mod invite_context;
 pub mod invites;
+pub mod mapping;
 pub mod memberships;
 pub mod org_links;
 pub mod records;

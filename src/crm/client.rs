@@ -59,7 +59,7 @@ pub fn parse_limit_info(header: &str) -> Option<LimitInfo> {
     })
 }
 
-fn limit_of(headers: &HeaderMap) -> Option<LimitInfo> {
+pub(super) fn limit_of(headers: &HeaderMap) -> Option<LimitInfo> {
     headers
         .get("sforce-limit-info")
         .and_then(|v| v.to_str().ok())
@@ -103,7 +103,7 @@ pub struct Session {
 
 impl Session {
     /// `path` under the REST API of `base`, the session's instance URL once checked.
-    fn data_url(&self, base: &str, path: &str) -> String {
+    pub(super) fn data_url(&self, base: &str, path: &str) -> String {
         format!("{base}/services/data/v{}/{path}", self.api_version)
     }
 }
@@ -161,7 +161,7 @@ impl Salesforce {
         &self.hosts
     }
 
-    fn http(&self) -> Result<&reqwest::Client, CrmError> {
+    pub(super) fn http(&self) -> Result<&reqwest::Client, CrmError> {
         self.http
             .as_ref()
             .ok_or_else(|| CrmError::Config("the Salesforce HTTP client could not be built".into()))
@@ -169,7 +169,7 @@ impl Salesforce {
 
     /// The origin (`https://host[:port]`) of a base URL Liaison is about to call, if the host
     /// rule admits it; `what` names the URL in the refusal.
-    fn base(&self, what: &str, raw: &str) -> Result<String, CrmError> {
+    pub(super) fn base(&self, what: &str, raw: &str) -> Result<String, CrmError> {
         self.hosts
             .base_url(raw)
             .map(|url| url.origin().ascii_serialization())
@@ -209,6 +209,20 @@ impl Salesforce {
         meter: Option<&Meter>,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<(Vec<u8>, HeaderMap), CrmError> {
+        self.exchange(meter, false, build)
+            .await
+            .map(|(_, body, headers)| (body, headers))
+    }
+
+    /// As `send`, answering the status too; with `conditional`, a `304 Not Modified` (the
+    /// answer to a conditional request whose cached copy is still good) is an answer, not an
+    /// error.
+    pub(super) async fn exchange(
+        &self,
+        meter: Option<&Meter>,
+        conditional: bool,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>, HeaderMap), CrmError> {
         let max_delay = self.retry.max_delay;
         let attempt = || async {
             let response = build().send().await.map_err(|e| {
@@ -224,8 +238,8 @@ impl Salesforce {
                 meter.note(limit);
             }
             let body = response.bytes().await.map_err(transport_error)?.to_vec();
-            if (200..300).contains(&status) {
-                Ok((body, headers))
+            if (200..300).contains(&status) || (conditional && status == 304) {
+                Ok((status, body, headers))
             } else {
                 let retry_after =
                     parse_retry_after(headers.get("retry-after").and_then(|v| v.to_str().ok()));

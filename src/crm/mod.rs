@@ -7,6 +7,7 @@
 
 pub mod canvas;
 pub mod client;
+pub mod describe;
 pub mod error;
 pub mod hosts;
 pub mod inbox;

@@ -7,11 +7,14 @@
 //! sealed.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::FieldErrors;
+use super::client_status::ClientStatus;
 use super::invite::{MAX_GROUPS, MAX_NEW_GROUP_MEMBERS};
 use super::values::{E164Phone, PhoneRegion};
 
@@ -493,6 +496,245 @@ pub struct LinkSecrets {
     pub token_version: i64,
 }
 
+/// One field of an sObject as Salesforce's Describe API reports it: what the mapping editor
+/// offers, and what a mapping is checked against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DescribedField {
+    /// The API name, e.g. `MobilePhone` or `Liaison_Status__c`.
+    pub name: String,
+    pub label: String,
+    /// Salesforce's field type: `string`, `email`, `phone`, `picklist`, `id`, `reference`, ….
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether the integration user may write it.
+    pub updateable: bool,
+    /// A picklist's values (empty for other types).
+    pub picklist_values: Vec<PicklistValue>,
+}
+
+/// One value of a picklist field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PicklistValue {
+    pub value: String,
+    pub label: String,
+    pub active: bool,
+}
+
+/// An sObject's fields, as described by the org.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SObjectDescribe {
+    /// `Contact` or `Account`.
+    pub name: String,
+    pub label: String,
+    pub fields: Vec<DescribedField>,
+}
+
+impl SObjectDescribe {
+    pub fn field(&self, name: &str) -> Option<&DescribedField> {
+        self.fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+    }
+}
+
+/// An sObject's describe as a link keeps it: Salesforce's answer and the validators it came
+/// with, for the next conditional request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedDescribe {
+    pub body: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    /// When Salesforce last sent or confirmed it (milliseconds since the epoch).
+    pub fetched_at: i64,
+}
+
+/// The invite field a record field fills, and the Salesforce types that may fill it.
+fn fitting_types(invite_field: &str) -> (&'static [&'static str], &'static str) {
+    match invite_field {
+        "email" => (&["email"], "an email field"),
+        "mobile" => (&["phone", "string"], "a phone or text field"),
+        _ => (&["string"], "a text field"),
+    }
+}
+
+impl FieldMapping {
+    /// Checks the mapping against the org's own fields: each mapped field exists and its type
+    /// fits the invite field it fills; a Person Account's custom contact fields are read as
+    /// `__pc`; each write-back field is updateable, and the status one is a picklist holding
+    /// every status Liaison writes. A describe left out (`None`) is not checked against.
+    pub fn check_against(
+        &self,
+        contact: Option<&SObjectDescribe>,
+        account: Option<&SObjectDescribe>,
+        errors: &mut FieldErrors,
+        prefix: &str,
+    ) {
+        for (kind, fields, describe) in [
+            ("contact", &self.contact, contact),
+            ("person_account", &self.person_account, account),
+        ] {
+            let Some(describe) = describe else { continue };
+            let mapped = [
+                ("first_name", Some(&fields.first_name)),
+                ("last_name", Some(&fields.last_name)),
+                ("email", Some(&fields.email)),
+                ("mobile", fields.mobile.as_ref()),
+                ("title", fields.title.as_ref()),
+            ];
+            for (invite_field, name) in mapped {
+                let Some(name) = name else { continue };
+                let path = format!("{prefix}.{kind}.{invite_field}");
+                if kind == "person_account" && name.ends_with("__c") {
+                    errors.push(
+                        path,
+                        format!(
+                            "\"{name}\" is an Account field; a Person Account's contact fields end in __pc"
+                        ),
+                    );
+                    continue;
+                }
+                check_type(describe, name, invite_field, &path, errors);
+            }
+        }
+        let wb = &self.write_back;
+        let writes = [
+            ("status", Some(&wb.status)),
+            ("client_id", wb.client_id.as_ref()),
+            ("invited_at", wb.invited_at.as_ref()),
+            ("tenancy", wb.tenancy.as_ref()),
+        ];
+        for (path, name) in writes {
+            let Some(name) = name else { continue };
+            let path = format!("{prefix}.write_back.{path}");
+            for describe in [contact, account].into_iter().flatten() {
+                let on_record = Self::write_back_field(&describe.name, name);
+                check_write_back(
+                    describe,
+                    &on_record,
+                    path.ends_with(".status"),
+                    &path,
+                    errors,
+                );
+            }
+        }
+    }
+}
+
+fn check_type(
+    describe: &SObjectDescribe,
+    name: &str,
+    invite_field: &str,
+    path: &str,
+    errors: &mut FieldErrors,
+) {
+    let Some(field) = describe.field(name) else {
+        errors.push(
+            path,
+            format!("\"{name}\" is not a field of {}", describe.name),
+        );
+        return;
+    };
+    let (types, wanted) = fitting_types(invite_field);
+    if !types.contains(&field.kind.as_str()) {
+        errors.push(
+            path,
+            format!("\"{name}\" is of type {}; this needs {wanted}", field.kind),
+        );
+    }
+}
+
+fn check_write_back(
+    describe: &SObjectDescribe,
+    name: &str,
+    status: bool,
+    path: &str,
+    errors: &mut FieldErrors,
+) {
+    let object = &describe.name;
+    let Some(field) = describe.field(name) else {
+        errors.push(path, format!("\"{name}\" is not a field of {object}"));
+        return;
+    };
+    if !field.updateable {
+        errors.push(
+            path,
+            format!("\"{name}\" on {object} is not updateable by the integration user"),
+        );
+    }
+    if !status {
+        return;
+    }
+    if field.kind != "picklist" {
+        errors.push(
+            path,
+            format!(
+                "\"{name}\" on {object} is of type {}; the status needs a picklist",
+                field.kind
+            ),
+        );
+        return;
+    }
+    let missing: Vec<&str> = ClientStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|code| {
+            !field
+                .picklist_values
+                .iter()
+                .any(|v| v.active && v.value == *code)
+        })
+        .collect();
+    if !missing.is_empty() {
+        errors.push(
+            path,
+            format!(
+                "the picklist \"{name}\" on {object} lacks the values {}",
+                missing.join(", ")
+            ),
+        );
+    }
+}
+
+/// One status change as Salesforce is sent it: the record, and what the write-back fields
+/// receive.
+#[derive(Debug, Clone)]
+pub struct StatusWrite<'a> {
+    /// `Contact` or `Account`.
+    pub sobject: &'a str,
+    pub record_id: &'a str,
+    pub status: ClientStatus,
+    pub client_id: Uuid,
+    pub tenancy_id: Uuid,
+    pub changed_at: OffsetDateTime,
+}
+
+impl FieldMapping {
+    /// The record an sObject Collections update sends for `write`: the status, and the
+    /// client's id, its tenancy and when it was invited where the mapping names fields for
+    /// them (on a Person Account as `__pc`).
+    pub fn write_back_record(&self, write: &StatusWrite) -> Value {
+        let wb = &self.write_back;
+        let field = |name: &str| Self::write_back_field(write.sobject, name);
+        let mut record = Map::new();
+        record.insert("attributes".into(), json!({ "type": write.sobject }));
+        record.insert("id".into(), json!(write.record_id));
+        record.insert(field(&wb.status), json!(write.status.as_str()));
+        if let Some(name) = &wb.client_id {
+            record.insert(field(name), json!(write.client_id.to_string()));
+        }
+        if let Some(name) = &wb.tenancy {
+            record.insert(field(name), json!(write.tenancy_id.to_string()));
+        }
+        if let Some(name) = &wb.invited_at
+            && write.status == ClientStatus::Invited
+            && let Ok(at) = write.changed_at.format(&Rfc3339)
+        {
+            record.insert(field(name), json!(at));
+        }
+        Value::Object(record)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,5 +797,143 @@ mod tests {
             FieldMapping::write_back_field("Contact", "Liaison_Status__c"),
             "Liaison_Status__c"
         );
+    }
+
+    fn described(name: &str, fields: &[(&str, &str, bool)]) -> SObjectDescribe {
+        SObjectDescribe {
+            name: name.into(),
+            label: name.into(),
+            fields: fields
+                .iter()
+                .map(|(field, kind, updateable)| DescribedField {
+                    name: (*field).into(),
+                    label: (*field).into(),
+                    kind: (*kind).into(),
+                    updateable: *updateable,
+                    picklist_values: if *kind == "picklist" {
+                        ["draft", "invited", "expired", "active", "declined"]
+                            .map(|v| PicklistValue {
+                                value: v.into(),
+                                label: v.into(),
+                                active: true,
+                            })
+                            .into()
+                    } else {
+                        vec![]
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    fn problems(
+        mapping: &FieldMapping,
+        contact: Option<&SObjectDescribe>,
+        account: Option<&SObjectDescribe>,
+    ) -> Vec<(String, String)> {
+        let mut errors = FieldErrors::new();
+        mapping.check_against(contact, account, &mut errors, "field_mapping");
+        errors
+            .finish()
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (e.field, e.reason))
+            .collect()
+    }
+
+    fn contact() -> SObjectDescribe {
+        described(
+            "Contact",
+            &[
+                ("FirstName", "string", true),
+                ("LastName", "string", true),
+                ("Email", "email", true),
+                ("MobilePhone", "phone", true),
+                ("Title", "string", true),
+                ("Liaison_Status__c", "picklist", true),
+                ("Liaison_Client_Id__c", "string", false),
+                ("Liaison_Invited_At__c", "datetime", true),
+                ("Liaison_Tenancy__c", "string", true),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_mapping_fitting_the_org_has_no_problems_but_the_status_values_it_lacks() {
+        let mut mapping = FieldMapping::default();
+        mapping.write_back.client_id = None;
+        assert_eq!(
+            problems(&mapping, Some(&contact()), None),
+            [(
+                "field_mapping.write_back.status".to_string(),
+                "the picklist \"Liaison_Status__c\" on Contact lacks the values revoked"
+                    .to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn each_rule_names_its_field_and_why() {
+        let mut mapping = FieldMapping::default();
+        mapping.contact.email = "Email2__c".into();
+        mapping.contact.mobile = Some("Email".into());
+        mapping.contact.title = Some("MobilePhone".into());
+        mapping.person_account.email = "Secondary_Email__c".into();
+        let account = described("Account", &[("FirstName", "string", true)]);
+        let found = problems(&mapping, Some(&contact()), Some(&account));
+        let reasons: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(f, r)| (f.as_str(), r.as_str()))
+            .collect();
+        for expected in [
+            (
+                "field_mapping.contact.email",
+                "\"Email2__c\" is not a field of Contact",
+            ),
+            (
+                "field_mapping.contact.mobile",
+                "\"Email\" is of type email; this needs a phone or text field",
+            ),
+            (
+                "field_mapping.contact.title",
+                "\"MobilePhone\" is of type phone; this needs a text field",
+            ),
+            (
+                "field_mapping.person_account.last_name",
+                "\"LastName\" is not a field of Account",
+            ),
+            (
+                "field_mapping.person_account.email",
+                "\"Secondary_Email__c\" is an Account field; a Person Account's contact fields end in __pc",
+            ),
+            (
+                "field_mapping.write_back.client_id",
+                "\"Liaison_Client_Id__c\" on Contact is not updateable by the integration user",
+            ),
+            (
+                "field_mapping.write_back.status",
+                "\"Liaison_Status__pc\" is not a field of Account",
+            ),
+        ] {
+            assert!(reasons.contains(&expected), "{expected:?} in {reasons:#?}");
+        }
+    }
+
+    #[test]
+    fn the_write_back_record_carries_the_mapped_fields_as_the_record_names_them() {
+        let at = OffsetDateTime::from_unix_timestamp(1_772_441_000).unwrap();
+        let record = FieldMapping::default().write_back_record(&StatusWrite {
+            sobject: "Account",
+            record_id: "0015g00000PaAbcAAB",
+            status: ClientStatus::Invited,
+            client_id: Uuid::nil(),
+            tenancy_id: Uuid::nil(),
+            changed_at: at,
+        });
+        assert_eq!(record["attributes"]["type"], "Account");
+        assert_eq!(record["Liaison_Status__pc"], "invited");
+        assert_eq!(record["Liaison_Invited_At__pc"], "2026-03-02T08:43:20Z");
+        assert!(record.get("Liaison_Status__c").is_none());
     }
 }

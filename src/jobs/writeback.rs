@@ -5,16 +5,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
-use time::format_description::well_known::Rfc3339;
+use serde_json::Value;
 
 use crate::clock::{from_millis, to_millis};
 use crate::config::{RetryPolicy, WritebackConfig};
 use crate::crm::client::{RecordResult, Reply};
 use crate::crm::error::{CrmError, classify};
 use crate::crm::{Crm, LinkError};
-use crate::domain::client_status::ClientStatus;
-use crate::domain::org_link::{COLLECTION_LIMIT, FieldMapping};
+use crate::domain::org_link::{COLLECTION_LIMIT, StatusWrite};
 use crate::store::{
     self, CallSchedule, ClaimedWriteback, LinkState, OrgLink, Store, WritebackOutcome,
 };
@@ -203,25 +201,14 @@ fn call_backoff(config: &WritebackConfig, failures: i64, error: &CrmError) -> Du
 }
 
 fn record_json(link: &OrgLink, row: &ClaimedWriteback) -> Value {
-    let wb = &link.field_mapping.write_back;
-    let field = |name: &str| FieldMapping::write_back_field(&row.sobject, name);
-    let mut record = Map::new();
-    record.insert("attributes".into(), json!({ "type": row.sobject }));
-    record.insert("id".into(), json!(row.record_id));
-    record.insert(field(&wb.status), json!(row.status.as_str()));
-    if let Some(name) = &wb.client_id {
-        record.insert(field(name), json!(row.client_id.to_string()));
-    }
-    if let Some(name) = &wb.tenancy {
-        record.insert(field(name), json!(row.tenancy_id.to_string()));
-    }
-    if let Some(name) = &wb.invited_at
-        && row.status == ClientStatus::Invited
-        && let Ok(at) = from_millis(row.changed_at).format(&Rfc3339)
-    {
-        record.insert(field(name), json!(at));
-    }
-    Value::Object(record)
+    link.field_mapping.write_back_record(&StatusWrite {
+        sobject: &row.sobject,
+        record_id: &row.record_id,
+        status: row.status,
+        client_id: row.client_id,
+        tenancy_id: row.tenancy_id,
+        changed_at: from_millis(row.changed_at),
+    })
 }
 
 /// Splits claimed rows, in the order they came due, into batches of `limit`. A last partial
@@ -557,6 +544,7 @@ fn record_outcome(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::client_status::ClientStatus;
 
     #[test]
     fn backoff_grows_with_attempts_and_stays_under_the_cap() {

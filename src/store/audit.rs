@@ -57,7 +57,7 @@ pub(crate) async fn insert(conn: &mut AnyConnection, at: i64, event: &Event) -> 
     Ok(())
 }
 
-fn audit_event(row: &AnyRow) -> sqlx::Result<AuditEvent> {
+pub(super) fn audit_event(row: &AnyRow) -> sqlx::Result<AuditEvent> {
     Ok(AuditEvent {
         id: rows::id(row, "id")?,
         tenancy_id: rows::opt_id(row, "tenancy_id")?,

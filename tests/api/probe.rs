@@ -110,6 +110,8 @@ const OPERATIONS: &[(&str, Who)] = &[
     ("dismiss_inbox_item", LINK_MANAGERS),
     ("replay_inbox_item", LINK_MANAGERS),
     ("rotate_intake_secrets", LINK_MANAGERS),
+    ("describe_sobject", LINK_MANAGERS),
+    ("dry_run_mapping", LINK_MANAGERS),
     ("list_writebacks", LINK_MANAGERS),
     ("dismiss_writeback", LINK_MANAGERS),
     ("retry_writeback", LINK_MANAGERS),
@@ -630,6 +632,7 @@ impl World {
             ("org_link_id", vec![self.a_link.clone()]),
             ("writeback_id", vec![self.a_writeback.clone()]),
             ("item_id", vec![self.a_item.clone()]),
+            ("sobject", vec!["Contact".to_string()]),
         ])
     }
 
@@ -663,6 +666,11 @@ impl World {
     }
 }
 
+/// Reads that ask Salesforce, which the probe's links (never connected) cannot answer: who may
+/// call them is probed, what they read is not. `mapping.rs` reads a connected link's, shared
+/// links' included.
+const ASKS_SALESFORCE: &[&str] = &["describe_sobject"];
+
 /// Every GET of the document, filled with A's objects, as the operator: all of A there is.
 async fn snapshot(
     app: &TestApp,
@@ -670,7 +678,10 @@ async fn snapshot(
     fillers: &HashMap<&str, Vec<String>>,
 ) -> Vec<(String, Value)> {
     let mut seen = Vec::new();
-    for op in ops.iter().filter(|op| op.method == Method::GET) {
+    let reads = ops
+        .iter()
+        .filter(|op| op.method == Method::GET && !ASKS_SALESFORCE.contains(&op.id.as_str()));
+    for op in reads {
         for path in fill(&op.path, fillers) {
             let body = app.get(&path, &app.operator).await.expect(200);
             seen.push((path, body));
@@ -841,10 +852,15 @@ async fn the_admin_of_a_tenancy_sharing_a_shared_link_reads_it_filtered_and_chan
     let before = snapshot(&app, &ops, &fillers).await;
 
     // Reads first and the deletion last, so that a write let through does not hide the
-    // others' answers. Creating a link is not about this link and is left out.
+    // others' answers. Creating a link is not about this link and is left out; so are the
+    // reads that ask Salesforce (`ASKS_SALESFORCE`).
     let mut link_ops: Vec<&Operation> = ops
         .iter()
-        .filter(|op| op.path.starts_with("/api/v1/org-links") && op.id != "create_org_link")
+        .filter(|op| {
+            op.path.starts_with("/api/v1/org-links")
+                && op.id != "create_org_link"
+                && !ASKS_SALESFORCE.contains(&op.id.as_str())
+        })
         .collect();
     link_ops.sort_by_key(|op| match op.method {
         Method::GET => 0,

@@ -5,6 +5,7 @@ mod audit;
 mod clients;
 mod groups;
 mod inbox;
+pub(crate) mod mapping;
 pub(crate) mod org_links;
 mod salesforce_invites;
 pub mod schema;
@@ -34,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(clients::router())
         .merge(tokens::router())
         .merge(org_links::router())
+        .merge(mapping::router())
         .merge(inbox::router())
         .merge(salesforce_invites::router())
         .merge(audit::router())

@@ -6,6 +6,7 @@
 //! API would refuse that user.
 
 mod assets;
+mod mapping;
 mod org_link_forms;
 mod org_link_pages;
 mod org_links;
@@ -123,6 +124,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/console/org-links/{id}/intake/rotate",
             get(org_link_pages::ask_rotate).post(org_link_pages::rotate),
+        )
+        .route(
+            "/console/org-links/{id}/mapping",
+            get(mapping::show).post(mapping::act),
+        )
+        .route(
+            "/console/org-links/{id}/mapping/undo",
+            get(mapping::confirm_undo).post(mapping::undo),
         )
         .route("/console/assets/{version}/{*path}", get(assets::serve))
         .route("/console/{*rest}", any(nothing_here))

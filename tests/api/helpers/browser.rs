@@ -71,12 +71,21 @@ impl Browser {
     /// `<name>-420.png` (a desktop and a utility-bar panel or phone), for the README; without
     /// it, does nothing. The window returns to desktop width.
     pub async fn snapshot(&self, name: &str) {
+        self.snapshot_at(name, None).await;
+    }
+
+    /// As `snapshot`, with the element `id` scrolled to the top at each width.
+    pub async fn snapshot_at(&self, name: &str, id: Option<&str>) {
         let Some(folder) = std::env::var_os("LIAISON_SCREENSHOTS") else {
             return;
         };
         std::fs::create_dir_all(&folder).expect("the screenshot folder");
         for width in [420, 1280] {
             self.client.set_window_size(width, 1100).await.unwrap();
+            if let Some(id) = id {
+                let scroll = "document.getElementById(arguments[0]).scrollIntoView()";
+                self.client.execute(scroll, vec![json!(id)]).await.unwrap();
+            }
             let png = self.client.screenshot().await.unwrap();
             let file = std::path::Path::new(&folder).join(format!("{name}-{width}.png"));
             std::fs::write(file, png).expect("a screenshot written");
