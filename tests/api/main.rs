@@ -12,6 +12,7 @@ mod cli;
 mod client_status;
 mod confidentiality;
 mod console;
+mod console_directory;
 mod contract;
 mod control_chars;
 mod coverage;

@@ -1,17 +1,17 @@
 //! `/api/v1`: the JSON API for admins, ops and automation. Every route is registered together
 //! with its OpenAPI description, so the document cannot drift from the router.
 
-mod audit;
-mod clients;
+pub(crate) mod audit;
+pub(crate) mod clients;
 mod groups;
 mod inbox;
 pub(crate) mod org_links;
 mod salesforce_invites;
 pub mod schema;
-mod staff;
+pub(crate) mod staff;
 mod team_accounts;
-mod tenancies;
-mod tokens;
+pub(crate) mod tenancies;
+pub(crate) mod tokens;
 pub mod wire;
 
 use serde::Deserialize;

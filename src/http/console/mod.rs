@@ -6,9 +6,15 @@
 //! API would refuse that user.
 
 mod assets;
+mod audit;
+mod clients;
+mod directory;
 mod org_links;
 mod session;
 mod sign_in;
+mod staff;
+mod tenancies;
+mod tokens;
 mod view;
 
 use std::net::IpAddr;
@@ -86,6 +92,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/sign-out-everywhere", post(sign_out_everywhere))
         .route(ORG_LINKS, get(org_links::list))
         .route("/console/org-links/{id}", get(org_links::detail))
+        .merge(directory::routes())
         .route("/console/assets/{version}/{*path}", get(assets::serve))
         .route("/console/{*rest}", any(nothing_here))
 }
