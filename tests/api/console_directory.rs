@@ -21,6 +21,7 @@ on_both_backends!(with super::with_mail();
     the_audit_page_shows_sign_ins_and_changes_filtered_and_paged,
     a_post_without_the_sessions_csrf_token_changes_nothing_in_the_directory,
     clients_are_listed_by_status_and_sent_resent_and_revoked_after_a_confirmation,
+    group_members_are_added_and_removed_with_the_apis_coverage_and_confidentiality_refusals,
 );
 
 on_both_backends!(an_operator_walks_the_directory_in_a_browser);
@@ -920,6 +921,148 @@ async fn clients_are_listed_by_status_and_sent_resent_and_revoked_after_a_confir
         "{}",
         again.body
     );
+}
+
+async fn group_members_are_added_and_removed_with_the_apis_coverage_and_confidentiality_refusals(
+    app: TestApp,
+) {
+    let acme = app.tenancy("Acme Wealth", "contact_groups").await;
+    let bravo = app.tenancy("Bravo Trust", "contact_groups").await;
+    let smith = app
+        .group(
+            &acme,
+            "contact-groups",
+            "Smith Relationship",
+            &[&acme.admin_id],
+        )
+        .await;
+    let jones = app
+        .group(
+            &acme,
+            "contact-groups",
+            "Jones Relationship",
+            &[&acme.admin_id],
+        )
+        .await;
+    for (first, group) in [("Jane", &smith), ("Bob", &jones)] {
+        invite(
+            &app,
+            &acme,
+            &acme.admin_token,
+            first,
+            "contact_groups",
+            &[group],
+            json!({}),
+        )
+        .await
+        .expect(201);
+    }
+    let clients = app
+        .get(&at(&acme, "/clients?q=bob"), &acme.admin_token)
+        .await
+        .expect(200);
+    let bob = clients["items"][0]["id"].as_str().unwrap().to_string();
+    let visitor = admin(&app, "admin@acme-wealth.example").await;
+    let groups = format!("/console/tenancies/{}/groups", acme.id);
+    let list = visitor.get(&groups).await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("Smith Relationship") && list.body.contains("Jones Relationship"));
+    let page = format!("{groups}/{smith}");
+    let shown = visitor.get(&page).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.body.contains("jane@clients.example") && shown.body.contains("Ada Admin"));
+    let csrf = shown.csrf();
+
+    // Bob is of another relationship: the API's confidentiality refusal, beside the checkbox.
+    let member = at(&acme, &format!("/contact-groups/{smith}/members/{bob}"));
+    let api = app.put(&member, &acme.admin_token, None).await.problem(409);
+    let refused = visitor
+        .post(
+            &format!("{page}/members"),
+            &[("csrf", &csrf), ("user_id", &bob)],
+        )
+        .await;
+    assert_eq!(refused.status, 409);
+    beside(
+        &refused,
+        "confidentiality_override",
+        &reason(&api, "confidentiality_override"),
+    );
+    let added = visitor
+        .post(
+            &format!("{page}/members"),
+            &[
+                ("csrf", &csrf),
+                ("user_id", &bob),
+                ("confidentiality_override", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let members = app
+        .get(
+            &at(&acme, &format!("/contact-groups/{smith}/members")),
+            &acme.admin_token,
+        )
+        .await
+        .expect(200);
+    assert!(
+        members["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["user_id"] == bob.as_str())
+    );
+
+    // Ada is Jane's only cover: the API's coverage refusal, and she stays.
+    let ada = at(
+        &acme,
+        &format!("/contact-groups/{smith}/members/{}", acme.admin_id),
+    );
+    let api = app.delete(&ada, &acme.admin_token).await.problem(409);
+    let remove = format!("{page}/members/{}/remove", acme.admin_id);
+    let refused = visitor.post(&remove, &[("csrf", &csrf)]).await;
+    assert_eq!(refused.status, 409);
+    assert!(
+        refused
+            .body
+            .contains(&html(api["detail"].as_str().unwrap())),
+        "{}",
+        refused.body
+    );
+    // Bob leaves again.
+    let removed = visitor
+        .post(&format!("{page}/members/{bob}/remove"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(removed.status, 303, "{}", removed.body);
+    let trail = app
+        .get(
+            &at(&acme, &format!("/audit?target={smith}")),
+            &acme.admin_token,
+        )
+        .await
+        .expect(200);
+    let actions: Vec<&str> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.ends_with(&["group.member_added", "group.member_removed"]),
+        "{actions:?}"
+    );
+
+    // Another tenancy's administrator finds nothing, as in the API.
+    let other = admin(&app, "admin@bravo-trust.example").await;
+    let api = app
+        .get(
+            &at(&acme, &format!("/contact-groups/{smith}")),
+            &bravo.admin_token,
+        )
+        .await;
+    assert_eq!(other.get(&page).await.status, api.status.as_u16());
+    assert_eq!(other.get(&groups).await.status, 404);
 }
 
 async fn an_operator_walks_the_directory_in_a_browser(app: TestApp) {

@@ -3,7 +3,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod clients;
-mod groups;
+pub(crate) mod groups;
 mod inbox;
 pub(crate) mod org_links;
 mod salesforce_invites;

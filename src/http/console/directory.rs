@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::session::SignedIn;
 use super::view::{self, NavItem, Section};
-use super::{audit, clients, staff, tenancies, tokens};
+use super::{audit, clients, groups, staff, tenancies, tokens};
 use crate::domain::FieldError;
 use crate::domain::user::StaffRole;
 use crate::http::AppState;
@@ -33,12 +33,14 @@ pub(super) const TENANCIES: &str = "/console/tenancies";
 pub(super) const STAFF: &str = "/console/staff";
 /// The clients of one's own tenancy (an operator picks a tenancy first).
 pub(super) const CLIENTS: &str = "/console/clients";
+/// The contact groups or client teams of one's own tenancy.
+pub(super) const GROUPS: &str = "/console/groups";
 /// The API tokens one may manage: an administrator's tenancy's, an operator's own.
 pub(super) const TOKENS: &str = "/console/tokens";
 /// The audit trail: an administrator's tenancy's, the installation's for an operator.
 pub(super) const AUDIT: &str = "/console/audit";
 
-/// The directory's pages: tenancies, staff, clients, API tokens and the audit trail.
+/// The directory's pages: tenancies, staff, clients, groups, API tokens and the audit trail.
 pub(super) fn routes() -> Router<AppState> {
     let tenancy = "/console/tenancies/{tenancy}";
     Router::new()
@@ -76,6 +78,17 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             &format!("{tenancy}/clients/{{client}}/{{action}}"),
             post(clients::act),
+        )
+        .route(GROUPS, get(groups::own))
+        .route(&format!("{tenancy}/groups"), get(groups::list))
+        .route(&format!("{tenancy}/groups/{{group}}"), get(groups::detail))
+        .route(
+            &format!("{tenancy}/groups/{{group}}/members"),
+            post(groups::add),
+        )
+        .route(
+            &format!("{tenancy}/groups/{{group}}/members/{{user}}/remove"),
+            post(groups::remove),
         )
         .route(TOKENS, get(tokens::own).post(tokens::create_operator))
         .route(
@@ -117,6 +130,11 @@ pub(super) fn nav(caller: &Caller, section: Section) -> Vec<NavItem> {
             label: "Clients",
             href: CLIENTS,
             current: section == Section::Clients,
+        });
+        nav.push(NavItem {
+            label: "Groups",
+            href: GROUPS,
+            current: section == Section::Groups,
         });
     }
     if api::tokens::scope(caller, own).is_ok() {
@@ -354,6 +372,18 @@ pub(super) fn choices(options: &[(&'static str, &'static str)], chosen: &str) ->
         .map(|&(value, text)| Choice {
             value: value.into(),
             text: text.into(),
+            selected: value == chosen,
+        })
+        .collect()
+}
+
+/// Options read from the store (value, text), the one whose value is `chosen` selected.
+pub(super) fn owned_choices(options: &[(String, String)], chosen: &str) -> Vec<Choice> {
+    options
+        .iter()
+        .map(|(value, text)| Choice {
+            value: value.clone(),
+            text: text.clone(),
             selected: value == chosen,
         })
         .collect()

@@ -9,6 +9,7 @@ mod assets;
 mod audit;
 mod clients;
 mod directory;
+mod groups;
 mod org_links;
 mod session;
 mod sign_in;

@@ -229,15 +229,12 @@ async fn read(
 
 /// The active staff users a token may act as, the one chosen selected.
 fn staff_choices(staff: &[(Uuid, String, bool)], chosen: &str) -> Vec<Choice> {
-    staff
+    let active: Vec<(String, String)> = staff
         .iter()
         .filter(|(_, _, active)| *active)
-        .map(|(id, name, _)| Choice {
-            value: id.to_string(),
-            text: name.clone(),
-            selected: id.to_string() == chosen,
-        })
-        .collect()
+        .map(|(id, name, _)| (id.to_string(), name.clone()))
+        .collect();
+    directory::owned_choices(&active, chosen)
 }
 
 #[derive(Template)]

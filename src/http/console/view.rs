@@ -22,6 +22,7 @@ pub(super) enum Section {
     Tenancies,
     Staff,
     Clients,
+    Groups,
     Tokens,
     Audit,
 }
