@@ -22,6 +22,7 @@ on_both_backends!(with super::with_mail();
     a_post_without_the_sessions_csrf_token_changes_nothing_in_the_directory,
     clients_are_listed_by_status_and_sent_resent_and_revoked_after_a_confirmation,
     group_members_are_added_and_removed_with_the_apis_coverage_and_confidentiality_refusals,
+    team_account_delegates_are_added_and_removed_as_the_api_allows,
 );
 
 on_both_backends!(an_operator_walks_the_directory_in_a_browser);
@@ -1063,6 +1064,76 @@ async fn group_members_are_added_and_removed_with_the_apis_coverage_and_confiden
         .await;
     assert_eq!(other.get(&page).await.status, api.status.as_u16());
     assert_eq!(other.get(&groups).await.status, 404);
+}
+
+async fn team_account_delegates_are_added_and_removed_as_the_api_allows(app: TestApp) {
+    let acme = app.tenancy("Acme Wealth", "client_teams").await;
+    let support =
+        crate::helpers::team_account(&app, &acme, "Support", "+447700900001", "+442070000001")
+            .await;
+    let (sam, _) = app.staff(&acme, "Sam", "Staff", "staff").await;
+    let visitor = admin(&app, "admin@acme-wealth.example").await;
+    let accounts = format!("/console/tenancies/{}/team-accounts", acme.id);
+    assert!(
+        visitor
+            .get(&accounts)
+            .await
+            .body
+            .contains("support@firm.example")
+    );
+    let page = format!("{accounts}/{support}");
+    let shown = visitor.get(&page).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.body.contains("No one acts as this team account yet."));
+    let csrf = shown.csrf();
+    let added = visitor
+        .post(
+            &format!("{page}/delegates"),
+            &[("csrf", &csrf), ("staff_id", &sam)],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    let delegates = at(&acme, &format!("/team-accounts/{support}/delegates"));
+    let listed = app.get(&delegates, &acme.admin_token).await.expect(200);
+    assert_eq!(listed["items"][0]["id"], sam.as_str());
+    // A team account is no delegate: the API's reason, on the page.
+    let api = app
+        .put(
+            &at(
+                &acme,
+                &format!("/team-accounts/{support}/delegates/{support}"),
+            ),
+            &acme.admin_token,
+            None,
+        )
+        .await;
+    let refused = visitor
+        .post(
+            &format!("{page}/delegates"),
+            &[("csrf", &csrf), ("staff_id", &support)],
+        )
+        .await;
+    assert_eq!(refused.status, api.status.as_u16(), "{}", refused.body);
+    let removed = visitor
+        .post(
+            &format!("{page}/delegates/{sam}/remove"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(removed.status, 303);
+    let listed = app.get(&delegates, &acme.admin_token).await.expect(200);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0);
+    // Another tenancy's administrator finds nothing, as in the API.
+    let bravo = app.tenancy("Bravo Trust", "client_teams").await;
+    let other = admin(&app, "admin@bravo-trust.example").await;
+    assert_eq!(other.get(&page).await.status, 404);
+    let api = app
+        .get(
+            &at(&acme, &format!("/team-accounts/{support}")),
+            &bravo.admin_token,
+        )
+        .await;
+    assert_eq!(api.status.as_u16(), 404);
 }
 
 async fn an_operator_walks_the_directory_in_a_browser(app: TestApp) {

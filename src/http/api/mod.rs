@@ -9,7 +9,7 @@ pub(crate) mod org_links;
 mod salesforce_invites;
 pub mod schema;
 pub(crate) mod staff;
-mod team_accounts;
+pub(crate) mod team_accounts;
 pub(crate) mod tenancies;
 pub(crate) mod tokens;
 pub mod wire;

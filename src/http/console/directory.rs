@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::session::SignedIn;
 use super::view::{self, NavItem, Section};
-use super::{audit, clients, groups, staff, tenancies, tokens};
+use super::{audit, clients, groups, staff, team_accounts, tenancies, tokens};
 use crate::domain::FieldError;
 use crate::domain::user::StaffRole;
 use crate::http::AppState;
@@ -40,7 +40,8 @@ pub(super) const TOKENS: &str = "/console/tokens";
 /// The audit trail: an administrator's tenancy's, the installation's for an operator.
 pub(super) const AUDIT: &str = "/console/audit";
 
-/// The directory's pages: tenancies, staff, clients, groups, API tokens and the audit trail.
+/// The directory's pages: tenancies, staff, clients, groups, team accounts, API tokens and the
+/// audit trail.
 pub(super) fn routes() -> Router<AppState> {
     let tenancy = "/console/tenancies/{tenancy}";
     Router::new()
@@ -89,6 +90,22 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             &format!("{tenancy}/groups/{{group}}/members/{{user}}/remove"),
             post(groups::remove),
+        )
+        .route(
+            &format!("{tenancy}/team-accounts"),
+            get(team_accounts::list),
+        )
+        .route(
+            &format!("{tenancy}/team-accounts/{{account}}"),
+            get(team_accounts::detail),
+        )
+        .route(
+            &format!("{tenancy}/team-accounts/{{account}}/delegates"),
+            post(team_accounts::add),
+        )
+        .route(
+            &format!("{tenancy}/team-accounts/{{account}}/delegates/{{staff}}/remove"),
+            post(team_accounts::remove),
         )
         .route(TOKENS, get(tokens::own).post(tokens::create_operator))
         .route(

@@ -14,6 +14,7 @@ mod org_links;
 mod session;
 mod sign_in;
 mod staff;
+mod team_accounts;
 mod tenancies;
 mod tokens;
 mod view;

@@ -23,6 +23,7 @@ pub(super) enum Section {
     Staff,
     Clients,
     Groups,
+    TeamAccounts,
     Tokens,
     Audit,
 }
