@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::directory::{self, Button, Choice, Errors, tenancy_id};
+use super::directory::{self, Button, Choice, Done, Errors, tenancy_id};
 use super::session::SignedIn;
 use super::view::{self, Chrome, Section};
 use crate::domain::client_status::{ClientStatus, Transition};
@@ -187,25 +187,25 @@ struct Detail {
     notice: Option<&'static str>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct Shown {
-    done: Option<String>,
-}
-
 /// `GET /console/tenancies/{id}/clients/{client}`: the client, their history and actions.
 pub(super) async fn detail(
     State(state): State<AppState>,
     signed: SignedIn,
     Path((tenancy, client)): Path<(String, String)>,
-    Query(shown): Query<Shown>,
+    Query(shown): Query<Done>,
 ) -> Response {
     let chrome = Chrome::signed_in(&signed, Section::Clients);
-    let notice = match shown.done.as_deref() {
-        Some("send") => Some("The invitation was sent."),
-        Some("resend") => Some("A new invitation cycle started: older links no longer work."),
-        Some("revoke") => Some("The invitation was revoked: every link of it stopped working."),
-        _ => None,
-    };
+    let notice = shown.notice(&[
+        ("send", "The invitation was sent."),
+        (
+            "resend",
+            "A new invitation cycle started: older links no longer work.",
+        ),
+        (
+            "revoke",
+            "The invitation was revoked: every link of it stopped working.",
+        ),
+    ]);
     match read(&state, &signed, &tenancy, &client).await {
         Ok((client, history)) => {
             let history = history.into_iter().map(EventView::from).collect();

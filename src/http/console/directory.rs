@@ -339,6 +339,43 @@ pub(super) fn page_query(after: Option<&str>, q: Option<&str>) -> PageQuery {
     }
 }
 
+/// A list page's search: the text and the cursor.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Search {
+    pub(super) q: String,
+    pub(super) after: String,
+}
+
+impl Search {
+    /// The API's paging for this search.
+    pub(super) fn query(&self) -> PageQuery {
+        page_query(Some(&self.after), Some(&self.q))
+    }
+
+    /// The address of the page after `cursor`, with this search.
+    pub(super) fn next(&self, path: &str, cursor: &str) -> String {
+        address(path, &[("q", &self.q), ("after", cursor)])
+    }
+}
+
+/// What a page was sent back after (`?done=`), to say it was done.
+#[derive(Deserialize)]
+pub(super) struct Done {
+    done: Option<String>,
+}
+
+impl Done {
+    /// The notice `notices` gives for what was done, if any.
+    pub(super) fn notice(&self, notices: &[(&str, &'static str)]) -> Option<&'static str> {
+        let done = self.done.as_deref()?;
+        notices
+            .iter()
+            .find(|(what, _)| *what == done)
+            .map(|(_, notice)| *notice)
+    }
+}
+
 /// A list page's address with its query (each value encoded; empty ones left out).
 pub(super) fn address(path: &str, query: &[(&str, &str)]) -> String {
     let mut encoded = form_urlencoded::Serializer::new(String::new());

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::directory::{self, Button, Choice, Errors, Posted, TENANCIES, tenancy_id};
+use super::directory::{self, Button, Choice, Done, Errors, Posted, Search, TENANCIES, tenancy_id};
 use super::session::SignedIn;
 use super::view::{self, Chrome, Section};
 use crate::domain::tenancy::GroupKind;
@@ -84,13 +84,6 @@ struct List {
     next: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(super) struct Search {
-    q: String,
-    after: String,
-}
-
 /// `GET /console/tenancies/{id}/groups`: the groups, searched by name, a page at a time.
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -100,7 +93,7 @@ pub(super) async fn list(
 ) -> Response {
     let chrome = Chrome::signed_in(&signed, Section::Groups);
     let caller = signed.caller();
-    let query = directory::page_query(Some(&search.after), Some(&search.q));
+    let query = search.query();
     let read = async {
         let (tenancy, name, kind) = tenancy_kind(&state, &caller, &tenancy).await?;
         let found = api::listed(&state, &caller, tenancy, kind, &query).await?;
@@ -111,9 +104,7 @@ pub(super) async fn list(
         Err(error) => return view::refusal(&chrome, error),
     };
     let path = directory::tenancy_page(tenancy, "groups");
-    let next = found
-        .next_cursor
-        .map(|after| directory::address(&path, &[("q", &search.q), ("after", &after)]));
+    let next = found.next_cursor.map(|after| search.next(&path, &after));
     let page = List {
         chrome,
         title: format!("{} of {name}", kind_name(kind)),
@@ -183,23 +174,17 @@ struct Detail {
     notice: Option<&'static str>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct Shown {
-    done: Option<String>,
-}
-
 /// `GET /console/tenancies/{id}/groups/{group}`: the group, its members and the forms.
 pub(super) async fn detail(
     State(state): State<AppState>,
     signed: SignedIn,
     Path((tenancy, group)): Path<(String, String)>,
-    Query(shown): Query<Shown>,
+    Query(shown): Query<Done>,
 ) -> Response {
-    let notice = match shown.done.as_deref() {
-        Some("added") => Some("The member was added."),
-        Some("removed") => Some("The member was removed."),
-        _ => None,
-    };
+    let notice = shown.notice(&[
+        ("added", "The member was added."),
+        ("removed", "The member was removed."),
+    ]);
     let asked = Asked {
         tenancy,
         group,

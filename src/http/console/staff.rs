@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::directory::{self, Button, Choice, Errors, Posted, ROLES, tenancy_id};
+use super::directory::{self, Button, Choice, Done, Errors, Posted, ROLES, Search, tenancy_id};
 use super::session::SignedIn;
 use super::view::{self, Chrome, Section};
 use crate::app::staff::{NewStaffInput, StaffChange};
@@ -71,12 +71,6 @@ struct List {
     next: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct Search {
-    q: Option<String>,
-    after: Option<String>,
-}
-
 /// `GET /console/tenancies/{id}/staff`: the staff, searched by name or e-mail, a page at a time.
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -86,7 +80,7 @@ pub(super) async fn list(
 ) -> Response {
     let chrome = Chrome::signed_in(&signed, Section::Staff);
     let caller = signed.caller();
-    let query = directory::page_query(search.after.as_deref(), search.q.as_deref());
+    let query = search.query();
     let read = async {
         let tenancy = tenancy_id(&tenancy)?;
         let found = api::listed(&state, &caller, tenancy, &query).await?;
@@ -94,11 +88,8 @@ pub(super) async fn list(
     };
     match read.await {
         Ok((tenancy, found)) => {
-            let q = query.q.unwrap_or_default();
             let path = staff_path(tenancy.id);
-            let next = found
-                .next_cursor
-                .map(|after| directory::address(&path, &[("q", &q), ("after", &after)]));
+            let next = found.next_cursor.map(|after| search.next(&path, &after));
             let may_add = caller
                 .in_tenancy(tenancy.id)
                 .and_then(|a| a.require_users_admin())
@@ -108,7 +99,7 @@ pub(super) async fn list(
                 title: format!("Staff of {}", tenancy.name),
                 tenancy: tenancy.id.to_string(),
                 staff: found.items.iter().map(StaffView::from).collect(),
-                q,
+                q: search.q,
                 may_add,
                 next,
             };
@@ -245,28 +236,23 @@ struct Detail {
     notice: Option<&'static str>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct Shown {
-    done: Option<String>,
-}
-
 /// `GET /console/tenancies/{id}/staff/{staff}`: the staff user, with the forms that change them.
 pub(super) async fn detail(
     State(state): State<AppState>,
     signed: SignedIn,
     Path((tenancy, staff)): Path<(String, String)>,
-    Query(shown): Query<Shown>,
+    Query(shown): Query<Done>,
 ) -> Response {
     let chrome = Chrome::signed_in(&signed, Section::Staff);
-    let notice = match shown.done.as_deref() {
-        Some("added") => Some("The staff user was added."),
-        Some("saved") => Some("The changes were saved."),
-        Some("deactivated") => {
-            Some("The staff user was deactivated: their tokens and sessions ended.")
-        }
-        Some("reactivated") => Some("The staff user was reactivated."),
-        _ => None,
-    };
+    let notice = shown.notice(&[
+        ("added", "The staff user was added."),
+        ("saved", "The changes were saved."),
+        (
+            "deactivated",
+            "The staff user was deactivated: their tokens and sessions ended.",
+        ),
+        ("reactivated", "The staff user was reactivated."),
+    ]);
     match read(&state, &signed, &tenancy, &staff).await {
         Ok(staff) => detail_page(&signed, chrome, &staff, None, Errors::default(), notice),
         Err(error) => view::refusal(&chrome, error),

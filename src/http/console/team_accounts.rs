@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::directory::{self, Button, Choice, Errors, Posted, TENANCIES, tenancy_id};
+use super::directory::{self, Button, Choice, Done, Errors, Posted, Search, TENANCIES, tenancy_id};
 use super::session::SignedIn;
 use super::view::{self, Chrome, Section};
 use crate::http::AppState;
@@ -57,13 +57,6 @@ struct List {
     next: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(super) struct Search {
-    q: String,
-    after: String,
-}
-
 /// `GET /console/tenancies/{id}/team-accounts`: searched by name or e-mail, a page at a time.
 pub(super) async fn list(
     State(state): State<AppState>,
@@ -72,7 +65,7 @@ pub(super) async fn list(
     Query(search): Query<Search>,
 ) -> Response {
     let chrome = Chrome::signed_in(&signed, Section::TeamAccounts);
-    let query = directory::page_query(Some(&search.after), Some(&search.q));
+    let query = search.query();
     let read = async {
         let tenancy = tenancy_id(&tenancy)?;
         let found = api::listed(&state, &signed.caller(), tenancy, &query).await?;
@@ -83,9 +76,7 @@ pub(super) async fn list(
         Err(error) => return view::refusal(&chrome, error),
     };
     let path = directory::tenancy_page(tenancy.id, "team-accounts");
-    let next = found
-        .next_cursor
-        .map(|after| directory::address(&path, &[("q", &search.q), ("after", &after)]));
+    let next = found.next_cursor.map(|after| search.next(&path, &after));
     let page = List {
         chrome,
         title: format!("Team accounts of {}", tenancy.name),
@@ -127,23 +118,20 @@ struct Detail {
     notice: Option<&'static str>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct Shown {
-    done: Option<String>,
-}
-
 /// `GET /console/tenancies/{id}/team-accounts/{account}`: the account and its delegates.
 pub(super) async fn detail(
     State(state): State<AppState>,
     signed: SignedIn,
     Path(path): Path<(String, String)>,
-    Query(shown): Query<Shown>,
+    Query(shown): Query<Done>,
 ) -> Response {
-    let notice = match shown.done.as_deref() {
-        Some("added") => Some("The delegate was added: they may act as the team account."),
-        Some("removed") => Some("The delegate was removed."),
-        _ => None,
-    };
+    let notice = shown.notice(&[
+        (
+            "added",
+            "The delegate was added: they may act as the team account.",
+        ),
+        ("removed", "The delegate was removed."),
+    ]);
     account_page(&state, &signed, &path, Errors::default(), notice).await
 }
 
