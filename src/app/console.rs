@@ -13,6 +13,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use super::Result;
+use crate::domain::audit::{Action, Actor, Change, Event, Target, TargetKind};
 use crate::domain::console::{SessionTimes, may_sign_in};
 use crate::domain::values::Email;
 use crate::mail::{Mailer, templates};
@@ -140,8 +141,29 @@ pub async fn sign_in(store: &Store, token: &str, times: SessionTimes) -> Result<
         now - times.absolute,
     )
     .await?;
+    super::audit::record(store, &mut tx, &signed_in_event(&opened.session)).await?;
     tx.commit().await?;
     Ok(Some(opened))
+}
+
+/// The trail's entry for a sign-in: in the staff user's tenancy's trail (the installation's for
+/// the operator), by the session's user, about the session it opened. The operator has no user
+/// row, so the session's id names them, as it does in the labels of what they do next.
+fn signed_in_event(session: &ConsoleSession) -> Event {
+    let (tenancy, actor) = match session.user {
+        ConsoleUser::Operator => (None, Actor::operator(session.id)),
+        ConsoleUser::Staff { tenancy, staff } => (Some(tenancy), Actor::staff(staff)),
+    };
+    Event {
+        tenancy,
+        actor,
+        action: Action::ConsoleSignedIn,
+        target: Target {
+            kind: TargetKind::ConsoleSession,
+            id: session.id,
+        },
+        change: Change::new(),
+    }
 }
 
 /// The running session whose cookie holds `token`, noted as used now; `None` when it ended:

@@ -196,6 +196,8 @@ pub enum TargetKind {
     ClientTeam,
     Token,
     Tenancy,
+    /// A console session: what signing in opens.
+    ConsoleSession,
 }
 
 impl TargetKind {
@@ -207,6 +209,7 @@ impl TargetKind {
             Self::ClientTeam => "client_team",
             Self::Token => "token",
             Self::Tenancy => "tenancy",
+            Self::ConsoleSession => "console_session",
         }
     }
 
@@ -218,6 +221,7 @@ impl TargetKind {
             Self::ClientTeam,
             Self::Token,
             Self::Tenancy,
+            Self::ConsoleSession,
         ]
         .into_iter()
         .find(|k| k.as_str() == value)

@@ -157,6 +157,22 @@ pub(crate) async fn insert_session(
     Ok(())
 }
 
+/// Ends every running console session of a staff user, in the caller's transaction.
+pub(crate) async fn end_staff_sessions(
+    conn: &mut AnyConnection,
+    staff: Uuid,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE console_sessions SET ended_at = $1 WHERE ended_at IS NULL AND staff_id = $2",
+    )
+    .bind(now)
+    .bind(staff.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Whom a live, unused sign-in link is for, without using it.
     pub async fn sign_in_link(&self, token_hash: &str) -> Result<Option<ConsoleUser>> {

@@ -430,6 +430,9 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            // Their console sessions end now too, not on their next request: a session left
+            // unused until a reactivation must not come back with it.
+            super::console::end_staff_sessions(&mut *tx, id, now).await?;
         }
         let after = self.user::<Staff>(tx, tenancy, id).await?;
         Ok((before, after))

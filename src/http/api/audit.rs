@@ -19,7 +19,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Path, Query};
-use crate::store::{AuditFilter, PageRequest};
+use crate::store::{self, AuditFilter, PageRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -94,16 +94,39 @@ async fn list_audit(
     Path(tenancy_id): Path<Uuid>,
     Query(query): Query<AuditQuery>,
 ) -> ApiResult<axum::Json<Page<AuditEvent>>> {
+    Ok(axum::Json(
+        trail(&state, &caller, Some(tenancy_id), query)
+            .await?
+            .into(),
+    ))
+}
+
+/// Whose trail `caller` may read: a tenancy's (its system administrators, operators) or, for
+/// `None`, the installation's (operators).
+pub(crate) fn scope(caller: &Caller, tenancy: Option<Uuid>) -> ApiResult<Option<Uuid>> {
+    let Some(tenancy_id) = tenancy else {
+        caller.require_operator()?;
+        return Ok(None);
+    };
     let access = caller.in_tenancy(tenancy_id)?;
     if !access.role.is_none_or(StaffRole::administers_tenancy) {
         return Err(ApiError::Forbidden(
             "only system administrators may read the tenancy's audit trail".into(),
         ));
     }
-    let (filter, page) = query.filter(Some(access.tenancy))?;
-    Ok(axum::Json(
-        state.store.list_audit(&filter, &page).await?.into(),
-    ))
+    Ok(Some(access.tenancy))
+}
+
+/// A page of a tenancy's trail (its system administrators, operators) or, for `None`, of the
+/// installation's (operators): the API's and the console's one way to read it.
+pub(crate) async fn trail(
+    state: &AppState,
+    caller: &Caller,
+    tenancy: Option<Uuid>,
+    query: AuditQuery,
+) -> ApiResult<store::Page<store::AuditEvent>> {
+    let (filter, page) = query.filter(scope(caller, tenancy)?)?;
+    Ok(state.store.list_audit(&filter, &page).await?)
 }
 
 /// The whole installation's audit trail, oldest first (operators): every tenancy's entries
@@ -116,9 +139,7 @@ async fn list_installation_audit(
     caller: Caller,
     Query(query): Query<AuditQuery>,
 ) -> ApiResult<axum::Json<Page<AuditEvent>>> {
-    caller.require_operator()?;
-    let (filter, page) = query.filter(None)?;
     Ok(axum::Json(
-        state.store.list_audit(&filter, &page).await?.into(),
+        trail(&state, &caller, None, query).await?.into(),
     ))
 }

@@ -17,7 +17,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::ClientUpdate;
+use crate::store::{self, ClientUpdate};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -43,7 +43,8 @@ async fn send_invitation(
     caller: Caller,
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Client>> {
-    administer(&state, &caller, tenancy_id, id, ClientStatus::send).await
+    let client = administer(&state, &caller, tenancy_id, id, ClientStatus::send).await?;
+    Ok(axum::Json(client.into()))
 }
 
 /// Start a new 30-day cycle (administrators): every older link stops working at once.
@@ -56,17 +57,19 @@ async fn resend_invitation(
     caller: Caller,
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Client>> {
-    administer(&state, &caller, tenancy_id, id, ClientStatus::resend).await
+    let client = administer(&state, &caller, tenancy_id, id, ClientStatus::resend).await?;
+    Ok(axum::Json(client.into()))
 }
 
-/// A status change only administrators make; one that makes an e-mail due wakes the workers.
-async fn administer(
+/// A status change only administrators make (send, resend, revoke); one that makes an e-mail
+/// due wakes the workers. The API's and the console's one way to make it.
+pub(crate) async fn administer(
     state: &AppState,
     caller: &Caller,
     tenancy_id: Uuid,
     id: Uuid,
     transition: Transition,
-) -> ApiResult<axum::Json<Client>> {
+) -> ApiResult<store::Client> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let client = state
@@ -76,7 +79,7 @@ async fn administer(
     if client.status == ClientStatus::Invited {
         state.wake_workers.notify_one();
     }
-    Ok(axum::Json(client.into()))
+    Ok(client)
 }
 
 /// The client's invitation cycles, newest first: each e-mail's link, when it expires and why
@@ -304,6 +307,19 @@ async fn list_clients(
     Path(tenancy_id): Path<Uuid>,
     Query(query): Query<ClientQuery>,
 ) -> ApiResult<axum::Json<Page<Client>>> {
+    Ok(axum::Json(
+        listed(&state, &caller, tenancy_id, &query).await?.into(),
+    ))
+}
+
+/// A page of the tenancy's clients, by status and search text, as `caller` may see them (plain
+/// staff: those they share a group or team with).
+pub(crate) async fn listed(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    query: &ClientQuery,
+) -> ApiResult<store::Page<store::Client>> {
     let access = caller.in_tenancy(tenancy_id)?;
     let q = query.q.as_deref();
     let page = PageQuery {
@@ -312,11 +328,10 @@ async fn list_clients(
         q: query.q.clone(),
     }
     .page()?;
-    let found = state
+    Ok(state
         .store
         .list_clients(access.tenancy, query.status, q, access.plain_staff(), &page)
-        .await?;
-    Ok(axum::Json(found.into()))
+        .await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/clients/{client_id}", tag = "clients",
@@ -386,7 +401,8 @@ async fn revoke_client(
     caller: Caller,
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Client>> {
-    administer(&state, &caller, tenancy_id, id, ClientStatus::revoke).await
+    let client = administer(&state, &caller, tenancy_id, id, ClientStatus::revoke).await?;
+    Ok(axum::Json(client.into()))
 }
 
 /// The client's status history: each change, who made it and when.
@@ -400,16 +416,28 @@ async fn client_events(
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<ClientEvent>>> {
+    Ok(axum::Json(
+        events(&state, &caller, tenancy_id, id, &query)
+            .await?
+            .into(),
+    ))
+}
+
+/// A page of a client's status history, for those who may see the client.
+pub(crate) async fn events(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    id: Uuid,
+    query: &PageQuery,
+) -> ApiResult<store::Page<store::ClientEvent>> {
     let access = caller.in_tenancy(tenancy_id)?;
     state
         .store
         .client(access.tenancy, id, access.plain_staff())
         .await?;
-    Ok(axum::Json(
-        state
-            .store
-            .client_events(access.tenancy, id, &query.page()?)
-            .await?
-            .into(),
-    ))
+    Ok(state
+        .store
+        .client_events(access.tenancy, id, &query.page()?)
+        .await?)
 }

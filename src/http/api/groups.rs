@@ -21,7 +21,7 @@ use crate::http::AppState;
 use crate::http::auth::{Access, Caller};
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{GroupUpdate, Membership, NewGroupRequest};
+use crate::store::{self, GroupUpdate, Membership, NewGroupRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -140,9 +140,21 @@ async fn list_groups(
     Path((tenancy_id, kind)): Path<(Uuid, GroupKindPath)>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<Group>>> {
+    let page = listed(&state, &caller, tenancy_id, kind.into(), &query).await?;
+    Ok(axum::Json(page.into()))
+}
+
+/// A page of the tenancy's groups of `kind`, searched by name, as `caller` may see them (plain
+/// staff: only the contact groups they belong to).
+pub(crate) async fn listed(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    kind: GroupKind,
+    query: &PageQuery,
+) -> ApiResult<store::Page<store::Group>> {
     let access = caller.in_tenancy(tenancy_id)?;
-    let kind = GroupKind::from(kind);
-    let page = state
+    Ok(state
         .store
         .list_groups(
             access.tenancy,
@@ -151,8 +163,7 @@ async fn list_groups(
             member_filter(&access, kind),
             &query.page()?,
         )
-        .await?;
-    Ok(axum::Json(page.into()))
+        .await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
@@ -164,15 +175,26 @@ async fn get_group(
     caller: Caller,
     Path((tenancy_id, kind, id)): Path<(Uuid, GroupKindPath, Uuid)>,
 ) -> ApiResult<axum::Json<Group>> {
-    let access = caller.in_tenancy(tenancy_id)?;
-    let kind = GroupKind::from(kind);
     Ok(axum::Json(
-        state
-            .store
-            .group(access.tenancy, kind, id, member_filter(&access, kind))
+        found(&state, &caller, tenancy_id, kind.into(), id)
             .await?
             .into(),
     ))
+}
+
+/// One group, for those who may see it.
+pub(crate) async fn found(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    kind: GroupKind,
+    id: Uuid,
+) -> ApiResult<store::Group> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    Ok(state
+        .store
+        .group(access.tenancy, kind, id, member_filter(&access, kind))
+        .await?)
 }
 
 #[utoipa::path(patch, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}", tag = "groups",
@@ -228,9 +250,21 @@ async fn list_members(
     Path((tenancy_id, kind, id)): Path<(Uuid, GroupKindPath, Uuid)>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<GroupMember>>> {
+    let page = members(&state, &caller, tenancy_id, kind.into(), id, &query).await?;
+    Ok(axum::Json(page.into()))
+}
+
+/// A page of a group's members, as `caller` may see them.
+pub(crate) async fn members(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    kind: GroupKind,
+    id: Uuid,
+    query: &PageQuery,
+) -> ApiResult<store::Page<store::GroupMember>> {
     let access = caller.in_tenancy(tenancy_id)?;
-    let kind = GroupKind::from(kind);
-    let page = state
+    Ok(state
         .store
         .list_group_members(
             access.tenancy,
@@ -240,8 +274,7 @@ async fn list_members(
             access.plain_staff(),
             &query.page()?,
         )
-        .await?;
-    Ok(axum::Json(page.into()))
+        .await?)
 }
 
 /// Add a user to a group. A client joining a contact group that already holds clients needs
@@ -258,11 +291,24 @@ async fn add_member(
     Path((tenancy_id, kind, id, user_id)): Path<(Uuid, GroupKindPath, Uuid, Uuid)>,
     body: Option<Json<Option<AddMember>>>,
 ) -> ApiResult<axum::Json<GroupMember>> {
-    let access = caller.in_tenancy(tenancy_id)?;
-    let kind = GroupKind::from(kind);
-    require_manager(&access, kind)?;
     // The body is optional, and the document allows `null` for it: both mean the defaults.
     let body = body.and_then(|Json(b)| b).unwrap_or_default();
+    let membership = (tenancy_id, kind.into(), id, user_id);
+    let member = add(&state, &caller, membership, body.confidentiality_override).await?;
+    Ok(axum::Json(member.into()))
+}
+
+/// Adds a user to a group as `caller` (see `add_member` for who may): the API's and the
+/// console's one way to do it. `asked` is the tenancy, the group's kind and id, and the user.
+pub(crate) async fn add(
+    state: &AppState,
+    caller: &Caller,
+    asked: (Uuid, GroupKind, Uuid, Uuid),
+    confidentiality_override: bool,
+) -> ApiResult<store::GroupMember> {
+    let (tenancy_id, kind, id, user_id) = asked;
+    let access = caller.in_tenancy(tenancy_id)?;
+    require_manager(&access, kind)?;
     if let Some(me) = access.plain_staff() {
         // The group is checked first, as the store would, so the answer for an unseen client
         // is the one for a client that does not exist.
@@ -284,15 +330,14 @@ async fn add_member(
         group: id,
         user: user_id,
     };
-    let member = memberships::add(
+    Ok(memberships::add(
         &state.store,
         membership,
-        body.confidentiality_override,
+        confidentiality_override,
         member_filter(&access, kind),
         &actor_of(&caller.0),
     )
-    .await?;
-    Ok(axum::Json(member.into()))
+    .await?)
 }
 
 /// Remove a user from a group (administrators); refused when a client would be left uncovered.
@@ -305,14 +350,25 @@ async fn remove_member(
     caller: Caller,
     Path((tenancy_id, kind, id, user_id)): Path<(Uuid, GroupKindPath, Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
+    remove(&state, &caller, (tenancy_id, kind.into(), id, user_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a user from a group as `caller` (administrators), unless a client would be left
+/// uncovered: the API's and the console's one way to do it.
+pub(crate) async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    asked: (Uuid, GroupKind, Uuid, Uuid),
+) -> ApiResult<()> {
+    let (tenancy_id, kind, id, user_id) = asked;
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let membership = Membership {
         tenancy: access.tenancy,
-        kind: kind.into(),
+        kind,
         group: id,
         user: user_id,
     };
-    memberships::remove(&state.store, membership, &actor_of(&caller.0)).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(memberships::remove(&state.store, membership, &actor_of(&caller.0)).await?)
 }

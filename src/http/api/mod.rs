@@ -1,18 +1,18 @@
 //! `/api/v1`: the JSON API for admins, ops and automation. Every route is registered together
 //! with its OpenAPI description, so the document cannot drift from the router.
 
-mod audit;
-mod clients;
-mod groups;
+pub(crate) mod audit;
+pub(crate) mod clients;
+pub(crate) mod groups;
 mod inbox;
 pub(crate) mod mapping;
 pub(crate) mod org_links;
 mod salesforce_invites;
 pub mod schema;
-mod staff;
-mod team_accounts;
-mod tenancies;
-mod tokens;
+pub(crate) mod staff;
+pub(crate) mod team_accounts;
+pub(crate) mod tenancies;
+pub(crate) mod tokens;
 pub mod wire;
 
 use serde::Deserialize;

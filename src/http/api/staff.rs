@@ -15,6 +15,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
+use crate::store;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -95,18 +96,22 @@ async fn create_staff(
     Path(tenancy_id): Path<Uuid>,
     Json(body): Json<CreateStaff>,
 ) -> ApiResult<(StatusCode, axum::Json<Staff>)> {
+    let created = create(&state, &caller, tenancy_id, body.into()).await?;
+    Ok((StatusCode::CREATED, axum::Json(created.into())))
+}
+
+/// Adds a staff user as `caller` (the tenancy's users administrators, operators): the API's
+/// and the console's one way to do it.
+pub(crate) async fn create(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    input: staff::NewStaffInput,
+) -> ApiResult<store::Staff> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let actor = actor_of(&caller.0);
-    let created = staff::create(
-        &state.store,
-        access.tenancy,
-        access.role,
-        body.into(),
-        &actor,
-    )
-    .await?;
-    Ok((StatusCode::CREATED, axum::Json(created.into())))
+    Ok(staff::create(&state.store, access.tenancy, access.role, input, &actor).await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/staff", tag = "staff", params(("tenancy_id" = Uuid, Path), PageQuery),
@@ -118,12 +123,23 @@ async fn list_staff(
     Path(tenancy_id): Path<Uuid>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<Staff>>> {
+    Ok(axum::Json(
+        listed(&state, &caller, tenancy_id, &query).await?.into(),
+    ))
+}
+
+/// A page of the tenancy's staff, searched by name or e-mail (anyone of the tenancy).
+pub(crate) async fn listed(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    query: &PageQuery,
+) -> ApiResult<store::Page<store::Staff>> {
     let access = caller.in_tenancy(tenancy_id)?;
-    let page = state
+    Ok(state
         .store
         .list_staff(access.tenancy, query.q.as_deref(), &query.page()?)
-        .await?;
-    Ok(axum::Json(page.into()))
+        .await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/staff/{staff_id}", tag = "staff",
@@ -153,12 +169,25 @@ async fn update_staff(
     Path((tenancy_id, staff_id)): Path<(Uuid, Uuid)>,
     Json(body): Json<UpdateStaff>,
 ) -> ApiResult<axum::Json<Staff>> {
+    let updated = update(&state, &caller, tenancy_id, staff_id, body.into()).await?;
+    Ok(axum::Json(updated.into()))
+}
+
+/// Changes a staff user as `caller` (the tenancy's users administrators, operators; a system
+/// administrator's role and activation as the domain allows): the API's and the console's one
+/// way to do it.
+pub(crate) async fn update(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    staff_id: Uuid,
+    change: staff::StaffChange,
+) -> ApiResult<store::Staff> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let (tenancy, by) = (access.tenancy, access.role);
     let actor = actor_of(&caller.0);
-    let updated = staff::update(&state.store, tenancy, by, staff_id, body.into(), &actor).await?;
-    Ok(axum::Json(updated.into()))
+    Ok(staff::update(&state.store, tenancy, by, staff_id, change, &actor).await?)
 }
 
 /// A user's address book: who they see, per the tenancy's model. Administrators may look at

@@ -14,7 +14,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{NewTeamAccount, TeamAccountUpdate};
+use crate::store::{self, NewTeamAccount, TeamAccountUpdate};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -113,12 +113,23 @@ async fn list_team_accounts(
     Path(tenancy_id): Path<Uuid>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<TeamAccount>>> {
+    Ok(axum::Json(
+        listed(&state, &caller, tenancy_id, &query).await?.into(),
+    ))
+}
+
+/// A page of the tenancy's team accounts, searched by name or e-mail (anyone of the tenancy).
+pub(crate) async fn listed(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    query: &PageQuery,
+) -> ApiResult<store::Page<store::TeamAccount>> {
     let access = caller.in_tenancy(tenancy_id)?;
-    let page = state
+    Ok(state
         .store
         .list_team_accounts(access.tenancy, query.q.as_deref(), &query.page()?)
-        .await?;
-    Ok(axum::Json(page.into()))
+        .await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}", tag = "team accounts",
@@ -193,14 +204,26 @@ async fn list_delegates(
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<Staff>>> {
-    let access = caller.in_tenancy(tenancy_id)?;
     Ok(axum::Json(
-        state
-            .store
-            .list_delegates(access.tenancy, id, &query.page()?)
+        delegates(&state, &caller, tenancy_id, id, &query)
             .await?
             .into(),
     ))
+}
+
+/// A page of the staff users who may act as the team account (anyone of the tenancy).
+pub(crate) async fn delegates(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    id: Uuid,
+    query: &PageQuery,
+) -> ApiResult<store::Page<store::Staff>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    Ok(state
+        .store
+        .list_delegates(access.tenancy, id, &query.page()?)
+        .await?)
 }
 
 /// Let a staff user act as the team account (administrators). Adding twice is harmless.
@@ -216,15 +239,8 @@ async fn add_delegate(
     caller: Caller,
     Path((tenancy_id, id, staff_id)): Path<(Uuid, Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<Staff>> {
-    let access = caller.in_tenancy(tenancy_id)?;
-    access.require_users_admin()?;
-    Ok(axum::Json(
-        state
-            .store
-            .add_delegate(access.tenancy, id, staff_id)
-            .await?
-            .into(),
-    ))
+    let added = appoint(&state, &caller, (tenancy_id, id, staff_id)).await?;
+    Ok(axum::Json(added.into()))
 }
 
 #[utoipa::path(delete, path = "/tenancies/{tenancy_id}/team-accounts/{team_account_id}/delegates/{staff_id}",
@@ -237,11 +253,38 @@ async fn remove_delegate(
     caller: Caller,
     Path((tenancy_id, id, staff_id)): Path<(Uuid, Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
+    dismiss(&state, &caller, (tenancy_id, id, staff_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lets a staff user act as the team account, as `caller` (users administrators): the API's
+/// and the console's one way to do it. `asked` is the tenancy, the team account and the staff
+/// user.
+pub(crate) async fn appoint(
+    state: &AppState,
+    caller: &Caller,
+    asked: (Uuid, Uuid, Uuid),
+) -> ApiResult<store::Staff> {
+    let (tenancy_id, id, staff_id) = asked;
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    state
+    Ok(state
+        .store
+        .add_delegate(access.tenancy, id, staff_id)
+        .await?)
+}
+
+/// Stops a staff user acting as the team account, as `caller` (users administrators).
+pub(crate) async fn dismiss(
+    state: &AppState,
+    caller: &Caller,
+    asked: (Uuid, Uuid, Uuid),
+) -> ApiResult<()> {
+    let (tenancy_id, id, staff_id) = asked;
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    Ok(state
         .store
         .remove_delegate(access.tenancy, id, staff_id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+        .await?)
 }

@@ -17,7 +17,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{NewTenancy, TenancyUpdate};
+use crate::store::{self, NewTenancy, TenancyUpdate};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -65,6 +65,17 @@ async fn create_tenancy(
     caller: Caller,
     Json(body): Json<CreateTenancy>,
 ) -> ApiResult<(StatusCode, axum::Json<Tenancy>)> {
+    let tenancy = create(&state, &caller, body).await?;
+    Ok((StatusCode::CREATED, axum::Json(tenancy.into())))
+}
+
+/// Creates a tenancy as `caller` (an operator), every field's error at once: the API's and the
+/// console's one way to do it.
+pub(crate) async fn create(
+    state: &AppState,
+    caller: &Caller,
+    body: CreateTenancy,
+) -> ApiResult<store::Tenancy> {
     caller.require_operator()?;
     let mut errors = FieldErrors::new();
     let name = errors.take("name", DisplayName::parse(&body.name));
@@ -83,7 +94,7 @@ async fn create_tenancy(
     errors.finish().map_err(invalid)?;
     let (name, group_name_convention, phone_region) =
         (parsed(name)?, parsed(convention)?, parsed(phone_region)?);
-    let tenancy = state
+    Ok(state
         .store
         .create_tenancy(NewTenancy {
             name,
@@ -92,8 +103,7 @@ async fn create_tenancy(
             group_name_convention,
             phone_region,
         })
-        .await?;
-    Ok((StatusCode::CREATED, axum::Json(tenancy.into())))
+        .await?)
 }
 
 /// List tenancies: all of them for an operator, one's own for anyone else.
@@ -138,6 +148,19 @@ async fn update_tenancy(
     Path(tenancy_id): Path<Uuid>,
     Json(body): Json<UpdateTenancy>,
 ) -> ApiResult<axum::Json<Tenancy>> {
+    Ok(axum::Json(
+        update(&state, &caller, tenancy_id, body).await?.into(),
+    ))
+}
+
+/// Changes a tenancy's name or settings as `caller` (its system administrators, operators):
+/// the API's and the console's one way to do it.
+pub(crate) async fn update(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    body: UpdateTenancy,
+) -> ApiResult<store::Tenancy> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_tenancy_admin()?;
     let mut errors = FieldErrors::new();
@@ -163,11 +186,5 @@ async fn update_tenancy(
         ),
     };
     errors.finish().map_err(invalid)?;
-    Ok(axum::Json(
-        state
-            .store
-            .update_tenancy(access.tenancy, update)
-            .await?
-            .into(),
-    ))
+    Ok(state.store.update_tenancy(access.tenancy, update).await?)
 }

@@ -18,6 +18,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, ApiResult, Problem};
 use crate::http::extract::{Json, Path, Query};
+use crate::store;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -107,23 +108,87 @@ async fn create_token(
     Path(tenancy_id): Path<Uuid>,
     Json(body): Json<CreateToken>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
-    let access = caller.in_tenancy(tenancy_id)?;
-    access.require_users_admin()?;
-    let (name, lifetime) = parse_token(&state, &body.name, body.expires_in_days)?;
+    let asked = TokenRequest {
+        staff: Some((tenancy_id, body.staff_id)),
+        name: body.name,
+        expires_in_days: body.expires_in_days,
+    };
+    let created = issue(&state, &caller, asked).await?;
+    Ok((StatusCode::CREATED, axum::Json(created.into())))
+}
+
+/// A token as asked for, before parsing.
+pub(crate) struct TokenRequest {
+    /// The tenancy and the staff user the token acts as; `None` for an operator token.
+    pub(crate) staff: Option<(Uuid, Uuid)>,
+    pub(crate) name: String,
+    /// Left out, the installation's default; `Some(None)`, never.
+    pub(crate) expires_in_days: Option<Option<u32>>,
+}
+
+/// Issues a token as `caller`: one acting as a staff user (the tenancy's users administrators;
+/// one acting as a system administrator only by those who may appoint one), or an operator
+/// token (operators). The API's and the console's one way to do it.
+pub(crate) async fn issue(
+    state: &AppState,
+    caller: &Caller,
+    asked: TokenRequest,
+) -> ApiResult<store::CreatedToken> {
+    let tenancy = scope(caller, asked.staff.map(|(tenancy, _)| tenancy))?;
+    let (name, lifetime) = parse_token(state, &asked.name, asked.expires_in_days)?;
+    let staff = tenancy.zip(asked.staff.map(|(_, staff)| staff));
     // A token carries its staff user's rights: only those who may appoint system
     // administrators may issue one that acts as a system administrator.
-    if !access.role.is_none_or(StaffRole::administers_tenancy)
-        && let Ok(staff) = state.store.staff(access.tenancy, body.staff_id).await
+    if let Some((tenancy, staff_id)) = staff
+        && !caller
+            .in_tenancy(tenancy)?
+            .role
+            .is_none_or(StaffRole::administers_tenancy)
+        && let Ok(staff) = state.store.staff(tenancy, staff_id).await
         && staff.role == StaffRole::SystemAdministrator
     {
         return Err(ApiError::Forbidden(
             "only system administrators may issue tokens that act as a system administrator".into(),
         ));
     }
-    let staff = Some((access.tenancy, body.staff_id));
-    let created =
-        tokens::create(&state.store, staff, &name, lifetime, &actor_of(&caller.0)).await?;
-    Ok((StatusCode::CREATED, axum::Json(created.into())))
+    Ok(tokens::create(&state.store, staff, &name, lifetime, &actor_of(&caller.0)).await?)
+}
+
+/// Whose tokens `caller` may list, issue and revoke: a tenancy's (its users administrators,
+/// operators) or, for `None`, the operator tokens (operators).
+pub(crate) fn scope(caller: &Caller, tenancy: Option<Uuid>) -> ApiResult<Option<Uuid>> {
+    let Some(tenancy_id) = tenancy else {
+        caller.require_operator()?;
+        return Ok(None);
+    };
+    let access = caller.in_tenancy(tenancy_id)?;
+    access.require_users_admin()?;
+    Ok(Some(access.tenancy))
+}
+
+/// The tokens of a tenancy (its users administrators) or, for `None`, the operator tokens
+/// (operators), a page at a time.
+pub(crate) async fn listed(
+    state: &AppState,
+    caller: &Caller,
+    tenancy: Option<Uuid>,
+    query: &PageQuery,
+) -> ApiResult<store::Page<store::TokenInfo>> {
+    let tenancy = scope(caller, tenancy)?;
+    Ok(state.store.list_tokens(tenancy, &query.page()?).await?)
+}
+
+/// Revokes a token of a tenancy (its users administrators) or, for `None`, an operator token
+/// (operators).
+pub(crate) async fn revoked(
+    state: &AppState,
+    caller: &Caller,
+    tenancy: Option<Uuid>,
+    token_id: Uuid,
+) -> ApiResult<store::TokenInfo> {
+    let tenancy = scope(caller, tenancy)?;
+    let actor = actor_of(&caller.0);
+    Ok(tokens::revoke(&state.store, tenancy, token_id, &actor).await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/tokens", tag = "tokens",
@@ -136,12 +201,8 @@ async fn list_tokens(
     Path(tenancy_id): Path<Uuid>,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<TokenInfo>>> {
-    let access = caller.in_tenancy(tenancy_id)?;
-    access.require_users_admin()?;
     Ok(axum::Json(
-        state
-            .store
-            .list_tokens(Some(access.tenancy), &query.page()?)
+        listed(&state, &caller, Some(tenancy_id), &query)
             .await?
             .into(),
     ))
@@ -157,10 +218,7 @@ async fn revoke_token(
     caller: Caller,
     Path((tenancy_id, token_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<axum::Json<TokenInfo>> {
-    let access = caller.in_tenancy(tenancy_id)?;
-    access.require_users_admin()?;
-    let actor = actor_of(&caller.0);
-    let revoked = tokens::revoke(&state.store, Some(access.tenancy), token_id, &actor).await?;
+    let revoked = revoked(&state, &caller, Some(tenancy_id), token_id).await?;
     Ok(axum::Json(revoked.into()))
 }
 
@@ -173,9 +231,12 @@ async fn create_operator_token(
     caller: Caller,
     Json(body): Json<CreateOperatorToken>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
-    caller.require_operator()?;
-    let (name, lifetime) = parse_token(&state, &body.name, body.expires_in_days)?;
-    let created = tokens::create(&state.store, None, &name, lifetime, &actor_of(&caller.0)).await?;
+    let asked = TokenRequest {
+        staff: None,
+        name: body.name,
+        expires_in_days: body.expires_in_days,
+    };
+    let created = issue(&state, &caller, asked).await?;
     Ok((StatusCode::CREATED, axum::Json(created.into())))
 }
 
@@ -187,9 +248,8 @@ async fn list_operator_tokens(
     caller: Caller,
     Query(query): Query<PageQuery>,
 ) -> ApiResult<axum::Json<Page<TokenInfo>>> {
-    caller.require_operator()?;
     Ok(axum::Json(
-        state.store.list_tokens(None, &query.page()?).await?.into(),
+        listed(&state, &caller, None, &query).await?.into(),
     ))
 }
 
@@ -201,7 +261,7 @@ async fn revoke_operator_token(
     caller: Caller,
     Path(token_id): Path<Uuid>,
 ) -> ApiResult<axum::Json<TokenInfo>> {
-    caller.require_operator()?;
-    let revoked = tokens::revoke(&state.store, None, token_id, &actor_of(&caller.0)).await?;
-    Ok(axum::Json(revoked.into()))
+    Ok(axum::Json(
+        revoked(&state, &caller, None, token_id).await?.into(),
+    ))
 }

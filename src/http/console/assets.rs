@@ -44,6 +44,7 @@ const ASSETS: &[Asset] = &[
     asset!("slds/icons/standard/home.svg", "image/svg+xml"),
     asset!("slds/icons/standard/link.svg", "image/svg+xml"),
     asset!("console.css", "text/css; charset=utf-8"),
+    asset!("console.js", "text/javascript; charset=utf-8"),
 ];
 
 /// The digest of every file, as the assets' path names it.

@@ -6,12 +6,20 @@
 //! API would refuse that user.
 
 mod assets;
+mod audit;
+mod clients;
+mod directory;
+mod groups;
 mod mapping;
 mod org_link_forms;
 mod org_link_pages;
 mod org_links;
 mod session;
 mod sign_in;
+mod staff;
+mod team_accounts;
+mod tenancies;
+mod tokens;
 mod view;
 
 use std::net::IpAddr;
@@ -133,6 +141,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/console/org-links/{id}/mapping/undo",
             get(mapping::confirm_undo).post(mapping::undo),
         )
+        .merge(directory::routes())
         .route("/console/assets/{version}/{*path}", get(assets::serve))
         .route("/console/{*rest}", any(nothing_here))
 }

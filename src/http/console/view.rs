@@ -19,6 +19,13 @@ use crate::store::{AuthKind, ConsoleUser, LinkState, OrgLink};
 pub(super) enum Section {
     Home,
     OrgLinks,
+    Tenancies,
+    Staff,
+    Clients,
+    Groups,
+    TeamAccounts,
+    Tokens,
+    Audit,
 }
 
 /// One entry of the navigation.
@@ -78,6 +85,7 @@ impl Chrome {
                 current: section == Section::OrgLinks,
             });
         }
+        nav.extend(super::directory::nav(&signed.caller(), section));
         Self {
             user: Some(UserBar {
                 name,
@@ -108,15 +116,15 @@ pub(super) fn role_label(signed: &SignedIn) -> &'static str {
 }
 
 /// A console page with its status: never cached, no referrer, never framed, and a content
-/// security policy that lets it load only the console's own styles and images and post only
-/// to the console.
+/// security policy that lets it load only the console's own scripts, styles and images and post
+/// only to the console.
 pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
     let mut response = crate::http::html::render(status, page);
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     response
