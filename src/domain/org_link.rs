@@ -22,14 +22,35 @@ use super::values::{E164Phone, PhoneRegion};
 /// batch may hold.
 pub const COLLECTION_LIMIT: usize = 200;
 
-/// Record fields for each invite field, for one kind of record.
+/// Record fields for each invite field, for one kind of record: each a field's API name, as
+/// `is_field_name` reads it (the schema's pattern says the same).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordFields {
+    #[schema(
+        pattern = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*(__c|__pc)?$",
+        max_length = 80
+    )]
     pub first_name: String,
+    #[schema(
+        pattern = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*(__c|__pc)?$",
+        max_length = 80
+    )]
     pub last_name: String,
+    #[schema(
+        pattern = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*(__c|__pc)?$",
+        max_length = 80
+    )]
     pub email: String,
+    #[schema(
+        pattern = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*(__c|__pc)?$",
+        max_length = 80
+    )]
     pub mobile: Option<String>,
+    #[schema(
+        pattern = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*(__c|__pc)?$",
+        max_length = 80
+    )]
     pub title: Option<String>,
 }
 
@@ -50,9 +71,25 @@ pub enum InviteField {
 #[serde(deny_unknown_fields)]
 pub struct WriteBackFields {
     /// A picklist with the values draft, invited, expired, active, declined, revoked.
+    #[schema(
+        pattern = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*__c$",
+        max_length = 80
+    )]
     pub status: String,
+    #[schema(
+        pattern = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*__c$",
+        max_length = 80
+    )]
     pub client_id: Option<String>,
+    #[schema(
+        pattern = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*__c$",
+        max_length = 80
+    )]
     pub invited_at: Option<String>,
+    #[schema(
+        pattern = r"^[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*__c$",
+        max_length = 80
+    )]
     pub tenancy: Option<String>,
 }
 
@@ -68,6 +105,7 @@ pub struct FieldMapping {
     /// a `+` is read in, in the invite form and when a change is applied. When absent, the
     /// tenancy's `phone_region` is used.
     #[serde(default)]
+    #[schema(pattern = "^[A-Za-z]{2}$")]
     pub phone_region: Option<String>,
 }
 

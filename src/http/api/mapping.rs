@@ -129,7 +129,7 @@ pub(crate) fn dry_run_refusal(link: &OrgLink, error: MappingError) -> ApiError {
 /// directory. For whoever may change the link.
 #[utoipa::path(post, path = "/org-links/{org_link_id}/mapping/dry-run", tag = "salesforce",
     params(("org_link_id" = Uuid, Path)), request_body = DryRunRequest,
-    responses((status = 200, body = DryRunAnswer), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = DryRunAnswer), (status = 422, description = "The candidate mapping or the record id is invalid: each mapped field must be a Salesforce field API name (text without control characters), each write-back field a custom Contact field ending in `__c`, `phone_region` a country with a telephone numbering plan, and `record_id` a Salesforce id.", body = Problem, content_type = "application/problem+json"), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn dry_run_mapping(
     State(state): State<AppState>,
