@@ -6,8 +6,7 @@ use fantoccini::Locator;
 use liaison::clock::Clock;
 use serde_json::{Value, json};
 
-use crate::helpers::browser::Browser;
-use crate::helpers::console::{Page, admin, operator, operator_link, with_mail};
+use crate::helpers::console::{Page, admin, operator, operator_browser, with_mail};
 use crate::helpers::{TestApp, at, invite};
 use crate::on_both_backends;
 
@@ -1137,15 +1136,7 @@ async fn team_account_delegates_are_added_and_removed_as_the_api_allows(app: Tes
 }
 
 async fn an_operator_walks_the_directory_in_a_browser(app: TestApp) {
-    let link = operator_link(&app).await;
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!("{}{link}", app.address))
-        .await
-        .unwrap();
-    browser.click("#sign-in").await;
-    browser.heading("Welcome, Operator").await;
+    let browser = operator_browser(&app).await;
     browser
         .click("a[href='/console/tenancies'].slds-context-bar__label-action")
         .await;

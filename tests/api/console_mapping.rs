@@ -9,9 +9,8 @@ use wiremock::matchers::{method, path_regex, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::TestApp;
-use crate::helpers::browser::Browser;
 use crate::helpers::canvas::{RECORD, record_answers};
-use crate::helpers::console::{Page, Visitor, admin, operator, operator_link, with_mail};
+use crate::helpers::console::{Page, Visitor, admin, operator, operator_browser, with_mail};
 use crate::helpers::salesforce::fixture;
 use crate::mapping::{calls, connected, describes};
 use crate::on_both_backends;
@@ -356,15 +355,7 @@ async fn the_mapping_is_walked_in_a_browser_with_a_dry_run_and_saved(app: TestAp
     let (_, link) = connected(&app).await;
     describes(&app).await;
     record_answers(&app, RECORD, fixture(&app, "rest/contact.json")).await;
-    let browser = Browser::start().await;
-    let sign_in = operator_link(&app).await;
-    browser
-        .client
-        .goto(&format!("{}{sign_in}", app.address))
-        .await
-        .unwrap();
-    browser.click("#sign-in").await;
-    browser.heading("Welcome, Operator").await;
+    let browser = operator_browser(&app).await;
     browser
         .client
         .goto(&format!("{}/console/org-links/{link}", app.address))

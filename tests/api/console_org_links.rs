@@ -10,7 +10,6 @@ use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::helpers::TestApp;
-use crate::helpers::browser::Browser;
 use crate::helpers::console::{Page, Visitor, admin, operator, with_mail};
 use crate::helpers::salesforce::{ORG_ID, fixture, query_value};
 use crate::on_both_backends;
@@ -818,16 +817,7 @@ async fn an_admin_links_connects_and_sets_up_an_org_in_a_browser(app: TestApp) {
         .await;
     let key = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(key.path(), test_key()).unwrap();
-    let link = crate::helpers::console::operator_link(&app).await;
-
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&format!("{}{link}", app.address))
-        .await
-        .unwrap();
-    browser.click("#sign-in").await;
-    browser.heading("Welcome, Operator").await;
+    let browser = crate::helpers::console::operator_browser(&app).await;
     browser
         .client
         .goto(&format!("{}/console/org-links", app.address))

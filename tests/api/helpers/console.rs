@@ -169,6 +169,20 @@ pub async fn operator_link(app: &TestApp) -> String {
     liaison::http::console::sign_in_path(&token)
 }
 
+/// A headless Chromium signed in to the console as the operator, on its home page.
+pub async fn operator_browser(app: &TestApp) -> crate::helpers::browser::Browser {
+    let browser = crate::helpers::browser::Browser::start().await;
+    let link = operator_link(app).await;
+    browser
+        .client
+        .goto(&format!("{}{link}", app.address))
+        .await
+        .unwrap();
+    browser.click("#sign-in").await;
+    browser.heading("Welcome, Operator").await;
+    browser
+}
+
 /// A visitor signed in as the operator.
 pub async fn operator(app: &TestApp) -> Visitor {
     let visitor = Visitor::new(app);
