@@ -13,13 +13,16 @@ use time::Duration;
 use uuid::Uuid;
 
 use super::Result;
+use crate::crm::sign_in::SignInFlow;
+use crate::crm::{Crm, LinkError};
 use crate::domain::audit::{Action, Actor, Change, Event, Target, TargetKind};
-use crate::domain::console::{SessionTimes, may_sign_in};
-use crate::domain::values::Email;
+use crate::domain::console::{SalesforceDomain, SessionTimes, may_sign_in};
+use crate::domain::org_link::AuthKind;
+use crate::domain::values::{Email, SalesforceId};
 use crate::mail::{Mailer, templates};
 use crate::secrets::{digest, random_token};
 use crate::store::console::{insert_session, insert_sign_in_link, use_sign_in_link};
-use crate::store::{ConsoleSession, ConsoleUser, Store};
+use crate::store::{ConsoleSession, ConsoleUser, SalesforceUser, Store};
 
 /// A session just opened: the cookie's value (shown only now) and the session.
 #[derive(Debug, Clone)]
@@ -72,22 +75,16 @@ pub async fn send_sign_in_links(store: &Store, mail: &SignInMail, email: &Email)
     let Some(first) = admin_of.first() else {
         return Ok(());
     };
-    let now = store.clock().now();
-    let mut links = Vec::with_capacity(admin_of.len());
-    let mut tx = store.write_tx().await?;
-    for admin in &admin_of {
-        let token = random_token();
-        let user = ConsoleUser::Staff {
-            tenancy: admin.tenancy,
-            staff: admin.staff,
-        };
-        insert_sign_in_link(&mut tx, &digest(&token), user, now, now + mail.lifetime).await?;
-        links.push(templates::SignInLink {
+    let staff = admin_of.iter().map(|a| (a.tenancy, a.staff));
+    let tokens = mint_links(store, staff, mail.lifetime).await?;
+    let links: Vec<_> = admin_of
+        .iter()
+        .zip(tokens)
+        .map(|(admin, token)| templates::SignInLink {
             tenancy_name: admin.tenancy_name.clone(),
             url: (mail.link)(&token),
-        });
-    }
-    tx.commit().await?;
+        })
+        .collect();
     let message = templates::console_sign_in(&templates::ConsoleSignIn {
         first_name: &first.first_name,
         email: &first.email,
@@ -104,6 +101,148 @@ pub async fn send_sign_in_links(store: &Store, mail: &SignInMail, email: &Email)
         }
     });
     Ok(())
+}
+
+/// One-time sign-in links, valid for `lifetime`, for staff users given as (tenancy, staff), in
+/// one transaction: their tokens, in the same order.
+async fn mint_links(
+    store: &Store,
+    staff: impl Iterator<Item = (Uuid, Uuid)>,
+    lifetime: Duration,
+) -> Result<Vec<String>> {
+    let now = store.clock().now();
+    let mut tokens = Vec::new();
+    let mut tx = store.write_tx().await?;
+    for (tenancy, staff) in staff {
+        let token = random_token();
+        let user = ConsoleUser::Staff { tenancy, staff };
+        insert_sign_in_link(&mut tx, &digest(&token), user, now, now + lifetime).await?;
+        tokens.push(token);
+    }
+    tx.commit().await?;
+    Ok(tokens)
+}
+
+/// The web-server org link whose login host or instance is the My Domain an administrator
+/// typed to sign in with Salesforce, if any (an org has one link at most).
+async fn link_named_by(store: &Store, domain: &SalesforceDomain) -> Result<Option<Uuid>> {
+    let hosts = store.web_server_link_hosts().await?;
+    Ok(hosts
+        .into_iter()
+        .find(|(_, login, instance)| {
+            domain.names(login) || instance.as_deref().is_some_and(|i| domain.names(i))
+        })
+        .map(|(id, _, _)| id))
+}
+
+/// Starts signing in with Salesforce through a web-server link's connected app: the authorize
+/// URL to send the browser to, and the flow, sealed, for it to keep.
+pub async fn begin_salesforce_sign_in(
+    crm: &Crm,
+    link: Uuid,
+) -> Result<(String, String), SalesforceSignInError> {
+    let link = crm.store().org_link(link, None).await?;
+    if link.auth_kind != AuthKind::WebServer {
+        return Err(crate::store::Error::NotFound("org link").into());
+    }
+    Ok(crm.begin_sign_in(&link)?)
+}
+
+/// The same, through the link a typed My Domain names; `None` when it names none.
+pub async fn begin_salesforce_sign_in_at(
+    crm: &Crm,
+    domain: &SalesforceDomain,
+) -> Result<Option<(String, String)>, SalesforceSignInError> {
+    match link_named_by(crm.store(), domain).await? {
+        Some(link) => begin_salesforce_sign_in(crm, link).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// What signing in with Salesforce came to.
+#[derive(Debug)]
+pub enum SalesforceSignIn {
+    /// The user administers one tenancy the link serves: its session is open.
+    Opened(Opened),
+    /// The user administers several: a one-time link for each, to choose from.
+    Choose(Vec<SignInChoice>),
+    /// The user administers none of the link's tenancies (or is no active staff there).
+    NotAdministrator { name: String },
+}
+
+/// A tenancy to sign in to, and the one-time link that does.
+#[derive(Debug, Clone)]
+pub struct SignInChoice {
+    pub tenancy_name: String,
+    pub token: String,
+}
+
+/// Why signing in with Salesforce opened nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SalesforceSignInError {
+    /// Salesforce refused, or named a user Liaison does not take (another org, inactive).
+    #[error(transparent)]
+    Salesforce(#[from] LinkError),
+    #[error(transparent)]
+    App(#[from] super::Error),
+}
+
+impl From<crate::store::Error> for SalesforceSignInError {
+    fn from(error: crate::store::Error) -> Self {
+        Self::App(error.into())
+    }
+}
+
+/// Finishes signing in with Salesforce: Salesforce says who signed in (a user of the linked
+/// org), the link's staff-matching rule says who they are in each tenancy it serves, and only
+/// tenancies where they are an active system or users administrator count. One such tenancy
+/// opens its session at once; several are offered as one-time links (`lifetime`), each opening
+/// its own session as an e-mailed link would.
+pub async fn sign_in_with_salesforce(
+    crm: &Crm,
+    flow: &SignInFlow,
+    code: &str,
+    times: SessionTimes,
+    lifetime: Duration,
+) -> Result<SalesforceSignIn, SalesforceSignInError> {
+    let store = crm.store();
+    let link = store.org_link(flow.link, None).await?;
+    let info = crm.finish_sign_in(&link, flow, code).await?;
+    let name = info.name.clone().unwrap_or_else(|| info.user_id.clone());
+    let Ok(user_id) = SalesforceId::parse(&info.user_id) else {
+        return Ok(SalesforceSignIn::NotAdministrator { name });
+    };
+    let user = SalesforceUser {
+        user_id,
+        username: info.preferred_username,
+        email: info.email,
+        name: name.clone(),
+    };
+    let admins: Vec<_> = store
+        .acting_staff(link.id, link.staff_match, &user)
+        .await?
+        .into_iter()
+        .filter(|a| may_sign_in(a.role))
+        .collect();
+    if admins.is_empty() {
+        return Ok(SalesforceSignIn::NotAdministrator { name });
+    }
+    let tokens = mint_links(store, admins.iter().map(|a| (a.tenancy, a.staff)), lifetime).await?;
+    if let [token] = tokens.as_slice() {
+        return match sign_in(store, token, times).await? {
+            Some(opened) => Ok(SalesforceSignIn::Opened(opened)),
+            None => Ok(SalesforceSignIn::NotAdministrator { name }),
+        };
+    }
+    let choices = admins
+        .into_iter()
+        .zip(tokens)
+        .map(|(a, token)| SignInChoice {
+            tenancy_name: a.tenancy_name,
+            token,
+        })
+        .collect();
+    Ok(SalesforceSignIn::Choose(choices))
 }
 
 /// Uses a sign-in link and opens its session, in one transaction; `None` when the link is

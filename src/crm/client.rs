@@ -356,6 +356,28 @@ impl Salesforce {
             .map(|_| ())
     }
 
+    /// Who the access token of a sign-in belongs to: OpenID Connect's UserInfo endpoint of the
+    /// login host the user signed in at.
+    pub async fn userinfo(
+        &self,
+        login_host: &str,
+        access_token: &str,
+    ) -> Result<oauth::UserInfo, CrmError> {
+        let url = format!(
+            "{}/services/oauth2/userinfo",
+            self.base("the login host", login_host)?
+        );
+        let http = self.http()?;
+        let (body, _) = self
+            .send(None, || http.get(&url).bearer_auth(access_token))
+            .await?;
+        serde_json::from_slice(&body).map_err(|_| CrmError::Transient {
+            code: "BAD_USERINFO".into(),
+            message: "the UserInfo endpoint's answer could not be read".into(),
+            retry_after: None,
+        })
+    }
+
     /// Reads a record's fields.
     pub async fn get_record(
         &self,

@@ -71,6 +71,26 @@ impl HostPolicy {
         })
     }
 
+    /// The origins a page may send the browser to (a form posted to Liaison that answers with
+    /// a redirect to Salesforce: connecting a link, signing in), as CSP source expressions:
+    /// Salesforce's domains' subdomains, the allow-listed hosts and, for test doubles, loopback.
+    pub fn browser_origins(&self) -> String {
+        let mut origins: Vec<String> = SALESFORCE_DOMAINS
+            .iter()
+            .map(|domain| format!("https://*.{domain}"))
+            .collect();
+        origins.extend(self.allowed.iter().map(|allowed| match allowed.port {
+            443 => format!("https://{}", allowed.host),
+            port => format!("https://{}:{port}", allowed.host),
+        }));
+        if self.test_doubles {
+            origins.extend(
+                ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"].map(String::from),
+            );
+        }
+        origins.join(" ")
+    }
+
     /// Salesforce's hosts alone (plus loopback test doubles when `test_doubles`).
     pub fn salesforce_only(test_doubles: bool) -> Self {
         Self {

@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod oauth;
 pub mod outbound;
 pub mod record;
+pub mod sign_in;
 pub mod webhook;
 
 use std::collections::HashMap;
@@ -28,6 +29,15 @@ use crate::secrets::{Sealer, digest, random_token};
 use crate::store::Store;
 use client::{Meter, Metered, RetryPolicy, Salesforce, Session};
 use error::CrmError;
+
+/// Salesforce approved a user of another org than the one linked.
+fn wrong_org() -> CrmError {
+    CrmError::Permanent {
+        code: "WRONG_ORG".into(),
+        message: "the approved Salesforce org is not the linked org".into(),
+        fields: vec![],
+    }
+}
 
 /// What went wrong in a CRM operation: Salesforce's answer, or our own store.
 #[derive(Debug, thiserror::Error)]
@@ -588,14 +598,14 @@ impl Crm {
     }
 
     /// Refuses tokens of another org than the one linked.
-    fn check_org(&self, link: &OrgLink, token: &oauth::TokenResponse) -> Result<(), CrmError> {
+    pub(super) fn check_org(
+        &self,
+        link: &OrgLink,
+        token: &oauth::TokenResponse,
+    ) -> Result<(), CrmError> {
         match token.org_id() {
             Some(org) if org.get(..15) == link.org_id.get(..15) => Ok(()),
-            Some(_) => Err(CrmError::Permanent {
-                code: "WRONG_ORG".into(),
-                message: "the approved Salesforce org is not the linked org".into(),
-                fields: vec![],
-            }),
+            Some(_) => Err(wrong_org()),
             None => Ok(()),
         }
     }
@@ -640,13 +650,14 @@ impl Crm {
             &self.callback_url(),
             &state,
             &pkce,
+            &[],
         )?;
         Ok((url, binding))
     }
 
     /// Refuses a link whose stored login host the host rule does not admit (one stored before
     /// the rule, or under other settings), before a browser is sent there.
-    fn check_login_host(&self, link: &OrgLink) -> Result<(), CrmError> {
+    pub(super) fn check_login_host(&self, link: &OrgLink) -> Result<(), CrmError> {
         self.hosts()
             .base_url(&link.login_host)
             .map(|_| ())

@@ -1,7 +1,8 @@
 //! Salesforce OAuth 2.0, exactly as `shared/salesforce/PROTOCOLS.md` describes it: the
 //! web-server flow with PKCE and refresh (with rotation) through the `oauth2` crate, the JWT
 //! bearer assertion on `jsonwebtoken`; revocation is a plain form `POST` (see
-//! `Salesforce::revoke`).
+//! `Salesforce::revoke`). Signing in to the console with Salesforce is the same web-server flow
+//! asking the `openid` scope, whose user Salesforce's UserInfo endpoint names.
 
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
@@ -10,7 +11,7 @@ use oauth2::basic::{
 use oauth2::url;
 use oauth2::{
     AuthType, AuthUrl, ClientId, ClientSecret, CsrfToken, ExtraTokenFields, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, StandardRevocableToken,
+    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardRevocableToken,
     StandardTokenResponse, TokenResponse as _, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
@@ -62,13 +63,15 @@ pub fn pkce() -> (PkceCodeChallenge, PkceCodeVerifier) {
     PkceCodeChallenge::new_random_sha256()
 }
 
-/// The URL an admin's browser is sent to, to approve the connection.
+/// The URL an admin's browser is sent to, to approve the connection (no scopes asked: the
+/// connected app's own apply) or to sign in (`openid`).
 pub fn authorize_url(
     login_host: &str,
     client_id: &str,
     redirect_uri: &str,
     state: &str,
     verifier: &PkceCodeVerifier,
+    scopes: &[&str],
 ) -> Result<String, CrmError> {
     let auth = AuthUrl::new(format!(
         "{}/services/oauth2/authorize",
@@ -81,6 +84,7 @@ pub fn authorize_url(
         .set_auth_uri(auth)
         .set_redirect_uri(redirect)
         .authorize_url(|| CsrfToken::new(state.to_string()))
+        .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_string())))
         .set_pkce_challenge(PkceCodeChallenge::from_code_verifier_sha256(verifier))
         .url();
     Ok(url.into())
@@ -152,6 +156,22 @@ impl TokenResponse {
         let _user = parts.next()?;
         parts.next()
     }
+}
+
+/// Who signed in, as Salesforce's OpenID Connect UserInfo endpoint answers
+/// (`GET {login_host}/services/oauth2/userinfo` with the sign-in's access token).
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserInfo {
+    /// The user's 18-character id (`005…`).
+    pub user_id: String,
+    /// The org's 18-character id (`00D…`).
+    pub organization_id: String,
+    /// The Salesforce username.
+    pub preferred_username: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// Whether the user is active in the org; absent is taken as active.
+    pub active: Option<bool>,
 }
 
 /// Salesforce's OAuth error body.
@@ -234,8 +254,10 @@ mod tests {
             "https://liaison.example/cb",
             "st",
             &verifier,
+            &[],
         )
         .unwrap();
+        assert!(!url.contains("scope="), "a connection asks no scope: {url}");
         assert!(url.starts_with(
             "https://test.salesforce.com/services/oauth2/authorize?response_type=code&"
         ));
@@ -244,6 +266,23 @@ mod tests {
         assert!(url.contains(
             "state=st&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
         ));
+    }
+
+    #[test]
+    fn a_sign_in_asks_the_openid_scope() {
+        let verifier =
+            PkceCodeVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".to_string());
+        let url = authorize_url(
+            "https://acme.my.salesforce.com",
+            "key",
+            "https://liaison.example/console/sign-in/salesforce/callback",
+            "st",
+            &verifier,
+            &["openid"],
+        )
+        .unwrap();
+        assert!(url.contains("scope=openid"), "{url}");
+        assert!(url.contains("code_challenge_method=S256"));
     }
 
     #[test]

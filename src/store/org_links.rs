@@ -227,6 +227,25 @@ impl Store {
         self.link_in(&mut conn, id, serving).await
     }
 
+    /// Each web-server link's id with its login host and instance URL (when connected), for
+    /// finding the link an administrator signing in with Salesforce names by its domain.
+    pub async fn web_server_link_hosts(&self) -> Result<Vec<(Uuid, String, Option<String>)>> {
+        sqlx::query(
+            "SELECT id, login_host, instance_url FROM org_links WHERE auth_kind = 'web_server' ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                rows::id(row, "id")?,
+                rows::text(row, "login_host")?,
+                rows::opt_text(row, "instance_url")?,
+            ))
+        })
+        .collect()
+    }
+
     /// Creates a link under `id` (chosen by the caller, who seals its secrets under it).
     pub async fn create_org_link(
         &self,

@@ -99,6 +99,11 @@ async fn pages_send_whoever_is_not_signed_in_to_sign_in(app: TestApp) {
     assert!(sign_in.body.contains("liaison console-link --operator"));
     let policy = sign_in.headers["content-security-policy"].to_str().unwrap();
     assert!(policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"));
+    // Forms post to the console, whose answer may only send the browser on to Salesforce.
+    assert!(
+        policy.contains("form-action 'self' https://*.salesforce.com https://*.force.com"),
+        "{policy}"
+    );
     assert_eq!(sign_in.headers["cache-control"], "no-store");
     let unknown = visitor.get("/console/nothing-here").await;
     assert_eq!(unknown.status, 404);

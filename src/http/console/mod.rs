@@ -14,6 +14,7 @@ mod mapping;
 mod org_link_forms;
 mod org_link_pages;
 mod org_links;
+mod salesforce_sign_in;
 mod session;
 mod sign_in;
 mod staff;
@@ -83,6 +84,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
     let signing_in = Router::new()
         .route(SIGN_IN, get(sign_in::form).post(sign_in::ask))
         .route(
+            "/console/sign-in/salesforce",
+            post(salesforce_sign_in::by_domain),
+        )
+        .route(
+            "/console/sign-in/salesforce/callback",
+            get(salesforce_sign_in::callback),
+        )
+        .route(
+            "/console/sign-in/salesforce/{link}",
+            get(salesforce_sign_in::by_link),
+        )
+        .route(
             "/console/sign-in/{token}",
             get(sign_in::confirm).post(sign_in::open),
         )
@@ -144,6 +157,19 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(directory::routes())
         .route("/console/assets/{version}/{*path}", get(assets::serve))
         .route("/console/{*rest}", any(nothing_here))
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            with_content_policy,
+        ))
+}
+
+/// Every console answer carries the console's content security policy.
+async fn with_content_policy(State(state): State<AppState>, mut response: Response) -> Response {
+    let policy = view::content_policy(&state.crm.hosts().browser_origins());
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
+    response
 }
 
 async fn nothing_here() -> Response {

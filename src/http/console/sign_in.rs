@@ -23,20 +23,28 @@ use crate::secrets::digest;
 /// Where signing out leads: the sign-in page, saying so.
 pub(super) const SIGNED_OUT: &str = "/console/sign-in?signed_out=1";
 
-/// The sign-in form.
+/// The sign-in page: the e-mail form, and Sign in with Salesforce.
 #[derive(Template)]
 #[template(path = "console/sign_in.html")]
 struct SignInPage<'a> {
     chrome: Chrome,
     title: &'a str,
     csrf: &'a str,
-    email: &'a str,
-    error: Option<&'a str>,
-    notice: Option<&'a str>,
+    form: &'a SignInForm<'a>,
 }
 
-fn sign_in_page(csrf: &str, email: &str, error: Option<&str>, notice: Option<&str>) -> Response {
-    let status = if error.is_some() {
+/// What the sign-in page's forms show: what was typed, and why it was refused.
+#[derive(Default)]
+pub(super) struct SignInForm<'a> {
+    pub(super) email: &'a str,
+    pub(super) error: Option<&'a str>,
+    pub(super) domain: &'a str,
+    pub(super) domain_error: Option<&'a str>,
+    pub(super) notice: Option<&'a str>,
+}
+
+pub(super) fn sign_in_page(csrf: &str, form: &SignInForm) -> Response {
+    let status = if form.error.is_some() || form.domain_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
@@ -45,9 +53,7 @@ fn sign_in_page(csrf: &str, email: &str, error: Option<&str>, notice: Option<&st
         chrome: Chrome::anonymous(),
         title: "Sign in to the Liaison console",
         csrf,
-        email,
-        error,
-        notice,
+        form,
     };
     view::render(status, &page)
 }
@@ -63,8 +69,11 @@ pub(super) async fn form(
     Query(shown): Query<Shown>,
 ) -> Response {
     let (jar, csrf) = session::form_token(&state, jar);
-    let notice = shown.signed_out.map(|_| "You are signed out.");
-    (jar, sign_in_page(&csrf, "", None, notice)).into_response()
+    let form = SignInForm {
+        notice: shown.signed_out.map(|_| "You are signed out."),
+        ..SignInForm::default()
+    };
+    (jar, sign_in_page(&csrf, &form)).into_response()
 }
 
 /// The sign-in form as posted.
@@ -89,8 +98,12 @@ pub(super) async fn ask(
         return view::stale_form();
     }
     let Ok(address) = Email::parse(&email) else {
-        let error = Some("Enter your work e-mail address, such as ada@firm.example.");
-        return sign_in_page(&csrf, &email, error, None);
+        let form = SignInForm {
+            email: &email,
+            error: Some("Enter your work e-mail address, such as ada@firm.example."),
+            ..SignInForm::default()
+        };
+        return sign_in_page(&csrf, &form);
     };
     if state.console.per_address.check_key(&address.key()).is_ok()
         && let Err(error) = service::send_sign_in_links(&state.store, &mail(&state), &address).await

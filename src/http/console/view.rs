@@ -3,7 +3,7 @@
 //! global header, navigation and footer.
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use time::macros::format_description;
 
@@ -115,19 +115,26 @@ pub(super) fn role_label(signed: &SignedIn) -> &'static str {
     }
 }
 
-/// A console page with its status: never cached, no referrer, never framed, and a content
-/// security policy that lets it load only the console's own scripts, styles and images and post
-/// only to the console.
+/// A console page with its status: never cached, no referrer (the content security policy is
+/// the console router's, `content_policy`).
 pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
-    let mut response = crate::http::html::render(status, page);
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+    crate::http::html::render(status, page)
+}
+
+/// The console's content security policy, set on every answer of its router: load only the
+/// console's own scripts, styles and images, never be framed, and post forms only to the
+/// console, whose answer may send the browser on to Salesforce (`browser_origins`) and nowhere
+/// else: a browser checks every redirect of a form's post against `form-action`.
+pub(super) fn content_policy(origins: &str) -> HeaderValue {
+    let policy = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         form-action 'self' {origins}; frame-ancestors 'none'; base-uri 'none'"
     );
-    response
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
+    })
 }
 
 /// A page that says one thing, with a way on.
