@@ -31,14 +31,3 @@ pub fn actor_of(caller: &store::Actor) -> Actor {
         store::Actor::Staff { staff_id, .. } => Actor::staff(staff_id),
     }
 }
-
-/// Records `event` in a transaction of its own, for a change that Salesforce's adapter
-/// commits in one statement after calling Salesforce (connecting and disconnecting a link):
-/// no transaction may stay open across that call, so the entry follows the change's commit,
-/// and a refused or failed connection leaves none.
-pub async fn record_committed(store: &Store, event: &Event) -> store::Result<()> {
-    let mut tx = store.write_tx().await?;
-    record(store, &mut tx, event).await?;
-    tx.commit().await?;
-    Ok(())
-}

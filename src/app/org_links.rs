@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::{Error, Result, audit};
 use crate::crm::{Crm, LinkResult};
 use crate::domain::audit::{Action, Actor, Change, Event, Target, TargetKind, link_tenancy};
-use crate::domain::org_link::OrgLink;
+use crate::domain::org_link::{LinkState, OrgLink};
 use crate::store::org_links::{SealedIntake, lock_link, set_intake_secrets_in};
 use crate::store::{NewOrgLink, OrgLinkUpdate, Store};
 
@@ -228,52 +228,56 @@ pub async fn issue_api_key(store: &Store, id: Uuid, key_hash: &str, actor: &Acto
     Ok(())
 }
 
-/// Connects a JWT bearer link at once (see `Crm::connect_jwt`) and records who did.
+/// Connects a JWT bearer link at once (see `Crm::connect_jwt`), recording who did with the
+/// tokens.
 pub async fn connect_jwt(crm: &Crm, link: &OrgLink, actor: &Actor) -> LinkResult<OrgLink> {
-    let after = crm.connect_jwt(link).await?;
-    record_connection(crm, actor, Action::OrgLinkConnected, &after).await?;
-    Ok(after)
+    let event = connection_event(
+        actor,
+        Action::OrgLinkConnected,
+        link,
+        link.state.once_connected(),
+    );
+    crm.connect_jwt(link, Some(&event)).await
 }
 
 /// Finishes the web-server flow Salesforce sent the browser back from (see
-/// `Crm::finish_web_flow`) and records it as done by whoever started the flow.
+/// `Crm::finish_web_flow`), recorded as done by whoever started the flow.
 pub async fn finish_connect(
     crm: &Crm,
     state: &str,
     binding: &str,
     code: &str,
 ) -> LinkResult<OrgLink> {
-    let after = crm.finish_web_flow(state, binding, code).await?;
-    let started_by = crm
-        .store()
-        .oauth_flow_starter(&crate::secrets::digest(state))
-        .await?;
-    let actor = Actor::from_label(&started_by);
-    record_connection(crm, &actor, Action::OrgLinkConnected, &after).await?;
-    Ok(after)
+    let audit = |link: &OrgLink, started_by: &str| {
+        let actor = Actor::from_label(started_by);
+        connection_event(
+            &actor,
+            Action::OrgLinkConnected,
+            link,
+            link.state.once_connected(),
+        )
+    };
+    crm.finish_web_flow(state, binding, code, &audit).await
 }
 
-/// Revokes the link's token at Salesforce and forgets it (see `Crm::disconnect`), and
-/// records who did.
+/// Revokes the link's token at Salesforce and forgets it (see `Crm::disconnect`), recording
+/// who did with it.
 pub async fn disconnect(crm: &Crm, link: &OrgLink, actor: &Actor) -> LinkResult<OrgLink> {
-    let after = crm.disconnect(link).await?;
-    record_connection(crm, actor, Action::OrgLinkDisconnected, &after).await?;
-    Ok(after)
+    let event = connection_event(
+        actor,
+        Action::OrgLinkDisconnected,
+        link,
+        LinkState::NotConnected,
+    );
+    crm.disconnect(link, Some(&event)).await
 }
 
 /// A connection's entry: the link's state after it, its tokens only named.
-async fn record_connection(
-    crm: &Crm,
-    actor: &Actor,
-    action: Action,
-    after: &OrgLink,
-) -> LinkResult<()> {
+fn connection_event(actor: &Actor, action: Action, link: &OrgLink, after: LinkState) -> Event {
     let change = Change::new()
-        .set("state", &after.state)
+        .set("state", &after)
         .secret("access_token", true);
-    let event = link_event(actor, action, after, change);
-    audit::record_committed(crm.store(), &event).await?;
-    Ok(())
+    link_event(actor, action, link, change)
 }
 
 /// The link, locked (PostgreSQL) before its tenancies are read so a concurrent change of them

@@ -420,7 +420,7 @@ async fn connected_org(store: &Store, salesforce: &MockServer) -> anyhow::Result
         &format!("org_link:{link}:access_token"),
     );
     store
-        .store_tokens(link, 0, &salesforce.uri(), &access, None)
+        .store_tokens(link, 0, &salesforce.uri(), &access, None, None)
         .await?;
     let crm = Crm::new(
         store.clone(),

@@ -24,11 +24,15 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::config::CrmConfig;
+use crate::domain::audit::Event;
 use crate::domain::org_link::{AuthKind, LinkSecrets, LinkState, OrgLink};
 use crate::secrets::{Sealer, digest, random_token};
 use crate::store::Store;
 use client::{Meter, Metered, RetryPolicy, Salesforce, Session};
 use error::CrmError;
+
+/// Why a link an admin disconnected is not connected.
+pub const DISCONNECTED: &str = "disconnected by an admin";
 
 /// Salesforce approved a user of another org than the one linked.
 fn wrong_org() -> CrmError {
@@ -281,6 +285,7 @@ impl Crm {
                         &token.instance_url,
                         &access,
                         refresh.as_deref(),
+                        None,
                     )
                     .await?
                 {
@@ -578,8 +583,9 @@ impl Crm {
         Ok((result, metered))
     }
 
-    /// JWT bearer links connect at once: a first token proves the key and user are right.
-    pub async fn connect_jwt(&self, link: &OrgLink) -> LinkResult<OrgLink> {
+    /// JWT bearer links connect at once: a first token proves the key and user are right. The
+    /// trail's entry, if any, is written with the tokens.
+    pub async fn connect_jwt(&self, link: &OrgLink, audit: Option<&Event>) -> LinkResult<OrgLink> {
         self.remember_session(link.id, None);
         let secrets = self.store.link_secrets(link.id).await?;
         let token = self.jwt_token(link, &secrets).await?;
@@ -592,6 +598,7 @@ impl Crm {
                 &token.instance_url,
                 &access,
                 None,
+                audit,
             )
             .await?;
         Ok(self.store.org_link(link.id, None).await?)
@@ -672,12 +679,14 @@ impl Crm {
     }
 
     /// Salesforce sent the browser back with a code: check the state and the browser, trade
-    /// the code, check the org, store the tokens.
+    /// the code, check the org, store the tokens, with the trail's entry `audit` makes of the
+    /// link and who started the flow, in the same transaction.
     pub async fn finish_web_flow(
         &self,
         state: &str,
         binding: &str,
         code: &str,
+        audit: &(dyn Fn(&OrgLink, &str) -> Event + Send + Sync),
     ) -> LinkResult<OrgLink> {
         let (link_id, started_by, verifier) = self
             .store
@@ -720,6 +729,7 @@ impl Crm {
                 &token.instance_url,
                 &access,
                 refresh.as_deref(),
+                Some(&audit(&link, &started_by)),
             )
             .await?;
         self.remember_session(link_id, None);
@@ -727,9 +737,10 @@ impl Crm {
         Ok(self.store.org_link(link_id, None).await?)
     }
 
-    /// Revokes the link's token at Salesforce and forgets it. A revocation Salesforce refuses
-    /// (the token was already dead) still disconnects.
-    pub async fn disconnect(&self, link: &OrgLink) -> LinkResult<OrgLink> {
+    /// Revokes the link's token at Salesforce and forgets it, with the trail's entry, if any, in
+    /// the same transaction. A revocation Salesforce refuses (the token was already dead) still
+    /// disconnects.
+    pub async fn disconnect(&self, link: &OrgLink, audit: Option<&Event>) -> LinkResult<OrgLink> {
         self.remember_session(link.id, None);
         let secrets = self.store.link_secrets(link.id).await?;
         let token = match (&secrets.refresh_token, &secrets.access_token) {
@@ -744,11 +755,7 @@ impl Crm {
             }
         }
         self.store
-            .clear_tokens(
-                link.id,
-                LinkState::NotConnected,
-                Some("disconnected by an admin"),
-            )
+            .clear_tokens(link.id, LinkState::NotConnected, Some(DISCONNECTED), audit)
             .await?;
         Ok(self.store.org_link(link.id, None).await?)
     }

@@ -352,6 +352,15 @@ pub enum LinkState {
 }
 
 impl LinkState {
+    /// The state once connected from this one: a link waiting for a connection (new, or
+    /// refused by Salesforce) is connected; a paused or capped one stays so.
+    pub fn once_connected(self) -> Self {
+        match self {
+            Self::NotConnected | Self::Unauthorized => Self::Connected,
+            other => other,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NotConnected => "not_connected",

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use super::{Error, Page, PageRequest, Result, Store, rows};
+use crate::domain::audit::Event;
 use crate::domain::conflict::ConflictCode;
 use crate::domain::org_link::{
     ApiUsage, AuthKind, AutoInvite, CallSchedule, FieldMapping, LinkSecrets, LinkState, OrgLink,
@@ -440,7 +441,8 @@ impl Store {
 
     /// Stores new tokens (sealed) if nobody changed them since `expected_version`; keeps the
     /// old refresh token when `refresh_token` is `None` (Salesforce sends one only when it
-    /// rotates). Returns whether the tokens were stored.
+    /// rotates). Returns whether the tokens were stored; with `audit`, the trail's entry for a
+    /// connection is written with them, in the same transaction.
     pub async fn store_tokens(
         &self,
         id: Uuid,
@@ -448,7 +450,9 @@ impl Store {
         instance_url: &str,
         access_token: &str,
         refresh_token: Option<&str>,
+        audit: Option<&Event>,
     ) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE org_links SET instance_url = $3, access_token_sealed = $4, \
              refresh_token_sealed = COALESCE($5, refresh_token_sealed), token_version = token_version + 1, \
@@ -462,18 +466,26 @@ impl Store {
         .bind(access_token.to_string())
         .bind(refresh_token.map(str::to_string))
         .bind(self.now())
-        .execute(&mut *self.writer().await?)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let stored = done.rows_affected() == 1;
+        if let (true, Some(event)) = (stored, audit) {
+            super::audit::insert(&mut tx, self.now(), event).await?;
+        }
+        tx.commit().await?;
+        Ok(stored)
     }
 
-    /// Forgets the tokens and records why the link is no longer usable.
+    /// Forgets the tokens and records why the link is no longer usable; with `audit`, the
+    /// trail's entry for it, in the same transaction.
     pub async fn clear_tokens(
         &self,
         id: Uuid,
         state: LinkState,
         reason: Option<&str>,
+        audit: Option<&Event>,
     ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE org_links SET access_token_sealed = NULL, refresh_token_sealed = NULL, \
              token_version = token_version + 1, state = $2, state_reason = $3, updated_at = $4 WHERE id = $1",
@@ -482,8 +494,12 @@ impl Store {
         .bind(state.as_str())
         .bind(reason.map(str::to_string))
         .bind(self.now())
-        .execute(&mut *self.writer().await?)
+        .execute(&mut *tx)
         .await?;
+        if let Some(event) = audit {
+            super::audit::insert(&mut tx, self.now(), event).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

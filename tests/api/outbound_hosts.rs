@@ -300,7 +300,7 @@ async fn a_stored_login_host_outside_the_rule_is_refused_before_any_call(app: Te
     let access = sealer.seal("00D!access", &format!("org_link:{id}:access_token"));
     assert!(
         app.store
-            .store_tokens(id, 0, &app.salesforce.uri(), &access, None)
+            .store_tokens(id, 0, &app.salesforce.uri(), &access, None, None)
             .await
             .expect("tokens")
     );

@@ -654,7 +654,7 @@ async fn delete_org_link(
 ) -> ApiResult<StatusCode> {
     let scope = managed_tenancy(&caller)?;
     let link = managed_link(&state, &caller, id).await?;
-    state.crm.disconnect(&link).await?;
+    state.crm.disconnect(&link, None).await?;
     org_links::delete(&state.store, id, scope, &actor_of(&caller.0)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
