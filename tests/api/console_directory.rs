@@ -4,9 +4,11 @@
 
 use fantoccini::Locator;
 use liaison::clock::Clock;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::console::{Page, admin, operator, operator_browser, with_mail};
+use crate::helpers::console::{
+    Page, admin, beside, html, operator, operator_browser, reason, refused_without_csrf, with_mail,
+};
 use crate::helpers::{TestApp, at, invite};
 use crate::on_both_backends;
 
@@ -25,28 +27,6 @@ on_both_backends!(with super::with_mail();
 );
 
 on_both_backends!(an_operator_walks_the_directory_in_a_browser);
-
-/// The text as the pages print it (escaped).
-fn html(text: &str) -> String {
-    html_escape::encode_quoted_attribute(text).into_owned()
-}
-
-/// The reason the API gives for a field of its problem.
-fn reason(problem: &Value, field: &str) -> String {
-    problem["errors"]
-        .as_array()
-        .and_then(|errors| errors.iter().find(|e| e["field"] == field))
-        .and_then(|e| e["reason"].as_str())
-        .unwrap_or_else(|| panic!("no reason for {field}: {problem:#}"))
-        .to_string()
-}
-
-/// Asserts the page shows `reason` beside the field `field`.
-#[track_caller]
-fn beside(page: &Page, field: &str, reason: &str) {
-    let help = format!("id=\"{field}-error\">{}</div>", html(reason));
-    assert!(page.body.contains(&help), "{help} in {}", page.body);
-}
 
 /// How many tokens the installation's trail says were issued.
 async fn issued(app: &TestApp) -> usize {
@@ -798,17 +778,7 @@ async fn a_post_without_the_sessions_csrf_token_changes_nothing_in_the_directory
         ),
         ("/console/tokens".into(), vec![("name", "Forged")]),
     ];
-    for (path, fields) in &posts {
-        for csrf in [None, Some("forged")] {
-            let mut form = fields.clone();
-            if let Some(csrf) = csrf {
-                form.push(("csrf", csrf));
-            }
-            let refused = visitor.post(path, &form).await;
-            assert_eq!(refused.status, 403, "{path}");
-            assert!(refused.body.contains("Nothing was changed"), "{path}");
-        }
-    }
+    refused_without_csrf(&visitor, &posts).await;
     let sam_now = app
         .get(&at(&acme, &format!("/staff/{sam}")), &acme.admin_token)
         .await

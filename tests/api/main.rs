@@ -13,6 +13,7 @@ mod client_status;
 mod confidentiality;
 mod console;
 mod console_directory;
+mod console_groups;
 mod console_mapping;
 mod console_org_links;
 mod console_salesforce;

@@ -84,7 +84,8 @@ fn member_filter(access: &Access, kind: GroupKind) -> Option<Uuid> {
 }
 
 /// Plain staff may create contact groups (they join them); client teams are for administrators.
-fn require_manager(access: &Access, kind: GroupKind) -> Result<(), crate::http::error::ApiError> {
+/// The console offers its "new" button only where this allows.
+pub(crate) fn require_manager(access: &Access, kind: GroupKind) -> Result<(), ApiError> {
     match kind {
         GroupKind::ContactGroup => Ok(()),
         GroupKind::ClientTeam => access.require_users_admin(),
@@ -103,8 +104,21 @@ async fn create_group(
     Path((tenancy_id, kind)): Path<(Uuid, GroupKindPath)>,
     Json(body): Json<CreateGroup>,
 ) -> ApiResult<(StatusCode, axum::Json<Group>)> {
+    let group = create(&state, &caller, (tenancy_id, kind.into()), body).await?;
+    Ok((StatusCode::CREATED, axum::Json(group.into())))
+}
+
+/// Creates a contact group or client team as `caller` (any staff user a contact group, who
+/// then joins it; administrators a client team): the API's and the console's one way to do
+/// it. `asked` is the tenancy and the kind its model uses.
+pub(crate) async fn create(
+    state: &AppState,
+    caller: &Caller,
+    asked: (Uuid, GroupKind),
+    body: CreateGroup,
+) -> ApiResult<store::Group> {
+    let (tenancy_id, kind) = asked;
     let access = caller.in_tenancy(tenancy_id)?;
-    let kind = GroupKind::from(kind);
     require_manager(&access, kind)?;
     let mut errors = FieldErrors::new();
     let name = errors.take("name", DisplayName::parse(&body.name));
@@ -122,11 +136,10 @@ async fn create_group(
         name: parsed(name)?,
         members: body.members,
     };
-    let group = state
+    Ok(state
         .store
         .create_group(access.tenancy, kind, new, member_filter(&access, kind))
-        .await?;
-    Ok((StatusCode::CREATED, axum::Json(group.into())))
+        .await?)
 }
 
 /// List or search (`q`) groups. Plain staff see only the contact groups they belong to.
@@ -208,17 +221,27 @@ async fn rename_group(
     Path((tenancy_id, kind, id)): Path<(Uuid, GroupKindPath, Uuid)>,
     Json(body): Json<RenameGroup>,
 ) -> ApiResult<axum::Json<Group>> {
+    let group = rename(&state, &caller, (tenancy_id, kind.into(), id), body).await?;
+    Ok(axum::Json(group.into()))
+}
+
+/// Renames a group as `caller` (administrators): the API's and the console's one way to do
+/// it. `asked` is the tenancy, the group's kind and its id.
+pub(crate) async fn rename(
+    state: &AppState,
+    caller: &Caller,
+    asked: (Uuid, GroupKind, Uuid),
+    body: RenameGroup,
+) -> ApiResult<store::Group> {
+    let (tenancy_id, kind, id) = asked;
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    let name = DisplayName::parse(&body.name)
-        .map_err(|reason| crate::http::error::ApiError::invalid("name", reason))?;
-    Ok(axum::Json(
-        state
-            .store
-            .rename_group(access.tenancy, kind.into(), id, GroupUpdate { name })
-            .await?
-            .into(),
-    ))
+    let name =
+        DisplayName::parse(&body.name).map_err(|reason| ApiError::invalid("name", reason))?;
+    Ok(state
+        .store
+        .rename_group(access.tenancy, kind, id, GroupUpdate { name })
+        .await?)
 }
 
 /// Delete a group (administrators); refused while one of its clients has no other cover.
@@ -231,13 +254,21 @@ async fn delete_group(
     caller: Caller,
     Path((tenancy_id, kind, id)): Path<(Uuid, GroupKindPath, Uuid)>,
 ) -> ApiResult<StatusCode> {
+    delete(&state, &caller, (tenancy_id, kind.into(), id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a group as `caller` (administrators), unless one of its clients would be left
+/// with no other cover: the API's and the console's one way to do it.
+pub(crate) async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    asked: (Uuid, GroupKind, Uuid),
+) -> ApiResult<()> {
+    let (tenancy_id, kind, id) = asked;
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    state
-        .store
-        .delete_group(access.tenancy, kind.into(), id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(state.store.delete_group(access.tenancy, kind, id).await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members", tag = "groups",

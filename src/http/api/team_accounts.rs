@@ -70,6 +70,18 @@ async fn create_team_account(
     Path(tenancy_id): Path<Uuid>,
     Json(body): Json<CreateTeamAccount>,
 ) -> ApiResult<(StatusCode, axum::Json<TeamAccount>)> {
+    let created = create(&state, &caller, tenancy_id, body).await?;
+    Ok((StatusCode::CREATED, axum::Json(created.into())))
+}
+
+/// Creates a team account as `caller` (users administrators): the API's and the console's one
+/// way to do it, every field's reason at once.
+pub(crate) async fn create(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    body: CreateTeamAccount,
+) -> ApiResult<store::TeamAccount> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let mut errors = FieldErrors::new();
@@ -91,16 +103,7 @@ async fn create_team_account(
         contact_number,
         title,
     };
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(
-            state
-                .store
-                .create_team_account(access.tenancy, new)
-                .await?
-                .into(),
-        ),
-    ))
+    Ok(state.store.create_team_account(access.tenancy, new).await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/team-accounts", tag = "team accounts",
@@ -158,6 +161,19 @@ async fn update_team_account(
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
     Json(body): Json<UpdateTeamAccount>,
 ) -> ApiResult<axum::Json<TeamAccount>> {
+    let updated = update(&state, &caller, (tenancy_id, id), body).await?;
+    Ok(axum::Json(updated.into()))
+}
+
+/// Changes a team account as `caller` (users administrators): the API's and the console's one
+/// way to do it. `asked` is the tenancy and the team account.
+pub(crate) async fn update(
+    state: &AppState,
+    caller: &Caller,
+    asked: (Uuid, Uuid),
+    body: UpdateTeamAccount,
+) -> ApiResult<store::TeamAccount> {
+    let (tenancy_id, id) = asked;
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let mut errors = FieldErrors::new();
@@ -184,13 +200,10 @@ async fn update_team_account(
         active: body.active,
     };
     errors.finish().map_err(invalid)?;
-    Ok(axum::Json(
-        state
-            .store
-            .update_team_account(access.tenancy, id, update)
-            .await?
-            .into(),
-    ))
+    Ok(state
+        .store
+        .update_team_account(access.tenancy, id, update)
+        .await?)
 }
 
 /// The staff users who may act as the team account.

@@ -107,6 +107,25 @@ pub(super) fn routes() -> Router<AppState> {
             &format!("{tenancy}/team-accounts/{{account}}/delegates/{{staff}}/remove"),
             post(team_accounts::remove),
         )
+        .route(&format!("{tenancy}/groups"), post(groups::create))
+        .route(&format!("{tenancy}/groups/new"), get(groups::new))
+        .route(&format!("{tenancy}/groups/{{group}}"), post(groups::rename))
+        .route(
+            &format!("{tenancy}/groups/{{group}}/delete"),
+            get(groups::confirm_deletion).post(groups::delete),
+        )
+        .route(
+            &format!("{tenancy}/team-accounts"),
+            post(team_accounts::create),
+        )
+        .route(
+            &format!("{tenancy}/team-accounts/new"),
+            get(team_accounts::new),
+        )
+        .route(
+            &format!("{tenancy}/team-accounts/{{account}}"),
+            post(team_accounts::update),
+        )
         .route(TOKENS, get(tokens::own).post(tokens::create_operator))
         .route(
             "/console/tokens/{token}/revoke",

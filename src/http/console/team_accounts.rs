@@ -1,6 +1,8 @@
 //! A tenancy's team accounts (a team's shared identity, e.g. "Support") and their delegates, the
-//! staff users who may act as one: the list, searched and paged, and a team account's page
-//! where delegates are added and removed through the API's own functions.
+//! staff users who may act as one: the list, searched and paged; a new team account with its
+//! own e-mail, secure mobile and the contact number clients see; and a team account's page
+//! where its details are changed and delegates are added and removed. Each change is the API's
+//! own function with the session's caller, its reasons shown beside the fields.
 
 // A refusal here is the page that answers the request; the error side is that page.
 #![allow(clippy::result_large_err)]
@@ -19,7 +21,8 @@ use super::session::SignedIn;
 use super::view::{self, Chrome, Section};
 use crate::http::AppState;
 use crate::http::api::PageQuery;
-use crate::http::api::team_accounts as api;
+use crate::http::api::team_accounts::{self as api, CreateTeamAccount, UpdateTeamAccount};
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::store::{PageRequest, Staff, TeamAccount};
 
@@ -55,6 +58,7 @@ struct List {
     accounts: Vec<AccountView>,
     q: String,
     next: Option<String>,
+    may_add: bool,
 }
 
 /// `GET /console/tenancies/{id}/team-accounts`: searched by name or e-mail, a page at a time.
@@ -84,6 +88,7 @@ pub(super) async fn list(
         accounts: found.items.iter().map(AccountView::from).collect(),
         q: search.q,
         next,
+        may_add: may_manage(&signed.caller(), tenancy.id),
     };
     view::render(StatusCode::OK, &page)
 }
@@ -114,6 +119,9 @@ struct Detail {
     account: AccountView,
     delegates: Vec<DelegateView>,
     candidates: Vec<Choice>,
+    /// The details' form, for those the API lets change the account.
+    form: Option<AccountForm>,
+    statuses: Vec<Choice>,
     errors: Errors,
     notice: Option<&'static str>,
 }
@@ -127,12 +135,30 @@ pub(super) async fn detail(
 ) -> Response {
     let notice = shown.notice(&[
         (
+            "created",
+            "The team account was created: add the staff users who may act as it.",
+        ),
+        ("saved", "The changes were saved."),
+        (
             "added",
             "The delegate was added: they may act as the team account.",
         ),
         ("removed", "The delegate was removed."),
     ]);
-    account_page(&state, &signed, &path, Errors::default(), notice).await
+    let shown = Shown {
+        form: None,
+        errors: Errors::default(),
+        notice,
+    };
+    account_page(&state, &signed, &path, shown).await
+}
+
+/// What the account's page shows beside the account: the details' form as posted (or, absent,
+/// as the account is), the API's reasons for a refused change, and what was just done.
+struct Shown {
+    form: Option<AccountForm>,
+    errors: Errors,
+    notice: Option<&'static str>,
 }
 
 /// The account's page, with the API's reasons for a refused change.
@@ -140,8 +166,7 @@ async fn account_page(
     state: &AppState,
     signed: &SignedIn,
     path: &(String, String),
-    errors: Errors,
-    notice: Option<&'static str>,
+    shown: Shown,
 ) -> Response {
     let chrome = Chrome::signed_in(signed, Section::TeamAccounts);
     let (account, delegates, staff) = match read(state, signed, path).await {
@@ -153,6 +178,9 @@ async fn account_page(
         .filter(|(id, _, active)| *active && !delegates.iter().any(|d| d.id == *id))
         .map(|(id, name, _)| (id.to_string(), name))
         .collect();
+    let form = may_manage(&signed.caller(), account.tenancy_id)
+        .then(|| shown.form.unwrap_or_else(|| AccountForm::of(&account)));
+    let chosen = form.as_ref().map_or("", |f| f.status.as_str());
     let page = Detail {
         chrome,
         title: account.name.clone(),
@@ -160,8 +188,10 @@ async fn account_page(
         account: AccountView::from(&account),
         delegates: delegates.iter().map(DelegateView::from).collect(),
         candidates: directory::owned_choices(&candidates, ""),
-        errors,
-        notice,
+        statuses: directory::choices(&STATUSES, chosen),
+        form,
+        errors: shown.errors,
+        notice: shown.notice,
     };
     view::render(page.errors.status, &page)
 }
@@ -259,7 +289,196 @@ async fn answer(
             let page = format!("{TENANCIES}/{}/team-accounts/{}", path.0, path.1);
             Redirect::to(&directory::address(&page, &[("done", what)])).into_response()
         }
-        Err(Ok(errors)) => account_page(state, signed, path, errors, None).await,
+        Err(Ok(errors)) => {
+            let shown = Shown {
+                form: None,
+                errors,
+                notice: None,
+            };
+            account_page(state, signed, path, shown).await
+        }
         Err(Err(error)) => view::refusal(&Chrome::signed_in(signed, Section::TeamAccounts), error),
+    }
+}
+
+/// Whether the API lets `caller` create and change the tenancy's team accounts, and if not why.
+fn users_admin(caller: &Caller, tenancy: Uuid) -> Result<(), ApiError> {
+    caller.in_tenancy(tenancy)?.require_users_admin()
+}
+
+fn may_manage(caller: &Caller, tenancy: Uuid) -> bool {
+    users_admin(caller, tenancy).is_ok()
+}
+
+/// The statuses the details' form offers.
+const STATUSES: [(&str, &str); 2] = [("active", "Active"), ("deactivated", "Deactivated")];
+
+/// A team account's details as a form holds them (the e-mail only when creating one: the API
+/// does not change it).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct AccountForm {
+    csrf: String,
+    name: String,
+    email: String,
+    mobile: String,
+    contact_number: String,
+    title: String,
+    status: String,
+}
+
+impl Posted for AccountForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl AccountForm {
+    fn of(account: &TeamAccount) -> Self {
+        Self {
+            csrf: String::new(),
+            name: account.name.clone(),
+            email: account.email.clone(),
+            mobile: account.mobile.clone(),
+            contact_number: account.contact_number.clone().unwrap_or_default(),
+            title: account.title.clone().unwrap_or_default(),
+            status: if account.active {
+                "active"
+            } else {
+                "deactivated"
+            }
+            .into(),
+        }
+    }
+
+    /// The new account, as the API's body has it; the optional fields left empty are left out.
+    fn creation(&self) -> CreateTeamAccount {
+        CreateTeamAccount {
+            name: self.name.clone(),
+            email: self.email.clone(),
+            mobile: self.mobile.clone(),
+            contact_number: directory::filled(&self.contact_number),
+            title: directory::filled(&self.title),
+        }
+    }
+
+    /// The change, as the API's body has it. An optional field the account has is sent even
+    /// emptied, so the API says why it cannot be; the status only when it changes.
+    fn change(&self, before: &TeamAccount) -> UpdateTeamAccount {
+        let kept = |raw: &str, had: &Option<String>| {
+            directory::filled(raw).or_else(|| had.as_ref().map(|_| raw.to_string()))
+        };
+        let active = match self.status.as_str() {
+            "active" => Some(true),
+            "deactivated" => Some(false),
+            _ => None,
+        };
+        UpdateTeamAccount {
+            name: Some(self.name.clone()),
+            mobile: Some(self.mobile.clone()),
+            contact_number: kept(&self.contact_number, &before.contact_number),
+            title: kept(&self.title, &before.title),
+            active: active.filter(|active| *active != before.active),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/team_accounts_new.html")]
+struct New {
+    chrome: Chrome,
+    title: &'static str,
+    tenancy: String,
+    form: AccountForm,
+    errors: Errors,
+}
+
+/// The new team account's form, for those the API lets create one, with the API's reasons for
+/// the form as it was sent.
+fn creation_page(signed: &SignedIn, tenancy: &str, form: AccountForm, errors: Errors) -> Response {
+    let chrome = Chrome::signed_in(signed, Section::TeamAccounts);
+    let allowed = tenancy_id(tenancy).and_then(|id| users_admin(&signed.caller(), id).map(|()| id));
+    match allowed {
+        Ok(id) => {
+            let status = errors.status;
+            let page = New {
+                chrome,
+                title: "New team account",
+                tenancy: id.to_string(),
+                form,
+                errors,
+            };
+            view::render(status, &page)
+        }
+        Err(error) => view::refusal(&chrome, error),
+    }
+}
+
+/// `GET /console/tenancies/{id}/team-accounts/new`: the form, for those the API lets create
+/// team accounts.
+pub(super) async fn new(signed: SignedIn, Path(tenancy): Path<String>) -> Response {
+    creation_page(&signed, &tenancy, AccountForm::default(), Errors::default())
+}
+
+/// `POST /console/tenancies/{id}/team-accounts`: creates the team account through the API's
+/// own function; refused, the form again with the API's reasons beside the fields.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(tenancy): Path<String>,
+    form: Result<Form<AccountForm>, FormRejection>,
+) -> Response {
+    let form = match directory::posted(&signed, form) {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
+    let created = match tenancy_id(&tenancy) {
+        Ok(id) => api::create(&state, &signed.caller(), id, form.creation()).await,
+        Err(error) => Err(error),
+    };
+    match created.map_err(Errors::of) {
+        Ok(account) => Redirect::to(&account_address(&account, "created")).into_response(),
+        Err(Ok(errors)) => creation_page(&signed, &tenancy, form, errors),
+        Err(Err(error)) => view::refusal(&Chrome::signed_in(&signed, Section::TeamAccounts), error),
+    }
+}
+
+/// A team account's page, saying what was just done.
+fn account_address(account: &TeamAccount, done: &str) -> String {
+    let path = directory::tenancy_page(account.tenancy_id, "team-accounts");
+    directory::address(&format!("{path}/{}", account.id), &[("done", done)])
+}
+
+/// `POST /console/tenancies/{id}/team-accounts/{account}`: changes its details through the
+/// API's own function; refused, the page again with the API's reasons beside the fields.
+pub(super) async fn update(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(path): Path<(String, String)>,
+    form: Result<Form<AccountForm>, FormRejection>,
+) -> Response {
+    let form = match directory::posted(&signed, form) {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
+    let caller = signed.caller();
+    let updated = async {
+        let tenancy = tenancy_id(&path.0)?;
+        users_admin(&caller, tenancy)?;
+        let id = Uuid::parse_str(&path.1).map_err(|_| ApiError::NotFound("team account"))?;
+        let before = state.store.team_account(tenancy, id).await?;
+        api::update(&state, &caller, (tenancy, id), form.change(&before)).await
+    };
+    match updated.await.map_err(Errors::of) {
+        Ok(account) => Redirect::to(&account_address(&account, "saved")).into_response(),
+        Err(Ok(errors)) => {
+            let shown = Shown {
+                form: Some(form),
+                errors,
+                notice: None,
+            };
+            account_page(&state, &signed, &path, shown).await
+        }
+        Err(Err(error)) => view::refusal(&Chrome::signed_in(&signed, Section::TeamAccounts), error),
     }
 }

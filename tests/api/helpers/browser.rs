@@ -141,6 +141,15 @@ impl Browser {
             .unwrap();
     }
 
+    /// Types into the fields `css` selectors find, each its value.
+    pub async fn fill(&self, fields: &[(&str, &str)]) {
+        for (css, value) in fields {
+            let field = self.client.find(Locator::Css(css)).await;
+            let field = field.unwrap_or_else(|e| panic!("{css}: {e}"));
+            field.send_keys(value).await.unwrap();
+        }
+    }
+
     pub async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))

@@ -240,3 +240,41 @@ pub async fn admin(app: &TestApp, email: &str) -> Visitor {
     visitor.sign_in(&link).await;
     visitor
 }
+
+/// The text as the pages print it (escaped).
+pub fn html(text: &str) -> String {
+    html_escape::encode_quoted_attribute(text).into_owned()
+}
+
+/// The reason the API gives for a field of its problem.
+pub fn reason(problem: &serde_json::Value, field: &str) -> String {
+    problem["errors"]
+        .as_array()
+        .and_then(|errors| errors.iter().find(|e| e["field"] == field))
+        .and_then(|e| e["reason"].as_str())
+        .unwrap_or_else(|| panic!("no reason for {field}: {problem:#}"))
+        .to_string()
+}
+
+/// Asserts the page shows `reason` beside the field `field`.
+#[track_caller]
+pub fn beside(page: &Page, field: &str, reason: &str) {
+    let help = format!("id=\"{field}-error\">{}</div>", html(reason));
+    assert!(page.body.contains(&help), "{help} in {}", page.body);
+}
+
+/// Asserts each of `posts` (a path and its fields), sent without the session's CSRF token and
+/// with a forged one, is refused with the page that says nothing was changed.
+pub async fn refused_without_csrf(visitor: &Visitor, posts: &[(String, Vec<(&str, &str)>)]) {
+    for (path, fields) in posts {
+        for csrf in [None, Some("forged")] {
+            let mut form = fields.clone();
+            if let Some(csrf) = csrf {
+                form.push(("csrf", csrf));
+            }
+            let refused = visitor.post(path, &form).await;
+            assert_eq!(refused.status, 403, "{path}");
+            assert!(refused.body.contains("Nothing was changed"), "{path}");
+        }
+    }
+}
