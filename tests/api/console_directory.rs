@@ -27,12 +27,12 @@ on_both_backends!(with super::with_mail();
 on_both_backends!(an_operator_walks_the_directory_in_a_browser);
 
 /// The text as the pages print it (escaped).
-fn html(text: &str) -> String {
+pub(crate) fn html(text: &str) -> String {
     html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 /// The reason the API gives for a field of its problem.
-fn reason(problem: &Value, field: &str) -> String {
+pub(crate) fn reason(problem: &Value, field: &str) -> String {
     problem["errors"]
         .as_array()
         .and_then(|errors| errors.iter().find(|e| e["field"] == field))
@@ -43,7 +43,7 @@ fn reason(problem: &Value, field: &str) -> String {
 
 /// Asserts the page shows `reason` beside the field `field`.
 #[track_caller]
-fn beside(page: &Page, field: &str, reason: &str) {
+pub(crate) fn beside(page: &Page, field: &str, reason: &str) {
     let help = format!("id=\"{field}-error\">{}</div>", html(reason));
     assert!(page.body.contains(&help), "{help} in {}", page.body);
 }
