@@ -1,7 +1,9 @@
-//! A tenancy's clients: the list by status with search and paging, and a client's page with
-//! their status, its history and the lifecycle actions (send, resend, and revoke after a
-//! confirmation). Each read and action is the API's own function called with the session's
-//! caller; an action the status does not allow is refused in the state machine's words.
+//! A tenancy's clients: the list by status with search and paging, adding a client as a draft
+//! (with the group choice the invite takes), and a client's page with their status and
+//! history, their details to correct, the contact groups or client teams they are in, the
+//! Salesforce record they are linked to (linked by hand there), and the lifecycle actions
+//! (send, resend, and revoke after a confirmation). Each read and change is the API's own
+//! function called with the session's caller, so each refusal is the API's, in its words.
 
 // A refusal here is the page that answers the request; the error side is that page.
 #![allow(clippy::result_large_err)]
@@ -277,7 +279,8 @@ pub(super) struct RecordView {
     pub(super) link: String,
     pub(super) sobject: &'static str,
     pub(super) record_id: String,
-    /// The record in Salesforce, where the link's instance is known to the caller.
+    /// The record in Salesforce, where the link's instance (an `https` one) is known to the
+    /// caller.
     pub(super) open: Option<String>,
 }
 
@@ -438,13 +441,16 @@ fn record_view(record: &RecordRef, links: Option<&[OrgLink]>) -> RecordView {
         link: link.map_or_else(|| record.org_link.to_string(), |l| l.name.clone()),
         sobject: record.sobject,
         record_id: record.record_id.as_str().to_string(),
-        open: link.and_then(|l| l.instance_url.as_ref()).map(|url| {
-            format!(
-                "{}/{}",
-                url.trim_end_matches('/'),
-                record.record_id.as_str()
-            )
-        }),
+        open: link
+            .and_then(|l| l.instance_url.as_ref())
+            .filter(|url| url.starts_with("https://"))
+            .map(|url| {
+                format!(
+                    "{}/{}",
+                    url.trim_end_matches('/'),
+                    record.record_id.as_str()
+                )
+            }),
     }
 }
 

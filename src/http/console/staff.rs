@@ -1,7 +1,8 @@
 //! A tenancy's staff: the list with search and paging, adding a staff user, changing one's
-//! details and role, deactivating (after a confirmation) and reactivating. Each read and change
-//! is the API's own function called with the session's caller, so who may appoint, demote or
-//! deactivate whom, and the coverage rule's refusal, are the API's, worded as it words them.
+//! details and role, mapping them to their Salesforce user, deactivating (after a
+//! confirmation) and reactivating. Each read and change is the API's own function called with
+//! the session's caller, so who may appoint, demote or deactivate whom, and the coverage
+//! rule's refusal, are the API's, worded as it words them.
 
 // A refusal here is the page that answers the request; the error side is that page.
 #![allow(clippy::result_large_err)]
