@@ -13,6 +13,7 @@ use super::{Error, Page, PageRequest, Queue, Result, Store, rows};
 use crate::domain::client_status::ClientStatus;
 use crate::domain::conflict::ConflictCode;
 use crate::domain::org_link::WritebackState;
+use crate::domain::values::SalesforceId;
 
 /// Milliseconds a claim stays with one worker; past it another may take the row over.
 pub const LEASE_MS: i64 = 60_000;
@@ -246,6 +247,31 @@ impl Store {
         enqueue(&mut tx, tenancy, client, client_row.status, now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The Salesforce record a client is linked to, if any.
+    pub async fn client_record(
+        &self,
+        tenancy: Uuid,
+        client: Uuid,
+    ) -> Result<Option<super::RecordRef>> {
+        let row = sqlx::query(
+            "SELECT org_link_id, sobject, record_id FROM crm_records WHERE tenancy_id = $1 AND client_id = $2",
+        )
+        .bind(tenancy.to_string())
+        .bind(client.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(super::RecordRef {
+            org_link: rows::id(&row, "org_link_id")?,
+            sobject: rows::parsed(&row, "sobject", |s| match s {
+                "Contact" => Some("Contact"),
+                "Account" => Some("Account"),
+                _ => None,
+            })?,
+            record_id: rows::parsed(&row, "record_id", |s| SalesforceId::parse(s).ok())?,
+        }))
     }
 
     /// Org links the write-back worker looks at: those with write-backs due now, and capped

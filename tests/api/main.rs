@@ -12,6 +12,7 @@ mod cli;
 mod client_status;
 mod confidentiality;
 mod console;
+mod console_clients;
 mod console_directory;
 mod console_groups;
 mod console_mapping;

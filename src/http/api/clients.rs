@@ -12,6 +12,7 @@ use crate::app::{clients, invites};
 use crate::domain::FieldErrors;
 use crate::domain::client_status::{ClientStatus, Transition};
 use crate::domain::invite::{Invite, InviteInput, NewGroupInput};
+use crate::domain::tenancy::GroupKind;
 use crate::domain::values::{Email, Title};
 use crate::http::AppState;
 use crate::http::auth::Caller;
@@ -158,6 +159,19 @@ async fn link_crm_record(
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
     Json(body): Json<CrmRecord>,
 ) -> ApiResult<StatusCode> {
+    link(&state, &caller, tenancy_id, id, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Links a client to their Salesforce record as `caller` (users administrators): the API's and
+/// the console's one way to do it.
+pub(crate) async fn link(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    id: Uuid,
+    body: CrmRecord,
+) -> ApiResult<()> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let record = clients::RecordInput {
@@ -166,7 +180,59 @@ async fn link_crm_record(
         record_id: body.record_id,
     };
     clients::link_record(&state.store, access.tenancy, id, &record).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
+}
+
+/// The Salesforce record a client is linked to, if any, for those who may see the client.
+pub(crate) async fn crm_record(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    id: Uuid,
+) -> ApiResult<Option<store::RecordRef>> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    state
+        .store
+        .client(access.tenancy, id, access.plain_staff())
+        .await?;
+    Ok(state.store.client_record(access.tenancy, id).await?)
+}
+
+/// The contact groups or client teams (whichever the tenancy's model uses) a client is in, as
+/// `caller` may see them: plain staff only the contact groups they belong to, as the API's
+/// group reads answer them.
+pub(crate) async fn groups(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    id: Uuid,
+) -> ApiResult<(GroupKind, Vec<store::Group>)> {
+    let access = caller.in_tenancy(tenancy_id)?;
+    state
+        .store
+        .client(access.tenancy, id, access.plain_staff())
+        .await?;
+    let (model, _) = state.store.invite_settings(access.tenancy).await?;
+    let kind = model.group_kind();
+    let most = PageQuery {
+        limit: Some(store::PageRequest::MAX_LIMIT),
+        after: None,
+        q: None,
+    }
+    .page()?;
+    let mut found = state
+        .store
+        .list_groups(access.tenancy, kind, None, Some(id), &most)
+        .await?
+        .items;
+    if let (GroupKind::ContactGroup, Some(me)) = (kind, access.plain_staff()) {
+        let own = state
+            .store
+            .list_groups(access.tenancy, kind, None, Some(me), &most)
+            .await?;
+        found.retain(|g| own.items.iter().any(|o| o.id == g.id));
+    }
+    Ok((kind, found))
 }
 
 /// A client invited by hand. It is created as a draft (Pending (Draft)); sending the
@@ -265,6 +331,18 @@ async fn invite_client(
     Path(tenancy_id): Path<Uuid>,
     Json(body): Json<InviteClient>,
 ) -> ApiResult<(StatusCode, axum::Json<Client>)> {
+    let client = invite(&state, &caller, tenancy_id, body).await?;
+    Ok((StatusCode::CREATED, axum::Json(client.into())))
+}
+
+/// Invites a client by hand as `caller`, as a draft: the API's and the console's one way to do
+/// it.
+pub(crate) async fn invite(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    body: InviteClient,
+) -> ApiResult<store::Client> {
     let access = caller.in_tenancy(tenancy_id)?;
     let (model, mobile_policy) = state.store.invite_settings(access.tenancy).await?;
     let input = InviteInput {
@@ -293,7 +371,7 @@ async fn invite_client(
         &Default::default(),
     )
     .await?;
-    Ok((StatusCode::CREATED, axum::Json(invited.client.into())))
+    Ok(invited.client)
 }
 
 /// List clients. Plain staff see the clients they share a group or team with.
@@ -365,6 +443,19 @@ async fn update_client(
     Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
     Json(body): Json<UpdateClient>,
 ) -> ApiResult<axum::Json<Client>> {
+    let client = update(&state, &caller, tenancy_id, id, body).await?;
+    Ok(axum::Json(client.into()))
+}
+
+/// Corrects a client's details as `caller` (users administrators): the API's and the
+/// console's one way to do it.
+pub(crate) async fn update(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    id: Uuid,
+    body: UpdateClient,
+) -> ApiResult<store::Client> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let mut errors = FieldErrors::new();
@@ -381,13 +472,10 @@ async fn update_client(
         title: optional(&mut errors, "title", body.title.as_deref(), Title::parse),
     };
     errors.finish().map_err(invalid)?;
-    Ok(axum::Json(
-        state
-            .store
-            .update_client(access.tenancy, id, update)
-            .await?
-            .into(),
-    ))
+    Ok(state
+        .store
+        .update_client(access.tenancy, id, update)
+        .await?)
 }
 
 /// Revoke a client's invitation (administrators): a draft, invited or expired client becomes

@@ -255,12 +255,24 @@ async fn set_salesforce_user(
     Path((tenancy_id, staff_id)): Path<(Uuid, Uuid)>,
     Json(body): Json<SalesforceUser>,
 ) -> ApiResult<axum::Json<Staff>> {
+    let mapped = map_salesforce_user(&state, &caller, tenancy_id, staff_id, body).await?;
+    Ok(axum::Json(mapped.into()))
+}
+
+/// Sets or clears the Salesforce user who acts as a staff user, as `caller` (users
+/// administrators): the API's and the console's one way to do it.
+pub(crate) async fn map_salesforce_user(
+    state: &AppState,
+    caller: &Caller,
+    tenancy_id: Uuid,
+    staff_id: Uuid,
+    body: SalesforceUser,
+) -> ApiResult<store::Staff> {
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
     let input = staff::SalesforceUserInput {
         user_id: body.user_id,
         username: body.username,
     };
-    let mapped = staff::set_salesforce_user(&state.store, access.tenancy, staff_id, input).await?;
-    Ok(axum::Json(mapped.into()))
+    Ok(staff::set_salesforce_user(&state.store, access.tenancy, staff_id, input).await?)
 }

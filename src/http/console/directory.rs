@@ -141,6 +141,20 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(AUDIT, get(audit::own))
         .route(&format!("{tenancy}/audit"), get(audit::tenancy))
+        .route(&format!("{tenancy}/clients/new"), get(clients::new))
+        .route(&format!("{tenancy}/clients"), post(clients::create))
+        .route(
+            &format!("{tenancy}/clients/{{client}}"),
+            post(clients::update),
+        )
+        .route(
+            &format!("{tenancy}/clients/{{client}}/crm-record"),
+            post(clients::link_record),
+        )
+        .route(
+            &format!("{tenancy}/staff/{{staff}}/salesforce-user"),
+            post(staff::map_salesforce_user),
+        )
 }
 
 /// The directory's entries of the navigation, each offered only where the API lets the

@@ -1,7 +1,8 @@
 //! A tenancy's staff: the list with search and paging, adding a staff user, changing one's
-//! details and role, deactivating (after a confirmation) and reactivating. Each read and change
-//! is the API's own function called with the session's caller, so who may appoint, demote or
-//! deactivate whom, and the coverage rule's refusal, are the API's, worded as it words them.
+//! details and role, mapping them to their Salesforce user, deactivating (after a
+//! confirmation) and reactivating. Each read and change is the API's own function called with
+//! the session's caller, so who may appoint, demote or deactivate whom, and the coverage
+//! rule's refusal, are the API's, worded as it words them.
 
 // A refusal here is the page that answers the request; the error side is that page.
 #![allow(clippy::result_large_err)]
@@ -21,7 +22,7 @@ use super::view::{self, Chrome, Section};
 use crate::app::staff::{NewStaffInput, StaffChange};
 use crate::domain::user::StaffRole;
 use crate::http::AppState;
-use crate::http::api::staff as api;
+use crate::http::api::staff::{self as api, SalesforceUser};
 use crate::http::error::ApiError;
 use crate::store::Staff;
 
@@ -232,6 +233,10 @@ struct Detail {
     /// The form, for those the API lets change staff.
     form: Option<StaffForm>,
     roles: Vec<Choice>,
+    /// The Salesforce user they act as: the form for those the API lets change it.
+    salesforce: Option<SalesforceForm>,
+    salesforce_user_id: String,
+    salesforce_username: String,
     errors: Errors,
     notice: Option<&'static str>,
 }
@@ -252,9 +257,13 @@ pub(super) async fn detail(
             "The staff user was deactivated: their tokens and sessions ended.",
         ),
         ("reactivated", "The staff user was reactivated."),
+        ("mapped", "The Salesforce user they act as was saved."),
     ]);
     match read(&state, &signed, &tenancy, &staff).await {
-        Ok(staff) => detail_page(&signed, chrome, &staff, None, Errors::default(), notice),
+        Ok(staff) => {
+            let forms = (None, None);
+            detail_page(&signed, chrome, &staff, forms, Errors::default(), notice)
+        }
         Err(error) => view::refusal(&chrome, error),
     }
 }
@@ -271,14 +280,16 @@ async fn read(
     Ok(state.store.staff(access.tenancy, staff).await?)
 }
 
+/// The staff user's page; `forms` are the details and Salesforce forms as posted, if one was.
 fn detail_page(
     signed: &SignedIn,
     chrome: Chrome,
     staff: &Staff,
-    form: Option<StaffForm>,
+    forms: (Option<StaffForm>, Option<SalesforceForm>),
     errors: Errors,
     notice: Option<&'static str>,
 ) -> Response {
+    let (form, salesforce) = forms;
     let editable = signed
         .caller()
         .in_tenancy(staff.tenancy_id)
@@ -292,6 +303,9 @@ fn detail_page(
         tenancy: staff.tenancy_id.to_string(),
         staff: StaffView::from(staff),
         roles: directory::choices(&ROLES, chosen),
+        salesforce: editable.then(|| salesforce.unwrap_or_else(|| SalesforceForm::of(staff))),
+        salesforce_user_id: staff.salesforce_user_id.clone().unwrap_or_default(),
+        salesforce_username: staff.salesforce_username.clone().unwrap_or_default(),
         form,
         errors,
         notice,
@@ -363,7 +377,7 @@ async fn change_staff(
     match api::update(&state, &caller, before.tenancy_id, before.id, change).await {
         Ok(after) => Redirect::to(&staff_page(&after, done)).into_response(),
         Err(error) => directory::refused(chrome, error, |chrome, errors| {
-            detail_page(&signed, chrome, &before, form, errors, None)
+            detail_page(&signed, chrome, &before, (form, None), errors, None)
         }),
     }
 }
@@ -437,4 +451,65 @@ async fn activate(
     }
     let done = if active { "reactivated" } else { "deactivated" };
     change_staff(state, signed, path, Asked::Active(active), done).await
+}
+
+/// The Salesforce user a staff user acts as, as the form sends it: an empty field clears it.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct SalesforceForm {
+    csrf: String,
+    user_id: String,
+    username: String,
+}
+
+impl Posted for SalesforceForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl SalesforceForm {
+    fn of(staff: &Staff) -> Self {
+        Self {
+            csrf: String::new(),
+            user_id: staff.salesforce_user_id.clone().unwrap_or_default(),
+            username: staff.salesforce_username.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The API's body: each field as typed, an empty one cleared.
+    fn body(&self) -> SalesforceUser {
+        SalesforceUser {
+            user_id: directory::filled(&self.user_id),
+            username: directory::filled(&self.username),
+        }
+    }
+}
+
+/// `POST …/staff/{staff}/salesforce-user`: sets or clears the Salesforce user they act as,
+/// through the API's own function.
+pub(super) async fn map_salesforce_user(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path((tenancy, staff)): Path<(String, String)>,
+    form: Result<Form<SalesforceForm>, FormRejection>,
+) -> Response {
+    let form = match directory::posted(&signed, form) {
+        Ok(form) => form,
+        Err(refused) => return refused,
+    };
+    let chrome = Chrome::signed_in(&signed, Section::Staff);
+    let before = match read(&state, &signed, &tenancy, &staff).await {
+        Ok(before) => before,
+        Err(error) => return view::refusal(&chrome, error),
+    };
+    let caller = signed.caller();
+    let mapped =
+        api::map_salesforce_user(&state, &caller, before.tenancy_id, before.id, form.body());
+    match mapped.await {
+        Ok(after) => Redirect::to(&staff_page(&after, "mapped")).into_response(),
+        Err(error) => directory::refused(chrome, error, |chrome, errors| {
+            detail_page(&signed, chrome, &before, (None, Some(form)), errors, None)
+        }),
+    }
 }
