@@ -132,13 +132,17 @@ pub(super) async fn detail(
         Ok((mut found, actions)) => match found.pop() {
             Some(link) => {
                 let title = link.name.clone();
+                let connects = actions.as_ref().is_some_and(|a| a.connect.is_some());
+                let onward = connects
+                    .then(|| view::origin_of(&link.login_host))
+                    .flatten();
                 let page = Detail {
                     chrome,
                     title,
                     link,
                     actions,
                 };
-                view::render(StatusCode::OK, &page)
+                view::render_posting_to(StatusCode::OK, &page, onward.as_deref())
             }
             None => view::refusal(&chrome, ApiError::NotFound("org link")),
         },

@@ -119,15 +119,51 @@ pub(super) fn role_label(signed: &SignedIn) -> &'static str {
 /// security policy that lets it load only the console's own scripts, styles and images and post
 /// only to the console.
 pub(super) fn render(status: StatusCode, page: &impl Template) -> Response {
+    render_posting_to(status, page, None)
+}
+
+/// As `render`, for a page whose form may lead the browser on to the origin `onward` (a link's
+/// Connect button, whose redirects end at Salesforce's authorize page): browsers hold the
+/// redirects a posted form follows to the page's `form-action` too.
+pub(super) fn render_posting_to(
+    status: StatusCode,
+    page: &impl Template,
+    onward: Option<&str>,
+) -> Response {
     let mut response = crate::http::html::render(status, page);
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
+    let form_action = match onward {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".into(),
+    };
+    let policy = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let policy = HeaderValue::from_str(&policy).unwrap_or_else(|_| {
         HeaderValue::from_static(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+        )
+    });
     response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
+    response
+}
+
+/// The origin (`scheme://host[:port]`) of a link's login host, as a policy names it; `None`
+/// for what is not an http(s) URL.
+pub(super) fn origin_of(login_host: &str) -> Option<String> {
+    let url = url::Url::parse(login_host).ok()?;
+    matches!(url.scheme(), "https" | "http")
+        .then(|| url.origin().ascii_serialization())
+        .filter(|origin| origin != "null")
+        // Only what a host source may hold: nothing that could end the directive.
+        .filter(|origin| {
+            origin
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:/[]".contains(c))
+        })
 }
 
 /// A page that says one thing, with a way on.
@@ -331,6 +367,26 @@ mod tests {
             ("http://127.0.0.1:4040", "Other host"),
         ] {
             assert_eq!(host_kind(host), kind, "{host}");
+        }
+    }
+
+    #[test]
+    fn a_connect_button_may_post_on_to_its_login_hosts_origin_only() {
+        for (host, origin) in [
+            (
+                "https://acme.my.salesforce.com/",
+                Some("https://acme.my.salesforce.com"),
+            ),
+            (
+                "https://login.salesforce.com",
+                Some("https://login.salesforce.com"),
+            ),
+            ("http://127.0.0.1:4040", Some("http://127.0.0.1:4040")),
+            ("production", None),
+            ("javascript:alert(1)", None),
+            ("https://a.example;script-src", None),
+        ] {
+            assert_eq!(origin_of(host).as_deref(), origin, "{host}");
         }
     }
 }
