@@ -15,6 +15,7 @@ mod console;
 mod console_directory;
 mod console_mapping;
 mod console_org_links;
+mod console_walk;
 mod contract;
 mod control_chars;
 mod coverage;
