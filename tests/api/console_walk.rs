@@ -214,7 +214,7 @@ async fn a_newcomer_walks_from_the_operators_link_to_a_mapped_org_serving_two_te
     main_page(&browser, "08-intake", None).await;
     browser.click("#created a").await;
     browser
-        .wait_for(Locator::Css("#org-link"), "the link's page")
+        .wait_for(Locator::Css("#org-link"), "the new link's page")
         .await;
     assert_eq!(browser.text("#org-link .slds-badge").await, "Not connected");
     let id = browser
@@ -391,7 +391,10 @@ async fn a_newcomer_walks_from_the_operators_link_to_a_mapped_org_serving_two_te
     create_tenancy(&browser, &app, "Acme Family Office").await;
     visit(&browser, &app, &format!("/console/org-links/{id}")).await;
     browser
-        .wait_for(Locator::Css("#org-link"), "the link's page")
+        .wait_for(
+            Locator::Css("#org-link"),
+            "the connected link's page, as the operator",
+        )
         .await;
     browser.click("#manage-tenancies").await;
     browser.heading("Tenancies served by Acme production").await;
