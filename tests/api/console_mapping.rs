@@ -26,7 +26,7 @@ on_both_backends!(
 on_both_backends!(with super::with_mail(); the_editor_refuses_whom_the_api_refuses);
 
 /// The editor's form for the default mapping, with `changes` made and `action` pressed.
-fn posted(csrf: &str, action: &str, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn posted(csrf: &str, action: &str, changes: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut form: Vec<(String, String)> = [
         ("csrf", csrf),
         ("action", action),
@@ -59,7 +59,7 @@ fn posted(csrf: &str, action: &str, changes: &[(&str, &str)]) -> Vec<(String, St
     form
 }
 
-async fn post(visitor: &Visitor, path: &str, form: &[(String, String)]) -> Page {
+pub(crate) async fn post(visitor: &Visitor, path: &str, form: &[(String, String)]) -> Page {
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     visitor.post(path, &pairs).await
 }

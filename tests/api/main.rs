@@ -18,6 +18,7 @@ mod console_groups;
 mod console_mapping;
 mod console_org_links;
 mod console_salesforce;
+mod console_walk;
 mod contract;
 mod control_chars;
 mod coverage;

@@ -152,3 +152,36 @@ pub fn crm_with(app: &TestApp, config: liaison::config::CrmConfig) -> Crm {
         config,
     )
 }
+
+/// Salesforce's authorize page as a browser sees it: a question and an *Allow* link back to
+/// the `redirect_uri` it was given, with a code and the `state` it was given.
+pub async fn authorize_page(app: &TestApp) {
+    Mock::given(method("GET"))
+        .and(path("/services/oauth2/authorize"))
+        .respond_with(|request: &Request| {
+            let asked = |key: &str| {
+                request
+                    .url
+                    .query_pairs()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            let answer = form_urlencoded::Serializer::new(String::new())
+                .append_pair("code", "aPrx.code")
+                .append_pair("state", &asked("state"))
+                .finish();
+            let allow = format!("{}?{answer}", asked("redirect_uri")).replace('&', "&amp;");
+            let page = format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+                 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+                 <title>Allow access?</title></head><body><h1>Allow access?</h1>\
+                 <p>The connected app {} asks to access your data.</p>\
+                 <p><a id=\"allow\" href=\"{allow}\">Allow</a></p></body></html>",
+                asked("client_id").replace('<', "&lt;")
+            );
+            ResponseTemplate::new(200).set_body_raw(page, "text/html; charset=utf-8")
+        })
+        .mount(&app.salesforce)
+        .await;
+}
