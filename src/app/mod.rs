@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod clients;
 pub mod console;
+pub mod funnel;
 pub mod intake;
 pub mod invite_context;
 pub mod invites;

@@ -6,6 +6,7 @@ pub mod client_status;
 pub mod conflict;
 pub mod console;
 pub mod coverage;
+pub mod funnel;
 pub mod invitation;
 pub mod invite;
 pub mod org_link;

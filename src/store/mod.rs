@@ -12,6 +12,7 @@ mod canvas;
 pub(crate) mod clients;
 pub(crate) mod console;
 mod describes;
+mod funnel;
 pub(crate) mod groups;
 pub(crate) mod inbox;
 mod invitations;

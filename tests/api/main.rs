@@ -24,6 +24,7 @@ mod control_chars;
 mod coverage;
 mod crash;
 mod directory;
+mod funnel;
 mod group_access;
 mod instances;
 mod intake;

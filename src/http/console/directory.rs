@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::session::SignedIn;
 use super::view::{self, NavItem, Section};
-use super::{audit, clients, groups, staff, team_accounts, tenancies, tokens};
+use super::{audit, clients, funnel, groups, staff, team_accounts, tenancies, tokens};
 use crate::domain::FieldError;
 use crate::domain::user::StaffRole;
 use crate::http::AppState;
@@ -141,6 +141,8 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(AUDIT, get(audit::own))
         .route(&format!("{tenancy}/audit"), get(audit::tenancy))
+        .route(&format!("{tenancy}/funnel"), get(funnel::page))
+        .route(&format!("{tenancy}/funnel.csv"), get(funnel::csv))
         .route(&format!("{tenancy}/clients/new"), get(clients::new))
         .route(&format!("{tenancy}/clients"), post(clients::create))
         .route(

@@ -9,6 +9,7 @@ mod assets;
 mod audit;
 mod clients;
 mod directory;
+mod funnel;
 mod groups;
 mod mapping;
 mod org_link_forms;
