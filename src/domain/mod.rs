@@ -83,3 +83,4 @@ impl FieldErrors {
         }
     }
 }
+pub mod failure;

@@ -3,6 +3,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod clients;
+pub(crate) mod failures;
 pub(crate) mod groups;
 mod inbox;
 pub(crate) mod mapping;
@@ -39,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(inbox::router())
         .merge(salesforce_invites::router())
         .merge(audit::router())
+        .merge(failures::router())
 }
 
 /// Paging of every list: `limit` items after the cursor `after`.
