@@ -215,9 +215,23 @@ pub struct WritebackConfig {
     /// due this long (since its change, or the retry it was given): fewer, fuller calls
     /// against the org's API limit, for a little latency.
     pub linger_ms: u64,
+    /// Days a written write-back is remembered (its record, the status sent, when and after
+    /// how many attempts), with its attempts, so ops can tell whether a status reached a
+    /// record and when; the worker prunes older ones.
+    #[serde(default = "WritebackConfig::default_history_days")]
+    pub history_days: u32,
 }
 
 impl WritebackConfig {
+    fn default_history_days() -> u32 {
+        7
+    }
+
+    /// Milliseconds a written write-back's history is kept.
+    pub fn history_ms(&self) -> i64 {
+        i64::from(self.history_days) * 86_400_000
+    }
+
     /// A link's retries after its whole call failed (with jitter, so links and instances that
     /// failed together do not come back together); each row's tries still count against
     /// `max_attempts`.
@@ -252,6 +266,7 @@ impl Default for WritebackConfig {
             limit_probe_interval_seconds: 300,
             poll_interval_ms: 1000,
             linger_ms: 500,
+            history_days: Self::default_history_days(),
         }
     }
 }

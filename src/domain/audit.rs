@@ -56,10 +56,20 @@ pub enum Action {
     TokenRevoked,
     #[serde(rename = "console.signed_in")]
     ConsoleSignedIn,
+    /// A failed write-back, inbox item or e-mail was tried again.
+    #[serde(rename = "failure.retried")]
+    FailureRetried,
+    /// A failed or waiting item was given up on, with a reason.
+    #[serde(rename = "failure.dismissed")]
+    FailureDismissed,
+    /// Every failed item matching a filter was tried again: one entry names the filter and
+    /// the count.
+    #[serde(rename = "failures.retried")]
+    FailuresRetried,
 }
 
 impl Action {
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 23] = [
         Self::OrgLinkCreated,
         Self::OrgLinkUpdated,
         Self::OrgLinkMappingChanged,
@@ -80,6 +90,9 @@ impl Action {
         Self::TokenCreated,
         Self::TokenRevoked,
         Self::ConsoleSignedIn,
+        Self::FailureRetried,
+        Self::FailureDismissed,
+        Self::FailuresRetried,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +117,9 @@ impl Action {
             Self::TokenCreated => "token.created",
             Self::TokenRevoked => "token.revoked",
             Self::ConsoleSignedIn => "console.signed_in",
+            Self::FailureRetried => "failure.retried",
+            Self::FailureDismissed => "failure.dismissed",
+            Self::FailuresRetried => "failures.retried",
         }
     }
 
@@ -198,6 +214,9 @@ pub enum TargetKind {
     Tenancy,
     /// A console session: what signing in opens.
     ConsoleSession,
+    Writeback,
+    InboxItem,
+    EmailDelivery,
 }
 
 impl TargetKind {
@@ -210,6 +229,9 @@ impl TargetKind {
             Self::Token => "token",
             Self::Tenancy => "tenancy",
             Self::ConsoleSession => "console_session",
+            Self::Writeback => "writeback",
+            Self::InboxItem => "inbox_item",
+            Self::EmailDelivery => "email_delivery",
         }
     }
 
@@ -222,6 +244,9 @@ impl TargetKind {
             Self::Token,
             Self::Tenancy,
             Self::ConsoleSession,
+            Self::Writeback,
+            Self::InboxItem,
+            Self::EmailDelivery,
         ]
         .into_iter()
         .find(|k| k.as_str() == value)

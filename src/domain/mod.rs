@@ -84,3 +84,4 @@ impl FieldErrors {
         }
     }
 }
+pub mod failure;

@@ -14,8 +14,11 @@ use crate::crm::error::{CrmError, classify};
 use crate::crm::{Crm, LinkError};
 use crate::domain::org_link::{COLLECTION_LIMIT, StatusWrite};
 use crate::store::{
-    self, CallSchedule, ClaimedWriteback, LinkState, OrgLink, Store, WritebackOutcome,
+    self, CallSchedule, CallSummary, ClaimedWriteback, LinkState, OrgLink, Store, WritebackOutcome,
 };
+
+/// Written write-backs (and their attempts) forgotten per pass at most, past the retention.
+const PRUNE_BATCH: i64 = 1_000;
 
 /// What one pass did.
 #[derive(Debug, Default, Clone)]
@@ -45,6 +48,9 @@ pub async fn pass(
     let mut report = PassReport::default();
     crm.flush_api_usage().await?;
     let now = to_millis(store.clock().now());
+    store
+        .prune_writeback_history(now - config.history_ms(), PRUNE_BATCH)
+        .await?;
     for link_id in store.links_for_writeback(now).await? {
         let mut link = match store.org_link(link_id, None).await {
             Ok(link) => link,
@@ -239,6 +245,7 @@ fn batches(
 
 /// What one call's answer means for the link.
 enum Verdict {
+    /// Salesforce answered (`200`, a result per record).
     Answered,
     /// The whole call failed transiently: the link waits this long, and its rows with it.
     Failed(Duration, Vec<ClaimedWriteback>, CrmError),
@@ -247,10 +254,11 @@ enum Verdict {
     Stop,
 }
 
-/// One Collections call's rows and Salesforce's answer.
+/// One Collections call's rows, Salesforce's answer, and the request's summary.
 type Answer = (
     Vec<ClaimedWriteback>,
     Result<Reply<Vec<RecordResult>>, LinkError>,
+    String,
 );
 
 /// Sends a link's due rows as a sliding window of up to `concurrent_calls` Collections calls:
@@ -293,16 +301,17 @@ async fn send_window(
         .failed
         .into_inner()
         .unwrap_or_else(|e| e.into_inner());
-    if let Some(wait) = failed.iter().map(|(_, _, wait)| *wait).max() {
+    if let Some(wait) = failed.iter().map(|(_, _, wait, _)| *wait).max() {
         // The link waits, and its failed rows come due when it may be called again.
         let next = to_millis(store.clock().now()) + millis(wait);
         store.link_call_failed(link.id, next).await?;
         let policy = config.record_retry();
-        let retry: Vec<_> = failed
-            .into_iter()
-            .flat_map(|(rows, error, _)| {
-                let (code, message) = (error.code().to_string(), error.to_string());
-                rows.into_iter().map(move |row| {
+        // Each call's rows are settled with its request, so their history says what was sent.
+        for (rows, error, _, request) in failed {
+            let (code, message) = (error.code().to_string(), error.to_string());
+            let retry: Vec<_> = rows
+                .into_iter()
+                .map(|row| {
                     let outcome = WritebackOutcome::Retry {
                         run_at: next,
                         code: code.clone(),
@@ -311,15 +320,23 @@ async fn send_window(
                     };
                     (row, outcome)
                 })
-            })
-            .collect();
-        count(&retry, report, next);
-        store.settle_writebacks(&retry).await?;
+                .collect();
+            count(&retry, report, next);
+            let call = CallSummary {
+                request,
+                http_status: None,
+            };
+            store.settle_writebacks(&retry, Some(&call)).await?;
+        }
     } else if window.answered.into_inner() && link.calls != CallSchedule::default() {
         store.link_call_succeeded(link.id).await?;
     }
     Ok(())
 }
+
+/// A call that failed whole: its rows, the error, the wait it asked for, and the request's
+/// summary.
+type FailedCall = (Vec<ClaimedWriteback>, CrmError, Duration, String);
 
 /// A link's calls in one pass, shared by its slots.
 struct Window<'a> {
@@ -334,8 +351,7 @@ struct Window<'a> {
     /// No new call in this pass: one failed, or the link cannot be called.
     closed: AtomicBool,
     answered: AtomicBool,
-    /// Calls that failed whole, with the wait each asked for.
-    failed: Mutex<Vec<(Vec<ClaimedWriteback>, CrmError, Duration)>>,
+    failed: Mutex<Vec<FailedCall>>,
     report: Mutex<PassReport>,
 }
 
@@ -370,7 +386,7 @@ impl Window<'_> {
                     .into_iter()
                     .map(|row| (row, WritebackOutcome::Release { run_at: None }))
                     .collect();
-                self.store.settle_writebacks(&release).await?;
+                self.store.settle_writebacks(&release, None).await?;
             }
             let Some(rows) = sent.pop() else {
                 self.calls_left.fetch_add(1, Ordering::AcqRel);
@@ -396,15 +412,22 @@ impl Window<'_> {
     /// slot claims a row this call released in the meantime.
     async fn settle(&self, answer: Answer) -> Result<(), store::Error> {
         let now = to_millis(self.store.clock().now());
+        let request = answer.2.clone();
         let (verdict, settled) = judge(self.config, self.link, answer, now);
+        let mut http_status = None;
         match verdict {
-            Verdict::Answered => self.answered.store(true, Ordering::Release),
+            Verdict::Answered => {
+                http_status = Some(200);
+                self.answered.store(true, Ordering::Release)
+            }
             Verdict::Failed(wait, rows, error) => {
                 self.closed.store(true, Ordering::Release);
-                self.failed
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((rows, error, wait));
+                self.failed.lock().unwrap_or_else(|e| e.into_inner()).push((
+                    rows,
+                    error,
+                    wait,
+                    request.clone(),
+                ));
             }
             Verdict::Stop => self.closed.store(true, Ordering::Release),
         }
@@ -413,7 +436,11 @@ impl Window<'_> {
             report.calls += 1;
             count(&settled, &mut report, now);
         }
-        self.store.settle_writebacks(&settled).await
+        let call = CallSummary {
+            request,
+            http_status,
+        };
+        self.store.settle_writebacks(&settled, Some(&call)).await
     }
 
     fn lock_report(&self) -> std::sync::MutexGuard<'_, PassReport> {
@@ -424,13 +451,38 @@ impl Window<'_> {
 /// One Collections call of a batch, in the link's worker session.
 async fn call(crm: &Crm, link: &OrgLink, rows: Vec<ClaimedWriteback>) -> Answer {
     let records: Vec<Value> = rows.iter().map(|row| record_json(link, row)).collect();
+    let request = request_summary(&link.api_version, &records);
     let answer = crm
         .with_worker_session(link, |session| {
             let records = &records;
             async move { crm.salesforce().update_records(&session, records).await }
         })
         .await;
-    (rows, answer)
+    (rows, answer, request)
+}
+
+/// What a Collections call sends, as a record's history tells it: the method and path, how
+/// many records, and the fields written (never their values).
+fn request_summary(api_version: &str, records: &[Value]) -> String {
+    let mut fields: Vec<&str> = records
+        .iter()
+        .filter_map(Value::as_object)
+        .flat_map(|record| record.keys())
+        .map(String::as_str)
+        .filter(|field| !matches!(*field, "attributes" | "id" | "Id"))
+        .collect();
+    fields.sort_unstable();
+    fields.dedup();
+    let noun = if records.len() == 1 {
+        "record"
+    } else {
+        "records"
+    };
+    format!(
+        "PATCH /services/data/v{api_version}/composite/sobjects, {} {noun}, fields {}",
+        records.len(),
+        fields.join(", ")
+    )
 }
 
 /// What one call's answer means: for the link, and for each of its rows. A call that failed
@@ -438,7 +490,7 @@ async fn call(crm: &Crm, link: &OrgLink, rows: Vec<ClaimedWriteback>) -> Answer 
 fn judge(
     config: &WritebackConfig,
     link: &OrgLink,
-    (rows, answer): Answer,
+    (rows, answer, _): Answer,
     now: i64,
 ) -> (Verdict, Vec<(ClaimedWriteback, WritebackOutcome)>) {
     match answer {
@@ -566,6 +618,7 @@ mod tests {
     fn due(at: i64) -> ClaimedWriteback {
         ClaimedWriteback {
             id: uuid::Uuid::now_v7(),
+            org_link_id: uuid::Uuid::nil(),
             tenancy_id: uuid::Uuid::nil(),
             client_id: uuid::Uuid::now_v7(),
             sobject: "Contact".into(),

@@ -10,7 +10,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::backend::Claim;
+use super::failures::{NewAttempt, insert_attempts};
 use super::{Error, Page, PageRequest, Queue, Result, Store, rows};
+use crate::domain::failure::FailureQueue;
 use crate::domain::org_link::{ChangeSource, InboxState};
 use crate::domain::record_change::{ClaimedChange, RecordChange};
 
@@ -136,9 +138,17 @@ pub(crate) async fn finish(
     .bind(state.as_str())
     .bind(outcome.to_string())
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    let attempt = NewAttempt {
+        item_id: id,
+        outcome: state.as_str(),
+        request: None,
+        http_status: None,
+        code: None,
+        message: Some(outcome),
+    };
+    insert_attempts(conn, FailureQueue::Inbox, now, &[attempt]).await
 }
 
 /// Records a failed attempt of a change: retried at `run_at`, or kept as failed when `give_up`.
@@ -159,9 +169,17 @@ pub(crate) async fn fail_in(
     .bind(reason.to_string())
     .bind(i64::from(give_up))
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    let attempt = NewAttempt {
+        item_id: id,
+        outcome: if give_up { "failed" } else { "retry" },
+        request: None,
+        http_status: None,
+        code: None,
+        message: Some(reason),
+    };
+    insert_attempts(conn, FailureQueue::Inbox, now, &[attempt]).await
 }
 
 /// Unlinks a deleted or merged record from its clients (never deleting them), and drops its
@@ -449,6 +467,17 @@ impl Store {
         for (outcome, ids) in &by_outcome {
             for chunk in ids.chunks(per_statement - 2) {
                 let list = placeholders(3, chunk.len(), 1);
+                // Each skip is an attempt of its item, kept with the outcome.
+                let history = format!(
+                    "INSERT INTO queue_attempts (id, queue, item_id, at, outcome, message) \
+                     SELECT id || ':' || CAST(attempts + 1 AS TEXT), 'inbox', id, $2, 'skipped', $1 \
+                     FROM crm_inbox WHERE id IN ({list})"
+                );
+                let mut query = sqlx::query(&history).bind(outcome.to_string()).bind(now);
+                for id in chunk {
+                    query = query.bind(id.clone());
+                }
+                query.execute(&mut *tx).await?;
                 let sql = format!(
                     "UPDATE crm_inbox SET state = 'skipped', outcome = $1, attempts = attempts + 1, lease_until = NULL, \
                      last_error = NULL, updated_at = $2 WHERE id IN ({list})"

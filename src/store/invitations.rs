@@ -8,8 +8,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::backend::Claim;
+use super::failures::{NewAttempt, insert_attempts};
 use super::{Result, Store, rows};
 use crate::domain::client_status::ClientStatus;
+use crate::domain::failure::FailureQueue;
 use crate::domain::invitation::DeadLink;
 
 /// Milliseconds a claimed cycle stays with one worker.
@@ -274,6 +276,29 @@ impl Store {
     pub async fn record_deliveries(&self, outcomes: &[(DueCycle, Uuid, Delivery)]) -> Result<()> {
         let now = self.now();
         let mut tx = self.write_tx().await?;
+        // Every e-mail's attempt, in one statement, kept under its cycle.
+        let attempts: Vec<NewAttempt<'_>> = outcomes
+            .iter()
+            .map(|(cycle, _, outcome)| match outcome {
+                Delivery::Sent { .. } => NewAttempt {
+                    item_id: cycle.id,
+                    outcome: "sent",
+                    request: None,
+                    http_status: None,
+                    code: None,
+                    message: None,
+                },
+                Delivery::Failed { error, gave_up, .. } => NewAttempt {
+                    item_id: cycle.id,
+                    outcome: if *gave_up { "failed" } else { "retry" },
+                    request: None,
+                    http_status: None,
+                    code: None,
+                    message: Some(error.as_str()),
+                },
+            })
+            .collect();
+        insert_attempts(&mut tx, FailureQueue::Emails, now, &attempts).await?;
         for (cycle, link, outcome) in outcomes {
             match outcome {
                 Delivery::Sent { next_due_at } => {
@@ -654,10 +679,23 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        let attempt = NewAttempt {
+            item_id: due.id,
+            outcome: match (error, retry_at) {
+                (None, _) => "sent",
+                (Some(_), Some(_)) => "retry",
+                (Some(_), None) => "failed",
+            },
+            request: None,
+            http_status: None,
+            code: None,
+            message: error,
+        };
+        insert_attempts(&mut tx, FailureQueue::Emails, now, &[attempt]).await?;
         if error.is_none() || retry_at.is_none() {
             sqlx::query(
-                "INSERT INTO email_deliveries (id, tenancy_id, client_id, kind, recipient, state, attempts, last_error, at) \
-                 VALUES ($1, $2, $3, 'client_accepted', $4, $5, $6, $7, $8)",
+                "INSERT INTO email_deliveries (id, tenancy_id, client_id, kind, recipient, state, attempts, last_error, at, notification_id) \
+                 VALUES ($1, $2, $3, 'client_accepted', $4, $5, $6, $7, $8, $9)",
             )
             .bind(Uuid::now_v7().to_string())
             .bind(due.tenancy_id.to_string())
@@ -667,6 +705,7 @@ impl Store {
             .bind(due.attempts + 1)
             .bind(error.map(str::to_string))
             .bind(now)
+            .bind(due.id.to_string())
             .execute(&mut *tx)
             .await?;
         }

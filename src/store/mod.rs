@@ -536,3 +536,7 @@ pub(crate) async fn lock_tenancy(conn: &mut AnyConnection, tenancy: Uuid) -> Res
     }
     Ok(())
 }
+
+pub(crate) mod failures;
+pub use failures::{Attempt, FailureFilter, FailureItem, NewAttempt, WrittenWriteback};
+pub use writeback::CallSummary;

@@ -9,9 +9,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::backend::Claim;
+use super::failures::{NewAttempt, insert_attempts};
 use super::{Error, Page, PageRequest, Queue, Result, Store, rows};
 use crate::domain::client_status::ClientStatus;
 use crate::domain::conflict::ConflictCode;
+use crate::domain::failure::FailureQueue;
 use crate::domain::org_link::WritebackState;
 use crate::domain::values::SalesforceId;
 
@@ -44,6 +46,7 @@ pub struct Writeback {
 #[derive(Debug, Clone)]
 pub struct ClaimedWriteback {
     pub id: Uuid,
+    pub org_link_id: Uuid,
     pub tenancy_id: Uuid,
     pub client_id: Uuid,
     pub sobject: String,
@@ -154,7 +157,7 @@ pub(super) fn upsert_sql(
            tenancy_id = excluded.tenancy_id, client_id = excluded.client_id, sobject = excluded.sobject, \
            version = crm_writebacks.version + 1, changed_at = excluded.changed_at, state = 'pending', \
            run_at = excluded.run_at, attempts = 0, last_error_code = NULL, last_error = NULL, \
-           updated_at = excluded.updated_at"
+           dismiss_reason = NULL, updated_at = excluded.updated_at"
     )
 }
 
@@ -304,7 +307,7 @@ impl Store {
                     table: "crm_writebacks",
                     due: "org_link_id = $4 AND state = 'pending' AND run_at <= $1",
                     order: "run_at",
-                    returning: "id, tenancy_id, client_id, sobject, record_id, status, version, attempts, changed_at, run_at",
+                    returning: "id, org_link_id, tenancy_id, client_id, sobject, record_id, status, version, attempts, changed_at, run_at",
                     args: &[link.to_string()],
                 },
                 now,
@@ -317,6 +320,7 @@ impl Store {
             .map(|row| {
                 Ok(ClaimedWriteback {
                     id: rows::id(row, "id")?,
+                    org_link_id: rows::id(row, "org_link_id")?,
                     tenancy_id: rows::id(row, "tenancy_id")?,
                     client_id: rows::id(row, "client_id")?,
                     sobject: rows::text(row, "sobject")?,
@@ -333,13 +337,19 @@ impl Store {
     }
 
     /// Records how each claimed row ended, in one transaction. A row whose status changed
-    /// while it was being written (a newer version) stays pending for the next pass.
+    /// while it was being written (a newer version) stays pending for the next pass. With the
+    /// `call` that sent them, each row's attempt is kept in its history, and each written
+    /// row's write for `writeback.history_days`: two statements for the whole call.
     pub async fn settle_writebacks(
         &self,
         settled: &[(ClaimedWriteback, WritebackOutcome)],
+        call: Option<&CallSummary>,
     ) -> Result<()> {
         let now = self.now();
         let mut tx = self.write_tx().await?;
+        if let Some(call) = call {
+            record_attempts(&mut tx, settled, call, now).await?;
+        }
         for (row, outcome) in settled {
             let id = row.id.to_string();
             match outcome {
@@ -595,6 +605,100 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// One Collections call, as the history of each row it carried tells it.
+#[derive(Debug, Clone)]
+pub struct CallSummary {
+    /// e.g. `PATCH /services/data/v62.0/composite/sobjects, 37 records, fields Status__c`.
+    pub request: String,
+    /// Salesforce's HTTP status, when it answered; none when the call failed whole (the
+    /// error's code says how).
+    pub http_status: Option<i64>,
+}
+
+/// Each settled row's attempt (a row put back untouched had none), and each written row's
+/// write, in one multi-row statement each.
+async fn record_attempts(
+    conn: &mut AnyConnection,
+    settled: &[(ClaimedWriteback, WritebackOutcome)],
+    call: &CallSummary,
+    now: i64,
+) -> Result<()> {
+    let attempts: Vec<NewAttempt<'_>> = settled
+        .iter()
+        .filter_map(|(row, outcome)| {
+            let (outcome, code, message) = match outcome {
+                WritebackOutcome::Written => ("written", None, None),
+                WritebackOutcome::Retry {
+                    code,
+                    message,
+                    give_up,
+                    ..
+                } => (
+                    if *give_up { "failed" } else { "retry" },
+                    Some(code.as_str()),
+                    Some(message.as_str()),
+                ),
+                WritebackOutcome::Refused { code, message } => {
+                    ("refused", Some(code.as_str()), Some(message.as_str()))
+                }
+                WritebackOutcome::Release { .. } => return None,
+            };
+            Some(NewAttempt {
+                item_id: row.id,
+                outcome,
+                request: Some(call.request.as_str()),
+                http_status: call.http_status,
+                code,
+                message,
+            })
+        })
+        .collect();
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    insert_attempts(conn, FailureQueue::Writebacks, now, &attempts).await?;
+    let written: Vec<&ClaimedWriteback> = settled
+        .iter()
+        .filter(|(_, outcome)| matches!(outcome, WritebackOutcome::Written))
+        .map(|(row, _)| row)
+        .collect();
+    const PER_ROW: usize = 10;
+    for chunk in written.chunks(3_000) {
+        let mut sql = String::with_capacity(160 + chunk.len() * 48);
+        sql.push_str(
+            "INSERT INTO crm_writebacks_written (written_at, id, writeback_id, org_link_id, tenancy_id, client_id, \
+             sobject, record_id, status, attempts, changed_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let p = 2 + i * PER_ROW;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("($1, ${}", p));
+            for j in 1..PER_ROW {
+                sql.push_str(&format!(", ${}", p + j));
+            }
+            sql.push(')');
+        }
+        let mut query = sqlx::query(&sql).bind(now);
+        for row in chunk {
+            query = query
+                .bind(Uuid::now_v7().to_string())
+                .bind(row.id.to_string())
+                .bind(row.org_link_id.to_string())
+                .bind(row.tenancy_id.to_string())
+                .bind(row.client_id.to_string())
+                .bind(row.sobject.clone())
+                .bind(row.record_id.clone())
+                .bind(row.status.as_str())
+                .bind(row.attempts + 1)
+                .bind(row.changed_at);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// A row that moved on to a newer status while it was being sent loses its lease and stays

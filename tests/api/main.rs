@@ -33,6 +33,7 @@ mod isolation;
 mod mapping;
 mod mobiles;
 mod ops;
+mod ops_failures;
 mod outbound_hosts;
 mod paging;
 mod probe;

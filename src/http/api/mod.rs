@@ -4,6 +4,7 @@
 pub(crate) mod audit;
 pub(crate) mod clients;
 pub(crate) mod funnel;
+pub(crate) mod failures;
 pub(crate) mod groups;
 mod inbox;
 pub(crate) mod mapping;
@@ -41,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(salesforce_invites::router())
         .merge(audit::router())
         .merge(funnel::router())
+        .merge(failures::router())
 }
 
 /// Paging of every list: `limit` items after the cursor `after`.

@@ -10,6 +10,7 @@ mod audit;
 mod clients;
 mod directory;
 mod funnel;
+mod failures;
 mod groups;
 mod mapping;
 mod org_link_forms;
@@ -156,6 +157,21 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(mapping::confirm_undo).post(mapping::undo),
         )
         .merge(directory::routes())
+        .route(failures::FAILURES, get(failures::home))
+        .route("/console/ops/failures/{queue}", get(failures::list))
+        .route(
+            "/console/ops/failures/{queue}/retry-all",
+            get(failures::ask_retry_all).post(failures::retry_all),
+        )
+        .route("/console/ops/failures/{queue}/{id}", get(failures::item))
+        .route(
+            "/console/ops/failures/{queue}/{id}/retry",
+            get(failures::ask_retry).post(failures::retry),
+        )
+        .route(
+            "/console/ops/failures/{queue}/{id}/dismiss",
+            get(failures::ask_dismiss).post(failures::dismiss),
+        )
         .route("/console/assets/{version}/{*path}", get(assets::serve))
         .route("/console/{*rest}", any(nothing_here))
         .layer(axum::middleware::map_response_with_state(

@@ -26,6 +26,7 @@ pub(super) enum Section {
     TeamAccounts,
     Tokens,
     Audit,
+    Failures,
 }
 
 /// One entry of the navigation.
@@ -86,6 +87,7 @@ impl Chrome {
             });
         }
         nav.extend(super::directory::nav(&signed.caller(), section));
+        nav.extend(super::failures::nav(&signed.caller(), section));
         Self {
             user: Some(UserBar {
                 name,
