@@ -8,6 +8,7 @@ pub mod console;
 pub mod coverage;
 pub mod invitation;
 pub mod invite;
+pub mod ops;
 pub mod org_link;
 pub mod record_change;
 pub mod tenancy;
