@@ -6,6 +6,7 @@ pub(crate) mod clients;
 pub(crate) mod groups;
 mod inbox;
 pub(crate) mod mapping;
+pub(crate) mod ops;
 pub(crate) mod org_links;
 mod salesforce_invites;
 pub mod schema;
@@ -39,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(inbox::router())
         .merge(salesforce_invites::router())
         .merge(audit::router())
+        .merge(ops::router())
 }
 
 /// Paging of every list: `limit` items after the cursor `after`.
