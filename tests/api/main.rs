@@ -28,6 +28,7 @@ mod isolation;
 mod mapping;
 mod mobiles;
 mod ops;
+mod ops_health;
 mod outbound_hosts;
 mod paging;
 mod probe;

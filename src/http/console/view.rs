@@ -26,6 +26,7 @@ pub(super) enum Section {
     TeamAccounts,
     Tokens,
     Audit,
+    Ops,
 }
 
 /// One entry of the navigation.
@@ -86,6 +87,13 @@ impl Chrome {
             });
         }
         nav.extend(super::directory::nav(&signed.caller(), section));
+        if managed_tenancy(&signed.caller()).is_ok() {
+            nav.push(NavItem {
+                label: "Sync health",
+                href: super::OPS,
+                current: section == Section::Ops,
+            });
+        }
         Self {
             user: Some(UserBar {
                 name,
@@ -244,7 +252,7 @@ fn auth_label(kind: AuthKind) -> &'static str {
 }
 
 /// A state's words and the badge's theme.
-fn state_badge(state: LinkState) -> (&'static str, &'static str) {
+pub(super) fn state_badge(state: LinkState) -> (&'static str, &'static str) {
     match state {
         LinkState::NotConnected => ("Not connected", "slds-badge_lightest"),
         LinkState::Connected => ("Connected", "slds-theme_success"),
