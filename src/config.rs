@@ -39,6 +39,7 @@ pub struct Config {
     pub invitations: InvitationConfig,
     pub inbox: InboxConfig,
     pub console: ConsoleConfig,
+    pub ops: OpsConfig,
     /// Test-double switch (crash tests only): the process's clock starts at this RFC 3339
     /// instant and runs at real speed from there. Never set in production.
     pub test_clock_start: Option<String>,
@@ -487,6 +488,99 @@ impl ConsoleConfig {
     }
 }
 
+/// Sync health (the console's overview and `GET /api/v1/ops/health`): when a number turns
+/// amber (warning) and red (critical). Each pair is reached at or above its value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Minutes the oldest waiting item of a queue may wait.
+    pub oldest_warning_minutes: u32,
+    pub oldest_critical_minutes: u32,
+    /// Items waiting in one queue.
+    pub depth_warning: u32,
+    pub depth_critical: u32,
+    /// Items of one queue that failed in the last hour.
+    pub failures_warning_per_hour: u32,
+    pub failures_critical_per_hour: u32,
+    /// Percent used of the org's daily API limit, and of a link's own share of it.
+    pub api_usage_warning_percent: u32,
+    pub api_usage_critical_percent: u32,
+    /// A worker is late after this many of its intervals without a pass (the interval is the
+    /// loop's idle wait, `poll_interval_ms`), and silent after the critical number.
+    pub worker_silent_warning_intervals: u32,
+    pub worker_silent_critical_intervals: u32,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        Self {
+            oldest_warning_minutes: 5,
+            oldest_critical_minutes: 15,
+            depth_warning: 1_000,
+            depth_critical: 10_000,
+            failures_warning_per_hour: 1,
+            failures_critical_per_hour: 10,
+            api_usage_warning_percent: 80,
+            api_usage_critical_percent: 95,
+            worker_silent_warning_intervals: 30,
+            worker_silent_critical_intervals: 120,
+        }
+    }
+}
+
+impl OpsConfig {
+    /// The thresholds the health rules compare with.
+    pub fn thresholds(&self) -> crate::domain::ops::Thresholds {
+        crate::domain::ops::Thresholds {
+            oldest_warning_seconds: i64::from(self.oldest_warning_minutes) * 60,
+            oldest_critical_seconds: i64::from(self.oldest_critical_minutes) * 60,
+            depth_warning: i64::from(self.depth_warning),
+            depth_critical: i64::from(self.depth_critical),
+            failures_warning: i64::from(self.failures_warning_per_hour),
+            failures_critical: i64::from(self.failures_critical_per_hour),
+            usage_warning_percent: i64::from(self.api_usage_warning_percent),
+            usage_critical_percent: i64::from(self.api_usage_critical_percent),
+            silent_warning_intervals: i64::from(self.worker_silent_warning_intervals),
+            silent_critical_intervals: i64::from(self.worker_silent_critical_intervals),
+        }
+    }
+
+    /// Each warning must come before its critical value, and nothing is zero.
+    fn validate(&self) -> Result<(), String> {
+        let pairs = [
+            (
+                "oldest",
+                self.oldest_warning_minutes,
+                self.oldest_critical_minutes,
+            ),
+            ("depth", self.depth_warning, self.depth_critical),
+            (
+                "failures",
+                self.failures_warning_per_hour,
+                self.failures_critical_per_hour,
+            ),
+            (
+                "api_usage",
+                self.api_usage_warning_percent,
+                self.api_usage_critical_percent,
+            ),
+            (
+                "worker_silent",
+                self.worker_silent_warning_intervals,
+                self.worker_silent_critical_intervals,
+            ),
+        ];
+        for (name, warning, critical) in pairs {
+            if warning == 0 || warning > critical {
+                return Err(format!(
+                    "{name}: the warning value must be at least 1 and at most the critical one"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One entry of `crm.allowed_hosts`: a host and the port it may be called on (443 unless the
 /// entry names one).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -552,6 +646,7 @@ impl Default for Config {
             invitations: Default::default(),
             inbox: Default::default(),
             console: Default::default(),
+            ops: Default::default(),
             test_clock_start: None,
         }
     }
@@ -676,6 +771,9 @@ impl Config {
                 key: "console",
                 reason,
             });
+        }
+        if let Err(reason) = self.ops.validate() {
+            return Err(ConfigError::Invalid { key: "ops", reason });
         }
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError::Invalid {

@@ -83,6 +83,7 @@ pub fn app_state_with_lookup(
             config::ConsoleConfig::default(),
             None,
         )),
+        ops: config::OpsConfig::default().thresholds(),
     })
 }
 

@@ -135,6 +135,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 config.console.clone(),
                 Some(mailer.clone()),
             ));
+            state.ops = config.ops.thresholds();
             let (stop_workers, stopped) = tokio::sync::watch::channel(false);
             let workers = config.workers.then(|| {
                 tokio::spawn(liaison::jobs::run(

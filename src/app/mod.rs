@@ -11,6 +11,7 @@ pub mod invite_context;
 pub mod invites;
 pub mod mapping;
 pub mod memberships;
+pub mod ops;
 pub mod org_links;
 pub mod records;
 pub mod salesforce;

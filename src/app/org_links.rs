@@ -8,6 +8,7 @@ use super::{Error, Result, audit};
 use crate::crm::{Crm, LinkResult};
 use crate::domain::audit::{Action, Actor, Change, Event, Target, TargetKind, link_tenancy};
 use crate::domain::org_link::{LinkState, OrgLink};
+use crate::store::ops::set_state_reason_in;
 use crate::store::org_links::{SealedIntake, lock_link, set_intake_secrets_in};
 use crate::store::{NewOrgLink, OrgLinkUpdate, Store};
 
@@ -110,6 +111,7 @@ fn update_events(
             &after.api_budget_percent,
         )
         .diff("state", &before.state, &after.state)
+        .diff("state_reason", &before.state_reason, &after.state_reason)
         .diff(
             "integration_user_id",
             &before.integration_user_id,
@@ -161,12 +163,49 @@ pub async fn update(
     private_key: Option<String>,
     actor: &Actor,
 ) -> Result<OrgLink> {
+    let change = Update {
+        update,
+        consumer_secret,
+        private_key,
+        pause_reason: None,
+    };
+    update_with_reason(store, id, managed_by, change, actor).await
+}
+
+/// A change of a link with its new secrets, and why it is paused when it is.
+pub struct Update {
+    pub update: OrgLinkUpdate,
+    pub consumer_secret: Option<String>,
+    pub private_key: Option<String>,
+    /// Kept as the paused link's state reason, and in the trail.
+    pub pause_reason: Option<String>,
+}
+
+/// As `update`; a link paused by the change keeps `pause_reason` as its state's reason, in
+/// the same transaction as the change and its entry in the trail.
+pub async fn update_with_reason(
+    store: &Store,
+    id: Uuid,
+    managed_by: Option<Uuid>,
+    change: Update,
+    actor: &Actor,
+) -> Result<OrgLink> {
+    let Update {
+        update,
+        consumer_secret,
+        private_key,
+        pause_reason,
+    } = change;
     let secrets = (consumer_secret.is_some(), private_key.is_some());
     let mut tx = store.write_tx().await?;
     let before = managed(store, &mut tx, id, managed_by).await?;
-    let after = store
+    let mut after = store
         .update_link_in(&mut tx, &before, update, consumer_secret, private_key)
         .await?;
+    if let Some(reason) = pause_reason.filter(|_| after.state == LinkState::Paused) {
+        set_state_reason_in(&mut tx, id, &reason).await?;
+        after.state_reason = Some(reason);
+    }
     let events = update_events(actor, &before, &after, secrets);
     audit::record_all(store, &mut tx, &events).await?;
     tx.commit().await?;

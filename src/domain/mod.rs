@@ -9,6 +9,7 @@ pub mod coverage;
 pub mod funnel;
 pub mod invitation;
 pub mod invite;
+pub mod ops;
 pub mod org_link;
 pub mod record_change;
 pub mod tenancy;

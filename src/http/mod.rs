@@ -45,6 +45,8 @@ pub struct AppState {
     pub token_expiry: Option<time::Duration>,
     /// The admin console's settings, mailer and rate limits.
     pub console: Arc<console::Console>,
+    /// When sync health's numbers turn amber and red (`[ops]`).
+    pub ops: crate::domain::ops::Thresholds,
 }
 
 #[derive(utoipa::OpenApi)]

@@ -34,6 +34,7 @@ mod mapping;
 mod mobiles;
 mod ops;
 mod ops_failures;
+mod ops_health;
 mod outbound_hosts;
 mod paging;
 mod probe;

@@ -323,7 +323,7 @@ async fn a_paused_link_is_not_described(app: TestApp) {
     app.patch(
         &format!("/api/v1/org-links/{link}"),
         &app.operator,
-        json!({ "paused": true }),
+        json!({ "paused": true, "pause_reason": "Org maintenance" }),
     )
     .await
     .expect(200);

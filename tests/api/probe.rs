@@ -179,6 +179,14 @@ const OPERATIONS: &[(&str, Who)] = &[
             why: "the installation's audit trail is the operators'",
         },
     ),
+    (
+        "get_health",
+        Who::Outside {
+            needs: Needs::SystemAdmin,
+            foreign: &[200, 403],
+            why: "answers only the links and items of the caller's own tenancy (system administrators)",
+        },
+    ),
 ];
 
 /// Routes served outside `/api/v1`, which `/openapi.json` does not describe, and why none of

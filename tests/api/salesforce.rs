@@ -804,7 +804,7 @@ async fn a_paused_or_capped_link_makes_no_call_from_the_invite_form(app: TestApp
     app.patch(
         &format!("/api/v1/org-links/{id}"),
         &app.operator,
-        json!({ "paused": true }),
+        json!({ "paused": true, "pause_reason": "Org maintenance" }),
     )
     .await
     .expect(200);

@@ -527,7 +527,7 @@ async fn an_administrator_of_a_link_serving_their_tenancy_alone_manages_it_fully
         .patch(
             &path,
             &a.admin_token,
-            json!({ "name": "Acme org (prod)", "paused": true,
+            json!({ "name": "Acme org (prod)", "paused": true, "pause_reason": "Org maintenance",
                     "auto_invite": { "field": "Invite__c", "tenancy_id": a.id, "groups": [team], "send": false } }),
         )
         .await

@@ -3,11 +3,12 @@
 
 pub(crate) mod audit;
 pub(crate) mod clients;
-pub(crate) mod funnel;
 pub(crate) mod failures;
+pub(crate) mod funnel;
 pub(crate) mod groups;
 mod inbox;
 pub(crate) mod mapping;
+pub(crate) mod ops;
 pub(crate) mod org_links;
 mod salesforce_invites;
 pub mod schema;
@@ -43,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(funnel::router())
         .merge(failures::router())
+        .merge(ops::router())
 }
 
 /// Paging of every list: `limit` items after the cursor `after`.

@@ -109,8 +109,12 @@ pub struct UpdateOrgLink {
     #[schema(minimum = 1, maximum = 100)]
     pub api_budget_percent: Option<i64>,
     pub tenancies: Option<Vec<Uuid>>,
-    /// `true` pauses every call to the org; `false` resumes.
+    /// `true` pauses every call to the org (with `pause_reason`); `false` resumes.
     pub paused: Option<bool>,
+    /// Why the link is paused, required with `paused: true`: kept as the link's state reason
+    /// and in the audit trail.
+    #[schema(min_length = 1, max_length = 500)]
+    pub pause_reason: Option<String>,
     #[schema(value_type = Option<crate::http::api::schema::SalesforceUserId>)]
     pub integration_user_id: Option<String>,
     /// New auto-invite settings, or `null` to turn auto-invite off.
@@ -567,30 +571,25 @@ pub(crate) async fn update_link(
 ) -> ApiResult<store::OrgLink> {
     let scope = managed_tenancy(caller)?;
     let before = managed_link(state, caller, id).await?;
-    let (update, key) = parse_update(state, scope, &before, &body).await?;
-    let consumer_secret = seal(state, before.id, "consumer_secret", body.consumer_secret)?;
-    let private_key = seal(state, before.id, "private_key", key)?;
-    let after = org_links::update(
-        &state.store,
-        id,
-        scope,
+    let (update, key, pause_reason) = parse_update(state, scope, &before, &body).await?;
+    let change = org_links::Update {
         update,
-        consumer_secret,
-        private_key,
-        &actor_of(&caller.0),
-    )
-    .await?;
-    Ok(after)
+        consumer_secret: seal(state, before.id, "consumer_secret", body.consumer_secret)?,
+        private_key: seal(state, before.id, "private_key", key)?,
+        pause_reason,
+    };
+    let actor = actor_of(&caller.0);
+    Ok(org_links::update_with_reason(&state.store, id, scope, change, &actor).await?)
 }
 
-/// The change the body asks of the link `before`, with a new private key still in the clear;
-/// every field's error at once.
+/// The change the body asks of the link `before`, with a new private key still in the clear
+/// and why it is paused; every field's error at once.
 async fn parse_update(
     state: &AppState,
     scope: Option<Uuid>,
     before: &store::OrgLink,
     body: &UpdateOrgLink,
-) -> ApiResult<(OrgLinkUpdate, Option<String>)> {
+) -> ApiResult<(OrgLinkUpdate, Option<String>, Option<String>)> {
     let hosts = state.crm.hosts();
     let mut errors = FieldErrors::new();
     let mut text =
@@ -640,8 +639,17 @@ async fn parse_update(
     if let Some(tenancies) = &body.tenancies {
         check_tenancies(scope, tenancies, &mut errors);
     }
+    let pause_reason = match (body.paused, body.pause_reason.as_deref()) {
+        (Some(true), None) => {
+            errors.push("pause_reason", "say why the link is paused");
+            None
+        }
+        (Some(true), Some(raw)) => errors.take("pause_reason", short_text(raw, 500)),
+        // Resuming clears the reason; one given without a pause has nothing to explain.
+        _ => None,
+    };
     errors.finish().map_err(invalid)?;
-    Ok((update, key))
+    Ok((update, key, pause_reason))
 }
 
 #[utoipa::path(delete, path = "/org-links/{org_link_id}", tag = "salesforce", params(("org_link_id" = Uuid, Path)),

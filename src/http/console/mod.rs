@@ -9,10 +9,11 @@ mod assets;
 mod audit;
 mod clients;
 mod directory;
-mod funnel;
 mod failures;
+mod funnel;
 mod groups;
 mod mapping;
+mod ops;
 mod org_link_forms;
 mod org_link_pages;
 mod org_links;
@@ -50,6 +51,7 @@ use view::{Chrome, Section};
 const HOME: &str = "/console";
 const SIGN_IN: &str = "/console/sign-in";
 const ORG_LINKS: &str = "/console/org-links";
+const OPS: &str = "/console/ops";
 
 /// The path of the page a sign-in link opens, for the e-mail and `liaison console-link`.
 pub fn sign_in_path(token: &str) -> String {
@@ -155,6 +157,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/console/org-links/{id}/mapping/undo",
             get(mapping::confirm_undo).post(mapping::undo),
+        )
+        .route(OPS, get(ops::show))
+        .route(
+            "/console/org-links/{id}/pause",
+            get(org_link_pages::ask_pause).post(org_link_pages::pause),
+        )
+        .route(
+            "/console/org-links/{id}/resume",
+            get(org_link_pages::ask_resume).post(org_link_pages::resume),
         )
         .merge(directory::routes())
         .route(failures::FAILURES, get(failures::home))

@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -512,5 +512,157 @@ pub(super) async fn rotate(
     match rotated.await {
         Ok((link, shown)) => intake_page(&state, chrome, &link, Some(Shown::Rotated(shown))),
         Err(error) => view::refusal(&chrome, error),
+    }
+}
+
+/// Pausing a link (its reason required) or resuming it: the confirmation, and the reason's
+/// refusal beside the field when the API refused it.
+#[derive(Template)]
+#[template(path = "console/ops_pause.html")]
+struct PausePage {
+    chrome: Chrome,
+    title: &'static str,
+    link_name: String,
+    link_id: String,
+    pausing: bool,
+    reason: String,
+    error: Option<String>,
+    /// `ops` when asked from the sync health overview, which the change returns to.
+    from: String,
+    back: String,
+}
+
+/// The posted pause or resume: its CSRF token, the reason and where it was asked from.
+#[derive(Deserialize, Default)]
+pub(super) struct PauseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    from: String,
+}
+
+/// Where a pause or resume returns to: the overview it was asked from, or the link's page.
+fn after_pause(from: &str, id: Uuid) -> String {
+    if from == "ops" {
+        super::OPS.to_string()
+    } else {
+        link_path(id)
+    }
+}
+
+/// The form that pauses or resumes `id`, for who manages the link.
+async fn pause_page(
+    state: &AppState,
+    signed: &SignedIn,
+    id: &str,
+    form: PauseForm,
+    pausing: bool,
+    error: Option<(StatusCode, String)>,
+) -> Response {
+    let chrome = Chrome::signed_in(signed, Section::OrgLinks);
+    let read = async { managed_link(state, &signed.caller(), parse_id(id)?).await };
+    let link = match read.await {
+        Ok(link) => link,
+        Err(error) => return view::refusal(&chrome, error),
+    };
+    let (status, error) = error.map_or((StatusCode::OK, None), |(s, e)| (s, Some(e)));
+    let from = if form.from == "ops" { "ops" } else { "" };
+    let page = PausePage {
+        chrome,
+        title: if pausing {
+            "Pause the org link?"
+        } else {
+            "Resume the org link?"
+        },
+        link_name: link.name.clone(),
+        link_id: link.id.to_string(),
+        pausing,
+        reason: form.reason,
+        error,
+        from: from.into(),
+        back: after_pause(from, link.id),
+    };
+    view::render(status, &page)
+}
+
+/// `?from=ops` when the overview asked.
+fn asked_from(query: Option<String>) -> PauseForm {
+    PauseForm {
+        from: query
+            .filter(|q| q == "from=ops")
+            .map(|_| "ops".into())
+            .unwrap_or_default(),
+        ..PauseForm::default()
+    }
+}
+
+pub(super) async fn ask_pause(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    pause_page(&state, &signed, &id, asked_from(query), true, None).await
+}
+
+pub(super) async fn ask_resume(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    pause_page(&state, &signed, &id, asked_from(query), false, None).await
+}
+
+/// Pauses the link with its reason, through the API's update, which requires the reason and
+/// records both in the audit trail.
+pub(super) async fn pause(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    form: Result<Form<PauseForm>, FormRejection>,
+) -> Response {
+    set_paused(state, signed, id, form, true).await
+}
+
+pub(super) async fn resume(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path(id): Path<String>,
+    form: Result<Form<PauseForm>, FormRejection>,
+) -> Response {
+    set_paused(state, signed, id, form, false).await
+}
+
+async fn set_paused(
+    state: AppState,
+    signed: SignedIn,
+    id: String,
+    form: Result<Form<PauseForm>, FormRejection>,
+    pausing: bool,
+) -> Response {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let chrome = match checked(&signed, &form.csrf) {
+        Ok(chrome) => chrome,
+        Err(refused) => return refused,
+    };
+    let changed = async {
+        let body = UpdateOrgLink {
+            paused: Some(pausing),
+            pause_reason: pausing.then(|| form.reason.clone()),
+            ..UpdateOrgLink::default()
+        };
+        update_link(&state, &signed.caller(), parse_id(&id)?, body).await
+    };
+    match changed.await {
+        Ok(link) => Redirect::to(&after_pause(&form.from, link.id)).into_response(),
+        Err(ApiError::Invalid(errors)) => {
+            let reasons: Vec<String> = errors.into_iter().map(|e| e.reason).collect();
+            let error = Some((StatusCode::UNPROCESSABLE_ENTITY, reasons.join("; ")));
+            pause_page(&state, &signed, &id, form, pausing, error).await
+        }
+        Err(error) => not_done(&chrome, error, &id),
     }
 }

@@ -27,6 +27,7 @@ pub(super) enum Section {
     Tokens,
     Audit,
     Failures,
+    Ops,
 }
 
 /// One entry of the navigation.
@@ -87,6 +88,13 @@ impl Chrome {
             });
         }
         nav.extend(super::directory::nav(&signed.caller(), section));
+        if managed_tenancy(&signed.caller()).is_ok() {
+            nav.push(NavItem {
+                label: "Sync health",
+                href: super::OPS,
+                current: section == Section::Ops,
+            });
+        }
         nav.extend(super::failures::nav(&signed.caller(), section));
         Self {
             user: Some(UserBar {
@@ -253,7 +261,7 @@ fn auth_label(kind: AuthKind) -> &'static str {
 }
 
 /// A state's words and the badge's theme.
-fn state_badge(state: LinkState) -> (&'static str, &'static str) {
+pub(super) fn state_badge(state: LinkState) -> (&'static str, &'static str) {
     match state {
         LinkState::NotConnected => ("Not connected", "slds-badge_lightest"),
         LinkState::Connected => ("Connected", "slds-theme_success"),
