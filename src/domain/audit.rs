@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::tenancy::GroupKind;
+
 /// What an administrator, an operator or a signing-in user did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(as = AuditAction)]
@@ -56,10 +58,22 @@ pub enum Action {
     TokenRevoked,
     #[serde(rename = "console.signed_in")]
     ConsoleSignedIn,
+    /// A contact group or client team made, with its name and first members.
+    #[serde(rename = "group.created")]
+    GroupCreated,
+    #[serde(rename = "group.renamed")]
+    GroupRenamed,
+    #[serde(rename = "group.deleted")]
+    GroupDeleted,
+    #[serde(rename = "team_account.created")]
+    TeamAccountCreated,
+    /// A team account's name, mobile, contact number, title or status changed.
+    #[serde(rename = "team_account.updated")]
+    TeamAccountUpdated,
 }
 
 impl Action {
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 25] = [
         Self::OrgLinkCreated,
         Self::OrgLinkUpdated,
         Self::OrgLinkMappingChanged,
@@ -80,6 +94,11 @@ impl Action {
         Self::TokenCreated,
         Self::TokenRevoked,
         Self::ConsoleSignedIn,
+        Self::GroupCreated,
+        Self::GroupRenamed,
+        Self::GroupDeleted,
+        Self::TeamAccountCreated,
+        Self::TeamAccountUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +123,11 @@ impl Action {
             Self::TokenCreated => "token.created",
             Self::TokenRevoked => "token.revoked",
             Self::ConsoleSignedIn => "console.signed_in",
+            Self::GroupCreated => "group.created",
+            Self::GroupRenamed => "group.renamed",
+            Self::GroupDeleted => "group.deleted",
+            Self::TeamAccountCreated => "team_account.created",
+            Self::TeamAccountUpdated => "team_account.updated",
         }
     }
 
@@ -198,6 +222,7 @@ pub enum TargetKind {
     Tenancy,
     /// A console session: what signing in opens.
     ConsoleSession,
+    TeamAccount,
 }
 
 impl TargetKind {
@@ -210,6 +235,7 @@ impl TargetKind {
             Self::Token => "token",
             Self::Tenancy => "tenancy",
             Self::ConsoleSession => "console_session",
+            Self::TeamAccount => "team_account",
         }
     }
 
@@ -222,9 +248,20 @@ impl TargetKind {
             Self::Token,
             Self::Tenancy,
             Self::ConsoleSession,
+            Self::TeamAccount,
         ]
         .into_iter()
         .find(|k| k.as_str() == value)
+    }
+}
+
+/// A contact group or client team is a target of its own kind.
+impl From<GroupKind> for TargetKind {
+    fn from(kind: GroupKind) -> Self {
+        match kind {
+            GroupKind::ContactGroup => Self::ContactGroup,
+            GroupKind::ClientTeam => Self::ClientTeam,
+        }
     }
 }
 
@@ -365,6 +402,22 @@ mod tests {
         assert_eq!(
             (odd.kind, odd.id, odd.label.as_str()),
             (ActorKind::System, None, "cron")
+        );
+    }
+
+    #[test]
+    fn groups_and_team_accounts_are_targets_of_their_own_kinds() {
+        assert_eq!(
+            TargetKind::from(GroupKind::ContactGroup),
+            TargetKind::ContactGroup
+        );
+        assert_eq!(
+            TargetKind::from(GroupKind::ClientTeam),
+            TargetKind::ClientTeam
+        );
+        assert_eq!(
+            TargetKind::parse(TargetKind::TeamAccount.as_str()),
+            Some(TargetKind::TeamAccount)
         );
     }
 }
