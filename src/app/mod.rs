@@ -6,6 +6,7 @@ pub mod audit;
 pub mod clients;
 pub mod console;
 pub mod funnel;
+pub mod groups;
 pub mod intake;
 pub mod invite_context;
 pub mod invites;
@@ -16,6 +17,7 @@ pub mod org_links;
 pub mod records;
 pub mod salesforce;
 pub mod staff;
+pub mod team_accounts;
 pub mod tokens;
 
 use crate::domain::FieldError;

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::tenancy::GroupKind;
+
 /// What an administrator, an operator or a signing-in user did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(as = AuditAction)]
@@ -66,10 +68,22 @@ pub enum Action {
     /// the count.
     #[serde(rename = "failures.retried")]
     FailuresRetried,
+    /// A contact group or client team made, with its name and first members.
+    #[serde(rename = "group.created")]
+    GroupCreated,
+    #[serde(rename = "group.renamed")]
+    GroupRenamed,
+    #[serde(rename = "group.deleted")]
+    GroupDeleted,
+    #[serde(rename = "team_account.created")]
+    TeamAccountCreated,
+    /// A team account's name, mobile, contact number, title or status changed.
+    #[serde(rename = "team_account.updated")]
+    TeamAccountUpdated,
 }
 
 impl Action {
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 28] = [
         Self::OrgLinkCreated,
         Self::OrgLinkUpdated,
         Self::OrgLinkMappingChanged,
@@ -93,6 +107,11 @@ impl Action {
         Self::FailureRetried,
         Self::FailureDismissed,
         Self::FailuresRetried,
+        Self::GroupCreated,
+        Self::GroupRenamed,
+        Self::GroupDeleted,
+        Self::TeamAccountCreated,
+        Self::TeamAccountUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -120,6 +139,11 @@ impl Action {
             Self::FailureRetried => "failure.retried",
             Self::FailureDismissed => "failure.dismissed",
             Self::FailuresRetried => "failures.retried",
+            Self::GroupCreated => "group.created",
+            Self::GroupRenamed => "group.renamed",
+            Self::GroupDeleted => "group.deleted",
+            Self::TeamAccountCreated => "team_account.created",
+            Self::TeamAccountUpdated => "team_account.updated",
         }
     }
 
@@ -217,6 +241,7 @@ pub enum TargetKind {
     Writeback,
     InboxItem,
     EmailDelivery,
+    TeamAccount,
 }
 
 impl TargetKind {
@@ -232,6 +257,7 @@ impl TargetKind {
             Self::Writeback => "writeback",
             Self::InboxItem => "inbox_item",
             Self::EmailDelivery => "email_delivery",
+            Self::TeamAccount => "team_account",
         }
     }
 
@@ -247,9 +273,20 @@ impl TargetKind {
             Self::Writeback,
             Self::InboxItem,
             Self::EmailDelivery,
+            Self::TeamAccount,
         ]
         .into_iter()
         .find(|k| k.as_str() == value)
+    }
+}
+
+/// A contact group or client team is a target of its own kind.
+impl From<GroupKind> for TargetKind {
+    fn from(kind: GroupKind) -> Self {
+        match kind {
+            GroupKind::ContactGroup => Self::ContactGroup,
+            GroupKind::ClientTeam => Self::ClientTeam,
+        }
     }
 }
 
@@ -390,6 +427,22 @@ mod tests {
         assert_eq!(
             (odd.kind, odd.id, odd.label.as_str()),
             (ActorKind::System, None, "cron")
+        );
+    }
+
+    #[test]
+    fn groups_and_team_accounts_are_targets_of_their_own_kinds() {
+        assert_eq!(
+            TargetKind::from(GroupKind::ContactGroup),
+            TargetKind::ContactGroup
+        );
+        assert_eq!(
+            TargetKind::from(GroupKind::ClientTeam),
+            TargetKind::ClientTeam
+        );
+        assert_eq!(
+            TargetKind::parse(TargetKind::TeamAccount.as_str()),
+            Some(TargetKind::TeamAccount)
         );
     }
 }

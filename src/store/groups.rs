@@ -402,8 +402,9 @@ impl Store {
         Ok(group(&row)?)
     }
 
-    /// Creates a contact group or client team. `creator` (a plain staff user creating a contact
-    /// group) joins it, since plain staff may only use groups they belong to.
+    /// Creates a contact group or client team in a transaction of its own, recording nothing
+    /// in the audit trail: for seeding a tenancy (the benchmarks'); an administrator's goes
+    /// through `app::groups::create`.
     pub async fn create_group(
         &self,
         tenancy: Uuid,
@@ -412,17 +413,33 @@ impl Store {
         creator: Option<Uuid>,
     ) -> Result<Group> {
         let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
-        require_kind(&mut tx, tenancy, kind).await?;
-        let now = self.now();
-        let id = insert_group(&mut tx, tenancy, kind, &new.name, now).await?;
-        add_firm_members(&mut tx, tenancy, id, &new.members, "members", now).await?;
-        if let Some(creator) = creator {
-            insert_member(&mut tx, tenancy, id, creator, now).await?;
-        }
-        let created = self.group_in(&mut tx, tenancy, kind, id).await?;
+        let created = self
+            .create_group_in(&mut tx, tenancy, kind, new, creator)
+            .await?;
         tx.commit().await?;
         Ok(created)
+    }
+
+    /// Creates a contact group or client team in the caller's transaction. `creator` (a plain
+    /// staff user creating a contact group) joins it, since plain staff may only use groups
+    /// they belong to.
+    pub(crate) async fn create_group_in(
+        &self,
+        tx: &mut AnyConnection,
+        tenancy: Uuid,
+        kind: GroupKind,
+        new: NewGroupRequest,
+        creator: Option<Uuid>,
+    ) -> Result<Group> {
+        lock_tenancy(&mut *tx, tenancy).await?;
+        require_kind(&mut *tx, tenancy, kind).await?;
+        let now = self.now();
+        let id = insert_group(&mut *tx, tenancy, kind, &new.name, now).await?;
+        add_firm_members(&mut *tx, tenancy, id, &new.members, "members", now).await?;
+        if let Some(creator) = creator {
+            insert_member(&mut *tx, tenancy, id, creator, now).await?;
+        }
+        self.group_in(tx, tenancy, kind, id).await
     }
 
     pub async fn group(
@@ -472,16 +489,18 @@ impl Store {
         Ok(Page::from_rows(found, page, |g| g.id))
     }
 
-    pub async fn rename_group(
+    /// Renames a group in the caller's transaction; answers the group before and after. A
+    /// client team's name is unique in its tenancy, whatever its case.
+    pub(crate) async fn rename_group_in(
         &self,
+        tx: &mut AnyConnection,
         tenancy: Uuid,
         kind: GroupKind,
         id: Uuid,
         update: GroupUpdate,
-    ) -> Result<Group> {
-        let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
-        let before = self.group_in(&mut tx, tenancy, kind, id).await?;
+    ) -> Result<(Group, Group)> {
+        lock_tenancy(&mut *tx, tenancy).await?;
+        let before = self.group_in(&mut *tx, tenancy, kind, id).await?;
         if kind == GroupKind::ClientTeam
             && before.name.to_lowercase() != update.name.as_str().to_lowercase()
         {
@@ -506,17 +525,22 @@ impl Store {
             .bind(self.now())
             .execute(&mut *tx)
             .await?;
-        let after = self.group_in(&mut tx, tenancy, kind, id).await?;
-        tx.commit().await?;
-        Ok(after)
+        let after = self.group_in(tx, tenancy, kind, id).await?;
+        Ok((before, after))
     }
 
-    /// Deletes a group, unless that would leave one of its clients uncovered.
-    pub async fn delete_group(&self, tenancy: Uuid, kind: GroupKind, id: Uuid) -> Result<()> {
-        let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
-        self.group_in(&mut tx, tenancy, kind, id).await?;
-        let clients = clients_of_groups(&mut tx, tenancy, "$2", id).await?;
+    /// Deletes a group in the caller's transaction, unless that would leave one of its clients
+    /// uncovered; answers the group as it was.
+    pub(crate) async fn delete_group_in(
+        &self,
+        tx: &mut AnyConnection,
+        tenancy: Uuid,
+        kind: GroupKind,
+        id: Uuid,
+    ) -> Result<Group> {
+        lock_tenancy(&mut *tx, tenancy).await?;
+        let gone = self.group_in(&mut *tx, tenancy, kind, id).await?;
+        let clients = clients_of_groups(&mut *tx, tenancy, "$2", id).await?;
         sqlx::query("DELETE FROM group_members WHERE tenancy_id = $1 AND group_id = $2")
             .bind(tenancy.to_string())
             .bind(id.to_string())
@@ -527,9 +551,8 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        ensure_clients_covered(&mut tx, tenancy, &clients).await?;
-        tx.commit().await?;
-        Ok(())
+        ensure_clients_covered(tx, tenancy, &clients).await?;
+        Ok(gone)
     }
 
     /// Adds a user to a group in the caller's transaction. A client joining a contact group

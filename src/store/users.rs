@@ -438,8 +438,11 @@ impl Store {
         Ok((before, after))
     }
 
-    pub async fn create_team_account(
+    /// Adds a team account in the caller's transaction. Its e-mail and mobile are the
+    /// tenancy's alone, and the number clients see differs from the secure one.
+    pub(crate) async fn create_team_account_in(
         &self,
+        tx: &mut AnyConnection,
         tenancy: Uuid,
         new: NewTeamAccount,
     ) -> Result<TeamAccount> {
@@ -449,9 +452,8 @@ impl Store {
                 "must differ from the secure mobile number, which clients never see",
             ));
         }
-        let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
-        check_unique_contact(&mut tx, tenancy, Some(&new.email), Some(&new.mobile), None).await?;
+        lock_tenancy(&mut *tx, tenancy).await?;
+        check_unique_contact(&mut *tx, tenancy, Some(&new.email), Some(&new.mobile), None).await?;
         let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO users (id, tenancy_id, kind, first_name, last_name, email, email_key, mobile, title, contact_number, created_at, updated_at) \
@@ -468,9 +470,7 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        let created = self.user::<TeamAccount>(&mut tx, tenancy, id).await?;
-        tx.commit().await?;
-        Ok(created)
+        self.user::<TeamAccount>(tx, tenancy, id).await
     }
 
     pub async fn team_account(&self, tenancy: Uuid, id: Uuid) -> Result<TeamAccount> {
@@ -487,15 +487,16 @@ impl Store {
         self.list_users(tenancy, query, page).await
     }
 
-    pub async fn update_team_account(
+    /// Changes a team account in the caller's transaction; answers it before and after.
+    pub(crate) async fn update_team_account_in(
         &self,
+        tx: &mut AnyConnection,
         tenancy: Uuid,
         id: Uuid,
         update: TeamAccountUpdate,
-    ) -> Result<TeamAccount> {
-        let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
-        let before = self.user::<TeamAccount>(&mut tx, tenancy, id).await?;
+    ) -> Result<(TeamAccount, TeamAccount)> {
+        lock_tenancy(&mut *tx, tenancy).await?;
+        let before = self.user::<TeamAccount>(&mut *tx, tenancy, id).await?;
         let mobile = update
             .mobile
             .as_ref()
@@ -512,7 +513,7 @@ impl Store {
                 "must differ from the secure mobile number, which clients never see",
             ));
         }
-        check_unique_contact(&mut tx, tenancy, None, update.mobile.as_ref(), Some(id)).await?;
+        check_unique_contact(&mut *tx, tenancy, None, update.mobile.as_ref(), Some(id)).await?;
         let now = self.now();
         let deactivated_at = activation_change(before.active, update.active, now);
         sqlx::query(
@@ -533,11 +534,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(change) = deactivated_at {
-            sync_member_active(&mut tx, id, change.is_none()).await?;
+            sync_member_active(&mut *tx, id, change.is_none()).await?;
         }
-        let after = self.user::<TeamAccount>(&mut tx, tenancy, id).await?;
-        tx.commit().await?;
-        Ok(after)
+        let after = self.user::<TeamAccount>(tx, tenancy, id).await?;
+        Ok((before, after))
     }
 
     /// Lets a staff user act as the team account. Only active staff of the same tenancy.

@@ -8,8 +8,11 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::helpers::console;
 use crate::helpers::salesforce::{connect, fixture, jwt_link, web_server_link};
-use crate::helpers::{Tenancy, TestApp, at, conflict, forbidden, id_of, invited};
+use crate::helpers::{
+    Tenancy, TestApp, at, conflict, forbidden, id_of, invalid, invited, team_account,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -19,6 +22,12 @@ on_both_backends!(
     a_tenancys_trail_is_for_its_system_administrators_and_operators,
     the_trail_filters_by_action_actor_target_and_time_and_pages,
     a_tenancy_a_link_begins_or_stops_serving_finds_it_in_its_own_trail,
+    groups_and_team_accounts_made_and_changed_are_entries_in_their_tenancys_trail_alone,
+    a_refused_group_or_team_account_change_leaves_no_entry,
+);
+
+on_both_backends!(with super::console::with_mail();
+    a_group_renamed_in_the_console_is_on_its_tenancys_audit_page_and_no_others,
 );
 
 /// The tenancy's whole trail, as its administrator reads it.
@@ -552,4 +561,274 @@ async fn a_tenancy_a_link_begins_or_stops_serving_finds_it_in_its_own_trail(app:
         json!({ "tenancy_id": { "before": a.id } })
     );
     assert!(entries(&trail(&app, &b).await, "org_link.created", &link).is_empty());
+}
+
+async fn groups_and_team_accounts_made_and_changed_are_entries_in_their_tenancys_trail_alone(
+    app: TestApp,
+) {
+    let t = app.tenancy("Acme Wealth", "client_teams").await;
+    let operator = operator_id(&app).await;
+    let admin = t.admin_id.clone();
+    let (sam, _) = app.staff(&t, "Sam", "Staff", "staff").await;
+    let team = app
+        .group(&t, "client-teams", "Private Office", &[&sam, &admin])
+        .await;
+    let team_url = at(&t, &format!("/client-teams/{team}"));
+    // The second rename asks for the name it already has: no change.
+    for name in ["Family Office", "Family Office"] {
+        app.patch(&team_url, &t.admin_token, json!({ "name": name }))
+            .await
+            .expect(200);
+    }
+    app.delete(&team_url, &app.operator).await.expect(204);
+
+    let support = team_account(&app, &t, "Support", "+447700900001", "+442070000001").await;
+    let account_url = at(&t, &format!("/team-accounts/{support}"));
+    for (token, change) in [
+        (
+            &t.admin_token,
+            json!({ "name": "Client Support", "title": "Weekdays 9 to 5",
+                    "contact_number": "+442070000002", "mobile": "+447700900001" }),
+        ),
+        (&app.operator, json!({ "active": false })),
+        (
+            &t.admin_token,
+            json!({ "active": false, "title": "Weekdays 9 to 5" }),
+        ),
+    ] {
+        app.patch(&account_url, token, change).await.expect(200);
+    }
+
+    // Plain staff create contact groups, and join the ones they create.
+    let b = app.tenancy("Beta Partners", "contact_groups").await;
+    let (pia, pia_token) = app.staff(&b, "Pia", "Plain", "staff").await;
+    let smith = app
+        .post(
+            &at(&b, "/contact-groups"),
+            &pia_token,
+            json!({ "name": "Smith Relationship", "members": [b.admin_id] }),
+        )
+        .await
+        .expect(201);
+    let smith = id_of(&smith);
+
+    let all = trail(&app, &t).await;
+    let created = entry(&all, "group.created", &team);
+    by(created, "staff", &admin);
+    assert_eq!(created["target"]["kind"], "client_team");
+    assert_eq!(
+        created["change"],
+        json!({ "name": { "after": "Private Office" }, "members": { "after": [sam, admin] } })
+    );
+    let renamed = entry(&all, "group.renamed", &team);
+    by(renamed, "staff", &admin);
+    assert_eq!(
+        renamed["change"],
+        json!({ "name": { "before": "Private Office", "after": "Family Office" } })
+    );
+    let deleted = entry(&all, "group.deleted", &team);
+    by(deleted, "operator", &operator);
+    assert_eq!(deleted["target"]["kind"], "client_team");
+    assert_eq!(
+        deleted["change"],
+        json!({ "name": { "before": "Family Office" } })
+    );
+
+    let opened = entry(&all, "team_account.created", &support);
+    by(opened, "staff", &admin);
+    assert_eq!(opened["target"]["kind"], "team_account");
+    assert_eq!(
+        opened["change"],
+        json!({ "name": { "after": "Support" }, "email": { "after": "support@firm.example" },
+                "mobile": { "after": "+447700900001" },
+                "contact_number": { "after": "+442070000001" }, "title": { "after": null } })
+    );
+    // Only what changed: the mobile given again as it was is not in it, and a change that
+    // changes nothing is no entry.
+    let changed = entries(&all, "team_account.updated", &support);
+    assert_eq!(changed.len(), 2, "{changed:#?}");
+    by(changed[0], "staff", &admin);
+    assert_eq!(
+        changed[0]["change"],
+        json!({ "name": { "before": "Support", "after": "Client Support" },
+                "title": { "before": null, "after": "Weekdays 9 to 5" },
+                "contact_number": { "before": "+442070000001", "after": "+442070000002" } })
+    );
+    by(changed[1], "operator", &operator);
+    assert_eq!(
+        changed[1]["change"],
+        json!({ "active": { "before": true, "after": false } })
+    );
+
+    let theirs = trail(&app, &b).await;
+    let made = entry(&theirs, "group.created", &smith);
+    by(made, "staff", &pia);
+    assert_eq!(made["target"]["kind"], "contact_group");
+    assert_eq!(made["change"]["members"]["after"], json!([b.admin_id, pia]));
+    // Each tenancy's trail holds its own groups and team accounts, none of the other's.
+    assert!(all.iter().all(|e| e["target"]["id"] != smith.as_str()));
+    assert!(theirs.iter().all(|e| {
+        e["tenancy_id"] == b.id.as_str()
+            && e["target"]["id"] != team.as_str()
+            && e["target"]["id"] != support.as_str()
+    }));
+}
+
+async fn a_refused_group_or_team_account_change_leaves_no_entry(app: TestApp) {
+    let t = app.tenancy("Acme Wealth", "client_teams").await;
+    let (sam, sam_token) = app.staff(&t, "Sam", "Staff", "staff").await;
+    let private = app
+        .group(&t, "client-teams", "Private Office", &[&sam])
+        .await;
+    let family = app
+        .group(&t, "client-teams", "Family Office", &[&sam])
+        .await;
+    invited(&app, &t, "Jane", "client_teams", &[&private], json!({})).await;
+    let support = team_account(&app, &t, "Support", "+447700900001", "+442070000001").await;
+    let other = app.tenancy("Beta Partners", "client_teams").await;
+    let before = installation(&app).await;
+
+    // Refused by the store under the tenancy's lock, after the transaction began.
+    let teams = at(&t, "/client-teams");
+    conflict(
+        app.post(&teams, &t.admin_token, json!({ "name": "private office" }))
+            .await,
+        "duplicate-name",
+        &["name"],
+    );
+    conflict(
+        app.patch(
+            &format!("{teams}/{family}"),
+            &t.admin_token,
+            json!({ "name": "PRIVATE OFFICE" }),
+        )
+        .await,
+        "duplicate-name",
+        &["name"],
+    );
+    conflict(
+        app.delete(&format!("{teams}/{private}"), &t.admin_token)
+            .await,
+        "client-not-covered",
+        &[],
+    );
+    // Failed halfway: the team was written, then a member was found to be another tenancy's.
+    invalid(
+        app.post(
+            &teams,
+            &t.admin_token,
+            json!({ "name": "Trust Office", "members": [sam, other.admin_id] }),
+        )
+        .await,
+        &["members[1]"],
+    );
+    let accounts = at(&t, "/team-accounts");
+    conflict(
+        app.post(
+            &accounts,
+            &t.admin_token,
+            json!({ "name": "Desk", "email": "sam.staff@firm.example", "mobile": "+447700900009" }),
+        )
+        .await,
+        "duplicate-email",
+        &["email"],
+    );
+    conflict(
+        app.post(
+            &accounts,
+            &t.admin_token,
+            json!({ "name": "Desk", "email": "desk@firm.example", "mobile": "+447700900001" }),
+        )
+        .await,
+        "duplicate-mobile",
+        &["mobile"],
+    );
+    let account = format!("{accounts}/{support}");
+    invalid(
+        app.patch(
+            &account,
+            &t.admin_token,
+            json!({ "name": "Helpdesk", "contact_number": "+447700900001" }),
+        )
+        .await,
+        &["contact_number"],
+    );
+    // Refused before anything is written: plain staff, another tenancy's administrator.
+    forbidden(
+        app.patch(
+            &format!("{teams}/{family}"),
+            &sam_token,
+            json!({ "name": "Mine" }),
+        )
+        .await,
+    );
+    forbidden(
+        app.patch(&account, &sam_token, json!({ "active": false }))
+            .await,
+    );
+    app.delete(&format!("{teams}/{family}"), &other.admin_token)
+        .await
+        .problem(404);
+    app.patch(&account, &other.admin_token, json!({ "name": "Theirs" }))
+        .await
+        .problem(404);
+
+    assert_eq!(installation(&app).await, before);
+    let kept = app.get(&account, &t.admin_token).await.expect(200);
+    assert_eq!(kept["name"], "Support");
+}
+
+async fn a_group_renamed_in_the_console_is_on_its_tenancys_audit_page_and_no_others(app: TestApp) {
+    let acme = app.tenancy("Acme Wealth", "contact_groups").await;
+    let bravo = app.tenancy("Bravo Trust", "contact_groups").await;
+    let smith = app
+        .group(
+            &acme,
+            "contact-groups",
+            "Smith Relationship",
+            &[&acme.admin_id],
+        )
+        .await;
+    let visitor = console::admin(&app, "admin@acme-wealth.example").await;
+    let page = format!("/console/tenancies/{}/groups/{smith}", acme.id);
+    let shown = visitor.get(&page).await;
+    assert_eq!(shown.status, 200);
+    let renamed = visitor
+        .post(&page, &[("csrf", &shown.csrf()), ("name", "Smith Family")])
+        .await;
+    assert_eq!(renamed.status, 303, "{}", renamed.body);
+
+    // In the API's trail, by the administrator whose session it was.
+    let renames = trail(&app, &acme).await;
+    let change = entry(&renames, "group.renamed", &smith);
+    by(change, "staff", &acme.admin_id);
+    assert_eq!(
+        change["change"],
+        json!({ "name": { "before": "Smith Relationship", "after": "Smith Family" } })
+    );
+    // And on the tenancy's audit page, with the name before and after.
+    let audit = format!("/console/tenancies/{}/audit", acme.id);
+    let listed = visitor.get(&format!("{audit}?target={smith}")).await;
+    assert_eq!(listed.status, 200);
+    for shown in [
+        badge("group.created"),
+        badge("group.renamed"),
+        "Smith Relationship</span> → Smith Family".into(),
+    ] {
+        assert!(listed.body.contains(&shown), "{shown}: {}", listed.body);
+    }
+
+    // Another tenancy's administrator finds it neither in their trail nor in Acme's.
+    let other = console::admin(&app, "admin@bravo-trust.example").await;
+    let own = other
+        .get(&format!("/console/tenancies/{}/audit", bravo.id))
+        .await;
+    assert_eq!(own.status, 200);
+    assert!(!own.body.contains(&badge("group.renamed")) && !own.body.contains(&smith));
+    assert_eq!(other.get(&audit).await.status, 404);
+}
+
+/// An entry's action as the console's audit page shows it.
+fn badge(action: &str) -> String {
+    format!("<span class=\"slds-badge\">{action}</span>")
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::wire::{Group, GroupMember, Page};
 use super::{PageQuery, invalid, parsed};
 use crate::app::audit::actor_of;
-use crate::app::memberships;
+use crate::app::{groups, memberships};
 use crate::domain::FieldErrors;
 use crate::domain::tenancy::GroupKind;
 use crate::domain::user::UserKind;
@@ -136,10 +136,14 @@ pub(crate) async fn create(
         name: parsed(name)?,
         members: body.members,
     };
-    Ok(state
-        .store
-        .create_group(access.tenancy, kind, new, member_filter(&access, kind))
-        .await?)
+    Ok(groups::create(
+        &state.store,
+        (access.tenancy, kind),
+        new,
+        member_filter(&access, kind),
+        &actor_of(&caller.0),
+    )
+    .await?)
 }
 
 /// List or search (`q`) groups. Plain staff see only the contact groups they belong to.
@@ -238,10 +242,13 @@ pub(crate) async fn rename(
     access.require_users_admin()?;
     let name =
         DisplayName::parse(&body.name).map_err(|reason| ApiError::invalid("name", reason))?;
-    Ok(state
-        .store
-        .rename_group(access.tenancy, kind, id, GroupUpdate { name })
-        .await?)
+    Ok(groups::rename(
+        &state.store,
+        (access.tenancy, kind, id),
+        GroupUpdate { name },
+        &actor_of(&caller.0),
+    )
+    .await?)
 }
 
 /// Delete a group (administrators); refused while one of its clients has no other cover.
@@ -268,7 +275,12 @@ pub(crate) async fn delete(
     let (tenancy_id, kind, id) = asked;
     let access = caller.in_tenancy(tenancy_id)?;
     access.require_users_admin()?;
-    Ok(state.store.delete_group(access.tenancy, kind, id).await?)
+    Ok(groups::delete(
+        &state.store,
+        (access.tenancy, kind, id),
+        &actor_of(&caller.0),
+    )
+    .await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/{group_kind}/{group_id}/members", tag = "groups",

@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use super::wire::{Page, Staff, TeamAccount};
 use super::{PageQuery, invalid, optional, parsed};
+use crate::app::audit::actor_of;
+use crate::app::team_accounts;
 use crate::domain::FieldErrors;
 use crate::domain::values::{DisplayName, E164Phone, Email, Title};
 use crate::http::AppState;
@@ -103,7 +105,7 @@ pub(crate) async fn create(
         contact_number,
         title,
     };
-    Ok(state.store.create_team_account(access.tenancy, new).await?)
+    Ok(team_accounts::create(&state.store, access.tenancy, new, &actor_of(&caller.0)).await?)
 }
 
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/team-accounts", tag = "team accounts",
@@ -200,10 +202,13 @@ pub(crate) async fn update(
         active: body.active,
     };
     errors.finish().map_err(invalid)?;
-    Ok(state
-        .store
-        .update_team_account(access.tenancy, id, update)
-        .await?)
+    Ok(team_accounts::update(
+        &state.store,
+        (access.tenancy, id),
+        update,
+        &actor_of(&caller.0),
+    )
+    .await?)
 }
 
 /// The staff users who may act as the team account.
