@@ -56,10 +56,19 @@ pub enum Action {
     TokenRevoked,
     #[serde(rename = "console.signed_in")]
     ConsoleSignedIn,
+    /// A client's name, e-mail, mobile or title corrected.
+    #[serde(rename = "client.updated")]
+    ClientUpdated,
+    /// A client linked by hand to their Salesforce record, or to another one.
+    #[serde(rename = "client.record_linked")]
+    ClientRecordLinked,
+    /// The Salesforce user who acts as a staff user set, changed or cleared.
+    #[serde(rename = "staff.salesforce_user_mapped")]
+    StaffSalesforceUserMapped,
 }
 
 impl Action {
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 23] = [
         Self::OrgLinkCreated,
         Self::OrgLinkUpdated,
         Self::OrgLinkMappingChanged,
@@ -80,6 +89,9 @@ impl Action {
         Self::TokenCreated,
         Self::TokenRevoked,
         Self::ConsoleSignedIn,
+        Self::ClientUpdated,
+        Self::ClientRecordLinked,
+        Self::StaffSalesforceUserMapped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +116,9 @@ impl Action {
             Self::TokenCreated => "token.created",
             Self::TokenRevoked => "token.revoked",
             Self::ConsoleSignedIn => "console.signed_in",
+            Self::ClientUpdated => "client.updated",
+            Self::ClientRecordLinked => "client.record_linked",
+            Self::StaffSalesforceUserMapped => "staff.salesforce_user_mapped",
         }
     }
 
@@ -198,6 +213,7 @@ pub enum TargetKind {
     Tenancy,
     /// A console session: what signing in opens.
     ConsoleSession,
+    Client,
 }
 
 impl TargetKind {
@@ -210,6 +226,7 @@ impl TargetKind {
             Self::Token => "token",
             Self::Tenancy => "tenancy",
             Self::ConsoleSession => "console_session",
+            Self::Client => "client",
         }
     }
 
@@ -222,6 +239,7 @@ impl TargetKind {
             Self::Token,
             Self::Tenancy,
             Self::ConsoleSession,
+            Self::Client,
         ]
         .into_iter()
         .find(|k| k.as_str() == value)

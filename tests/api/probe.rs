@@ -179,6 +179,8 @@ const OPERATIONS: &[(&str, Who)] = &[
             why: "the installation's audit trail is the operators'",
         },
     ),
+    ("get_crm_record", Who::Staff),
+    ("list_client_groups", Who::Staff),
 ];
 
 /// Routes served outside `/api/v1`, which `/openapi.json` does not describe, and why none of
