@@ -142,12 +142,14 @@ pub async fn update(
 }
 
 /// Sets (or clears) the Salesforce user who acts as a staff user; one Salesforce user acts as
-/// one staff user of a tenancy.
+/// one staff user of a tenancy. The trail records what changed, and nothing when the mapping
+/// was already so.
 pub async fn set_salesforce_user(
     store: &Store,
     tenancy: Uuid,
     id: Uuid,
     input: SalesforceUserInput,
+    actor: &Actor,
 ) -> Result<Staff> {
     let mut errors = FieldErrors::new();
     let user_id = errors.optional(
@@ -162,9 +164,27 @@ pub async fn set_salesforce_user(
     );
     errors.finish().map_err(Error::Invalid)?;
     let username = username.as_ref().map(SalesforceUsername::as_str);
-    Ok(store
-        .set_staff_salesforce_user(tenancy, id, user_id.as_ref(), username)
-        .await?)
+    let mut tx = store.write_tx().await?;
+    let (before, after) = store
+        .set_staff_salesforce_user_in(&mut tx, tenancy, id, user_id.as_ref(), username)
+        .await?;
+    let change = Change::new()
+        .diff(
+            "salesforce_user_id",
+            &before.salesforce_user_id,
+            &after.salesforce_user_id,
+        )
+        .diff(
+            "salesforce_username",
+            &before.salesforce_username,
+            &after.salesforce_username,
+        );
+    if !change.is_empty() {
+        let event = staff_event(actor, Action::StaffSalesforceUserMapped, &after, change);
+        audit::record(store, &mut tx, &event).await?;
+    }
+    tx.commit().await?;
+    Ok(after)
 }
 
 fn parse_new(input: NewStaffInput) -> Result<NewStaff, Vec<FieldError>> {

@@ -17,11 +17,12 @@ use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use liaison::app::invites;
+use liaison::app::{clients, invites};
 use liaison::clock::SystemClock;
 use liaison::config::{CrmConfig, DatabaseConfig, Secret};
 use liaison::config::{InboxConfig, WritebackConfig};
 use liaison::crm::Crm;
+use liaison::domain::audit::Actor;
 use liaison::domain::client_status::ClientStatus;
 use liaison::domain::invite::{Invite, InviteInput, Inviter};
 use liaison::domain::tenancy::{GroupKind, GroupModel, MobilePolicy};
@@ -370,9 +371,12 @@ async fn linked_client(
     .client
     .id;
     let record = SalesforceId::parse(&format!("003{n:012}")).map_err(anyhow::Error::msg)?;
-    store
-        .link_crm_record(tenancy, client, link, "Contact", record.as_str())
-        .await?;
+    let linked = clients::RecordInput {
+        org_link: link,
+        sobject: "Contact".into(),
+        record_id: record.as_str().into(),
+    };
+    clients::link_record(store, tenancy, client, &linked, &Actor::from_label("bench")).await?;
     Ok((client, record))
 }
 

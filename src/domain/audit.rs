@@ -80,10 +80,19 @@ pub enum Action {
     /// A team account's name, mobile, contact number, title or status changed.
     #[serde(rename = "team_account.updated")]
     TeamAccountUpdated,
+    /// A client's name, e-mail, mobile or title corrected.
+    #[serde(rename = "client.updated")]
+    ClientUpdated,
+    /// A client linked by hand to their Salesforce record, or to another one.
+    #[serde(rename = "client.record_linked")]
+    ClientRecordLinked,
+    /// The Salesforce user who acts as a staff user set, changed or cleared.
+    #[serde(rename = "staff.salesforce_user_mapped")]
+    StaffSalesforceUserMapped,
 }
 
 impl Action {
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 31] = [
         Self::OrgLinkCreated,
         Self::OrgLinkUpdated,
         Self::OrgLinkMappingChanged,
@@ -112,6 +121,9 @@ impl Action {
         Self::GroupDeleted,
         Self::TeamAccountCreated,
         Self::TeamAccountUpdated,
+        Self::ClientUpdated,
+        Self::ClientRecordLinked,
+        Self::StaffSalesforceUserMapped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -144,6 +156,9 @@ impl Action {
             Self::GroupDeleted => "group.deleted",
             Self::TeamAccountCreated => "team_account.created",
             Self::TeamAccountUpdated => "team_account.updated",
+            Self::ClientUpdated => "client.updated",
+            Self::ClientRecordLinked => "client.record_linked",
+            Self::StaffSalesforceUserMapped => "staff.salesforce_user_mapped",
         }
     }
 
@@ -242,6 +257,7 @@ pub enum TargetKind {
     InboxItem,
     EmailDelivery,
     TeamAccount,
+    Client,
 }
 
 impl TargetKind {
@@ -258,6 +274,7 @@ impl TargetKind {
             Self::InboxItem => "inbox_item",
             Self::EmailDelivery => "email_delivery",
             Self::TeamAccount => "team_account",
+            Self::Client => "client",
         }
     }
 
@@ -274,6 +291,7 @@ impl TargetKind {
             Self::InboxItem,
             Self::EmailDelivery,
             Self::TeamAccount,
+            Self::Client,
         ]
         .into_iter()
         .find(|k| k.as_str() == value)

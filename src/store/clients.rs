@@ -412,17 +412,18 @@ impl Store {
         Ok(Page::from_rows(found, page, |c| c.id))
     }
 
-    /// Corrects a client's details. The e-mail of an active client is their sign-in and is
-    /// changed in the messenger, not here.
-    pub async fn update_client(
+    /// Corrects a client's details in the caller's transaction; answers the client before and
+    /// after. The e-mail of an active client is their sign-in and is changed in the messenger,
+    /// not here.
+    pub(crate) async fn update_client_in(
         &self,
+        tx: &mut AnyConnection,
         tenancy: Uuid,
         id: Uuid,
         update: ClientUpdate,
-    ) -> Result<Client> {
-        let mut tx = self.write_tx().await?;
-        lock_tenancy(&mut tx, tenancy).await?;
-        let before = self.client_in(&mut tx, tenancy, id).await?;
+    ) -> Result<(Client, Client)> {
+        lock_tenancy(&mut *tx, tenancy).await?;
+        let before = self.client_in(&mut *tx, tenancy, id).await?;
         let policy = self.tenancy(tenancy).await.map(|t| t.mobile_policy)?;
         let mobile = match update.mobile.as_deref() {
             Some(raw) => parse_mobile(Some(raw), policy)
@@ -433,7 +434,7 @@ impl Store {
             if email.key() != before.email.to_lowercase() {
                 before.status.check_email_change()?;
             }
-            check_unique_contact(&mut tx, tenancy, Some(email), None, Some(id)).await?;
+            check_unique_contact(&mut *tx, tenancy, Some(email), None, Some(id)).await?;
         }
         sqlx::query(
             "UPDATE users SET first_name = COALESCE($3, first_name), last_name = COALESCE($4, last_name), \
@@ -451,9 +452,8 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        let after = self.client_in(&mut tx, tenancy, id).await?;
-        tx.commit().await?;
-        Ok(after)
+        let after = self.client_in(tx, tenancy, id).await?;
+        Ok((before, after))
     }
 
     /// Moves a client's status through the state machine, recording who did it. A client who

@@ -105,17 +105,18 @@ fn staff(row: &AnyRow) -> sqlx::Result<Staff> {
 }
 
 impl Store {
-    /// Sets (or clears) the Salesforce user a staff user acts as. One Salesforce user maps to
-    /// one staff user per tenancy.
-    pub async fn set_staff_salesforce_user(
+    /// Sets (or clears) the Salesforce user a staff user acts as, in the caller's transaction;
+    /// answers the staff user before and after. One Salesforce user maps to one staff user per
+    /// tenancy.
+    pub(crate) async fn set_staff_salesforce_user_in(
         &self,
+        tx: &mut AnyConnection,
         tenancy: Uuid,
         staff_id: Uuid,
         user_id: Option<&SalesforceId>,
         username: Option<&str>,
-    ) -> Result<Staff> {
-        let mut tx = self.write_tx().await?;
-        self.user::<Staff>(&mut tx, tenancy, staff_id).await?;
+    ) -> Result<(Staff, Staff)> {
+        let before = self.user::<Staff>(&mut *tx, tenancy, staff_id).await?;
         let user_id = user_id.map(|id| id.as_str().to_string());
         let username = username.map(str::to_lowercase);
         let taken = sqlx::query(
@@ -146,9 +147,8 @@ impl Store {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        let found = self.user::<Staff>(&mut tx, tenancy, staff_id).await?;
-        tx.commit().await?;
-        Ok(found)
+        let after = self.user::<Staff>(tx, tenancy, staff_id).await?;
+        Ok((before, after))
     }
 }
 

@@ -182,6 +182,31 @@ pub(super) async fn serves_tenancy(
     Ok(())
 }
 
+/// The Salesforce record a client is linked to, if any, read on `conn`.
+async fn client_record_in(
+    conn: &mut AnyConnection,
+    tenancy: Uuid,
+    client: Uuid,
+) -> Result<Option<super::RecordRef>> {
+    let row = sqlx::query(
+        "SELECT org_link_id, sobject, record_id FROM crm_records WHERE tenancy_id = $1 AND client_id = $2",
+    )
+    .bind(tenancy.to_string())
+    .bind(client.to_string())
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(super::RecordRef {
+        org_link: rows::id(&row, "org_link_id")?,
+        sobject: rows::parsed(&row, "sobject", |s| match s {
+            "Contact" => Some("Contact"),
+            "Account" => Some("Account"),
+            _ => None,
+        })?,
+        record_id: rows::parsed(&row, "record_id", |s| SalesforceId::parse(s).ok())?,
+    }))
+}
+
 /// How one claimed row ended.
 #[derive(Debug, Clone)]
 pub enum WritebackOutcome {
@@ -204,18 +229,20 @@ pub enum WritebackOutcome {
 }
 
 impl Store {
-    /// Links a client to their Salesforce record, so their status changes are written back.
-    pub async fn link_crm_record(
+    /// Links a client to their Salesforce record in the caller's transaction, so their status
+    /// changes are written back; answers the record they were linked to before, if any, and
+    /// the one they are linked to now.
+    pub(crate) async fn link_crm_record_in(
         &self,
+        tx: &mut AnyConnection,
         tenancy: Uuid,
         client: Uuid,
         org_link: Uuid,
         sobject: &str,
         record_id: &str,
-    ) -> Result<()> {
-        let client_row = self.client(tenancy, client, None).await?;
-        let mut tx = self.write_tx().await?;
-        serves_tenancy(&mut tx, org_link, tenancy).await?;
+    ) -> Result<(Option<super::RecordRef>, super::RecordRef)> {
+        let client_row = self.client_in(&mut *tx, tenancy, client).await?;
+        serves_tenancy(&mut *tx, org_link, tenancy).await?;
         let taken = sqlx::query(
             "SELECT client_id FROM crm_records WHERE org_link_id = $1 AND record_id = $2 AND tenancy_id = $3 AND client_id <> $4",
         )
@@ -232,6 +259,7 @@ impl Store {
                 "this record is already linked to another client",
             ));
         }
+        let before = client_record_in(&mut *tx, tenancy, client).await?;
         let now = self.now();
         sqlx::query(
             "INSERT INTO crm_records (client_id, tenancy_id, org_link_id, sobject, record_id, linked_at) \
@@ -247,9 +275,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         // The record learns the client's current status at once.
-        enqueue(&mut tx, tenancy, client, client_row.status, now).await?;
-        tx.commit().await?;
-        Ok(())
+        enqueue(&mut *tx, tenancy, client, client_row.status, now).await?;
+        let after = client_record_in(tx, tenancy, client)
+            .await?
+            .ok_or(Error::NotFound("crm record"))?;
+        Ok((before, after))
     }
 
     /// The Salesforce record a client is linked to, if any.
@@ -258,23 +288,8 @@ impl Store {
         tenancy: Uuid,
         client: Uuid,
     ) -> Result<Option<super::RecordRef>> {
-        let row = sqlx::query(
-            "SELECT org_link_id, sobject, record_id FROM crm_records WHERE tenancy_id = $1 AND client_id = $2",
-        )
-        .bind(tenancy.to_string())
-        .bind(client.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(super::RecordRef {
-            org_link: rows::id(&row, "org_link_id")?,
-            sobject: rows::parsed(&row, "sobject", |s| match s {
-                "Contact" => Some("Contact"),
-                "Account" => Some("Account"),
-                _ => None,
-            })?,
-            record_id: rows::parsed(&row, "record_id", |s| SalesforceId::parse(s).ok())?,
-        }))
+        let mut conn = self.pool.acquire().await?;
+        client_record_in(&mut conn, tenancy, client).await
     }
 
     /// Org links the write-back worker looks at: those with write-backs due now, and capped

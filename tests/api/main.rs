@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod audit;
+mod audit_directory;
 mod bad_input;
 mod browser;
 mod canvas;

@@ -187,6 +187,8 @@ const OPERATIONS: &[(&str, Who)] = &[
             why: "answers only the links and items of the caller's own tenancy (system administrators)",
         },
     ),
+    ("get_crm_record", Who::Staff),
+    ("list_client_groups", Who::Staff),
 ];
 
 /// Routes served outside `/api/v1`, which `/openapi.json` does not describe, and why none of

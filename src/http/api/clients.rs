@@ -1,6 +1,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::wire::{self, Client, ClientEvent, Page};
 use super::{PageQuery, invalid, optional, optional_names};
+use crate::app::audit::actor_of;
 use crate::app::{clients, invites};
 use crate::domain::FieldErrors;
 use crate::domain::client_status::{ClientStatus, Transition};
@@ -26,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_client, update_client))
         .routes(routes!(revoke_client))
         .routes(routes!(client_events))
-        .routes(routes!(link_crm_record))
+        .routes(routes!(get_crm_record, link_crm_record))
+        .routes(routes!(list_client_groups))
         .routes(routes!(send_invitation))
         .routes(routes!(resend_invitation))
         .routes(routes!(invitation_history))
@@ -133,7 +135,8 @@ async fn email_deliveries(
     )))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// A client's Salesforce record: what linking takes, and what the link's read answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CrmRecord {
     /// An org link that serves this tenancy.
@@ -179,8 +182,50 @@ pub(crate) async fn link(
         sobject: body.sobject,
         record_id: body.record_id,
     };
-    clients::link_record(&state.store, access.tenancy, id, &record).await?;
+    let actor = actor_of(&caller.0);
+    clients::link_record(&state.store, access.tenancy, id, &record, &actor).await?;
     Ok(())
+}
+
+impl From<store::RecordRef> for CrmRecord {
+    fn from(record: store::RecordRef) -> Self {
+        Self {
+            org_link_id: record.org_link,
+            sobject: record.sobject.into(),
+            record_id: record.record_id.as_str().into(),
+        }
+    }
+}
+
+/// The Salesforce record a client is linked to, or `null` while they are linked to none. Plain
+/// staff read it only for a client they share a group or team with.
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/clients/{client_id}/crm-record", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)),
+    responses((status = 200, body = Option<CrmRecord>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn get_crm_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Option<CrmRecord>>> {
+    let record = crm_record(&state, &caller, tenancy_id, id).await?;
+    Ok(axum::Json(record.map(CrmRecord::from)))
+}
+
+/// The contact groups or client teams (whichever the tenancy's model uses) a client is in.
+/// Plain staff read them only for a client they share a group or team with, and of contact
+/// groups only those they belong to.
+#[utoipa::path(get, path = "/tenancies/{tenancy_id}/clients/{client_id}/groups", tag = "clients",
+    params(("tenancy_id" = Uuid, Path), ("client_id" = Uuid, Path)),
+    responses((status = 200, body = Vec<wire::Group>), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+async fn list_client_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenancy_id, id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<axum::Json<Vec<wire::Group>>> {
+    let (_, found) = groups(&state, &caller, tenancy_id, id).await?;
+    Ok(axum::Json(wire::all(found)))
 }
 
 /// The Salesforce record a client is linked to, if any, for those who may see the client.
@@ -472,10 +517,8 @@ pub(crate) async fn update(
         title: optional(&mut errors, "title", body.title.as_deref(), Title::parse),
     };
     errors.finish().map_err(invalid)?;
-    Ok(state
-        .store
-        .update_client(access.tenancy, id, update)
-        .await?)
+    let actor = actor_of(&caller.0);
+    Ok(clients::update(&state.store, access.tenancy, id, update, &actor).await?)
 }
 
 /// Revoke a client's invitation (administrators): a draft, invited or expired client becomes

@@ -274,5 +274,6 @@ pub(crate) async fn map_salesforce_user(
         user_id: body.user_id,
         username: body.username,
     };
-    Ok(staff::set_salesforce_user(&state.store, access.tenancy, staff_id, input).await?)
+    let actor = actor_of(&caller.0);
+    Ok(staff::set_salesforce_user(&state.store, access.tenancy, staff_id, input, &actor).await?)
 }
