@@ -106,7 +106,7 @@ async fn received(app: &TestApp, on: &str) -> Vec<Request> {
 }
 
 async fn an_administrator_signs_in_with_salesforce_by_their_orgs_my_domain(app: TestApp) {
-    let (_, link) = acme(&app).await;
+    let (acme, link) = acme(&app).await;
     salesforce_answers(&app, userinfo(json!({}))).await;
     let visitor = Visitor::new(&app);
     let to_salesforce = ask_salesforce(&visitor, &app.salesforce.uri()).await;
@@ -129,7 +129,17 @@ async fn an_administrator_signs_in_with_salesforce_by_their_orgs_my_domain(app: 
         assert!(cookie.contains(part), "{part} in {cookie}");
     }
 
-    // The link's own sign-in address goes the same way, with a flow of its own.
+    // The link's page shows its own sign-in address, which goes the same way, with a flow of
+    // its own.
+    let operator = crate::helpers::console::operator(&app).await;
+    let page = operator.get(&format!("/console/org-links/{link}")).await;
+    assert!(
+        page.body.contains(&format!(
+            "href=\"/console/sign-in/salesforce/{link}\" id=\"sign-in-address\""
+        )),
+        "{}",
+        page.body
+    );
     let direct = Visitor::new(&app)
         .get(&format!("/console/sign-in/salesforce/{link}"))
         .await;
@@ -164,8 +174,16 @@ async fn an_administrator_signs_in_with_salesforce_by_their_orgs_my_domain(app: 
         form_value(&revoked[0], "token").as_deref(),
         Some("00D5g000004ZKTD!AQ0AQ.sign.in.access")
     );
+    // In the tenancy's trail, as the administrator's sign-in (the operator's is the
+    // installation's).
     let trail = app
-        .get("/api/v1/audit?action=console.signed_in", &app.operator)
+        .get(
+            &format!(
+                "/api/v1/tenancies/{}/audit?action=console.signed_in",
+                acme.id
+            ),
+            &app.operator,
+        )
         .await
         .expect(200);
     assert_eq!(trail["items"].as_array().unwrap().len(), 1, "{trail:#}");
@@ -366,7 +384,7 @@ async fn a_paused_link_signs_no_one_in_and_calls_nothing(app: TestApp) {
     app.patch(
         &format!("/api/v1/org-links/{link}"),
         &app.operator,
-        json!({ "paused": true }),
+        json!({ "paused": true, "pause_reason": "the org is being migrated" }),
     )
     .await
     .expect(200);

@@ -71,6 +71,14 @@ const LINK_MANAGERS: Who = Who::Outside {
     why: "org links: operators, or system administrators of a tenancy the link serves",
 };
 
+/// A failed item of a queue: its tenancy's system administrators and operators; another
+/// tenancy's administrator is told it does not exist.
+const FAILURE_ITEM: Who = Who::Outside {
+    needs: Needs::SystemAdmin,
+    foreign: &[403, 404],
+    why: "a failed item: operators, or system administrators of its tenancy",
+};
+
 /// The JSON invite API authenticates with an org link's API key, never a bearer token.
 const LINK_KEY: Who = Who::Outside {
     needs: Needs::LinkKey,
@@ -189,6 +197,27 @@ const OPERATIONS: &[(&str, Who)] = &[
     ),
     ("get_crm_record", Who::Staff),
     ("list_client_groups", Who::Staff),
+    ("tenancy_funnel", Who::SystemAdmin),
+    ("record_writebacks", LINK_MANAGERS),
+    (
+        "list_failures",
+        Who::Outside {
+            needs: Needs::SystemAdmin,
+            foreign: &[200, 403],
+            why: "lists only the failed items of the caller's own tenancy (system administrators)",
+        },
+    ),
+    (
+        "retry_all_failures",
+        Who::Outside {
+            needs: Needs::SystemAdmin,
+            foreign: &[200, 403, 422],
+            why: "retries only the failed items of the caller's own tenancy (system administrators); a filter naming an org link for the e-mails, which have none, is refused as such",
+        },
+    ),
+    ("get_failure", FAILURE_ITEM),
+    ("retry_failure", FAILURE_ITEM),
+    ("dismiss_failure", FAILURE_ITEM),
 ];
 
 /// Routes served outside `/api/v1`, which `/openapi.json` does not describe, and why none of
@@ -311,6 +340,9 @@ fn path_params(template: &str) -> Vec<String> {
 
 /// The template with each parameter replaced; fails loudly for a parameter with no filler.
 fn fill(template: &str, fillers: &HashMap<&str, Vec<String>>) -> Vec<String> {
+    // A failed item is named by its queue and its id together: each queue's own item.
+    let template = template.replace("{queue}/{item_id}", "{queue_item}");
+    let template = template.as_str();
     let mut paths = vec![template.to_string()];
     for name in path_params(template) {
         let values = fillers.get(name.as_str()).unwrap_or_else(|| {
@@ -643,6 +675,18 @@ impl World {
             ("writeback_id", vec![self.a_writeback.clone()]),
             ("item_id", vec![self.a_item.clone()]),
             ("sobject", vec!["Contact".to_string()]),
+            (
+                "queue",
+                ["writebacks", "inbox", "emails"].map(String::from).to_vec(),
+            ),
+            (
+                "queue_item",
+                vec![
+                    format!("writebacks/{}", self.a_writeback),
+                    format!("inbox/{}", self.a_item),
+                ],
+            ),
+            ("record_id", vec![contact_id(1)]),
         ])
     }
 
@@ -857,6 +901,14 @@ async fn the_admin_of_a_tenancy_sharing_a_shared_link_reads_it_filtered_and_chan
     fillers.insert("org_link_id", vec![shared.clone()]);
     fillers.insert("writeback_id", vec![shared_writeback.clone()]);
     fillers.insert("item_id", vec![shared_item.clone()]);
+    fillers.insert("record_id", vec![contact_id(3)]);
+    fillers.insert(
+        "queue_item",
+        vec![
+            format!("writebacks/{shared_writeback}"),
+            format!("inbox/{shared_item}"),
+        ],
+    );
     let mut needles = w.needles();
     needles.extend([shared_writeback, shared_item]);
     let before = snapshot(&app, &ops, &fillers).await;

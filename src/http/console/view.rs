@@ -291,6 +291,8 @@ pub(super) struct LinkView {
     pub(super) api_version: String,
     pub(super) budget_percent: i64,
     pub(super) staff_match: &'static str,
+    /// Where its administrators sign in with Salesforce, for a web-server link.
+    pub(super) sign_in: Option<String>,
 }
 
 impl LinkView {
@@ -298,8 +300,10 @@ impl LinkView {
     pub(super) fn of(link: OrgLink, names: &std::collections::HashMap<uuid::Uuid, String>) -> Self {
         let (state, state_theme) = state_badge(link.state);
         let when = format_description!("[day] [month repr:short] [year], [hour]:[minute] UTC");
+        let web_server = link.auth_kind == crate::domain::org_link::AuthKind::WebServer;
         Self {
             id: link.id.to_string(),
+            sign_in: web_server.then(|| format!("/console/sign-in/salesforce/{}", link.id)),
             host_kind: host_kind(&link.login_host),
             auth: auth_label(link.auth_kind),
             state,
