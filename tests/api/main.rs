@@ -34,6 +34,7 @@ mod isolation;
 mod mapping;
 mod mobiles;
 mod ops;
+mod ops_console;
 mod ops_failures;
 mod ops_health;
 mod outbound_hosts;

@@ -43,7 +43,7 @@ fn writeback() -> WritebackConfig {
 }
 
 /// The workers of one instance on the test's store and clock.
-fn workers(app: &TestApp, smtp: &SmtpServer) -> Workers {
+pub(crate) fn workers(app: &TestApp, smtp: &SmtpServer) -> Workers {
     Workers {
         store: app.store.clone(),
         crm: Arc::new(crm(app)),
