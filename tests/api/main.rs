@@ -36,6 +36,7 @@ mod mobiles;
 mod ops;
 mod ops_failures;
 mod ops_health;
+mod ops_queues;
 mod outbound_hosts;
 mod paging;
 mod probe;
