@@ -270,6 +270,7 @@ impl Salesforce {
             code: "BAD_TOKEN_RESPONSE".into(),
             message: "the token endpoint's answer could not be read".into(),
             retry_after: None,
+            http_status: None,
         })?;
         self.checked(answer)
     }
@@ -375,6 +376,7 @@ impl Salesforce {
             code: "BAD_USERINFO".into(),
             message: "the UserInfo endpoint's answer could not be read".into(),
             retry_after: None,
+            http_status: None,
         })
     }
 
@@ -403,6 +405,7 @@ impl Salesforce {
             code: "BAD_RECORD".into(),
             message: "the record could not be read".into(),
             retry_after: None,
+            http_status: None,
         })?;
         Ok(Reply {
             value,
@@ -456,24 +459,28 @@ impl Salesforce {
         );
         let body = json!({ "allOrNone": false, "records": records });
         let http = self.http()?;
-        let (answer, headers) = self
-            .send(Some(&session.meter), || {
+        let (status, answer, headers) = self
+            .exchange(Some(&session.meter), false, || {
                 http.patch(&url)
                     .bearer_auth(&session.access_token)
                     .json(&body)
             })
             .await?;
+        // An answer that cannot be read still came with its status, kept in each record's
+        // history.
         let value: Vec<RecordResult> =
             serde_json::from_slice(&answer).map_err(|_| CrmError::Transient {
                 code: "BAD_COLLECTION_RESULT".into(),
                 message: "the collection results could not be read".into(),
                 retry_after: None,
+                http_status: Some(status),
             })?;
         if value.len() != records.len() {
             return Err(CrmError::Transient {
                 code: "BAD_COLLECTION_RESULT".into(),
                 message: format!("{} results for {} records", value.len(), records.len()),
                 retry_after: None,
+                http_status: Some(status),
             });
         }
         Ok(Reply {
@@ -528,6 +535,7 @@ fn transport_error(error: reqwest::Error) -> CrmError {
         code: code.into(),
         message: "no answer from Salesforce".into(),
         retry_after: None,
+        http_status: None,
     }
 }
 

@@ -59,6 +59,7 @@ pub fn parse_describe(body: &str) -> Result<SObjectDescribe, CrmError> {
         code: "BAD_DESCRIBE".into(),
         message: "the sObject describe could not be read".into(),
         retry_after: None,
+        http_status: None,
     })?;
     Ok(SObjectDescribe {
         name: parsed.name,
@@ -176,6 +177,7 @@ impl Salesforce {
             code: "BAD_DESCRIBE".into(),
             message: "the sObject describe could not be read".into(),
             retry_after: None,
+            http_status: None,
         })?;
         parse_describe(&body)?;
         Ok(Reply {
@@ -211,6 +213,7 @@ impl Salesforce {
             code: "BAD_QUERY_RESULT".into(),
             message: "the query's answer could not be read".into(),
             retry_after: None,
+            http_status: None,
         })?;
         Ok(Reply {
             value: found
@@ -263,6 +266,7 @@ impl Crm {
                     code: "BAD_DESCRIBE".into(),
                     message: "Salesforce answered 304 to a describe Liaison does not hold".into(),
                     retry_after: None,
+                    http_status: None,
                 }
                 .into());
             }

@@ -28,6 +28,9 @@ pub enum CrmError {
         code: String,
         message: String,
         retry_after: Option<Duration>,
+        /// The answer's HTTP status; none when Salesforce did not answer (a timeout) or the
+        /// failure is one record's in a call that succeeded.
+        http_status: Option<u16>,
     },
     /// Retrying will not help: a validation rule, a deleted record, a bad field.
     #[error("Salesforce refused the request ({code}: {message})")]
@@ -35,6 +38,8 @@ pub enum CrmError {
         code: String,
         message: String,
         fields: Vec<String>,
+        /// The answer's HTTP status, as for `Transient`.
+        http_status: Option<u16>,
     },
     /// The record does not exist (or is not visible to the integration user).
     #[error("the Salesforce record was not found")]
@@ -58,6 +63,17 @@ impl CrmError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the answer a whole call failed with, kept in the item's history
+    /// beside the code; none when nothing answered, or the error was not built from an answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Transient { http_status, .. } | Self::Permanent { http_status, .. } => {
+                *http_status
+            }
             _ => None,
         }
     }
@@ -107,11 +123,13 @@ pub fn classify(entry: &ApiErrorEntry) -> CrmError {
             code: code.into(),
             message: entry.message.clone(),
             retry_after: None,
+            http_status: None,
         },
         code => CrmError::Permanent {
             code: code.into(),
             message: entry.message.clone(),
             fields: entry.fields.clone(),
+            http_status: None,
         },
     }
 }
@@ -127,6 +145,7 @@ pub fn classify_response(
 ) -> CrmError {
     // A 429 asks for patience whatever its body says; a 5xx too.
     let retry_status = status == 429 || status >= 500;
+    let http_status = Some(status);
     if let Ok(entries) = serde_json::from_slice::<Vec<ApiErrorEntry>>(body)
         && let Some(first) = entries.first()
     {
@@ -137,6 +156,7 @@ pub fn classify_response(
                     code: first.code.clone(),
                     message: first.message.clone(),
                     retry_after,
+                    http_status,
                 }
             }
             // A read of a deleted record; in a per-record result the same code is a refusal.
@@ -147,11 +167,24 @@ pub fn classify_response(
                 code,
                 message,
                 retry_after,
+                http_status,
             },
             CrmError::Transient { code, message, .. } => CrmError::Transient {
                 code,
                 message,
                 retry_after,
+                http_status,
+            },
+            CrmError::Permanent {
+                code,
+                message,
+                fields,
+                ..
+            } => CrmError::Permanent {
+                code,
+                message,
+                fields,
+                http_status,
             },
             other => other,
         };
@@ -167,12 +200,14 @@ pub fn classify_response(
                 code: oauth.error,
                 message: oauth.error_description,
                 retry_after,
+                http_status,
             }
         } else {
             CrmError::Permanent {
                 code: oauth.error,
                 message: oauth.error_description,
                 fields: vec![],
+                http_status,
             }
         };
     }
@@ -183,11 +218,13 @@ pub fn classify_response(
             code: format!("HTTP_{status}"),
             message: "no error body".into(),
             retry_after,
+            http_status,
         },
         _ => CrmError::Permanent {
             code: format!("HTTP_{status}"),
             message: "unexpected answer from Salesforce".into(),
             fields: vec![],
+            http_status,
         },
     }
 }
@@ -268,6 +305,28 @@ mod tests {
         assert_eq!(error.retry_after(), Some(Duration::from_secs(120)));
         assert!(classify_response(503, None, b"", None).is_transient());
         assert!(classify_response(429, None, b"", None).is_transient());
+    }
+
+    #[test]
+    fn a_failed_answer_keeps_its_status_and_a_record_s_failure_has_none() {
+        let body = br#"[{"message":"Server unavailable","errorCode":"SERVER_UNAVAILABLE"}]"#;
+        let unavailable = classify_response(503, None, body, None);
+        assert_eq!(unavailable.status(), Some(503));
+        assert_eq!(unavailable.code(), "SERVER_UNAVAILABLE");
+        assert_eq!(
+            unavailable.to_string(),
+            "Salesforce is unavailable for now (SERVER_UNAVAILABLE: Server unavailable)"
+        );
+        assert_eq!(classify_response(502, None, b"", None).status(), Some(502));
+        let bad = br#"[{"message":"Bad","errorCode":"MALFORMED_QUERY"}]"#;
+        assert_eq!(classify_response(400, None, bad, None).status(), Some(400));
+        let concurrent = limit_error(403, "ConcurrentRequests Limit exceeded.", None);
+        assert_eq!(concurrent.status(), Some(403));
+        let entry: ApiErrorEntry = serde_json::from_str(
+            r#"{"statusCode":"UNABLE_TO_LOCK_ROW","message":"locked","fields":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(classify(&entry).status(), None);
     }
 
     #[test]

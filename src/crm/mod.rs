@@ -40,6 +40,7 @@ fn wrong_org() -> CrmError {
         code: "WRONG_ORG".into(),
         message: "the approved Salesforce org is not the linked org".into(),
         fields: vec![],
+        http_status: None,
     }
 }
 

@@ -106,6 +106,7 @@ pub fn request_error<TE: oauth2::ErrorResponse + 'static>(
             code: "BAD_TOKEN_RESPONSE".into(),
             message: "the token endpoint's answer could not be read".into(),
             retry_after: None,
+            http_status: None,
         },
     }
 }

@@ -111,6 +111,7 @@ impl Crm {
                 code: "NOT_A_PERSON_ACCOUNT".into(),
                 message: NotAPerson.to_string(),
                 fields: vec![],
+                http_status: None,
             }
             .into());
         }

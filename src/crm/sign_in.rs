@@ -115,6 +115,7 @@ impl Crm {
                 code: "INACTIVE_USER".into(),
                 message: "the Salesforce user is not active in the org".into(),
                 fields: vec![],
+                http_status: None,
             }
             .into());
         }

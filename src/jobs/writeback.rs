@@ -17,7 +17,9 @@ use crate::store::{
     self, CallSchedule, CallSummary, ClaimedWriteback, LinkState, OrgLink, Store, WritebackOutcome,
 };
 
-/// Written write-backs (and their attempts) forgotten per pass at most, past the retention.
+/// Written write-backs, and attempts of each queue (write-backs, inbox items, e-mails),
+/// forgotten per pass at most, past the retention (`writeback.history_days`, the one history
+/// setting).
 const PRUNE_BATCH: i64 = 1_000;
 
 /// What one pass did.
@@ -49,7 +51,7 @@ pub async fn pass(
     crm.flush_api_usage().await?;
     let now = to_millis(store.clock().now());
     store
-        .prune_writeback_history(now - config.history_ms(), PRUNE_BATCH)
+        .prune_history(now - config.history_ms(), PRUNE_BATCH)
         .await?;
     for link_id in store.links_for_writeback(now).await? {
         let mut link = match store.org_link(link_id, None).await {
@@ -250,8 +252,9 @@ enum Verdict {
     /// The whole call failed transiently: the link waits this long, and its rows with it.
     Failed(Duration, Vec<ClaimedWriteback>, CrmError),
     /// The link cannot be called now (capped, unauthorized, misconfigured) or the batch was
-    /// refused whole: no further call in this pass.
-    Stop,
+    /// refused whole: no further call in this pass. With the status of the answer that
+    /// refused the batch, kept in its rows' history.
+    Stop(Option<i64>),
 }
 
 /// One Collections call's rows, Salesforce's answer, and the request's summary.
@@ -324,7 +327,7 @@ async fn send_window(
             count(&retry, report, next);
             let call = CallSummary {
                 request,
-                http_status: None,
+                http_status: error.status().map(i64::from),
             };
             store.settle_writebacks(&retry, Some(&call)).await?;
         }
@@ -420,6 +423,10 @@ impl Window<'_> {
                 http_status = Some(200);
                 self.answered.store(true, Ordering::Release)
             }
+            Verdict::Stop(status) => {
+                http_status = status;
+                self.closed.store(true, Ordering::Release)
+            }
             Verdict::Failed(wait, rows, error) => {
                 self.closed.store(true, Ordering::Release);
                 self.failed.lock().unwrap_or_else(|e| e.into_inner()).push((
@@ -429,7 +436,6 @@ impl Window<'_> {
                     request.clone(),
                 ));
             }
-            Verdict::Stop => self.closed.store(true, Ordering::Release),
         }
         {
             let mut report = self.lock_report();
@@ -525,7 +531,7 @@ fn judge(
                     (row, outcome)
                 })
                 .collect();
-            (Verdict::Stop, settled)
+            (Verdict::Stop(error.status().map(i64::from)), settled)
         }
         Err(error) => {
             // The daily limit (`Crm` capped the link already, as it does on every path),
@@ -538,7 +544,7 @@ fn judge(
                 .into_iter()
                 .map(|row| (row, WritebackOutcome::Release { run_at: None }))
                 .collect();
-            (Verdict::Stop, settled)
+            (Verdict::Stop(None), settled)
         }
     }
 }
@@ -582,6 +588,7 @@ fn record_outcome(
             code: "UNKNOWN".into(),
             message: "no error given".into(),
             retry_after: None,
+            http_status: None,
         });
     };
     match classify(first) {

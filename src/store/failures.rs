@@ -489,10 +489,14 @@ impl Store {
             .collect::<sqlx::Result<Vec<_>>>()?)
     }
 
-    /// Forgets written write-backs older than `before` and the attempts of write-backs no
-    /// longer in the outbox, at most `limit` of each: a read that usually finds nothing, and a
-    /// delete by primary key only when it does. Answers how many were forgotten.
-    pub async fn prune_writeback_history(&self, before: i64, limit: i64) -> Result<u64> {
+    /// Forgets, past the retention (`before`), written write-backs and the attempts of items
+    /// that are over: write-backs no longer in the outbox, inbox items applied, skipped or
+    /// dismissed, and e-mails whose invitation cycle ended or whose staff notification has
+    /// nothing left to send nor a failure waiting for ops. At most `limit` of each kind: a read
+    /// per kind that usually finds nothing (by the `(queue, at)` index), and a delete by
+    /// primary key only when it does. An item still open keeps its whole history. Answers how
+    /// many rows were forgotten.
+    pub async fn prune_history(&self, before: i64, limit: i64) -> Result<u64> {
         let written = ids(
             &self.pool,
             "SELECT id FROM crm_writebacks_written WHERE written_at < $1 ORDER BY written_at LIMIT $2",
@@ -500,7 +504,7 @@ impl Store {
             limit,
         )
         .await?;
-        let attempts = ids(
+        let mut attempts = ids(
             &self.pool,
             "SELECT id FROM queue_attempts a WHERE a.queue = 'writeback' AND a.at < $1 \
              AND NOT EXISTS (SELECT 1 FROM crm_writebacks w WHERE w.id = a.item_id) ORDER BY a.at LIMIT $2",
@@ -508,6 +512,34 @@ impl Store {
             limit,
         )
         .await?;
+        attempts.extend(
+            ids(
+                &self.pool,
+                "SELECT id FROM queue_attempts a WHERE a.queue = 'inbox' AND a.at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM crm_inbox i WHERE i.id = a.item_id \
+                   AND i.state IN ('pending', 'failed')) ORDER BY a.at LIMIT $2",
+                before,
+                limit,
+            )
+            .await?,
+        );
+        // An e-mail's attempts are kept under its cycle or its notification. A cycle still
+        // running may send again; a notification is open while it is due or its failure waits
+        // for ops (who may send it again).
+        attempts.extend(
+            ids(
+                &self.pool,
+                "SELECT id FROM queue_attempts a WHERE a.queue = 'email' AND a.at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM invitation_cycles c WHERE c.id = a.item_id AND c.ended_at IS NULL) \
+                 AND NOT EXISTS (SELECT 1 FROM staff_notifications n WHERE n.id = a.item_id \
+                   AND (n.next_due_at IS NOT NULL OR EXISTS (SELECT 1 FROM email_deliveries d \
+                     WHERE d.notification_id = n.id AND d.state = 'failed' AND d.resolution IS NULL))) \
+                 ORDER BY a.at LIMIT $2",
+                before,
+                limit,
+            )
+            .await?,
+        );
         if written.is_empty() && attempts.is_empty() {
             return Ok(0);
         }

@@ -389,12 +389,18 @@ impl Store {
 
     /// Claims up to `limit` due changes for `INBOX_LEASE_MS`, in the order of the records'
     /// modification times.
+    ///
+    /// A paused link's changes are not claimed: pausing a link stops all of its work, not only
+    /// its calls to Salesforce, so its inbox waits (pending, listed as waiting) and is applied
+    /// in order once the link is resumed. The check is one `NOT EXISTS` on the link's primary
+    /// key beside the due index, so a pass still costs what is due.
     pub async fn claim_changes(&self, now: i64, limit: i64) -> Result<Vec<ClaimedChange>> {
         let mut claimed = self
             .claim(
                 Claim {
                     table: "crm_inbox",
-                    due: "state = 'pending' AND run_at <= $1",
+                    due: "state = 'pending' AND run_at <= $1 AND NOT EXISTS (SELECT 1 FROM org_links l \
+                          WHERE l.id = crm_inbox.org_link_id AND l.state = 'paused')",
                     order: "run_at, modstamp",
                     returning: COLUMNS,
                     args: &[],

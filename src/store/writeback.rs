@@ -627,8 +627,9 @@ impl Store {
 pub struct CallSummary {
     /// e.g. `PATCH /services/data/v62.0/composite/sobjects, 37 records, fields Status__c`.
     pub request: String,
-    /// Salesforce's HTTP status, when it answered; none when the call failed whole (the
-    /// error's code says how).
+    /// Salesforce's HTTP status, when it answered (a call that failed whole too: a 503, a
+    /// 403 `REQUEST_LIMIT_EXCEEDED`); none when nothing answered (a timeout, a refused
+    /// connection), whose error code says how.
     pub http_status: Option<i64>,
 }
 

@@ -37,6 +37,7 @@ mod ops;
 mod ops_console;
 mod ops_failures;
 mod ops_health;
+mod ops_queues;
 mod outbound_hosts;
 mod paging;
 mod probe;

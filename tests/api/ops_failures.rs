@@ -61,7 +61,7 @@ impl wiremock::Respond for Locked {
 }
 
 /// Salesforce answers every Collections call from now on with `answer`.
-async fn collections_answer(app: &TestApp, answer: impl wiremock::Respond + 'static) {
+pub(crate) async fn collections_answer(app: &TestApp, answer: impl wiremock::Respond + 'static) {
     app.salesforce.reset().await;
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
@@ -159,7 +159,7 @@ async fn a_write_back_failing_twice_then_written_keeps_each_answer_and_its_write
             &history[1]["http_status"],
             &history[1]["code"]
         ),
-        (&json!("retry"), &Value::Null, &json!("SERVER_UNAVAILABLE"))
+        (&json!("retry"), &json!(503), &json!("SERVER_UNAVAILABLE"))
     );
     assert!(
         history[1]["message"]
