@@ -1,5 +1,6 @@
 //! Logs (`tracing`, JSON on request) and Prometheus metrics.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -44,6 +45,9 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
+    /// The last exposition and when its reading finished, shared by scrapes that arrived
+    /// while it was read.
+    last_scrape: tokio::sync::Mutex<Option<(Instant, Arc<String>)>>,
 }
 
 impl Default for Metrics {
@@ -63,6 +67,7 @@ impl Default for Metrics {
             registry,
             requests,
             latency,
+            last_scrape: tokio::sync::Mutex::new(None),
         }
     }
 }
@@ -73,13 +78,43 @@ impl Metrics {
         self.latency.get_or_create(&labels).observe(seconds);
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition of the HTTP metrics.
     pub fn render(&self) -> String {
+        self.render_with(None)
+    }
+
+    /// The OpenMetrics text of the HTTP metrics and, after them, `state`'s families.
+    pub fn render_with(&self, state: Option<&Registry>) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+        let encoded = encode_registry(&mut out, &self.registry)
+            .and_then(|()| state.map_or(Ok(()), |state| encode_registry(&mut out, state)))
+            .and_then(|()| encode_eof(&mut out));
+        if encoded.is_err() {
             out.clear();
         }
         out
+    }
+
+    /// The exposition with the state `read` gives. A scrape that arrives while another reads
+    /// waits for it and answers its exposition, so concurrent scrapes cost one read; a later
+    /// one reads afresh, so no scrape answers numbers older than itself.
+    pub async fn scrape<F, Fut>(&self, read: F) -> Arc<String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Registry>,
+    {
+        let asked = Instant::now();
+        let mut last = self.last_scrape.lock().await;
+        if let Some((finished, text)) = last.as_ref()
+            && *finished >= asked
+        {
+            return text.clone();
+        }
+        let state = read().await;
+        let text = Arc::new(self.render_with(Some(&state)));
+        *last = Some((Instant::now(), text.clone()));
+        text
     }
 }
 

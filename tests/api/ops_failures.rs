@@ -61,7 +61,7 @@ impl wiremock::Respond for Locked {
 }
 
 /// Salesforce answers every Collections call from now on with `answer`.
-async fn collections_answer(app: &TestApp, answer: impl wiremock::Respond + 'static) {
+pub(crate) async fn collections_answer(app: &TestApp, answer: impl wiremock::Respond + 'static) {
     app.salesforce.reset().await;
     Mock::given(method("PATCH"))
         .and(path(COLLECTIONS))
