@@ -15,6 +15,7 @@ use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::store::metrics::SettledTotals;
 
 /// Installs the global log subscriber. `RUST_LOG` filters (default `info`). Logs go to
 /// standard error, so that standard output carries only what a command prints (a token, the
@@ -45,9 +46,17 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
+    /// What scrapes keep between them; one scrape reads the database at a time.
+    scrapes: tokio::sync::Mutex<Scrapes>,
+}
+
+#[derive(Default)]
+struct Scrapes {
     /// The last exposition and when its reading finished, shared by scrapes that arrived
     /// while it was read.
-    last_scrape: tokio::sync::Mutex<Option<(Instant, Arc<String>)>>,
+    last: Option<(Instant, Arc<String>)>,
+    /// The event tables' counts below a boundary, so a scrape counts only recent rows.
+    settled: SettledTotals,
 }
 
 impl Default for Metrics {
@@ -67,7 +76,7 @@ impl Default for Metrics {
             registry,
             requests,
             latency,
-            last_scrape: tokio::sync::Mutex::new(None),
+            scrapes: Default::default(),
         }
     }
 }
@@ -96,24 +105,26 @@ impl Metrics {
         out
     }
 
-    /// The exposition with the state `read` gives. A scrape that arrives while another reads
-    /// waits for it and answers its exposition, so concurrent scrapes cost one read; a later
-    /// one reads afresh, so no scrape answers numbers older than itself.
+    /// The exposition with the state `read` gives (which carries the settled event counts
+    /// from one scrape to the next). A scrape that arrives while another reads waits for it
+    /// and answers its exposition, so concurrent scrapes cost one read; a later one reads
+    /// afresh, so no scrape answers numbers older than itself.
     pub async fn scrape<F, Fut>(&self, read: F) -> Arc<String>
     where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Registry>,
+        F: FnOnce(SettledTotals) -> Fut,
+        Fut: Future<Output = (Registry, SettledTotals)>,
     {
         let asked = Instant::now();
-        let mut last = self.last_scrape.lock().await;
-        if let Some((finished, text)) = last.as_ref()
+        let mut scrapes = self.scrapes.lock().await;
+        if let Some((finished, text)) = scrapes.last.as_ref()
             && *finished >= asked
         {
             return text.clone();
         }
-        let state = read().await;
+        let (state, settled) = read(std::mem::take(&mut scrapes.settled)).await;
+        scrapes.settled = settled;
         let text = Arc::new(self.render_with(Some(&state)));
-        *last = Some((Instant::now(), text.clone()));
+        scrapes.last = Some((Instant::now(), text.clone()));
         text
     }
 }

@@ -22,7 +22,7 @@ use crate::clock::to_millis;
 use crate::domain::client_status::ClientStatus;
 use crate::domain::ops::{Health, PassOutcome, Queue, Thresholds, Worker};
 use crate::domain::org_link::LinkState;
-use crate::store::metrics::EventTotals;
+use crate::store::metrics::{EventTotals, SETTLE_AFTER_MS, SettledTotals, v7_boundary};
 use crate::store::{Actor, Store};
 use crate::telemetry::Metrics;
 
@@ -34,13 +34,22 @@ pub struct Reading {
 }
 
 /// Reads sync health as an operator sees it (every link, queue and worker) and the event
-/// totals: one health read and four grouped counts.
-pub async fn read(store: &Store, thresholds: &Thresholds) -> Result<Reading> {
+/// totals: one health read, the event tables' recent rows and two small grouped counts.
+pub async fn read(
+    store: &Store,
+    thresholds: &Thresholds,
+    settled: &mut SettledTotals,
+) -> Result<Reading> {
     let system = Actor::Operator {
         token_id: Uuid::nil(),
     };
     let health = ops::health(store, thresholds, &system).await?;
-    let totals = store.event_totals().await?;
+    // Ids are made with the wall clock, whatever clock the store keeps.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let boundary = v7_boundary(now - SETTLE_AFTER_MS);
+    let totals = store.event_totals(settled, &boundary).await?;
     Ok(Reading { health, totals })
 }
 
@@ -49,14 +58,15 @@ pub async fn read(store: &Store, thresholds: &Thresholds) -> Result<Reading> {
 /// database cannot be read, `liaison_sync_health_up` says so and the HTTP metrics still answer.
 pub async fn exposition(store: &Store, thresholds: &Thresholds, metrics: &Metrics) -> String {
     let text = metrics
-        .scrape(|| async {
-            match read(store, thresholds).await {
+        .scrape(|mut settled| async move {
+            let registry = match read(store, thresholds, &mut settled).await {
                 Ok(reading) => registry(Some(&reading)),
                 Err(error) => {
                     tracing::warn!(error = %error, "metrics: sync health could not be read");
                     registry(None)
                 }
-            }
+            };
+            (registry, settled)
         })
         .await;
     text.as_str().to_owned()
