@@ -1,5 +1,6 @@
 //! Logs (`tracing`, JSON on request) and Prometheus metrics.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +15,7 @@ use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::store::metrics::SettledTotals;
 
 /// Installs the global log subscriber. `RUST_LOG` filters (default `info`). Logs go to
 /// standard error, so that standard output carries only what a command prints (a token, the
@@ -44,6 +46,17 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram>,
+    /// What scrapes keep between them; one scrape reads the database at a time.
+    scrapes: tokio::sync::Mutex<Scrapes>,
+}
+
+#[derive(Default)]
+struct Scrapes {
+    /// The last exposition and when its reading finished, shared by scrapes that arrived
+    /// while it was read.
+    last: Option<(Instant, Arc<String>)>,
+    /// The event tables' counts below a boundary, so a scrape counts only recent rows.
+    settled: SettledTotals,
 }
 
 impl Default for Metrics {
@@ -63,6 +76,7 @@ impl Default for Metrics {
             registry,
             requests,
             latency,
+            scrapes: Default::default(),
         }
     }
 }
@@ -73,13 +87,45 @@ impl Metrics {
         self.latency.get_or_create(&labels).observe(seconds);
     }
 
-    /// The Prometheus text exposition.
+    /// The Prometheus text exposition of the HTTP metrics.
     pub fn render(&self) -> String {
+        self.render_with(None)
+    }
+
+    /// The OpenMetrics text of the HTTP metrics and, after them, `state`'s families.
+    pub fn render_with(&self, state: Option<&Registry>) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+        let encoded = encode_registry(&mut out, &self.registry)
+            .and_then(|()| state.map_or(Ok(()), |state| encode_registry(&mut out, state)))
+            .and_then(|()| encode_eof(&mut out));
+        if encoded.is_err() {
             out.clear();
         }
         out
+    }
+
+    /// The exposition with the state `read` gives (which carries the settled event counts
+    /// from one scrape to the next). A scrape that arrives while another reads waits for it
+    /// and answers its exposition, so concurrent scrapes cost one read; a later one reads
+    /// afresh, so no scrape answers numbers older than itself.
+    pub async fn scrape<F, Fut>(&self, read: F) -> Arc<String>
+    where
+        F: FnOnce(SettledTotals) -> Fut,
+        Fut: Future<Output = (Registry, SettledTotals)>,
+    {
+        let asked = Instant::now();
+        let mut scrapes = self.scrapes.lock().await;
+        if let Some((finished, text)) = scrapes.last.as_ref()
+            && *finished >= asked
+        {
+            return text.clone();
+        }
+        let (state, settled) = read(std::mem::take(&mut scrapes.settled)).await;
+        scrapes.settled = settled;
+        let text = Arc::new(self.render_with(Some(&state)));
+        scrapes.last = Some((Instant::now(), text.clone()));
+        text
     }
 }
 

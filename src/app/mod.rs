@@ -75,3 +75,4 @@ pub fn refusal_reason(error: &Error) -> String {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub mod failures;
+pub mod metrics;

@@ -32,12 +32,14 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     }
 }
 
+/// The HTTP metrics and sync health (`app::metrics`), in OpenMetrics text.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let text = crate::app::metrics::exposition(&state.store, &state.ops, &state.metrics).await;
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        text,
     )
 }

@@ -17,6 +17,7 @@ pub(crate) mod groups;
 pub(crate) mod inbox;
 mod invitations;
 mod mappings;
+pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod org_links;
 mod rows;

@@ -32,6 +32,7 @@ mod intake;
 mod invitations;
 mod isolation;
 mod mapping;
+mod metrics;
 mod mobiles;
 mod ops;
 mod ops_console;

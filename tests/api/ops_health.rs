@@ -35,7 +35,7 @@ on_both_backends!(
 );
 
 /// Sends at once: the tests' clock stands still, so no batch would ever finish lingering.
-fn writeback() -> WritebackConfig {
+pub(crate) fn writeback() -> WritebackConfig {
     WritebackConfig {
         linger_ms: 0,
         ..Default::default()
@@ -149,7 +149,7 @@ async fn each_workers_pass_is_recorded_with_the_clock_and_a_silent_worker_turns_
 }
 
 /// Refuses every record for a reason that does not pass.
-struct Refused;
+pub(crate) struct Refused;
 
 impl Respond for Refused {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
