@@ -294,8 +294,13 @@ fn conditions(
     if let Some(tenancy) = scope_tenancy {
         scope(queue, tenancy, &mut c);
     }
-    if let Some(link) = filter.org_link {
-        c.push("org_link_id = ?", vec![Bind::Text(link.to_string())]);
+    match filter.org_link {
+        Some(link) if queue.has_links() => {
+            c.push("org_link_id = ?", vec![Bind::Text(link.to_string())]);
+        }
+        // E-mail deliveries belong to no org link: a link's filter matches none of them.
+        Some(_) => c.push("1 = 0", vec![]),
+        None => {}
     }
     if let Some(tenancy) = filter.tenancy {
         let t = Bind::Text(tenancy.to_string());

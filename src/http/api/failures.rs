@@ -67,11 +67,8 @@ pub struct FailureQuery {
 
 impl FailureQuery {
     /// The store's filter, every field checked: 422 naming each bad one.
-    pub fn filter(&self, queue: FailureQueue) -> ApiResult<FailureFilter> {
+    pub fn filter(&self) -> ApiResult<FailureFilter> {
         let mut errors = FieldErrors::default();
-        if self.org_link_id.is_some() && !queue.has_links() {
-            errors.push("org_link_id", "e-mail deliveries belong to no org link");
-        }
         let code = self
             .code
             .as_deref()
@@ -199,7 +196,11 @@ pub struct Retried {
 #[serde(deny_unknown_fields)]
 pub struct Dismissal {
     /// Why the item is given up on; kept with it and in the audit trail.
-    #[schema(min_length = 1, max_length = 500)]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub reason: String,
 }
 
@@ -239,7 +240,7 @@ pub(crate) async fn listed(
     query: &FailureQuery,
 ) -> ApiResult<store::Page<store::FailureItem>> {
     let scope = managed_tenancy(caller)?;
-    let filter = query.filter(queue)?;
+    let filter = query.filter()?;
     let page = query.page()?;
     Ok(state
         .store
@@ -302,7 +303,7 @@ pub(crate) async fn retry_all(
     query: &FailureQuery,
 ) -> ApiResult<u64> {
     let scope = managed_tenancy(caller)?;
-    let filter = query.filter(queue)?;
+    let filter = query.filter()?;
     let count =
         failures::retry_matching(&state.store, queue, &filter, scope, &actor_of(&caller.0)).await?;
     state.wake_workers.notify_one();
@@ -454,6 +455,6 @@ pub(crate) async fn count_failed(
     query: &FailureQuery,
 ) -> ApiResult<i64> {
     let scope = managed_tenancy(caller)?;
-    let filter = query.filter(queue)?;
+    let filter = query.filter()?;
     Ok(state.store.count_failed(queue, &filter, scope).await?)
 }

@@ -37,14 +37,15 @@ pub struct FunnelQuery {
     pub format: Option<String>,
 }
 
-/// The tenancy's invitation funnel over a period (at most 366 days): how many clients moved to
+/// The tenancy's invitation funnel over a period: how many clients moved to
 /// draft, invited, active (accepted), declined, revoked and expired; of the clients first
 /// invited in the period, how many accepted and the median time to accept; e-mails sent,
 /// waiting for a retry and failed; bounce-like failures by recipient domain. System
 /// administrators and operators.
 #[utoipa::path(get, path = "/tenancies/{tenancy_id}/funnel", tag = "reports",
     params(("tenancy_id" = Uuid, Path), FunnelQuery),
-    responses((status = 200, body = Funnel), (status = 200, description = "the same numbers as CSV (format=csv)", content_type = "text/csv", body = String),
+    responses((status = 200, description = "the funnel, as JSON or (format=csv) as CSV",
+            content((Funnel = "application/json"), (String = "text/csv"))),
         (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 async fn tenancy_funnel(
