@@ -356,6 +356,16 @@ async fn failures_are_filtered_by_link_tenancy_code_and_age(app: TestApp) {
         .await
         .expect(200);
     assert!(by_link["items"].as_array().unwrap().is_empty(), "{by_link}");
+    // A whole number is one however JSON writes it, as the document's schema counts it.
+    let whole = app
+        .post(
+            "/api/v1/ops/failures/emails/retry",
+            op,
+            json!({ "older_than_minutes": 525_599.0, "limit": 50.0 }),
+        )
+        .await
+        .expect(200);
+    assert_eq!(whole["retried"], 0, "{whole}");
     let unknown = app.get("/api/v1/ops/failures/faxes", op).await;
     assert!(
         matches!(unknown.status.as_u16(), 400 | 404),

@@ -56,13 +56,41 @@ pub struct FailureQuery {
     /// Only items waiting longer than this many minutes.
     #[param(minimum = 0, maximum = 525_600)]
     #[schema(minimum = 0, maximum = 525_600)]
+    #[serde(default, deserialize_with = "whole")]
     pub older_than_minutes: Option<i64>,
     /// `open` (failed and waiting, the default), `failed`, `waiting` or `dismissed`.
     pub state: Option<FailureState>,
     #[param(minimum = 1, maximum = 200)]
     #[schema(minimum = 1, maximum = 200)]
+    #[serde(default, deserialize_with = "whole")]
     pub limit: Option<u32>,
     pub after: Option<Uuid>,
+}
+
+/// A whole number as JSON Schema counts integers, `50` and `50.0` alike, from a JSON body or a
+/// query string (where it arrives as text).
+fn whole<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(i64),
+        Float(f64),
+        Text(String),
+    }
+    let number = match Option::<Raw>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(Raw::Int(n)) => Some(n),
+        Some(Raw::Float(f)) => (f.fract() == 0.0 && f.abs() < 9.0e15).then_some(f as i64),
+        Some(Raw::Text(t)) => t.trim().parse::<i64>().ok(),
+    };
+    number
+        .and_then(|n| T::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom("must be a whole number"))
 }
 
 impl FailureQuery {
